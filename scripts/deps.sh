@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing rillflow needs on Debian bookworm, and
+# nothing when it is all there already. Needs root or sudo for apt-get.
+set -euo pipefail
+
+packages=(
+    build-essential g++ make cmake pkg-config git
+    postgresql-15 postgresql-client-15 postgresql-server-dev-15 libpq-dev
+    nlohmann-json3-dev libcli11-dev libgtest-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "rillflow: installing ${missing[*]}"
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# The Debian postgresql package would create and start a system cluster; we
+# never use it, so keep it from being created at all.
+if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; then
+    "${sudo[@]}" mkdir -p /etc/postgresql-common
+    echo 'create_main_cluster = false' | "${sudo[@]}" tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+fi
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

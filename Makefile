@@ -38,9 +38,9 @@ include $(PGXS)
 
 # The install script is the SQL parts in order behind the guard every script
 # carries, so one version always has exactly one install script.
-src/extension/rillflow--$(EXTVERSION).sql: $(SQL_PARTS) rillflow.control
+src/extension/rillflow--$(EXTVERSION).sql: $(SQL_PARTS) rillflow.control Makefile
 	@{ echo '-- generated from src/extension/sql/*.sql by make; edit the parts, not this file'; \
-	   echo '\echo Use "CREATE EXTENSION rillflow" to load this file. \quit'; \
+	   printf '%s\n' '\echo Use "CREATE EXTENSION rillflow" to load this file. \quit'; \
 	   for f in $(SQL_PARTS); do echo; echo "-- $$f"; cat $$f; done; } > $@
 
 installcheck: | build/regress build/isolation

@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * rillflow.h
+ *	  Declarations shared by the C parts of the rillflow extension: the
+ *	  domain SQLSTATEs, the settings, and the store lookup.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_H
+#define RILLFLOW_H
+
+#include "postgres.h"
+
+/*
+ * Domain errors, class RF (see docs/sql-reference.md). Clients map each to its
+ * own exception type, so a code never changes meaning once released.
+ */
+#define ERRCODE_RF_VERSION_CONFLICT			MAKE_SQLSTATE('R','F','0','0','1')
+#define ERRCODE_RF_IDEMPOTENCY_CONFLICT		MAKE_SQLSTATE('R','F','0','0','2')
+#define ERRCODE_RF_DOCUMENT_VERSION_CONFLICT MAKE_SQLSTATE('R','F','0','0','3')
+#define ERRCODE_RF_NOT_FOUND				MAKE_SQLSTATE('R','F','0','0','4')
+#define ERRCODE_RF_TENANT_NOT_FOUND			MAKE_SQLSTATE('R','F','0','0','5')
+
+/* Schema of the default store, and the prefix of every tenant's store. */
+#define RF_DEFAULT_STORE_SCHEMA		"rillflow_default"
+#define RF_TENANT_SCHEMA_PREFIX		"rillflow_tenant_"
+#define RF_TENANT_NAME_MAXLEN		40
+
+/*
+ * First key of the two-key advisory locks rillflow takes ("RFLG"); the second
+ * key is the store schema's OID, so each store has its own sequencer lock.
+ */
+#define RF_SEQUENCER_LOCK_CLASS		0x52464C47
+
+/* Settings (rillflow.c) */
+extern char *rf_tenant_setting;
+extern bool rf_stream_advisory_locks;
+
+/* The store that rillflow.tenant selects (store.c) */
+typedef struct RfStore
+{
+	Oid			schema_oid;
+	char		schema_name[NAMEDATALEN];
+	const char *quoted_schema;	/* quote_identifier(schema_name), palloc'd in
+								 * TopMemoryContext */
+} RfStore;
+
+extern const RfStore *rf_current_store(void);
+extern bool rf_tenant_name_is_valid(const char *name);
+
+#endif							/* RILLFLOW_H */

@@ -1,0 +1,39 @@
+-- Tenants: one store (schema) each.
+
+CREATE FUNCTION rillflow.ensure_tenant(name text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    store name;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'tenant name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF name !~ '^[a-z][a-z0-9_]{0,39}$' THEN
+        RAISE EXCEPTION 'invalid tenant name %', quote_literal(left(name, 64))
+            USING ERRCODE = '22023',
+                  HINT = 'A tenant name is 1 to 40 characters of a-z, 0-9 and _, starting with a letter.';
+    END IF;
+    store := 'rillflow_tenant_' || name;
+    -- The primary key makes concurrent callers queue: the first creates the
+    -- store, the others find its row once it commits.
+    INSERT INTO rillflow.tenants AS t (name, schema_name) VALUES (ensure_tenant.name, store)
+        ON CONFLICT ON CONSTRAINT tenants_pkey DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM rillflow._create_store(store);
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION rillflow.ensure_tenant(text) IS 'Create a tenant''s store unless it exists; true when created now';
+
+CREATE FUNCTION rillflow.list_tenants()
+    RETURNS TABLE (name text, schema_name name, created_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT t.name, t.schema_name, t.created_at FROM rillflow.tenants t ORDER BY t.name;
+END;
+COMMENT ON FUNCTION rillflow.list_tenants() IS 'The tenants and their store schemas';

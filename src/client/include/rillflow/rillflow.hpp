@@ -1,0 +1,9 @@
+// rillflow/rillflow.hpp: the whole public API of the rillflow C++ client.
+#pragma once
+
+#include "rillflow/errors.hpp"
+#include "rillflow/events.hpp"
+#include "rillflow/sql.hpp"
+#include "rillflow/store.hpp"
+#include "rillflow/transaction.hpp"
+#include "rillflow/uuid.hpp"

@@ -1,0 +1,110 @@
+// rillflow/store.hpp: the entry point. A Store owns a pool of connections to one database
+// and acts on one rillflow store (the default one, or a tenant's).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rillflow/events.hpp"
+#include "rillflow/export.hpp"
+#include "rillflow/transaction.hpp"
+#include "rillflow/uuid.hpp"
+
+namespace rillflow {
+
+namespace detail {
+struct StoreState;
+}
+
+class Store;
+
+/// @brief Receives the server's notices and warnings (the text, without a trailing newline).
+/// Called on the thread that ran the statement.
+using NoticeHandler = std::function<void(const std::string& notice)>;
+
+/// @brief A snapshot of a store's connection pool.
+struct PoolStats {
+    /// @brief The most connections the pool opens.
+    std::size_t max_connections = 0;
+    /// @brief Connections open now (idle + borrowed + being opened).
+    std::size_t open = 0;
+    /// @brief Open connections waiting in the pool.
+    std::size_t idle = 0;
+};
+
+/// @brief Configures and builds a Store: `Store::builder(url).max_connections(8).build()`.
+class RILLFLOW_EXPORT StoreBuilder {
+  public:
+    /// @brief A builder for the database at `url` (a libpq URI or `key=value` string).
+    explicit StoreBuilder(std::string url);
+
+    /// @brief The most connections the pool opens (default 10, at least 1).
+    StoreBuilder& max_connections(std::size_t n);
+    /// @brief How long opening one connection may take (default 10 s).
+    StoreBuilder& connect_timeout(std::chrono::milliseconds timeout);
+    /// @brief How long a call waits for a free connection when all are in use (default 30 s).
+    StoreBuilder& acquire_timeout(std::chrono::milliseconds timeout);
+    /// @brief Act on this tenant's store (`rillflow.tenant`, set on every new connection);
+    /// the default store when not called.
+    StoreBuilder& tenant(std::string name);
+    /// @brief Where server notices go (default: dropped).
+    StoreBuilder& notice_handler(NoticeHandler handler);
+
+    /// @brief Builds the store and opens its first connection.
+    /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
+    /// bad setting.
+    Store build() const;
+
+  private:
+    std::string url_;
+    std::size_t max_connections_ = 10;
+    std::chrono::milliseconds connect_timeout_{10000};
+    std::chrono::milliseconds acquire_timeout_{30000};
+    std::optional<std::string> tenant_;
+    NoticeHandler notice_handler_;
+};
+
+/// @brief A rillflow store seen through a pool of connections. Cheap to copy (copies share
+/// the pool) and safe to use from many threads.
+class RILLFLOW_EXPORT Store {
+  public:
+    /// @brief Starts configuring a store for the database at `url`.
+    static StoreBuilder builder(std::string url);
+    /// @brief `builder(url).build()`.
+    static Store connect(std::string url);
+
+    /// @brief The event API; each call borrows a pooled connection.
+    Events events() const;
+    /// @brief Begins a transaction on a pooled connection it keeps until it ends.
+    Transaction transaction(Isolation isolation = Isolation::ReadCommitted) const;
+
+    /// @brief The stream id of a human-readable alias (e.g. "order-42"), created on first use;
+    /// concurrent first calls get the same id.
+    Uuid resolve_stream_alias(std::string_view alias) const;
+    /// @brief Creates the tenant's store unless it exists. @return true when this call created it.
+    bool ensure_tenant(std::string_view name) const;
+    /// @brief The highest position in this store's global log (0 when empty).
+    std::int64_t head_position() const;
+    /// @brief The schema of the store this Store acts on (e.g. "rillflow_default").
+    /// @throws TenantNotFound when the configured tenant has no store.
+    std::string current_store() const;
+
+    /// @brief The tenant given to the builder, if any.
+    const std::optional<std::string>& tenant() const noexcept;
+    /// @brief A snapshot of the connection pool.
+    PoolStats pool_stats() const;
+
+  private:
+    friend class StoreBuilder;
+    explicit Store(std::shared_ptr<detail::StoreState> state) : state_(std::move(state)) {}
+
+    std::shared_ptr<detail::StoreState> state_;
+};
+
+}  // namespace rillflow

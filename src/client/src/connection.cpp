@@ -1,0 +1,167 @@
+// connection.cpp: opening a libpq connection within a deadline, and running statements
+// with bound parameters.
+#include "connection.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "rillflow/errors.hpp"
+
+namespace rillflow::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string trimmed(const char* text) {
+    std::string s = text != nullptr ? text : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+std::string field(const PGresult* result, int code) {
+    const char* value = PQresultErrorField(result, code);
+    return value != nullptr ? value : "";
+}
+
+}  // namespace
+
+Connection::Connection(std::shared_ptr<const ConnectOptions> options)
+    : options_(std::move(options)) {
+    connect_within_deadline();
+    PQsetNoticeReceiver(conn_, &Connection::receive_notice, this);
+    if (options_->tenant) {
+        try {
+            exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, false)", {*options_->tenant});
+        } catch (...) {
+            PQfinish(conn_);
+            conn_ = nullptr;
+            throw;
+        }
+    }
+}
+
+Connection::~Connection() {
+    if (conn_ != nullptr) PQfinish(conn_);
+}
+
+// libpq's own connect_timeout has a resolution of seconds (and a floor of two), so the
+// connection is opened asynchronously and polled against our own deadline instead.
+void Connection::connect_within_deadline() {
+    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+    const char* values[] = {options_->url.c_str(), "rillflow", nullptr};
+    conn_ = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
+    if (conn_ == nullptr) {
+        throw ConnectionError("08001", "could not connect to the database: out of memory");
+    }
+    auto fail = [this](std::string message) {
+        if (message.empty()) message = trimmed(PQerrorMessage(conn_));
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw ConnectionError("08001", "could not connect to the database: " + message);
+    };
+    if (PQstatus(conn_) == CONNECTION_BAD) fail({});
+
+    const auto timeout = options_->connect_timeout;
+    const auto deadline = Clock::now() + timeout;
+    PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+    while (status != PGRES_POLLING_OK) {
+        if (status == PGRES_POLLING_FAILED) fail({});
+        const int socket = PQsocket(conn_);
+        if (socket < 0) fail({});
+        pollfd pfd{};
+        pfd.fd = socket;
+        pfd.events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        for (;;) {
+            const auto left =
+                std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) {
+                fail("timed out after " + std::to_string(timeout.count()) + " ms");
+            }
+            const int ready = ::poll(&pfd, 1, static_cast<int>(left));
+            if (ready > 0) break;
+            if (ready < 0 && errno != EINTR)
+                fail(std::string("poll failed: ") + std::strerror(errno));
+        }
+        status = PQconnectPoll(conn_);
+    }
+}
+
+void Connection::receive_notice(void* arg, const PGresult* result) {
+    auto* self = static_cast<Connection*>(arg);
+    if (!self->options_->notice_handler) return;
+    try {
+        self->options_->notice_handler(trimmed(PQresultErrorMessage(result)));
+    } catch (...) {
+        // A throwing handler must not unwind through libpq's C frames.
+    }
+}
+
+Result Connection::exec(std::string_view sql, const Params& params) {
+    if (conn_ == nullptr || broken_) {
+        throw ConnectionError("08003", "the connection is closed");
+    }
+    const std::string text(sql);
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const Param& p : params) values.push_back(p.is_null() ? nullptr : p.text().c_str());
+
+    std::shared_ptr<pg_result> result(
+        PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                     nullptr, nullptr, /*resultFormat=*/0),
+        &PQclear);
+    const bool lost = PQstatus(conn_) == CONNECTION_BAD;
+    if (lost) broken_ = true;
+    if (!result) {
+        throw ConnectionError("08006", trimmed(PQerrorMessage(conn_)));
+    }
+    switch (PQresultStatus(result.get())) {
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+        case PGRES_EMPTY_QUERY:
+            return Result(std::move(result));
+        case PGRES_COPY_IN:
+        case PGRES_COPY_OUT:
+        case PGRES_COPY_BOTH:
+            broken_ = true;  // the session is stuck in COPY mode now
+            throw SqlError("0A000", "COPY is not supported through rillflow::Transaction::exec");
+        default:
+            break;
+    }
+    std::string sqlstate = field(result.get(), PG_DIAG_SQLSTATE);
+    std::string message = field(result.get(), PG_DIAG_MESSAGE_PRIMARY);
+    if (message.empty()) message = trimmed(PQresultErrorMessage(result.get()));
+    if (message.empty()) message = trimmed(PQerrorMessage(conn_));
+    std::string detail = field(result.get(), PG_DIAG_MESSAGE_DETAIL);
+    std::string hint = field(result.get(), PG_DIAG_MESSAGE_HINT);
+    if (lost) {
+        // Whatever the server said last, the connection is gone now.
+        if (sqlstate.empty()) sqlstate = "08006";
+        throw ConnectionError(std::move(sqlstate), std::move(message), std::move(detail),
+                              std::move(hint));
+    }
+    if (sqlstate.empty()) sqlstate = "XX000";
+    throw_error(std::move(sqlstate), std::move(message), std::move(detail), std::move(hint));
+}
+
+bool Connection::reusable() const noexcept {
+    return conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK &&
+           PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+bool Connection::alive() noexcept {
+    if (!reusable()) return false;
+    // Never blocks: libpq keeps its socket non-blocking and reads only what has arrived.
+    if (PQconsumeInput(conn_) == 0) {
+        broken_ = true;
+        return false;
+    }
+    while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
+    return PQstatus(conn_) == CONNECTION_OK;
+}
+
+int Connection::backend_pid() const noexcept { return conn_ != nullptr ? PQbackendPID(conn_) : 0; }
+
+}  // namespace rillflow::detail

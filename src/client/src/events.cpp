@@ -1,0 +1,209 @@
+// events.cpp: the event API, each call one statement of the SQL API with bound parameters.
+#include "rillflow/events.hpp"
+
+#include <string_view>
+
+#include "pool.hpp"
+#include "rillflow/errors.hpp"
+#include "value.hpp"
+
+namespace rillflow {
+namespace {
+
+constexpr const char* kAppend =
+    "SELECT rillflow.append_events($1::uuid, $2::jsonb, $3::bigint, $4::text, $5::jsonb, "
+    "$6::uuid, $7::uuid)";
+
+// Every column of rillflow.event_envelope, created_at as microseconds since the Unix epoch
+// so that no DateStyle or TimeZone setting can change how it reads.
+#define RILLFLOW_ENVELOPE_COLUMNS                                                              \
+    "SELECT e.\"position\", e.stream_id, e.\"version\", e.\"type\", e.event_version, e.body, " \
+    "e.headers, e.event_id, e.causation_id, e.correlation_id, "                                \
+    "(extract(epoch FROM e.created_at) * 1000000)::bigint "
+
+constexpr const char* kReadStream =
+    RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer) AS e";
+constexpr const char* kReadAll =
+    RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[]) AS e";
+
+#undef RILLFLOW_ENVELOPE_COLUMNS
+
+// Runs `f` on the transaction's connection, or on a connection borrowed for this call.
+template <typename F>
+auto run(const std::shared_ptr<detail::StoreState>& store,
+         const std::shared_ptr<detail::TxState>& tx, F&& f) {
+    if (tx) {
+        if (!tx->active) {
+            throw SqlError("25000", "the transaction of this Events handle has ended");
+        }
+        return f(*tx->lease);
+    }
+    detail::Lease lease = store->pool->acquire();
+    return f(*lease);
+}
+
+nlohmann::json events_json(const std::vector<EventData>& events) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const EventData& e : events) {
+        nlohmann::json item = {{"type", e.type}, {"body", e.body}};
+        if (!e.headers.is_null()) item["headers"] = e.headers;
+        if (e.event_version != 1) item["event_version"] = e.event_version;
+        if (e.event_id) item["event_id"] = e.event_id->to_string();
+        array.push_back(std::move(item));
+    }
+    return array;
+}
+
+// A text[] literal: every element quoted, with backslash and double quote escaped, so any
+// text (commas, braces, NULL) reads back as itself. It is still sent as a bound parameter.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+std::optional<Uuid> optional_uuid(const Result& r, std::size_t row, std::size_t column) {
+    if (r.is_null(row, column)) return std::nullopt;
+    return detail::to_uuid(r.value(row, column));
+}
+
+nlohmann::json json_value(const Result& r, std::size_t row, std::size_t column) {
+    if (r.is_null(row, column)) return nullptr;
+    const std::string_view text = r.value(row, column);
+    return nlohmann::json::parse(text.begin(), text.end());
+}
+
+std::vector<EventEnvelope> envelopes(const Result& r) {
+    std::vector<EventEnvelope> out;
+    out.reserve(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        EventEnvelope e;
+        if (!r.is_null(i, 0)) e.position = detail::to_int64(r.value(i, 0));
+        e.stream_id = detail::to_uuid(r.value(i, 1));
+        e.version = detail::to_int64(r.value(i, 2));
+        e.type = std::string(r.value(i, 3));
+        e.event_version = r.is_null(i, 4) ? 1 : static_cast<int>(detail::to_int64(r.value(i, 4)));
+        e.body = json_value(r, i, 5);
+        e.headers = r.is_null(i, 6) ? nlohmann::json::object() : json_value(r, i, 6);
+        e.event_id = detail::to_uuid(r.value(i, 7));
+        e.causation_id = optional_uuid(r, i, 8);
+        e.correlation_id = optional_uuid(r, i, 9);
+        if (!r.is_null(i, 10)) {
+            e.created_at = std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::microseconds(detail::to_int64(r.value(i, 10)))));
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string Expected::to_string() const {
+    if (!value_) return "any";
+    if (*value_ == 0) return "no_stream";
+    if (*value_ == -1) return "stream_exists";
+    return "exact(" + std::to_string(*value_) + ")";
+}
+
+std::int64_t Events::append(const Uuid& stream, Expected expected,
+                            const std::vector<EventData>& events) const {
+    return append_with(stream, expected, events, AppendOptions{});
+}
+
+std::int64_t Events::append_with(const Uuid& stream, Expected expected,
+                                 const std::vector<EventData>& events,
+                                 const AppendOptions& options) const {
+    const Params params = {
+        stream,
+        events_json(events),
+        expected.sql_value(),
+        options.idempotency_key,
+        options.headers.is_null() ? Param::null() : Param(options.headers),
+        options.causation_id,
+        options.correlation_id,
+    };
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return detail::to_int64(detail::single(c.exec(kAppend, params), "append_events"));
+    });
+}
+
+AppendBuilder Events::builder(const Uuid& stream) const { return AppendBuilder(*this, stream); }
+
+std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t from_version,
+                                               std::optional<int> max_count) const {
+    const Params params = {stream, from_version, max_count};
+    return run(store_, tx_,
+               [&](detail::Connection& c) { return envelopes(c.exec(kReadStream, params)); });
+}
+
+std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max_count,
+                                            const std::vector<std::string>& event_types) const {
+    const Params params = {after_position, max_count,
+                           event_types.empty() ? Param::null() : Param(text_array(event_types))};
+    return run(store_, tx_,
+               [&](detail::Connection& c) { return envelopes(c.exec(kReadAll, params)); });
+}
+
+std::optional<std::int64_t> Events::stream_version(const Uuid& stream) const {
+    return run(store_, tx_, [&](detail::Connection& c) -> std::optional<std::int64_t> {
+        Result r = c.exec("SELECT rillflow.stream_version($1::uuid)", {stream});
+        const std::string_view value = detail::single(r, "stream_version");
+        if (r.is_null(0, 0)) return std::nullopt;
+        return detail::to_int64(value);
+    });
+}
+
+AppendBuilder& AppendBuilder::headers(nlohmann::json headers) {
+    options_.headers = std::move(headers);
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::idempotency_key(std::string key) {
+    options_.idempotency_key = std::move(key);
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::causation_id(const Uuid& id) {
+    options_.causation_id = id;
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::correlation_id(const Uuid& id) {
+    options_.correlation_id = id;
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::expected(Expected expected) {
+    expected_ = expected;
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::push(EventData event) {
+    batch_.push_back(std::move(event));
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::push(std::string type, nlohmann::json body) {
+    EventData event;
+    event.type = std::move(type);
+    event.body = std::move(body);
+    batch_.push_back(std::move(event));
+    return *this;
+}
+
+std::int64_t AppendBuilder::send() const {
+    return events_.append_with(stream_, expected_, batch_, options_);
+}
+
+}  // namespace rillflow

@@ -1,0 +1,85 @@
+// pool.hpp (private): a thread-safe pool of connections, and the Lease handle that returns a
+// borrowed connection to the pool when it dies (or discards it when it is broken).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "connection.hpp"
+#include "rillflow/store.hpp"
+
+namespace rillflow::detail {
+
+class Pool;
+
+/// A borrowed connection. Movable, not copyable; gives the connection back on destruction.
+class Lease {
+  public:
+    Lease() = default;
+    Lease(std::shared_ptr<Pool> pool, std::unique_ptr<Connection> connection) noexcept
+        : pool_(std::move(pool)), connection_(std::move(connection)) {}
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&& other) noexcept;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { release(); }
+
+    Connection& operator*() const noexcept { return *connection_; }
+    Connection* operator->() const noexcept { return connection_.get(); }
+    explicit operator bool() const noexcept { return connection_ != nullptr; }
+
+    /// Gives the connection back now (idempotent).
+    void release() noexcept;
+
+  private:
+    std::shared_ptr<Pool> pool_;
+    std::unique_ptr<Connection> connection_;
+};
+
+struct PoolConfig {
+    std::shared_ptr<const ConnectOptions> connect;
+    std::size_t max_connections = 10;
+    std::chrono::milliseconds acquire_timeout{30000};
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+  public:
+    explicit Pool(PoolConfig config) : config_(std::move(config)) {}
+    ~Pool() = default;
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    /// Borrows an idle connection (checked to be alive), opens a new one when below the limit,
+    /// or waits up to acquire_timeout for one to come back. Throws ConnectionError.
+    Lease acquire();
+    /// Takes a connection back: kept when reusable, closed otherwise.
+    void give_back(std::unique_ptr<Connection> connection) noexcept;
+    PoolStats stats() const;
+
+  private:
+    void forget_one() noexcept;
+
+    const PoolConfig config_;
+    mutable std::mutex mutex_;
+    std::condition_variable returned_;
+    std::vector<std::unique_ptr<Connection>> idle_;  // most recently used last
+    std::size_t open_ = 0;                           // idle + borrowed + being opened
+};
+
+/// What every copy of a Store shares.
+struct StoreState {
+    std::shared_ptr<Pool> pool;
+    std::optional<std::string> tenant;
+};
+
+/// The connection of an open Transaction; shared with the Events handles it gave out.
+struct TxState {
+    Lease lease;
+    bool active = false;
+};
+
+}  // namespace rillflow::detail

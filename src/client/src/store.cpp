@@ -1,0 +1,102 @@
+// store.cpp: building a Store, and the store-wide calls (aliases, tenants, the log head).
+#include "rillflow/store.hpp"
+
+#include "pool.hpp"
+#include "rillflow/errors.hpp"
+#include "value.hpp"
+
+namespace rillflow {
+
+StoreBuilder::StoreBuilder(std::string url) : url_(std::move(url)) {}
+
+StoreBuilder& StoreBuilder::max_connections(std::size_t n) {
+    max_connections_ = n;
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::connect_timeout(std::chrono::milliseconds timeout) {
+    connect_timeout_ = timeout;
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::acquire_timeout(std::chrono::milliseconds timeout) {
+    acquire_timeout_ = timeout;
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::tenant(std::string name) {
+    tenant_ = std::move(name);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::notice_handler(NoticeHandler handler) {
+    notice_handler_ = std::move(handler);
+    return *this;
+}
+
+Store StoreBuilder::build() const {
+    if (max_connections_ == 0) {
+        throw InvalidArgument("22023", "max_connections must be at least 1");
+    }
+    if (connect_timeout_.count() <= 0) {
+        throw InvalidArgument("22023", "connect_timeout must be positive");
+    }
+    if (acquire_timeout_.count() <= 0) {
+        throw InvalidArgument("22023", "acquire_timeout must be positive");
+    }
+    auto connect = std::make_shared<detail::ConnectOptions>();
+    connect->url = url_;
+    connect->connect_timeout = connect_timeout_;
+    connect->tenant = tenant_;
+    connect->notice_handler = notice_handler_;
+
+    detail::PoolConfig config;
+    config.connect = std::move(connect);
+    config.max_connections = max_connections_;
+    config.acquire_timeout = acquire_timeout_;
+
+    auto state = std::make_shared<detail::StoreState>();
+    state->pool = std::make_shared<detail::Pool>(std::move(config));
+    state->tenant = tenant_;
+    // Open the first connection now, so a wrong URL fails here and not at the first call.
+    state->pool->acquire().release();
+    return Store(std::move(state));
+}
+
+StoreBuilder Store::builder(std::string url) { return StoreBuilder(std::move(url)); }
+
+Store Store::connect(std::string url) { return builder(std::move(url)).build(); }
+
+Events Store::events() const { return Events(state_, nullptr); }
+
+Transaction Store::transaction(Isolation isolation) const { return Transaction(state_, isolation); }
+
+Uuid Store::resolve_stream_alias(std::string_view alias) const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec("SELECT rillflow.resolve_stream_alias($1::text)", {alias});
+    return detail::to_uuid(detail::single(r, "resolve_stream_alias"));
+}
+
+bool Store::ensure_tenant(std::string_view name) const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec("SELECT rillflow.ensure_tenant($1::text)", {name});
+    return detail::single(r, "ensure_tenant") == "t";
+}
+
+std::int64_t Store::head_position() const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec("SELECT rillflow.head_position()");
+    return detail::to_int64(detail::single(r, "head_position"));
+}
+
+std::string Store::current_store() const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec("SELECT rillflow.current_store()");
+    return std::string(detail::single(r, "current_store"));
+}
+
+const std::optional<std::string>& Store::tenant() const noexcept { return state_->tenant; }
+
+PoolStats Store::pool_stats() const { return state_->pool->stats(); }
+
+}  // namespace rillflow

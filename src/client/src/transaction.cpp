@@ -1,0 +1,107 @@
+// transaction.cpp: BEGIN in the constructor, ROLLBACK in the destructor unless committed.
+#include "rillflow/transaction.hpp"
+
+#include "pool.hpp"
+#include "rillflow/errors.hpp"
+
+namespace rillflow {
+namespace {
+
+const char* begin_statement(Isolation isolation) {
+    switch (isolation) {
+        case Isolation::RepeatableRead:
+            return "BEGIN ISOLATION LEVEL REPEATABLE READ";
+        case Isolation::Serializable:
+            return "BEGIN ISOLATION LEVEL SERIALIZABLE";
+        case Isolation::ReadCommitted:
+            break;
+    }
+    return "BEGIN ISOLATION LEVEL READ COMMITTED";
+}
+
+}  // namespace
+
+Transaction::Transaction(std::shared_ptr<detail::StoreState> store, Isolation isolation)
+    : store_(std::move(store)), state_(std::make_shared<detail::TxState>()) {
+    state_->lease = store_->pool->acquire();
+    state_->lease->exec(begin_statement(isolation));
+    state_->active = true;
+}
+
+Transaction& Transaction::operator=(Transaction&& other) noexcept {
+    if (this != &other) {
+        end();
+        store_ = std::move(other.store_);
+        state_ = std::move(other.state_);
+    }
+    return *this;
+}
+
+Transaction::~Transaction() { end(); }
+
+// Rolls back if still open. A connection on which ROLLBACK fails is not trusted again.
+void Transaction::end() noexcept {
+    if (!state_ || !state_->active) return;
+    state_->active = false;
+    try {
+        state_->lease->exec("ROLLBACK");
+    } catch (...) {
+        state_->lease->mark_broken();
+    }
+    state_->lease.release();
+}
+
+detail::TxState& Transaction::state() const {
+    if (!state_ || !state_->active) {
+        throw SqlError("25000", "the transaction has ended",
+                       "It was committed, rolled back or moved from.");
+    }
+    return *state_;
+}
+
+Result Transaction::exec(std::string_view sql, const Params& params) {
+    return state().lease->exec(sql, params);
+}
+
+void Transaction::commit() {
+    detail::TxState& tx = state();
+    tx.active = false;
+    Result r;
+    try {
+        r = tx.lease->exec("COMMIT");
+    } catch (...) {
+        tx.lease->mark_broken();  // the outcome of a failed COMMIT is unknown
+        tx.lease.release();
+        throw;
+    }
+    tx.lease.release();
+    // COMMIT of a transaction in which a statement failed succeeds as a ROLLBACK.
+    if (r.command_status() == "ROLLBACK") {
+        throw SqlError("25P02", "the transaction was rolled back, not committed",
+                       "A statement in it failed earlier.");
+    }
+}
+
+void Transaction::rollback() {
+    detail::TxState& tx = state();
+    tx.active = false;
+    try {
+        tx.lease->exec("ROLLBACK");
+    } catch (...) {
+        tx.lease->mark_broken();
+        tx.lease.release();
+        throw;
+    }
+    tx.lease.release();
+}
+
+bool Transaction::active() const noexcept { return state_ && state_->active; }
+
+Events Transaction::events() const {
+    state();
+    return Events(store_, state_);
+}
+
+int Transaction::backend_pid() const { return state().lease->backend_pid(); }
+
+}  // namespace rillflow

@@ -4,6 +4,10 @@
 #   scripts/cluster.sh start    initdb (first time) and start, rillflow preloaded
 #   scripts/cluster.sh stop     stop it (a no-op when it is not running)
 #   scripts/cluster.sh env      print the PG* variables and DATABASE_URL to eval
+#   scripts/cluster.sh destroy  stop it and delete it
+#
+# RILLFLOW_CLUSTER names a second cluster (build/<name>) and RILLFLOW_PGPORT
+# gives its port, for tests that need two clusters.
 #
 # It lives under build/pg (data, log, socket) on a private port and never
 # touches a system cluster. PostgreSQL refuses to run as root, so as root the
@@ -21,9 +25,10 @@ as_server_user() {
 
 # The cluster lives in the build tree unless the server's user cannot reach it
 # (a checkout under /root, say); then it lives in a private folder under /tmp.
-base="$root/build/pg"
+name=${RILLFLOW_CLUSTER:-pg}
+base="$root/build/$name"
 if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
-    base="/tmp/rillflow-pg-$(echo "$root" | md5sum | cut -c1-8)"
+    base="/tmp/rillflow-$name-$(echo "$root" | md5sum | cut -c1-8)"
 fi
 data="$base/data"
 sock="$base/run"

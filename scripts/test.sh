@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make test: set up a fresh machine, build everything, start a throwaway
+# cluster, run every test (pg_regress, isolation specs, GoogleTest client and
+# CLI tests, the stress test, the dump/restore round trip), stop the cluster,
+# and end with one line: "N passed, M failed".
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+
+rf_setup || { echo "rillflow: set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+trap 'bash scripts/cluster.sh stop; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy' EXIT
+rf_start_cluster || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+failures=()
+count_pg_regress() {	# tally "... ok" / "... FAILED" lines of a pg_regress log
+    local log=$1 ok bad
+    ok=$(grep -cE '\.\.\. ok' "$log" || true)
+    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$log" || true)
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+}
+
+echo "== pg_regress and isolation specs"
+rm -rf build/regress build/isolation
+make -s installcheck >build/installcheck.log 2>&1
+rc=$?
+cat build/installcheck.log
+count_pg_regress build/installcheck.log
+if [ $rc -ne 0 ]; then
+    for d in build/regress build/isolation; do
+        [ -f $d/regression.diffs ] && { echo "== $d/regression.diffs"; cat $d/regression.diffs; }
+    done
+    grep -qE '\.\.\. FAILED|\.\.\. failed' build/installcheck.log || { failed=$((failed + 1)); failures+=(installcheck); }
+fi
+
+echo "== GoogleTest: client, CLI and stress tests"
+export DATABASE_URL
+DATABASE_URL=$(rf_fresh_database rillflow_ctest)
+ctest --test-dir build/cmake --output-on-failure --timeout 300 >build/ctest.log 2>&1
+rc=$?
+cat build/ctest.log
+summary=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' build/ctest.log | tail -n 1)
+if [ -n "$summary" ]; then
+    total=$(echo "$summary" | sed -E 's/.* out of ([0-9]+).*/\1/')
+    bad=$(echo "$summary" | sed -E 's/.* ([0-9]+) tests failed.*/\1/')
+    passed=$((passed + total - bad))
+    failed=$((failed + bad))
+elif [ $rc -ne 0 ]; then
+    failed=$((failed + 1)); failures+=(ctest)
+fi
+
+echo "== shell tests"
+for t in tests/shell/*.sh; do
+    [ -e "$t" ] || continue
+    if bash "$t" >"build/$(basename "$t").log" 2>&1; then
+        echo "ok   $t"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $t"
+        cat "build/$(basename "$t").log"
+        failed=$((failed + 1))
+        failures+=("$t")
+    fi
+done
+
+echo
+[ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ] && [ $passed -gt 0 ]

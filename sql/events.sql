@@ -1,0 +1,103 @@
+-- Events: append, read, versions, envelopes, idempotency, aliases.
+-- A tenant of its own, so positions start at 1 whatever ran before.
+\set SHOW_CONTEXT never
+SELECT rillflow.ensure_tenant('regress_events');
+SET rillflow.tenant = 'regress_events';
+\set s1 '''aaaaaaaa-0000-0000-0000-000000000001'''
+\set s2 '''aaaaaaaa-0000-0000-0000-000000000002'''
+
+-- expected_version 0: a new stream
+SELECT rillflow.append_events(:s1, '[{"type": "Opened", "body": {"owner": "ann"}},
+                                     {"type": "Deposited", "body": {"amount": 10}}]', 0);
+SELECT rillflow.stream_version(:s1);
+-- exact version
+SELECT rillflow.append_event(:s1, 'Deposited', '{"amount": 5}', expected_version => 2);
+-- -1: the stream must exist
+SELECT rillflow.append_event(:s1, 'Withdrawn', '{"amount": 3}', expected_version => -1);
+-- NULL: any state, also for a stream that does not exist yet
+SELECT rillflow.append_event(:s2, 'Opened', '{"owner": "bob"}');
+SELECT rillflow.append_event(:s2, 'Deposited', '{"amount": 1}');
+SELECT rillflow.stream_version('aaaaaaaa-0000-0000-0000-0000000000ff') IS NULL AS missing_stream_has_no_version;
+
+-- read_stream: all, from a version, at most n; a missing stream reads empty
+SELECT position, version, type, body, event_version FROM rillflow.read_stream(:s1);
+SELECT version, type FROM rillflow.read_stream(:s1, from_version => 3);
+SELECT version, type FROM rillflow.read_stream(:s1, 2, 1);
+SELECT count(*) FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-0000000000ff');
+
+-- read_all: the global log in position order, paging, type filter
+SELECT position, stream_id = :s1 AS is_s1, version, type FROM rillflow.read_all();
+SELECT position, type FROM rillflow.read_all(after_position => 2, max_count => 2);
+SELECT position, type FROM rillflow.read_all(0, 100, ARRAY['Opened']);
+SELECT position, type FROM rillflow.read_all(6);
+SELECT rillflow.head_position();
+
+-- envelopes: per-call headers merged under per-event headers (the event wins),
+-- causation and correlation on every event, event ids and schema versions
+SELECT rillflow.append_events(:s2,
+    '[{"type": "Tagged", "body": {}, "headers": {"source": "event", "trace": "t1"}, "event_version": 3,
+       "event_id": "bbbbbbbb-0000-0000-0000-000000000001"},
+      {"type": "Tagged", "body": null}]',
+    expected_version => 2,
+    headers => '{"source": "call", "user": "ann"}',
+    causation_id => 'cccccccc-0000-0000-0000-000000000001',
+    correlation_id => 'dddddddd-0000-0000-0000-000000000001');
+SELECT version, headers, event_version, event_id = 'bbbbbbbb-0000-0000-0000-000000000001' AS given_id,
+       event_id IS NOT NULL AS has_id, causation_id, correlation_id, body
+  FROM rillflow.read_stream(:s2, 3);
+SELECT rillflow.append_event(:s2, 'Noted', '"text body"', headers => '{"k": [1, 2]}', event_version => 2,
+                             event_id => 'bbbbbbbb-0000-0000-0000-000000000002',
+                             causation_id => 'cccccccc-0000-0000-0000-000000000002');
+SELECT version, type, body, headers, event_version, event_id, causation_id, correlation_id IS NULL AS no_correlation
+  FROM rillflow.read_stream(:s2, 5);
+SELECT count(DISTINCT event_id) = count(*) AS event_ids_unique FROM rillflow.read_all();
+SELECT bool_and(created_at <= now()) AS created_in_the_past FROM rillflow.read_all();
+
+-- idempotency: a repeated key appends nothing and names the original append
+SELECT rillflow.append_events(:s1, '[{"type": "Paid", "body": {"n": 1}}, {"type": "Paid", "body": {"n": 2}}]',
+                              idempotency_key => 'payment-1');
+SELECT rillflow.append_events(:s1, '[{"type": "Paid", "body": {"n": 1}}]', idempotency_key => 'payment-1'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.append_event(:s2, 'Paid', '{}', idempotency_key => 'payment-1'); \echo SQLSTATE :SQLSTATE
+-- a reused event id is refused the same way
+SELECT rillflow.append_event(:s1, 'Paid', '{}', event_id => 'bbbbbbbb-0000-0000-0000-000000000001'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.append_events(:s1, '[{"type": "Paid", "body": {}, "event_id": "bbbbbbbb-0000-0000-0000-000000000002"}]'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.stream_version(:s1) AS s1_version_unchanged, rillflow.stream_version(:s2) AS s2_version_unchanged;
+
+-- version conflicts (RF001) change nothing
+SELECT rillflow.append_event(:s1, 'Late', '{}', expected_version => 2); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.append_event(:s1, 'Late', '{}', expected_version => 0); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.append_event('aaaaaaaa-0000-0000-0000-0000000000fe', 'Late', '{}', expected_version => -1); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.append_event('aaaaaaaa-0000-0000-0000-0000000000fe', 'Late', '{}', expected_version => 7); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.stream_version(:s1), rillflow.stream_version('aaaaaaaa-0000-0000-0000-0000000000fe');
+
+-- a failed call inside a transaction leaves the stream as it was
+BEGIN;
+SELECT rillflow.append_event(:s1, 'InTx', '{}');
+SAVEPOINT before_bad;
+SELECT rillflow.append_events(:s1, '[{"type": "Good", "body": {}}, {"type": "Bad"}]');
+ROLLBACK TO SAVEPOINT before_bad;
+SELECT rillflow.stream_version(:s1);
+ROLLBACK;
+SELECT rillflow.stream_version(:s1), count(*) AS events FROM rillflow.read_stream(:s1);
+
+-- aliases: created on first use, stable afterwards, any text is data
+SELECT rillflow.resolve_stream_alias('order-42') = rillflow.resolve_stream_alias('order-42') AS stable;
+SELECT rillflow.resolve_stream_alias('order-42') <> rillflow.resolve_stream_alias('order-43') AS distinct_aliases;
+SELECT rillflow.resolve_stream_alias($$it's "quoted"; DROP TABLE x; --$$) IS NOT NULL AS odd_alias_is_data;
+SELECT rillflow.append_event(rillflow.resolve_stream_alias('order-42'), 'Placed', '{}', expected_version => 0);
+SELECT type FROM rillflow.read_stream(rillflow.resolve_stream_alias('order-42'));
+
+-- the positions of the log are 1..N with no hole
+SELECT count(*) AS events, min(position), max(position), max(position) = count(*) AS dense
+  FROM rillflow.read_all(0, 100000);
+
+-- a large body round-trips whole
+SELECT rillflow.append_event(:s2, 'Big', jsonb_build_object('blob', repeat('x', 5 * 1024 * 1024)));
+SELECT length(body ->> 'blob') FROM rillflow.read_stream(:s2, 6);
+-- many events in one call
+SELECT rillflow.append_events('aaaaaaaa-0000-0000-0000-000000000003',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'Tick', 'body', jsonb_build_object('i', i))) FROM generate_series(1, 5000) i), 0);
+SELECT count(*), min(version), max(version), bool_and((body ->> 'i')::int = version) AS in_order
+  FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-000000000003');
+
+RESET rillflow.tenant;

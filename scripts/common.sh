@@ -25,7 +25,7 @@ rf_start_cluster() {
 # A fresh database with the extension; prints its URL.
 rf_fresh_database() {
     local db=$1
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+    psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
     psql -X -q -d "$db" -c "CREATE EXTENSION rillflow" >/dev/null
     echo "postgresql://postgres@/$db?host=$PGHOST&port=$PGPORT"
 }

@@ -103,7 +103,7 @@ static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 		4, {TEXTOID, UUIDOID, INT8OID, INT8OID}
 	},
 	[RF_PLAN_IDEMPOTENCY_ORIGINAL] = {
-		"SELECT stream_id::pg_catalog.text, first_version, last_version, created_at::pg_catalog.text "
+		"SELECT stream_id::pg_catalog.text, first_version, last_version "
 		"FROM %s.idempotency_keys WHERE key OPERATOR(pg_catalog.=) $1",
 		1, {TEXTOID}
 	},
@@ -302,7 +302,6 @@ rf_claim_versions(const RfStore *store, const RfAppendRequest *req)
 			char	   *stream;
 			char	   *first;
 			char	   *last;
-			char	   *at;
 
 			rf_execute(store, RF_PLAN_IDEMPOTENCY_ORIGINAL, values, NULL, 1);
 			if (SPI_processed != 1)
@@ -310,12 +309,11 @@ rf_claim_versions(const RfStore *store, const RfAppendRequest *req)
 			stream = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 			first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 			last = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-			at = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 			ereport(ERROR,
 					(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
 					 errmsg("idempotency key \"%s\" was already used", req->idempotency_key),
-					 errdetail("The original append wrote versions %s to %s of stream %s at %s.",
-							   first, last, stream, at),
+					 errdetail("The original append wrote versions %s to %s of stream %s.",
+							   first, last, stream),
 					 errhint("Nothing was appended. Read that stream for the original events.")));
 		}
 	}

@@ -153,12 +153,25 @@ bool Connection::reusable() const noexcept {
 
 bool Connection::alive() noexcept {
     if (!reusable()) return false;
-    // Never blocks: libpq keeps its socket non-blocking and reads only what has arrived.
-    if (PQconsumeInput(conn_) == 0) {
-        broken_ = true;
-        return false;
+    // An idle connection has nothing to read. When it has, the server sent something while
+    // nobody was listening: a notification, a notice, or (usually) the FATAL message of a
+    // terminated session followed by end-of-file. libpq takes such a message for a notice and
+    // only sees the end-of-file on the next read, hence the loop. poll() with a zero timeout
+    // and libpq's non-blocking socket mean this never waits.
+    for (int round = 0; round < 4; ++round) {
+        pollfd pfd{};
+        pfd.fd = PQsocket(conn_);
+        pfd.events = POLLIN;
+        const int ready = ::poll(&pfd, 1, 0);
+        if (ready == 0) return true;
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0 || (pfd.revents & (POLLERR | POLLNVAL)) != 0 || PQconsumeInput(conn_) == 0 ||
+            PQstatus(conn_) != CONNECTION_OK) {
+            broken_ = true;
+            return false;
+        }
+        while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
     }
-    while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
     return PQstatus(conn_) == CONNECTION_OK;
 }
 

@@ -52,55 +52,55 @@ class RILLFLOW_EXPORT Expected {
 /// @brief One event to append.
 struct EventData {
     /// @brief The event type, e.g. "OrderPlaced".
-    std::string type;
+    std::string type{};
     /// @brief The event body (any JSON value; usually an object).
-    nlohmann::json body;
+    nlohmann::json body{};
     /// @brief Per-event headers: a JSON object, or null for none. They win over call headers.
-    nlohmann::json headers;
+    nlohmann::json headers{};
     /// @brief Schema version of the body, for upcasting.
     int event_version = 1;
     /// @brief The event's id; the server generates one when empty.
-    std::optional<Uuid> event_id;
+    std::optional<Uuid> event_id{};
 };
 
 /// @brief Options of one append call, applied to every event of the call.
 struct AppendOptions {
     /// @brief A JSON object merged into every event's headers (the event's own keys win);
     /// null for none.
-    nlohmann::json headers;
+    nlohmann::json headers{};
     /// @brief When set, a repeated key appends nothing and throws IdempotencyConflict.
-    std::optional<std::string> idempotency_key;
+    std::optional<std::string> idempotency_key{};
     /// @brief Set on every event of the call.
-    std::optional<Uuid> causation_id;
+    std::optional<Uuid> causation_id{};
     /// @brief Set on every event of the call.
-    std::optional<Uuid> correlation_id;
+    std::optional<Uuid> correlation_id{};
 };
 
 /// @brief One stored event: every column of `rillflow.event_envelope`.
 struct EventEnvelope {
     /// @brief Place in the store's global log; empty while the event is not sequenced yet
     /// (possible in read_stream, never in read_all).
-    std::optional<std::int64_t> position;
+    std::optional<std::int64_t> position{};
     /// @brief The stream.
-    Uuid stream_id;
+    Uuid stream_id{};
     /// @brief 1, 2, 3... within the stream.
     std::int64_t version = 0;
     /// @brief The event type.
-    std::string type;
+    std::string type{};
     /// @brief Schema version of the body.
     int event_version = 1;
     /// @brief The event body.
-    nlohmann::json body;
+    nlohmann::json body{};
     /// @brief Call headers merged with the event's headers; an empty object when none.
-    nlohmann::json headers;
+    nlohmann::json headers{};
     /// @brief The event's id.
-    Uuid event_id;
+    Uuid event_id{};
     /// @brief Empty when not given at append.
-    std::optional<Uuid> causation_id;
+    std::optional<Uuid> causation_id{};
     /// @brief Empty when not given at append.
-    std::optional<Uuid> correlation_id;
+    std::optional<Uuid> correlation_id{};
     /// @brief The appending transaction's time (microsecond precision).
-    std::chrono::system_clock::time_point created_at;
+    std::chrono::system_clock::time_point created_at{};
 };
 
 class AppendBuilder;

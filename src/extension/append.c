@@ -53,7 +53,9 @@ typedef enum RfPlanId
 	RF_PLAN_IDEMPOTENCY_CLAIM,
 	RF_PLAN_IDEMPOTENCY_ORIGINAL,
 	RF_PLAN_INSERT_MANY,
+	RF_PLAN_INSERT_MANY_NEW_IDS,
 	RF_PLAN_INSERT_ONE,
+	RF_PLAN_INSERT_ONE_NEW_ID,
 	RF_PLAN_EVENT_ID_OWNER,
 	RF_N_PLANS
 } RfPlanId;
@@ -66,6 +68,10 @@ typedef struct RfPlanSpec
 } RfPlanSpec;
 
 /*
+ * The _NEW_IDS variants serve appends that bring no event ids: ids the server
+ * generates cannot collide, so they skip the ON CONFLICT arbiter and its
+ * speculative insertion, the costliest part of a single-event append.
+ *
  * Everything is schema-qualified and every operator is spelled
  * OPERATOR(pg_catalog.x), so a caller's search_path cannot change what these
  * statements mean.
@@ -122,6 +128,20 @@ static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 		"ON CONFLICT (event_id) DO NOTHING",
 		6, {UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, JSONBOID}
 	},
+	[RF_PLAN_INSERT_MANY_NEW_IDS] = {
+		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
+		"causation_id, correlation_id) "
+		"SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord OPERATOR(pg_catalog.-) 1, "
+		"e.elem OPERATOR(pg_catalog.->>) 'type', "
+		"COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_version')::pg_catalog.int4, 1), "
+		"e.elem OPERATOR(pg_catalog.->) 'body', "
+		"COALESCE($3, '{}'::pg_catalog.jsonb) OPERATOR(pg_catalog.||) "
+		"COALESCE(e.elem OPERATOR(pg_catalog.->) 'headers', '{}'::pg_catalog.jsonb), "
+		"pg_catalog.gen_random_uuid(), "
+		"$4, $5 "
+		"FROM pg_catalog.jsonb_array_elements($6) WITH ORDINALITY AS e(elem, ord)",
+		6, {UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, JSONBOID}
+	},
 	[RF_PLAN_INSERT_ONE] = {
 		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
 		"causation_id, correlation_id) "
@@ -129,6 +149,13 @@ static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 		"COALESCE($7, pg_catalog.gen_random_uuid()), $8, $9) "
 		"ON CONFLICT (event_id) DO NOTHING",
 		9, {UUIDOID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
+	},
+	[RF_PLAN_INSERT_ONE_NEW_ID] = {
+		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
+		"causation_id, correlation_id) "
+		"VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb), "
+		"pg_catalog.gen_random_uuid(), $7, $8)",
+		8, {UUIDOID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID}
 	},
 	[RF_PLAN_EVENT_ID_OWNER] = {
 		"SELECT e.event_id::pg_catalog.text, e.stream_id::pg_catalog.text, e.version "
@@ -391,6 +418,7 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	RfAppendRequest req;
 	const RfStore *store;
 	Jsonb	   *events;
+	bool		has_event_ids;
 	int64		new_version;
 	Datum		values[6];
 	char		nulls[7];
@@ -398,7 +426,7 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
 	rf_require_arg(fcinfo, 1, "events", "Pass a JSON array of {\"type\": ..., \"body\": ...} objects.");
 	events = PG_GETARG_JSONB_P(1);
-	req.count = rf_validate_events(events);
+	req.count = rf_validate_events(events, &has_event_ids);
 	rf_read_common_args(fcinfo, &req, 2, 3, 4);
 	store = rf_current_store();
 
@@ -415,7 +443,8 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	values[5] = JsonbPGetDatum(events);
 	nulls[5] = ' ';
 	nulls[6] = '\0';
-	rf_execute(store, RF_PLAN_INSERT_MANY, values, nulls, 0);
+	rf_execute(store, has_event_ids ? RF_PLAN_INSERT_MANY : RF_PLAN_INSERT_MANY_NEW_IDS,
+			   values, nulls, 0);
 	if ((int64) SPI_processed != req.count)
 	{
 		/* Some event_id is already taken: find which, for the message. */
@@ -486,7 +515,16 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 	values[3] = PG_ARGISNULL(8) ? Int32GetDatum(1) : PG_GETARG_DATUM(8);
 	values[4] = PG_GETARG_DATUM(2);
 	values[5] = rf_arg_or_null(fcinfo, 5, nulls, 5);
-	values[6] = rf_arg_or_null(fcinfo, 9, nulls, 6);
+	if (PG_ARGISNULL(9))
+	{
+		values[6] = rf_arg_or_null(fcinfo, 6, nulls, 6);
+		values[7] = rf_arg_or_null(fcinfo, 7, nulls, 7);
+		nulls[8] = '\0';
+		rf_execute(store, RF_PLAN_INSERT_ONE_NEW_ID, values, nulls, 0);
+		SPI_finish();
+		PG_RETURN_INT64(new_version);
+	}
+	values[6] = PG_GETARG_DATUM(9);
 	values[7] = rf_arg_or_null(fcinfo, 6, nulls, 7);
 	values[8] = rf_arg_or_null(fcinfo, 7, nulls, 8);
 	rf_execute(store, RF_PLAN_INSERT_ONE, values, nulls, 0);

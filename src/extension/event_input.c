@@ -215,10 +215,11 @@ rf_validate_event_keys(JsonbContainer *event, int index)
  * Validate the events argument of append_events and return how many events
  * it holds. Every element must be an object with a string "type" and a
  * "body"; "headers" must be an object, "event_version" a positive integer,
- * "event_id" a uuid not repeated within the call.
+ * "event_id" a uuid not repeated within the call. Sets *has_event_ids when
+ * any event brings its own id.
  */
 int
-rf_validate_events(Jsonb *events)
+rf_validate_events(Jsonb *events, bool *has_event_ids)
 {
 	int			count;
 	RfIndexedUuid *event_ids;
@@ -322,5 +323,6 @@ rf_validate_events(Jsonb *events)
 					 errhint("Every event needs its own event_id.")));
 	}
 	pfree(event_ids);
+	*has_event_ids = n_event_ids > 0;
 	return count;
 }

@@ -16,7 +16,7 @@
 #define RF_EVENT_TYPE_MAXLEN		255
 #define RF_IDEMPOTENCY_KEY_MAXLEN	512
 
-extern int	rf_validate_events(Jsonb *events);
+extern int	rf_validate_events(Jsonb *events, bool *has_event_ids);
 extern void rf_validate_event_type(const char *type, int len, const char *what);
 extern void rf_validate_headers_arg(Jsonb *headers);
 extern void rf_validate_idempotency_key(const char *key);

@@ -100,4 +100,12 @@ SELECT rillflow.append_events('aaaaaaaa-0000-0000-0000-000000000003',
 SELECT count(*), min(version), max(version), bool_and((body ->> 'i')::int = version) AS in_order
   FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-000000000003');
 
+-- a retried append (the reply was lost) hears that it is already there, not
+-- that the stream moved on, even with an expected version
+SELECT rillflow.append_event(:s1, 'Refunded', '{}', expected_version => 6, idempotency_key => 'refund-1');
+SELECT rillflow.append_event(:s1, 'Refunded', '{}', expected_version => 6, idempotency_key => 'refund-1'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.append_events(:s1, '[{"type": "Noted", "body": {}, "event_id": "bbbbbbbb-0000-0000-0000-000000000009"}]', 7);
+SELECT rillflow.append_events(:s1, '[{"type": "Noted", "body": {}, "event_id": "bbbbbbbb-0000-0000-0000-000000000009"}]', 7); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.stream_version(:s1);
+
 RESET rillflow.tenant;

@@ -76,3 +76,15 @@ SELECT count(*) AS events, max(position) AS head, count(DISTINCT seq) AS distinc
   FROM rillflow_tenant_regress_seq.positions;
 SELECT rillflow.head_position();
 RESET rillflow.tenant;
+
+-- a transaction that ran the sequencer cannot be prepared: it would hold the
+-- store's log until it is finished
+SET rillflow.tenant = 'regress_seq';
+BEGIN;
+SELECT rillflow.run_sequencer();
+PREPARE TRANSACTION 'rillflow_regress_ticked'; \echo SQLSTATE :SQLSTATE
+SELECT count(*) AS not_prepared FROM pg_prepared_xacts WHERE gid = 'rillflow_regress_ticked';
+-- and the log moves on
+SELECT rillflow.append_event(:s, 'H', '{}');
+SELECT position, type FROM rillflow.read_all(9);
+RESET rillflow.tenant;

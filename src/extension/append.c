@@ -245,7 +245,79 @@ typedef struct RfAppendRequest
 	bool		has_expected;
 	int64		expected;
 	char	   *idempotency_key;	/* NULL for none */
+	bool		has_event_ids;	/* the caller named some event ids */
+	Jsonb	   *events;			/* append_events: the events argument */
+	Datum		event_id;		/* append_event: the event_id argument */
 } RfAppendRequest;
+
+/* The event ids the caller named, as a uuid[]. */
+static Datum
+rf_named_event_ids(const RfAppendRequest *req)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1];
+	bool		isnull;
+	Datum		ids;
+
+	if (req->events == NULL)
+		return PointerGetDatum(construct_array((Datum *) &req->event_id, 1, UUIDOID,
+											   UUID_LEN, false, TYPALIGN_CHAR));
+	args[0] = JsonbPGetDatum(req->events);
+	if (SPI_execute_with_args("SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.->>) 'event_id')::pg_catalog.uuid) "
+							  "FROM pg_catalog.jsonb_array_elements($1) x "
+							  "WHERE x OPERATOR(pg_catalog.?) 'event_id'",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not list the event ids of an append");
+	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "an append without event ids has no event id conflict");
+	return ids;
+}
+
+/*
+ * Raise RF002 if the request's idempotency key or one of its event ids
+ * belongs to an append that is already in the store; return otherwise.
+ *
+ * Called when the key or an event id conflicted, and also when the version
+ * check failed: a client that retries an append it had sent before (the
+ * reply was lost) must hear that its append is already there, not that
+ * someone else moved the stream on, even though the version check runs first.
+ */
+static void
+rf_raise_if_already_appended(const RfStore *store, const RfAppendRequest *req)
+{
+	if (req->idempotency_key != NULL)
+	{
+		Datum		values[1] = {CStringGetTextDatum(req->idempotency_key)};
+
+		rf_execute(store, RF_PLAN_IDEMPOTENCY_ORIGINAL, values, NULL, 1);
+		if (SPI_processed == 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
+					 errmsg("idempotency key \"%s\" was already used", req->idempotency_key),
+					 errdetail("The original append wrote versions %s to %s of stream %s.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errhint("Nothing was appended. Read that stream for the original events.")));
+	}
+	if (req->has_event_ids)
+	{
+		Datum		values[1] = {rf_named_event_ids(req)};
+
+		rf_execute(store, RF_PLAN_EVENT_ID_OWNER, values, NULL, 1);
+		if (SPI_processed == 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
+					 errmsg("event id %s was already appended",
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errdetail("It is version %s of stream %s.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+					 errhint("Nothing was appended. Give each event a new event_id, or none.")));
+	}
+}
 
 static void
 rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
@@ -254,6 +326,8 @@ rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
 	bool		exists;
 	int64		current = 0;
 	char	   *stream = rf_uuid_text(req->stream_id);
+
+	rf_raise_if_already_appended(store, req);
 
 	rf_execute(store, RF_PLAN_STREAM_VERSION, values, NULL, 1);
 	exists = SPI_processed == 1;
@@ -326,44 +400,11 @@ rf_claim_versions(const RfStore *store, const RfAppendRequest *req)
 		rf_execute(store, RF_PLAN_IDEMPOTENCY_CLAIM, values, NULL, 0);
 		if (SPI_processed != 1)
 		{
-			char	   *stream;
-			char	   *first;
-			char	   *last;
-
-			rf_execute(store, RF_PLAN_IDEMPOTENCY_ORIGINAL, values, NULL, 1);
-			if (SPI_processed != 1)
-				elog(ERROR, "idempotency key conflict without a conflicting row");
-			stream = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-			last = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-			ereport(ERROR,
-					(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
-					 errmsg("idempotency key \"%s\" was already used", req->idempotency_key),
-					 errdetail("The original append wrote versions %s to %s of stream %s.",
-							   first, last, stream),
-					 errhint("Nothing was appended. Read that stream for the original events.")));
+			rf_raise_if_already_appended(store, req);
+			elog(ERROR, "idempotency key conflict without a conflicting row");
 		}
 	}
 	return new_version;
-}
-
-/* Raise RF002 for an event id that is already in the store. */
-static void
-rf_raise_event_id_conflict(const RfStore *store, Datum event_ids)
-{
-	Datum		values[1] = {event_ids};
-
-	rf_execute(store, RF_PLAN_EVENT_ID_OWNER, values, NULL, 1);
-	if (SPI_processed != 1)
-		elog(ERROR, "event id conflict without a conflicting row");
-	ereport(ERROR,
-			(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
-			 errmsg("event id %s was already appended",
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-			 errdetail("It is version %s of stream %s.",
-					   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-					   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
-			 errhint("Nothing was appended. Give each event a new event_id, or none.")));
 }
 
 static void
@@ -418,7 +459,6 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	RfAppendRequest req;
 	const RfStore *store;
 	Jsonb	   *events;
-	bool		has_event_ids;
 	int64		new_version;
 	Datum		values[6];
 	char		nulls[7];
@@ -426,7 +466,8 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
 	rf_require_arg(fcinfo, 1, "events", "Pass a JSON array of {\"type\": ..., \"body\": ...} objects.");
 	events = PG_GETARG_JSONB_P(1);
-	req.count = rf_validate_events(events, &has_event_ids);
+	req.count = rf_validate_events(events, &req.has_event_ids);
+	req.events = events;
 	rf_read_common_args(fcinfo, &req, 2, 3, 4);
 	store = rf_current_store();
 
@@ -443,29 +484,12 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	values[5] = JsonbPGetDatum(events);
 	nulls[5] = ' ';
 	nulls[6] = '\0';
-	rf_execute(store, has_event_ids ? RF_PLAN_INSERT_MANY : RF_PLAN_INSERT_MANY_NEW_IDS,
+	rf_execute(store, req.has_event_ids ? RF_PLAN_INSERT_MANY : RF_PLAN_INSERT_MANY_NEW_IDS,
 			   values, nulls, 0);
 	if ((int64) SPI_processed != req.count)
 	{
-		/* Some event_id is already taken: find which, for the message. */
-		Oid			argtypes[1] = {JSONBOID};
-		Datum		args[1] = {JsonbPGetDatum(events)};
-		int			ret;
-
-		ret = SPI_execute_with_args("SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.->>) 'event_id')::pg_catalog.uuid) "
-									"FROM pg_catalog.jsonb_array_elements($1) x "
-									"WHERE x OPERATOR(pg_catalog.?) 'event_id'",
-									1, argtypes, args, NULL, true, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not list the event ids of a conflicting append");
-		{
-			bool		isnull;
-			Datum		arr = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (isnull)
-				elog(ERROR, "event id conflict in an append without event ids");
-			rf_raise_event_id_conflict(store, arr);
-		}
+		rf_raise_if_already_appended(store, &req);
+		elog(ERROR, "event id conflict without a conflicting row");
 	}
 	SPI_finish();
 	PG_RETURN_INT64(new_version);
@@ -500,6 +524,9 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("event_version must be at least 1, not %d", PG_GETARG_INT32(8))));
 	req.count = 1;
+	req.events = NULL;
+	req.has_event_ids = !PG_ARGISNULL(9);
+	req.event_id = req.has_event_ids ? PG_GETARG_DATUM(9) : (Datum) 0;
 	rf_read_common_args(fcinfo, &req, 3, 4, 5);
 	store = rf_current_store();
 
@@ -530,10 +557,8 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 	rf_execute(store, RF_PLAN_INSERT_ONE, values, nulls, 0);
 	if (SPI_processed != 1)
 	{
-		Datum		id = values[6];
-		ArrayType  *arr = construct_array(&id, 1, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-
-		rf_raise_event_id_conflict(store, PointerGetDatum(arr));
+		rf_raise_if_already_appended(store, &req);
+		elog(ERROR, "event id conflict without a conflicting row");
 	}
 	SPI_finish();
 	PG_RETURN_INT64(new_version);

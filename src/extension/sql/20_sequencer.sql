@@ -9,12 +9,11 @@
 -- leave no rows to wait on, and an open transaction holds back only its own
 -- events.
 
--- The sequencer lock of a store: a transaction-scoped advisory lock on
--- (RFLG, low 32 bits of the schema OID), so stores never wait on each other.
+-- The sequencer lock of a store, held to the end of the transaction (C: a
+-- transaction-scoped advisory lock; PREPARE is refused after it is taken).
 CREATE FUNCTION rillflow._try_sequencer_lock(store name) RETURNS boolean
-    LANGUAGE sql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-RETURN pg_try_advisory_xact_lock(1380338759, (quote_ident(store)::regnamespace::oid::bigint)::bit(32)::integer);
+    AS 'MODULE_PATHNAME', 'rillflow_try_sequencer_lock'
+    LANGUAGE C VOLATILE STRICT;
 
 -- One tick on data restored from another cluster, where the recorded
 -- transaction ids mean nothing: with every writer locked out for a moment,

@@ -50,6 +50,7 @@ class RILLFLOW_EXPORT Expected {
 };
 
 /// @brief One event to append.
+// NOLINTNEXTLINE(bugprone-exception-escape): reported through nlohmann::json's noexcept moves
 struct EventData {
     /// @brief The event type, e.g. "OrderPlaced".
     std::string type{};
@@ -64,6 +65,7 @@ struct EventData {
 };
 
 /// @brief Options of one append call, applied to every event of the call.
+// NOLINTNEXTLINE(bugprone-exception-escape): reported through nlohmann::json's noexcept moves
 struct AppendOptions {
     /// @brief A JSON object merged into every event's headers (the event's own keys win);
     /// null for none.

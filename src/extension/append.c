@@ -32,12 +32,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
 #include "event_input.h"
+#include "plans.h"
 #include "rillflow.h"
 
 PG_FUNCTION_INFO_V1(rillflow_append_events);
@@ -60,21 +60,10 @@ typedef enum RfPlanId
 	RF_N_PLANS
 } RfPlanId;
 
-typedef struct RfPlanSpec
-{
-	const char *sql;			/* %s is the quoted store schema */
-	int			nargs;
-	Oid			argtypes[10];
-} RfPlanSpec;
-
 /*
  * The _NEW_IDS variants serve appends that bring no event ids: ids the server
  * generates cannot collide, so they skip the ON CONFLICT arbiter and its
  * speculative insertion, the costliest part of a single-event append.
- *
- * Everything is schema-qualified and every operator is spelled
- * OPERATOR(pg_catalog.x), so a caller's search_path cannot change what these
- * statements mean.
  */
 static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 	[RF_PLAN_STREAM_ANY] = {
@@ -165,60 +154,10 @@ static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 	},
 };
 
-typedef struct RfStorePlans
-{
-	Oid			schema_oid;		/* hash key */
-	SPIPlanPtr	plans[RF_N_PLANS];
-} RfStorePlans;
-
-static HTAB *rf_store_plans = NULL;
-
-/*
- * The prepared plan for one statement in the given store, prepared on first
- * use and kept for the backend's life. The plan cache replans it by itself
- * when a table it reads is altered.
- */
-static SPIPlanPtr
-rf_plan(const RfStore *store, RfPlanId id)
-{
-	RfStorePlans *entry;
-	bool		found;
-
-	if (rf_store_plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(RfStorePlans);
-		rf_store_plans = hash_create("rillflow append plans", 16, &ctl, HASH_ELEM | HASH_BLOBS);
-	}
-	entry = hash_search(rf_store_plans, &store->schema_oid, HASH_ENTER, &found);
-	if (!found)
-		memset(entry->plans, 0, sizeof(entry->plans));
-	if (entry->plans[id] == NULL)
-	{
-		const RfPlanSpec *spec = &rf_plan_specs[id];
-		char	   *sql = psprintf(spec->sql, store->quoted_schema);
-		SPIPlanPtr	plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare rillflow statement: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep rillflow statement");
-		entry->plans[id] = plan;
-		pfree(sql);
-	}
-	return entry->plans[id];
-}
-
 static int
 rf_execute(const RfStore *store, RfPlanId id, Datum *values, const char *nulls, long limit)
 {
-	int			ret = SPI_execute_plan(rf_plan(store, id), values, nulls, false, limit);
-
-	if (ret < 0)
-		elog(ERROR, "rillflow statement %d failed: %s", (int) id, SPI_result_code_string(ret));
-	return ret;
+	return rf_run_plan(store, &rf_plan_specs[id], values, nulls, false, limit);
 }
 
 /* The int8 in column 1 of the first result row. */

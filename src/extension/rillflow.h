@@ -46,6 +46,11 @@ typedef struct RfStore
 } RfStore;
 
 extern const RfStore *rf_current_store(void);
+extern void rf_store_by_schema(const char *schema, RfStore *store);
 extern bool rf_tenant_name_is_valid(const char *name);
+
+/* The sequencer (sequencer.c) */
+extern bool rf_may_sequence_here(void);
+extern int64 rf_sequence(const RfStore *store);
 
 #endif							/* RILLFLOW_H */

@@ -1,8 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * sequencer.c
- *	  The C helpers of the sequencer (sql/20_sequencer.sql): its lock,
- *	  whether this session may run a tick, and the cluster's identity.
+ *	  The sequencer: gives committed events their dense positions in the
+ *	  global log, in the order they became visible. See docs/global-log.md.
+ *
+ *	  An append writes its events with a provisional number (seq) and its
+ *	  transaction id (tx). A tick takes the store's sequencer lock, takes a
+ *	  snapshot, and stamps the events whose transaction is visible in that
+ *	  snapshot but was not in the previous tick's: exactly the transactions
+ *	  that committed in between, however out of order they committed. Aborted
+ *	  appends leave no rows to wait on, and an open transaction holds back
+ *	  only its own events.
+ *
+ *	  A tick runs on every read_all from a short transaction, so its four
+ *	  statements are prepared once per backend and store; an idle tick costs
+ *	  one short index range scan and writes nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,16 +22,58 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 
+#include "plans.h"
 #include "rillflow.h"
 
-PG_FUNCTION_INFO_V1(rillflow_try_sequencer_lock);
+PG_FUNCTION_INFO_V1(rillflow_sequence);
 PG_FUNCTION_INFO_V1(rillflow_may_sequence);
 PG_FUNCTION_INFO_V1(rillflow_system_identifier);
+
+static const RfPlanSpec rf_read_state = {
+	"SELECT head, last_snapshot, system_identifier FROM %s.log_state",
+	0, {InvalidOid}
+};
+
+static const RfPlanSpec rf_take_snapshot = {
+	"SELECT pg_catalog.pg_current_snapshot()",
+	0, {InvalidOid}
+};
+
+/*
+ * $1 this tick's snapshot, $2 the previous tick's, $3 the head. The bounds on
+ * tx add nothing to the visibility tests (whatever is visible in $1 is below
+ * its xmax; whatever is below $2's xmin was visible in $2) but let the plan,
+ * generic after a few runs, use the index on tx.
+ */
+static const RfPlanSpec rf_stamp = {
+	"WITH fresh AS ("
+	"  SELECT seq FROM %s.events"
+	"   WHERE tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($2)"
+	"     AND tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($1)"
+	"     AND pg_catalog.pg_visible_in_snapshot(tx, $1)"
+	"     AND NOT pg_catalog.pg_visible_in_snapshot(tx, $2)),"
+	" stamped AS ("
+	"  INSERT INTO %s.positions (position, seq)"
+	"  SELECT $3 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY seq), seq FROM fresh"
+	"  RETURNING 1)"
+	" SELECT pg_catalog.count(*) FROM stamped",
+	3, {PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID}
+};
+
+static const RfPlanSpec rf_write_state = {
+	"INSERT INTO %s.log_state AS l (id, head, last_snapshot, system_identifier) "
+	"VALUES (true, $1, $2, $3) "
+	"ON CONFLICT (id) DO UPDATE SET head = excluded.head, last_snapshot = excluded.last_snapshot, "
+	"system_identifier = excluded.system_identifier, updated_at = pg_catalog.now()",
+	3, {INT8OID, PG_SNAPSHOTOID, INT8OID}
+};
 
 /* Whether the current transaction holds a store's sequencer lock. */
 static bool rf_xact_holds_sequencer = false;
@@ -57,21 +111,18 @@ rf_sequencer_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * rillflow._try_sequencer_lock(store name) RETURNS boolean
- *
  * Take the store's sequencer lock for the rest of the transaction if it is
  * free: a transaction-scoped advisory lock on (RFLG, low 32 bits of the
  * store schema's OID), so stores never wait on each other.
  */
-Datum
-rillflow_try_sequencer_lock(PG_FUNCTION_ARGS)
+static bool
+rf_try_sequencer_lock(const RfStore *store)
 {
-	Oid			store = get_namespace_oid(NameStr(*PG_GETARG_NAME(0)), false);
 	bool		locked;
 
 	locked = DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
 											  Int32GetDatum(RF_SEQUENCER_LOCK_CLASS),
-											  Int32GetDatum((int32) store)));
+											  Int32GetDatum((int32) store->schema_oid)));
 	if (locked)
 	{
 		if (!rf_xact_callback_registered)
@@ -81,12 +132,94 @@ rillflow_try_sequencer_lock(PG_FUNCTION_ARGS)
 		}
 		rf_xact_holds_sequencer = true;
 	}
-	PG_RETURN_BOOL(locked);
+	return locked;
+}
+
+static int64
+rf_column_int8(int column)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
 }
 
 /*
- * rillflow._may_sequence() RETURNS boolean
- *
+ * One tick of the store's sequencer; SPI must be connected, at READ
+ * COMMITTED, so that every statement below sees what earlier ticks committed
+ * before we got the lock. Returns how many events got positions; 0 when
+ * another session holds the sequencer lock right now.
+ */
+int64
+rf_sequence(const RfStore *store)
+{
+	bool		has_state;
+	int64		head = 0;
+	Datum		prev;
+	Datum		cur;
+	Datum		values[3];
+	int64		stamped;
+	int64		system_identifier = (int64) GetSystemIdentifier();
+
+	if (!rf_try_sequencer_lock(store))
+		return 0;
+
+	rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
+	has_state = SPI_processed == 1;
+	if (has_state)
+	{
+		bool		isnull;
+
+		head = rf_column_int8(1);
+		if (rf_column_int8(3) != system_identifier)
+		{
+			/* Restored from another cluster: the rare path stays in SQL. */
+			Oid			argtypes[2] = {NAMEOID, INT8OID};
+			Datum		args[2] = {CStringGetDatum(store->schema_name), Int64GetDatum(head)};
+
+			if (SPI_execute_with_args("SELECT rillflow._sequence_restored($1, $2)", 2, argtypes,
+									  args, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not sequence a restored store");
+			return rf_column_int8(1);
+		}
+		prev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		prev = datumCopy(prev, false, -1);
+	}
+	else
+	{
+		/* Before the first tick nothing is stamped: no transaction is visible. */
+		prev = DirectFunctionCall1(pg_snapshot_in, CStringGetDatum("1:1:"));
+	}
+
+	rf_run_plan(store, &rf_take_snapshot, NULL, NULL, false, 1);
+	{
+		bool		isnull;
+
+		cur = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+						false, -1);
+	}
+
+	values[0] = cur;
+	values[1] = prev;
+	values[2] = Int64GetDatum(head);
+	rf_run_plan(store, &rf_stamp, values, NULL, false, 1);
+	stamped = rf_column_int8(1);
+
+	/*
+	 * An idle tick writes nothing: keeping the older snapshot stays exact,
+	 * since nothing became visible between it and this one.
+	 */
+	if (stamped > 0 || !has_state)
+	{
+		values[0] = Int64GetDatum(head + stamped);
+		values[1] = cur;
+		values[2] = Int64GetDatum(system_identifier);
+		rf_run_plan(store, &rf_write_state, values, NULL, false, 0);
+	}
+	return stamped;
+}
+
+/*
  * Whether a reader may run a tick here. Whoever ticks holds the store's
  * sequencer lock and its uncommitted positions until its transaction ends,
  * so only a single-statement (implicit) transaction may do it: inside
@@ -94,13 +227,45 @@ rillflow_try_sequencer_lock(PG_FUNCTION_ARGS)
  * transaction lasts. The tick must also read the log's state with a snapshot
  * taken after it got the lock, which only READ COMMITTED gives.
  */
+bool
+rf_may_sequence_here(void)
+{
+	return !IsTransactionBlock() &&
+		XactIsoLevel == XACT_READ_COMMITTED &&
+		!XactReadOnly &&
+		!RecoveryInProgress();
+}
+
+/*
+ * rillflow._sequence(store name) RETURNS bigint
+ */
+Datum
+rillflow_sequence(PG_FUNCTION_ARGS)
+{
+	RfStore		store;
+	int64		stamped;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("the rillflow sequencer needs READ COMMITTED, not %s",
+						XactIsoLevel == XACT_SERIALIZABLE ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Call it in its own transaction at the default isolation level.")));
+	rf_store_by_schema(NameStr(*PG_GETARG_NAME(0)), &store);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	stamped = rf_sequence(&store);
+	SPI_finish();
+	PG_RETURN_INT64(stamped);
+}
+
+/*
+ * rillflow._may_sequence() RETURNS boolean
+ */
 Datum
 rillflow_may_sequence(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(!IsTransactionBlock() &&
-				   XactIsoLevel == XACT_READ_COMMITTED &&
-				   !XactReadOnly &&
-				   !RecoveryInProgress());
+	PG_RETURN_BOOL(rf_may_sequence_here());
 }
 
 /*

@@ -133,6 +133,18 @@ rf_current_store(void)
 }
 
 /*
+ * The store in the given schema, for callers that name it (the sequencer's
+ * SQL entry point); the schema must exist.
+ */
+void
+rf_store_by_schema(const char *schema, RfStore *store)
+{
+	store->schema_oid = get_namespace_oid(schema, false);
+	strlcpy(store->schema_name, schema, NAMEDATALEN);
+	store->quoted_schema = quote_identifier(store->schema_name);
+}
+
+/*
  * rillflow.current_store() RETURNS name
  */
 Datum

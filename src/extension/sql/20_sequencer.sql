@@ -1,21 +1,9 @@
 -- The sequencer: gives committed events their dense positions in the global
--- log, in the order they became visible. See docs/global-log.md.
---
--- An append writes its events with a provisional number (seq) and its
--- transaction id (tx). A tick takes the store's sequencer lock, takes a
--- snapshot, and stamps the events whose transaction is visible in that
--- snapshot but was not in the previous tick's: exactly the transactions that
--- committed in between, however out of order they committed. Aborted appends
--- leave no rows to wait on, and an open transaction holds back only its own
--- events.
+-- log, in the order they became visible. The tick is C (sequencer.c); see
+-- docs/global-log.md for how it works.
 
--- The sequencer lock of a store, held to the end of the transaction (C: a
--- transaction-scoped advisory lock; PREPARE is refused after it is taken).
-CREATE FUNCTION rillflow._try_sequencer_lock(store name) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'rillflow_try_sequencer_lock'
-    LANGUAGE C VOLATILE STRICT;
-
--- One tick on data restored from another cluster, where the recorded
+-- One tick on data restored from another cluster (called by the C tick, which
+-- holds the sequencer lock), where the recorded
 -- transaction ids mean nothing: with every writer locked out for a moment,
 -- stamp every event that has no position yet in provisional order, and mark
 -- all rows as long committed so no later tick looks at them again. Runs once
@@ -54,57 +42,11 @@ BEGIN
 END
 $fn$;
 
--- One tick of the store's sequencer. Returns how many events got positions;
--- 0 when another session holds the sequencer lock right now.
+-- One tick of the store's sequencer (C, src/extension/sequencer.c). Returns
+-- how many events got positions; 0 when another session is ticking.
 CREATE FUNCTION rillflow._sequence(store name) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    state record;
-    prev pg_snapshot;
-    cur pg_snapshot;
-    stamped bigint;
-BEGIN
-    IF NOT rillflow._try_sequencer_lock(store) THEN
-        RETURN 0;
-    END IF;
-    -- Under READ COMMITTED each statement below sees what earlier ticks
-    -- committed before we got the lock.
-    EXECUTE format('SELECT head, last_snapshot, system_identifier FROM %I.log_state', store) INTO state;
-    IF state.head IS NOT NULL AND state.system_identifier <> rillflow._system_identifier() THEN
-        RETURN rillflow._sequence_restored(store, state.head);
-    END IF;
-    -- Before the first tick nothing has been stamped: a snapshot in which no
-    -- transaction is visible.
-    prev := coalesce(state.last_snapshot, '1:1:'::pg_snapshot);
-    cur := pg_current_snapshot();
-    EXECUTE format($q$
-        WITH fresh AS (
-            SELECT seq FROM %1$I.events
-             WHERE tx >= $1
-               AND pg_visible_in_snapshot(tx, $2)
-               AND NOT pg_visible_in_snapshot(tx, $3)),
-        stamped AS (
-            INSERT INTO %1$I.positions (position, seq)
-            SELECT $4 + row_number() OVER (ORDER BY seq), seq FROM fresh
-            RETURNING 1)
-        SELECT count(*) FROM stamped$q$, store)
-        INTO stamped USING pg_snapshot_xmin(prev), cur, prev, coalesce(state.head, 0);
-    -- An idle tick writes nothing: keeping the older snapshot is still exact,
-    -- since nothing became visible between it and this one.
-    IF stamped > 0 OR state.head IS NULL THEN
-        EXECUTE format($q$
-            INSERT INTO %I.log_state AS l (id, head, last_snapshot, system_identifier)
-            VALUES (true, $1, $2, $3)
-            ON CONFLICT (id) DO UPDATE
-               SET head = excluded.head, last_snapshot = excluded.last_snapshot,
-                   system_identifier = excluded.system_identifier, updated_at = now()$q$, store)
-            USING coalesce(state.head, 0) + stamped, cur, rillflow._system_identifier();
-    END IF;
-    RETURN stamped;
-END
-$fn$;
+    AS 'MODULE_PATHNAME', 'rillflow_sequence'
+    LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION rillflow.run_sequencer() RETURNS bigint
     LANGUAGE plpgsql VOLATILE

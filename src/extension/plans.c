@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * plans.c
+ *	  Statements prepared once per backend and store.
+ *
+ *	  Each store is a schema with the same tables, so each statement is
+ *	  prepared once per store it runs on, on first use, and kept for the
+ *	  backend's life (SPI_keepplan). The plan cache replans a kept statement
+ *	  by itself when a table it reads is altered.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/tstoreReceiver.h"
+#include "nodes/params.h"
+#include "utils/hsearch.h"
+
+#include "plans.h"
+
+typedef struct RfPlanKey
+{
+	Oid			schema_oid;
+	const RfPlanSpec *spec;
+} RfPlanKey;
+
+typedef struct RfPlanEntry
+{
+	RfPlanKey	key;
+	SPIPlanPtr	plan;
+} RfPlanEntry;
+
+static HTAB *rf_plans = NULL;
+
+/* The kept plan of a statement in a store, preparing it on first use. */
+SPIPlanPtr
+rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
+{
+	RfPlanKey	key;
+	RfPlanEntry *entry;
+	bool		found;
+
+	if (rf_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(RfPlanKey);
+		ctl.entrysize = sizeof(RfPlanEntry);
+		rf_plans = hash_create("rillflow plans", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	memset(&key, 0, sizeof(key));
+	key.schema_oid = store->schema_oid;
+	key.spec = spec;
+	entry = hash_search(rf_plans, &key, HASH_ENTER, &found);
+	if (!found)
+		entry->plan = NULL;
+	if (entry->plan == NULL)
+	{
+		char	   *sql = psprintf(spec->sql, store->quoted_schema, store->quoted_schema);
+		SPIPlanPtr	plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare rillflow statement \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep rillflow statement");
+		entry->plan = plan;
+		pfree(sql);
+	}
+	return entry->plan;
+}
+
+/* Run a statement in a store; SPI must be connected. Returns SPI's code. */
+int
+rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+			const char *nulls, bool read_only, long limit)
+{
+	int			ret = SPI_execute_plan(rf_store_plan(store, spec), values, nulls, read_only, limit);
+
+	if (ret < 0)
+		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/*
+ * Run a query in a store and put its rows straight into a set-returning
+ * function's tuplestore, with no copy into SPI_tuptable on the way; SPI must
+ * be connected. The query's columns must match result_desc.
+ */
+void
+rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+				 const char *nulls, bool read_only, Tuplestorestate *result,
+				 TupleDesc result_desc)
+{
+	SPIExecuteOptions options;
+	ParamListInfo params = makeParamList(spec->nargs);
+	DestReceiver *dest = CreateTuplestoreDestReceiver();
+	int			ret;
+
+	for (int i = 0; i < spec->nargs; i++)
+	{
+		ParamExternData *param = &params->params[i];
+
+		param->value = values[i];
+		param->isnull = nulls != NULL && nulls[i] == 'n';
+		param->pflags = PARAM_FLAG_CONST;
+		param->ptype = spec->argtypes[i];
+	}
+	SetTuplestoreDestReceiverParams(dest, result, CurrentMemoryContext, false,
+									result_desc, "rillflow query result does not match its function's type");
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = read_only;
+	options.dest = dest;
+	ret = SPI_execute_plan_extended(rf_store_plan(store, spec), &options);
+	dest->rDestroy(dest);
+	if (ret < 0)
+		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+}

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * plans.h
+ *	  Statements prepared once per backend and store.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_PLANS_H
+#define RILLFLOW_PLANS_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/tuplestore.h"
+
+#include "rillflow.h"
+
+/*
+ * A statement on a store's tables. The SQL names tables as %s.table (at most
+ * two %s, both the quoted store schema); everything else in it is
+ * schema-qualified and every operator is spelled OPERATOR(pg_catalog.x), so a
+ * caller's search_path cannot change what it means.
+ */
+typedef struct RfPlanSpec
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[10];
+} RfPlanSpec;
+
+extern SPIPlanPtr rf_store_plan(const RfStore *store, const RfPlanSpec *spec);
+extern int	rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+						const char *nulls, bool read_only, long limit);
+extern void rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+							 const char *nulls, bool read_only, Tuplestorestate *result,
+							 TupleDesc result_desc);
+
+#endif							/* RILLFLOW_PLANS_H */

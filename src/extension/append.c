@@ -65,6 +65,24 @@ typedef enum RfPlanId
  * generates cannot collide, so they skip the ON CONFLICT arbiter and its
  * speculative insertion, the costliest part of a single-event append.
  */
+#define RF_INSERT_EVENTS \
+	"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, " \
+	"causation_id, correlation_id) "
+
+/*
+ * The rows of an events array: $1 stream, $2 first version, $3 call headers
+ * (under each event's own), $4 causation, $5 correlation, $6 the array.
+ */
+#define RF_SELECT_EVENTS_FROM_ARRAY(event_id_expr) \
+	"SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord OPERATOR(pg_catalog.-) 1, " \
+	"e.elem OPERATOR(pg_catalog.->>) 'type', " \
+	"COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_version')::pg_catalog.int4, 1), " \
+	"e.elem OPERATOR(pg_catalog.->) 'body', " \
+	"COALESCE($3, '{}'::pg_catalog.jsonb) OPERATOR(pg_catalog.||) " \
+	"COALESCE(e.elem OPERATOR(pg_catalog.->) 'headers', '{}'::pg_catalog.jsonb), " \
+	event_id_expr ", $4, $5 " \
+	"FROM pg_catalog.jsonb_array_elements($6) WITH ORDINALITY AS e(elem, ord) "
+
 static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 	[RF_PLAN_STREAM_ANY] = {
 		"INSERT INTO %s.streams AS s (stream_id, version) VALUES ($1, $2) "
@@ -103,45 +121,26 @@ static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 		1, {TEXTOID}
 	},
 	[RF_PLAN_INSERT_MANY] = {
-		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
-		"causation_id, correlation_id) "
-		"SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord OPERATOR(pg_catalog.-) 1, "
-		"e.elem OPERATOR(pg_catalog.->>) 'type', "
-		"COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_version')::pg_catalog.int4, 1), "
-		"e.elem OPERATOR(pg_catalog.->) 'body', "
-		"COALESCE($3, '{}'::pg_catalog.jsonb) OPERATOR(pg_catalog.||) "
-		"COALESCE(e.elem OPERATOR(pg_catalog.->) 'headers', '{}'::pg_catalog.jsonb), "
-		"COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_id')::pg_catalog.uuid, pg_catalog.gen_random_uuid()), "
-		"$4, $5 "
-		"FROM pg_catalog.jsonb_array_elements($6) WITH ORDINALITY AS e(elem, ord) "
+		RF_INSERT_EVENTS
+		RF_SELECT_EVENTS_FROM_ARRAY("COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_id')::pg_catalog.uuid, "
+									"pg_catalog.gen_random_uuid())")
 		"ON CONFLICT (event_id) DO NOTHING",
 		6, {UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, JSONBOID}
 	},
 	[RF_PLAN_INSERT_MANY_NEW_IDS] = {
-		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
-		"causation_id, correlation_id) "
-		"SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord OPERATOR(pg_catalog.-) 1, "
-		"e.elem OPERATOR(pg_catalog.->>) 'type', "
-		"COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_version')::pg_catalog.int4, 1), "
-		"e.elem OPERATOR(pg_catalog.->) 'body', "
-		"COALESCE($3, '{}'::pg_catalog.jsonb) OPERATOR(pg_catalog.||) "
-		"COALESCE(e.elem OPERATOR(pg_catalog.->) 'headers', '{}'::pg_catalog.jsonb), "
-		"pg_catalog.gen_random_uuid(), "
-		"$4, $5 "
-		"FROM pg_catalog.jsonb_array_elements($6) WITH ORDINALITY AS e(elem, ord)",
+		RF_INSERT_EVENTS
+		RF_SELECT_EVENTS_FROM_ARRAY("pg_catalog.gen_random_uuid()"),
 		6, {UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, JSONBOID}
 	},
 	[RF_PLAN_INSERT_ONE] = {
-		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
-		"causation_id, correlation_id) "
+		RF_INSERT_EVENTS
 		"VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb), "
 		"COALESCE($7, pg_catalog.gen_random_uuid()), $8, $9) "
 		"ON CONFLICT (event_id) DO NOTHING",
 		9, {UUIDOID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_PLAN_INSERT_ONE_NEW_ID] = {
-		"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, "
-		"causation_id, correlation_id) "
+		RF_INSERT_EVENTS
 		"VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb), "
 		"pg_catalog.gen_random_uuid(), $7, $8)",
 		8, {UUIDOID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID}

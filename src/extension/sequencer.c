@@ -47,18 +47,26 @@ static const RfPlanSpec rf_take_snapshot = {
 };
 
 /*
- * $1 this tick's snapshot, $2 the previous tick's, $3 the head. The bounds on
- * tx add nothing to the visibility tests (whatever is visible in $1 is below
- * its xmax; whatever is below $2's xmin was visible in $2) but let the plan,
- * generic after a few runs, use the index on tx.
+ * $1 this tick's snapshot, $2 the previous tick's, $3 the head.
+ *
+ * A transaction not visible in $2 either started after it (tx >= xmax of $2)
+ * or was running then (tx in the xip list of $2). So the events to stamp are
+ * the visible-in-$1 ones of those two sets, found by a short range scan above
+ * $2's xmax and a few point lookups, whatever the age of the oldest running
+ * transaction: an appender idle for an hour costs each tick one lookup, not a
+ * scan of the hour's events.
  */
 static const RfPlanSpec rf_stamp = {
 	"WITH fresh AS ("
 	"  SELECT seq FROM %s.events"
-	"   WHERE tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($2)"
+	"   WHERE tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax($2)"
 	"     AND tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($1)"
 	"     AND pg_catalog.pg_visible_in_snapshot(tx, $1)"
-	"     AND NOT pg_catalog.pg_visible_in_snapshot(tx, $2)),"
+	"  UNION ALL"
+	"  SELECT seq FROM %s.events"
+	"   WHERE tx OPERATOR(pg_catalog.=) ANY (ARRAY("
+	"           SELECT x FROM pg_catalog.pg_snapshot_xip($2) AS x"
+	"            WHERE pg_catalog.pg_visible_in_snapshot(x, $1)))),"
 	" stamped AS ("
 	"  INSERT INTO %s.positions (position, seq)"
 	"  SELECT $3 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY seq), seq FROM fresh"

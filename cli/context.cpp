@@ -1,0 +1,42 @@
+// cli/context.cpp: the store behind every command, opened on first use.
+#include "context.hpp"
+
+#include <string>
+
+namespace rillflow::cli {
+
+const Store& Context::store() {
+    if (!store_) {
+        if (database_url.empty())
+            throw UsageError("no database given: pass --database-url or set DATABASE_URL");
+        // One command runs one call at a time: a pool of one connection is enough.
+        auto builder = Store::builder(database_url).max_connections(1);
+        if (!tenant.empty()) builder.tenant(tenant);
+        store_ = builder.build();
+    }
+    return *store_;
+}
+
+StreamRef Context::stream(const std::string& text) {
+    if (auto id = Uuid::try_parse(text)) return StreamRef{*id, std::nullopt};
+    return StreamRef{store().resolve_stream_alias(text), text};
+}
+
+CLI::Validator at_least(long long min) {
+    return CLI::Validator(
+        [min](std::string& value) -> std::string {
+            size_t used = 0;
+            long long n = 0;
+            try {
+                n = std::stoll(value, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used == 0 || used != value.size()) return "not an integer: " + value;
+            if (n < min) return "must be at least " + std::to_string(min) + ", not " + value;
+            return {};
+        },
+        min == 0 ? "N>=0" : "N>=" + std::to_string(min));
+}
+
+}  // namespace rillflow::cli

@@ -60,6 +60,18 @@ TEST_F(StoreTest, NoticesReachTheHandler) {
     EXPECT_NE(notices[0].find("hello 42"), std::string::npos) << notices[0];
 }
 
+TEST_F(StoreTest, AThrowingNoticeHandlerDoesNotBreakTheConnection) {
+    Store s = Store::builder(url())
+                  .max_connections(1)
+                  .notice_handler([](const std::string&) { throw std::runtime_error("no"); })
+                  .build();
+    Transaction tx = s.transaction();
+    tx.exec("DO $$ BEGIN RAISE WARNING 'careful'; END $$");
+    EXPECT_EQ(tx.exec("SELECT 2").value(0, 0), "2");
+    tx.commit();
+    EXPECT_EQ(s.pool_stats().idle, 1u);
+}
+
 // ---- connection errors -------------------------------------------------------
 
 TEST_F(StoreTest, MalformedUrlIsAConnectionError) {

@@ -158,5 +158,20 @@ TEST_F(TransactionTest, HoldsOneConnectionUntilItEnds) {
     EXPECT_EQ(small.transaction().backend_pid(), pid);
 }
 
+TEST_F(TransactionTest, HandlesOutliveTheStoreTheyCameFrom) {
+    const Uuid s = Uuid::random();
+    std::optional<Transaction> tx;
+    std::optional<Events> events_only;
+    {
+        Store local = Store::builder(url()).max_connections(2).build();
+        tx.emplace(local.transaction());
+        events_only.emplace(local.events());
+    }  // the last Store copy is gone; the pool lives on in the handles
+    tx->events().append(s, Expected::NoStream(), numbered("Late", 1));
+    tx->commit();
+    EXPECT_EQ(events_only->stream_version(s), 1);
+    EXPECT_EQ(events_only->read_stream(s).size(), 1u);
+}
+
 }  // namespace
 }  // namespace rillflow::test

@@ -289,6 +289,22 @@ TEST_F(StoreTest, EnsureTenantCreatesOnce) {
     EXPECT_FALSE(store().ensure_tenant(name));
 }
 
+TEST_F(StoreTest, ListTenantsShowsACreatedTenantOnce) {
+    const std::string name = fresh_name("t_");
+    const auto before = std::chrono::system_clock::now() - std::chrono::minutes(1);
+    ASSERT_TRUE(store().ensure_tenant(name));
+    const auto tenants = store().list_tenants();
+    int found = 0;
+    for (const auto& t : tenants) {
+        if (t.name != name) continue;
+        ++found;
+        EXPECT_EQ(t.schema_name, "rillflow_tenant_" + name);
+        EXPECT_GT(t.created_at, before);
+    }
+    EXPECT_EQ(found, 1);
+    for (std::size_t i = 1; i < tenants.size(); ++i) EXPECT_LT(tenants[i - 1].name, tenants[i].name);
+}
+
 TEST_F(StoreTest, ConcurrentEnsureTenantCreatesExactlyOnce) {
     const std::string name = fresh_name("t_");
     std::atomic<int> created{0};

@@ -83,6 +83,25 @@ bool Store::ensure_tenant(std::string_view name) const {
     return detail::single(r, "ensure_tenant") == "t";
 }
 
+std::vector<TenantInfo> Store::list_tenants() const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec(
+        "SELECT name, schema_name, (extract(epoch FROM created_at) * 1000000)::bigint "
+        "FROM rillflow.list_tenants()");
+    std::vector<TenantInfo> out;
+    out.reserve(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        TenantInfo t;
+        t.name = std::string(r.value(i, 0));
+        t.schema_name = std::string(r.value(i, 1));
+        t.created_at = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::microseconds(detail::to_int64(r.value(i, 2)))));
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 std::int64_t Store::head_position() const {
     auto lease = state_->pool->acquire();
     Result r = lease->exec("SELECT rillflow.head_position()");

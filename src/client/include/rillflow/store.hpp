@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
@@ -27,6 +28,16 @@ class Store;
 /// @brief Receives the server's notices and warnings (the text, without a trailing newline).
 /// Called on the thread that ran the statement.
 using NoticeHandler = std::function<void(const std::string& notice)>;
+
+/// @brief A tenant and the schema that holds its store.
+struct TenantInfo {
+    /// @brief The tenant's name, as given to ensure_tenant().
+    std::string name;
+    /// @brief The schema of its store (e.g. "rillflow_tenant_acme").
+    std::string schema_name;
+    /// @brief When its store was created.
+    std::chrono::system_clock::time_point created_at{};
+};
 
 /// @brief A snapshot of a store's connection pool.
 struct PoolStats {
@@ -89,6 +100,8 @@ class RILLFLOW_EXPORT Store {
     Uuid resolve_stream_alias(std::string_view alias) const;
     /// @brief Creates the tenant's store unless it exists. @return true when this call created it.
     bool ensure_tenant(std::string_view name) const;
+    /// @brief The tenants that exist, by name.
+    std::vector<TenantInfo> list_tenants() const;
     /// @brief The highest position in this store's global log (0 when empty).
     std::int64_t head_position() const;
     /// @brief The schema of the store this Store acts on (e.g. "rillflow_default").

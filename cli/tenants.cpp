@@ -29,23 +29,17 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands) {
     {
         CLI::App* cmd = tenants->add_subcommand("list", "List the tenants");
         commands.add(cmd, [&ctx] {
-            // The client has no call for this yet: the SQL API's list_tenants() directly.
-            Transaction tx = ctx.store().transaction();
-            Result r = tx.exec(
-                "SELECT name, schema_name, to_char(created_at AT TIME ZONE 'UTC', "
-                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM rillflow.list_tenants() ORDER BY name");
-            tx.commit();
+            std::vector<TenantInfo> tenants = ctx.store().list_tenants();
             if (ctx.json) {
                 Json list = Json::array();
-                for (size_t i = 0; i < r.size(); i++)
-                    list.push_back({{"name", r.value(i, 0)},
-                                    {"schema_name", r.value(i, 1)},
-                                    {"created_at", r.value(i, 2)}});
+                for (const auto& t : tenants)
+                    list.push_back({{"name", t.name},
+                                    {"schema_name", t.schema_name},
+                                    {"created_at", format_time(t.created_at)}});
                 print_json({{"tenants", list}});
             } else {
-                for (size_t i = 0; i < r.size(); i++)
-                    print_line(std::string(r.value(i, 0)) + "  " + std::string(r.value(i, 1)) +
-                               "  " + std::string(r.value(i, 2)));
+                for (const auto& t : tenants)
+                    print_line(t.name + "  " + t.schema_name + "  " + format_time(t.created_at));
             }
             return 0;
         });

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench: set up a fresh machine, build everything in Release, start the
+# throwaway cluster, and run the benchmarks (bench/bench.cpp) on a fresh
+# database `rillflow_bench`. Prints the machine, the server's settings that
+# matter, and one table of events/second with the ratio rillflow / baseline.
+# Takes about two minutes after the build. Not part of `make test`.
+#
+# A cluster that was already running is left running; one this script started
+# is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
+# and round (default 5).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+export RILLFLOW_BUILD_TYPE=Release
+rf_setup
+
+eval "$(bash scripts/cluster.sh env)"
+if pg_isready -q; then
+    echo "rillflow: using the cluster that is already running on port $PGPORT (left running)"
+else
+    trap 'bash scripts/cluster.sh stop' EXIT
+fi
+rf_start_cluster
+url=$(rf_fresh_database rillflow_bench)
+
+echo "== machine"
+echo "cpu:      $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "memory:   $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+echo "kernel:   $(uname -sr)"
+echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
+    FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
+                                    'max_wal_size', 'shared_preload_libraries')")"
+echo
+DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-5}"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench WITH (FORCE)" >/dev/null

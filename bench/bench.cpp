@@ -50,7 +50,7 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 // A small RAII libpq connection that throws on failure.
 
 class Conn {
-public:
+  public:
     explicit Conn(const std::string& url) {
         const char* keys[] = {"dbname", "application_name", nullptr};
         const char* vals[] = {url.c_str(), "rillflow_bench", nullptr};
@@ -60,7 +60,8 @@ public:
             PQfinish(c_);
             throw std::runtime_error("connection failed: " + msg);
         }
-        PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+        PQsetNoticeProcessor(
+            c_, [](void*, const char*) {}, nullptr);
     }
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -78,12 +79,12 @@ public:
         std::vector<const char*> p;
         p.reserve(params.size());
         for (const auto& s : params) p.push_back(s.c_str());
-        return check(PQexecPrepared(c_, name.c_str(), static_cast<int>(p.size()), p.data(),
-                                    nullptr, nullptr, 0),
+        return check(PQexecPrepared(c_, name.c_str(), static_cast<int>(p.size()), p.data(), nullptr,
+                                    nullptr, 0),
                      name);
     }
 
-private:
+  private:
     Result check(PGresult* r, const std::string& what) {
         Result res(r, &PQclear);
         auto st = PQresultStatus(r);
@@ -138,8 +139,8 @@ struct Variant {
     std::vector<std::vector<std::string>> streams;  // [connection][i]
     std::vector<std::vector<int64_t>> versions;
     int64_t events = 0;
-    double seconds = 0;       // appending
-    double seq_seconds = 0;   // waiting for the sequencer afterwards (rillflow only)
+    double seconds = 0;      // appending
+    double seq_seconds = 0;  // waiting for the sequencer afterwards (rillflow only)
 };
 
 // Runs `v` for `seconds` on `opt.connections` connections with `batch` events per call.
@@ -190,8 +191,8 @@ void RunAppends(const std::string& url, Variant& v, const Options& opt, int batc
     }
     while (ready.load() < nconn) std::this_thread::yield();
     start = Clock::now();
-    stop = start + std::chrono::duration_cast<Clock::duration>(
-                       std::chrono::duration<double>(opt.seconds));
+    stop = start +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.seconds));
     go = true;
     for (auto& t : threads) t.join();
     double elapsed = Seconds(Clock::now() - start);
@@ -277,9 +278,11 @@ Variant BaselineOccVariant(int batch) {
                          ".streams (stream_id, version) VALUES ($1::uuid, " + n +
                          ") ON CONFLICT (stream_id) DO NOTHING RETURNING version - " + n +
                          " AS base, $2::bigint AS expected) " + insert;
-    std::string update = std::string("WITH s AS (UPDATE ") + kSchema + ".streams SET version = version + " +
-                         n + ", updated_at = now() WHERE stream_id = $1::uuid AND version = $2::bigint "
-                         "RETURNING version - " + n + " AS base) " + insert;
+    std::string update = std::string("WITH s AS (UPDATE ") + kSchema +
+                         ".streams SET version = version + " + n +
+                         ", updated_at = now() WHERE stream_id = $1::uuid AND version = $2::bigint "
+                         "RETURNING version - " +
+                         n + " AS base) " + insert;
     v.prepare = [create, update](Conn& c) {
         c.prepare("create", create);
         c.prepare("update", update);
@@ -325,9 +328,9 @@ Variant BaselineInsertVariant(int batch) {
 struct Row {
     std::string workload;
     std::string baseline;
-    double rillflow_rate;   // appends: including the wait for the sequencer
+    double rillflow_rate;  // appends: including the wait for the sequencer
     double baseline_rate;
-    double appends_rate;    // appends alone (0 for reads)
+    double appends_rate;  // appends alone (0 for reads)
 };
 
 // Two rounds per variant, the second in reverse order, so neither side always runs on the
@@ -374,7 +377,8 @@ double ReadPass(Conn& c, const std::string& statement, int64_t n) {
     while (read < n) {
         auto r = c.run(statement, {std::to_string(after), "1000"});
         int rows = PQntuples(r.get());
-        if (rows == 0) throw std::runtime_error(statement + ": the log ended at " + std::to_string(read));
+        if (rows == 0)
+            throw std::runtime_error(statement + ": the log ended at " + std::to_string(read));
         after = std::strtoll(PQgetvalue(r.get(), rows - 1, 0), nullptr, 10);
         read += rows;
     }
@@ -386,7 +390,8 @@ void TopUp(const std::string& url, int64_t& log_events, int64_t want, std::mt199
     // rillflow: batched appends to fresh streams.
     c.prepare("append", "SELECT rillflow.append_events($1::uuid, $2::jsonb)");
     std::string events = "[";
-    for (int i = 0; i < 100; i++) events += std::string(i ? ", " : "") + "{\"type\": \"Filler\", \"body\": " + Body(i) + "}";
+    for (int i = 0; i < 100; i++)
+        events += std::string(i ? ", " : "") + "{\"type\": \"Filler\", \"body\": " + Body(i) + "}";
     events += "]";
     while (log_events < want) {
         c.run("append", {RandomUuid(rng), events});
@@ -397,8 +402,11 @@ void TopUp(const std::string& url, int64_t& log_events, int64_t want, std::mt199
     if (base < want)
         c.exec(std::string("INSERT INTO ") + kSchema +
                ".events (stream_id, version, type, body, event_id) "
-               "SELECT gen_random_uuid(), 1, 'Filler', '" + Body(0) + "', gen_random_uuid() "
-               "FROM generate_series(1, " + std::to_string(want - base) + ")");
+               "SELECT gen_random_uuid(), 1, 'Filler', '" +
+               Body(0) +
+               "', gen_random_uuid() "
+               "FROM generate_series(1, " +
+               std::to_string(want - base) + ")");
 }
 
 std::string Rate(double r) {
@@ -444,8 +452,8 @@ int main(int argc, char** argv) {
                    ".events (LIKE rillflow_default.events INCLUDING ALL)");
         admin.exec(std::string("CREATE SEQUENCE ") + kSchema + ".events_seq OWNED BY " + kSchema +
                    ".events.seq");
-        admin.exec(std::string("ALTER TABLE ") + kSchema + ".events ALTER COLUMN seq SET DEFAULT nextval('" +
-                   kSchema + ".events_seq')");
+        admin.exec(std::string("ALTER TABLE ") + kSchema +
+                   ".events ALTER COLUMN seq SET DEFAULT nextval('" + kSchema + ".events_seq')");
         admin.exec(std::string("CREATE TABLE ") + kSchema +
                    ".streams (LIKE rillflow_default.streams INCLUDING ALL)");
         int64_t log_events = Int(admin.exec("SELECT rillflow.head_position()"));
@@ -462,7 +470,8 @@ int main(int argc, char** argv) {
             auto vs = AppendBenchmark(url, opt, batch, log_events, rng);
             const Variant& rf = vs[2];
             double rf_rate = rf.events / (rf.seconds + rf.seq_seconds);
-            std::string what = batch == 1 ? "append, 1 event/call, OCC" : "append, 100 events/call, OCC";
+            std::string what =
+                batch == 1 ? "append, 1 event/call, OCC" : "append, 100 events/call, OCC";
             double alone = rf.events / rf.seconds;
             rows.push_back(
                 {what, "INSERT + stream row", rf_rate, vs[1].events / vs[1].seconds, alone});
@@ -478,10 +487,11 @@ int main(int argc, char** argv) {
                        "SELECT position, stream_id, version, type, event_version, body, headers, "
                        "event_id, causation_id, correlation_id, created_at "
                        "FROM rillflow.read_all($1::bigint, $2::integer)");
-        reader.prepare("baseline", std::string(
-                       "SELECT seq, stream_id, version, type, event_version, body, headers, "
-                       "event_id, causation_id, correlation_id, created_at FROM ") + kSchema +
-                       ".events WHERE seq > $1::bigint ORDER BY seq LIMIT $2::integer");
+        reader.prepare(
+            "baseline",
+            std::string("SELECT seq, stream_id, version, type, event_version, body, headers, "
+                        "event_id, causation_id, correlation_id, created_at FROM ") +
+                kSchema + ".events WHERE seq > $1::bigint ORDER BY seq LIMIT $2::integer");
         reader.exec(std::string("VACUUM ANALYZE ") + kSchema + ".events");
         reader.exec("VACUUM ANALYZE rillflow_default.events");
         reader.exec("VACUUM ANALYZE rillflow_default.positions");
@@ -490,7 +500,8 @@ int main(int argc, char** argv) {
             best_base = std::min(best_base, ReadPass(reader, "baseline", opt.read_events));
             best_rf = std::min(best_rf, ReadPass(reader, "rillflow", opt.read_events));
         }
-        rows.push_back({"read_all, pages of 1000", "SELECT ... WHERE seq > $1 ORDER BY seq LIMIT 1000",
+        rows.push_back({"read_all, pages of 1000",
+                        "SELECT ... WHERE seq > $1 ORDER BY seq LIMIT 1000",
                         opt.read_events / best_rf, opt.read_events / best_base, 0});
 
         std::printf("%-29s %13s %13s %6s | %13s %6s | %s\n", "workload", "rillflow ev/s",
@@ -506,10 +517,11 @@ int main(int argc, char** argv) {
                         Rate(r.baseline_rate).c_str(), r.rillflow_rate / r.baseline_rate,
                         r.workload.empty() ? "" : alone.c_str(), alone_ratio, r.baseline.c_str());
         }
-        std::printf("\nrillflow ev/s for appends: until every event has its position in the "
-                    "global log (%s);\nappends alone: until the appends returned.\n",
-                    worker ? "sequenced by the background worker as they commit"
-                           : "no background worker: sequenced by head_position() after each run");
+        std::printf(
+            "\nrillflow ev/s for appends: until every event has its position in the "
+            "global log (%s);\nappends alone: until the appends returned.\n",
+            worker ? "sequenced by the background worker as they commit"
+                   : "no background worker: sequenced by head_position() after each run");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench failed: %s\n", e.what());
         return 1;

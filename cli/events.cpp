@@ -28,7 +28,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& what) {
         // 22P02 is what PostgreSQL says about text that is not valid jsonb.
         std::string why = e.what();
         auto at = why.find("parse error");
-        invalid("22P02", what + " is not valid JSON: " + why.substr(at == std::string::npos ? 0 : at),
+        invalid("22P02",
+                what + " is not valid JSON: " + why.substr(at == std::string::npos ? 0 : at),
                 "Quote the JSON for the shell, e.g. --body '{\"sku\": \"A1\"}'.");
     }
 }
@@ -109,10 +110,11 @@ void add_events_commands(CLI::App& app, Context& ctx, Commands& commands) {
     {
         struct Args {
             std::string stream, type, body, events, expected = "any", idempotency_key, headers,
-                causation_id, correlation_id;
+                                                    causation_id, correlation_id;
         };
         auto a = std::make_shared<Args>();
-        CLI::App* cmd = events->add_subcommand("append", "Append one event, or a batch, to a stream");
+        CLI::App* cmd =
+            events->add_subcommand("append", "Append one event, or a batch, to a stream");
         cmd->add_option("stream", a->stream, "Stream id, or an alias")->required();
         auto* type = cmd->add_option("--type", a->type, "Event type (one event)");
         auto* body = cmd->add_option("--body", a->body, "Event body as JSON (one event)");
@@ -164,15 +166,16 @@ void add_events_commands(CLI::App& app, Context& ctx, Commands& commands) {
             auto n = static_cast<std::int64_t>(batch_events.size());
             if (ctx.json) {
                 Json doc{{"stream_id", ref.id.to_string()},
-                                   {"version", version},
-                                   {"first_version", version - n + 1},
-                                   {"count", n}};
+                         {"version", version},
+                         {"first_version", version - n + 1},
+                         {"count", n}};
                 if (ref.alias) doc["alias"] = *ref.alias;
                 print_json(doc);
             } else {
                 print_line("appended " + std::to_string(n) + (n == 1 ? " event" : " events") +
-                           " to " + ref.id.to_string() + (ref.alias ? " (" + *ref.alias + ")" : "") +
-                           ": version " + std::to_string(version));
+                           " to " + ref.id.to_string() +
+                           (ref.alias ? " (" + *ref.alias + ")" : "") + ": version " +
+                           std::to_string(version));
             }
             return 0;
         });
@@ -249,8 +252,8 @@ void add_events_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 if (!page.empty()) after = *page.back().position;
                 if (left) *left -= static_cast<std::int64_t>(page.size());
                 if (!page.empty()) continue;
-                auto until = std::chrono::steady_clock::now() +
-                             std::chrono::milliseconds(a->interval_ms);
+                auto until =
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(a->interval_ms);
                 while (!stop_requested && std::chrono::steady_clock::now() < until)
                     std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }

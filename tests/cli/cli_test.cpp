@@ -352,9 +352,9 @@ TEST_F(Cli, AppendOneEventAndReadIt) {
     ASSERT_EQ(o.code, 0) << o;
     EXPECT_NE(o.out.find("version 1"), std::string::npos) << o;
 
-    o = run({"--json", "events", "append", alias, "--type", "ItemAdded", "--body", R"({"sku": "B"})",
-             "--expected", "1", "--headers", R"({"user": "ann"})", "--causation-id",
-             "11111111-1111-4111-8111-111111111111", "--correlation-id",
+    o = run({"--json", "events", "append", alias, "--type", "ItemAdded", "--body",
+             R"({"sku": "B"})", "--expected", "1", "--headers", R"({"user": "ann"})",
+             "--causation-id", "11111111-1111-4111-8111-111111111111", "--correlation-id",
              "22222222-2222-4222-8222-222222222222"});
     ASSERT_EQ(o.code, 0) << o;
     json j = parse(o);
@@ -381,8 +381,7 @@ TEST_F(Cli, AppendOneEventAndReadIt) {
     EXPECT_EQ(e2["event_id"].get<std::string>().size(), 36u);
     EXPECT_EQ(e2["created_at"].get<std::string>().back(), 'Z');
     for (const char* key : {"position", "stream_id", "version", "type", "event_version", "body",
-                            "headers", "event_id", "causation_id", "correlation_id",
-                            "created_at"})
+                            "headers", "event_id", "causation_id", "correlation_id", "created_at"})
         EXPECT_TRUE(e1.contains(key)) << key;
 
     // Human output: one line per event, in version order.
@@ -432,16 +431,17 @@ TEST_F(Cli, AppendBatchFromArgumentAndStdin) {
 
 TEST_F(Cli, VersionConflictIsRF001) {
     std::string alias = unique("occ-");
-    ASSERT_EQ(run({"events", "append", alias, "--type", "T", "--body", "{}", "--expected", "exists"})
-                  .err.rfind("error: RF001: ", 0),
-              0u);
-    ASSERT_EQ(run({"events", "append", alias, "--type", "T", "--body", "{}", "--expected",
-                   "no-stream"})
-                  .code,
-              0);
+    ASSERT_EQ(
+        run({"events", "append", alias, "--type", "T", "--body", "{}", "--expected", "exists"})
+            .err.rfind("error: RF001: ", 0),
+        0u);
+    ASSERT_EQ(
+        run({"events", "append", alias, "--type", "T", "--body", "{}", "--expected", "no-stream"})
+            .code,
+        0);
     for (const char* expected : {"no-stream", "5", "0"}) {
-        Output o = run({"events", "append", alias, "--type", "T", "--body", "{}", "--expected",
-                        expected});
+        Output o =
+            run({"events", "append", alias, "--type", "T", "--body", "{}", "--expected", expected});
         EXPECT_EQ(o.code, 1) << o;
         EXPECT_EQ(o.err.rfind("error: RF001: ", 0), 0u) << o;
         EXPECT_NE(o.err.find("\ndetail: "), std::string::npos) << o;
@@ -454,8 +454,8 @@ TEST_F(Cli, VersionConflictIsRF001) {
 
 TEST_F(Cli, RepeatedIdempotencyKeyIsRF002) {
     std::string alias = unique("idem-"), key = unique("key-");
-    std::vector<std::string> args{"events", "append", alias, "--type", "Paid", "--body", "{}",
-                                  "--idempotency-key", key};
+    std::vector<std::string> args{
+        "events", "append", alias, "--type", "Paid", "--body", "{}", "--idempotency-key", key};
     Output o = run(args);
     ASSERT_EQ(o.code, 0) << o;
     o = run(args);
@@ -489,7 +489,8 @@ TEST_F(Cli, BadInputGetsTheServersSqlstates) {
         Output o = run(args);
         EXPECT_EQ(o.code, 1) << testing::PrintToString(args) << "\n" << o;
         EXPECT_EQ(o.err.rfind("error: " + c.sqlstate + ": ", 0), 0u)
-            << testing::PrintToString(args) << "\n" << o;
+            << testing::PrintToString(args) << "\n"
+            << o;
     }
     // Nothing was appended by any of them.
     EXPECT_EQ(trim(run({"streams", "version", alias}).out), "none");
@@ -522,7 +523,8 @@ TEST_F(Cli, TenantsEnsureListAndUse) {
 
     // The tenant's store is its own: an alias there is not the default store's.
     std::string alias = unique("tenant-stream-");
-    ASSERT_EQ(run({"--tenant", t, "events", "append", alias, "--type", "T", "--body", "{}"}).code, 0);
+    ASSERT_EQ(run({"--tenant", t, "events", "append", alias, "--type", "T", "--body", "{}"}).code,
+              0);
     EXPECT_EQ(trim(run({"--tenant", t, "streams", "version", alias}).out), "1");
     EXPECT_EQ(trim(run({"streams", "version", alias}).out), "none");
     // RILLFLOW_TENANT works like --tenant.
@@ -594,9 +596,7 @@ TEST_F(Cli, TailFollowPrintsNewEventsUntilInterrupted) {
     ASSERT_EQ(run({"--tenant", t, "events", "append", "s", "--type", "Before", "--body", "1"}).code,
               0);
     Process follow({"--tenant", t, "--json", "events", "tail", "--follow", "--interval", "20"});
-    auto lines = [](size_t n) {
-        return [n](const std::string& s) { return count_lines(s) >= n; };
-    };
+    auto lines = [](size_t n) { return [n](const std::string& s) { return count_lines(s) >= n; }; };
     ASSERT_TRUE(follow.read_until(lines(1), std::chrono::seconds(10))) << follow.out << follow.err;
 
     ASSERT_EQ(run({"--tenant", t, "events", "append", "s", "--type", "After", "--body", "2"}).code,

@@ -64,7 +64,7 @@ struct PgError : std::runtime_error {
 };
 
 class Result {
-public:
+  public:
     explicit Result(PGresult* r) : r_(r) {}
     Result(Result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
     Result(const Result&) = delete;
@@ -75,14 +75,16 @@ public:
     int rows() const { return PQntuples(r_); }
     bool null(int row, int col) const { return PQgetisnull(r_, row, col); }
     std::string str(int row, int col) const { return PQgetvalue(r_, row, col); }
-    int64_t i64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+    int64_t i64(int row, int col) const {
+        return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+    }
 
-private:
+  private:
     PGresult* r_;
 };
 
 class Conn {
-public:
+  public:
     // Connects to the server of `url`, to database `dbname` when it is not empty.
     Conn(const std::string& url, const std::string& dbname, const char* app) {
         const char* keys[] = {"dbname", "dbname", "application_name", nullptr};
@@ -99,7 +101,8 @@ public:
             c_ = nullptr;
             throw PgError("connection failed: " + msg, "08000");
         }
-        PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+        PQsetNoticeProcessor(
+            c_, [](void*, const char*) {}, nullptr);
         // Nothing in this test should wait this long; a statement that does is
         // stuck behind a session it must not wait for, and fails the test
         // instead of hanging it.
@@ -129,7 +132,7 @@ public:
         return Result(r);
     }
 
-private:
+  private:
     PGconn* c_ = nullptr;
 };
 
@@ -150,9 +153,9 @@ std::string RandomUuid(std::mt19937_64& rng) {
 // What a writer knows about one event it appended.
 struct Written {
     std::string stream;
-    int64_t version = 0;              // from the append's returned version
-    Clock::time_point committed_at;   // when COMMIT returned (committed events only)
-    int writer = 0;                   // writer number; -1 idle appender
+    int64_t version = 0;             // from the append's returned version
+    Clock::time_point committed_at;  // when COMMIT returned (committed events only)
+    int writer = 0;                  // writer number; -1 idle appender
 };
 
 // What the follower saw.
@@ -205,8 +208,9 @@ Batch MakeBatch(std::mt19937_64& rng, const std::string& stream, int n, int writ
 
 const char* kAppend = "SELECT rillflow.append_events($1::uuid, $2::jsonb)";
 
-void Writer(int w, const std::string& url, const std::string& db, const std::vector<std::string>& streams,
-            Clock::time_point stop_at, Shared& shared, std::atomic<bool>& failed, std::string& error) {
+void Writer(int w, const std::string& url, const std::string& db,
+            const std::vector<std::string>& streams, Clock::time_point stop_at, Shared& shared,
+            std::atomic<bool>& failed, std::string& error) {
     try {
         Conn c(url, db, "rillflow_stress_writer");
         std::mt19937_64 rng(0x5eed0000ULL + w);
@@ -241,8 +245,9 @@ void Writer(int w, const std::string& url, const std::string& db, const std::vec
 
 // Follows read_all from position 0 until told to stop, then drains to `drain_to`.
 class Follower {
-public:
-    Follower(const std::string& url, const std::string& db) : conn_(url, db, "rillflow_stress_reader") {}
+  public:
+    Follower(const std::string& url, const std::string& db)
+        : conn_(url, db, "rillflow_stress_reader") {}
 
     void Run(std::atomic<bool>& failed, std::string& error) {
         try {
@@ -263,7 +268,7 @@ public:
     const std::vector<Seen>& seen() const { return seen_; }
     int64_t polls() const { return polls_; }
 
-private:
+  private:
     int Poll() {
         Result r = conn_.exec(
             "SELECT position, event_id, stream_id, version FROM rillflow.read_all($1::bigint, 500)",
@@ -396,7 +401,8 @@ int Run(const Options& opt, const std::string& url) {
     std::atomic<bool> drained{false};
     std::thread watchdog([&] {
         auto deadline = Clock::now() + std::chrono::seconds(15);
-        while (!drained.load() && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+        while (!drained.load() && Clock::now() < deadline)
+            std::this_thread::sleep_for(milliseconds(10));
         if (!drained.load()) {
             reader_error = "reader did not reach position " + std::to_string(n) +
                            " within 15 s after the writers finished";
@@ -490,8 +496,8 @@ int Run(const Options& opt, const std::string& url) {
     f.Check(wrong_version == 0,
             std::to_string(wrong_version) + " events with another stream/version than appended");
     f.Check(stream_gaps == 0, std::to_string(stream_gaps) + " per-stream version gaps or reorders");
-    f.Check(final_head == n, "head_position() " + std::to_string(final_head) + " at the end, expected " +
-                                 std::to_string(n));
+    f.Check(final_head == n, "head_position() " + std::to_string(final_head) +
+                                 " at the end, expected " + std::to_string(n));
     bool same = replay.size() == seen.size();
     for (size_t i = 0; same && i < replay.size(); i++)
         same = replay[i].first == seen[i].position && replay[i].second == seen[i].event_id;
@@ -508,7 +514,8 @@ int Run(const Options& opt, const std::string& url) {
         if (it == shared.committed.end()) continue;
         if (it->second.writer >= 0 && s.at > idle_open_at && s.at < idle_committed_at)
             seen_while_idle++;
-        double ms = std::chrono::duration<double, std::milli>(s.at - it->second.committed_at).count();
+        double ms =
+            std::chrono::duration<double, std::milli>(s.at - it->second.committed_at).count();
         if (it->second.writer >= 0 && s.at < writers_done_at) lag_ms.push_back(ms);
         if (it->second.writer == -1) {
             idle_lag_ms = idle_seen ? std::max(idle_lag_ms, ms) : ms;
@@ -517,7 +524,8 @@ int Run(const Options& opt, const std::string& url) {
     }
     std::sort(lag_ms.begin(), lag_ms.end());
     auto pct = [&](double p) {
-        return lag_ms.empty() ? 0.0 : lag_ms[std::min(lag_ms.size() - 1, size_t(p * lag_ms.size()))];
+        return lag_ms.empty() ? 0.0
+                              : lag_ms[std::min(lag_ms.size() - 1, size_t(p * lag_ms.size()))];
     };
     double idle_window = Seconds(idle_committed_at - idle_open_at);
     f.Check(seen_while_idle > 0 && seen_while_idle >= n / 4,
@@ -539,9 +547,11 @@ int Run(const Options& opt, const std::string& url) {
     std::printf("  transactions  %" PRId64 " committed (%" PRId64 " slow), %" PRId64
                 " rolled back (+1 idle rollback, +1 idle commit)\n",
                 shared.tx_committed, shared.tx_slow, shared.tx_rolled_back);
-    std::printf("  events        %" PRId64 " committed, %" PRId64 " rolled back; head %" PRId64 "\n",
+    std::printf("  events        %" PRId64 " committed, %" PRId64 " rolled back; head %" PRId64
+                "\n",
                 n, rolled_back_events, final_head);
-    std::printf("  head          %" PRId64 " right after the writers, %" PRId64 " after the drain\n",
+    std::printf("  head          %" PRId64 " right after the writers, %" PRId64
+                " after the drain\n",
                 head, final_head);
     std::printf("  follower      %zu events in %" PRId64 " polls; %" PRId64
                 " of other writers read during the %.1f s idle window\n",
@@ -554,9 +564,10 @@ int Run(const Options& opt, const std::string& url) {
     else
         std::printf("  idle appender committed after %.1f s idle; its events were never read\n",
                     idle_window);
-    std::printf("  checks        %" PRId64 " missing, %" PRId64 " repeated, %" PRId64
-                " rolled back read, %" PRId64 " position gaps, %" PRId64 " stream gaps, replay %s\n",
-                missing, repeated, rolled_back_read, gaps, stream_gaps, same ? "identical" : "DIFFERS");
+    std::printf(
+        "  checks        %" PRId64 " missing, %" PRId64 " repeated, %" PRId64
+        " rolled back read, %" PRId64 " position gaps, %" PRId64 " stream gaps, replay %s\n",
+        missing, repeated, rolled_back_read, gaps, stream_gaps, same ? "identical" : "DIFFERS");
     if (f.list.empty()) {
         std::printf("PASS\n");
         return 0;

@@ -16,12 +16,15 @@
 //   "INSERT only": the events alone, with the version computed by the client; the unique
 //       (stream_id, version) index is the only concurrency check.
 //
-// rillflow's figures include sequencing: after each append run the benchmark waits until
-// the global log has given a position to every event (rillflow.head_position() reaches the
-// count), and that wait counts as part of the run. Everything goes through libpq prepared
-// statements, text format, on both sides.
+// rillflow's figures include sequencing: the background worker (or, while the extension
+// has none, one more connection running rillflow.run_sequencer() in a loop, as the worker
+// would) sequences the events while they are appended, and the run ends when every event
+// has its position in the global log (rillflow.head_position() reaches the count). The
+// "appends alone" figure stops the clock when the appends return. Everything goes through
+// libpq prepared statements, text format, on both sides. Each figure is the median of
+// several rounds (the order of the sides alternating), reads the best of three passes.
 //
-//   rillflow_bench [--seconds S] [--connections N] [--read-events N]
+//   rillflow_bench [--seconds S] [--rounds N] [--connections N] [--read-events N]
 
 #include <libpq-fe.h>
 
@@ -118,7 +121,8 @@ std::string Body(int64_t n) {
 }
 
 struct Options {
-    double seconds = 5;  // per variant and round; two rounds
+    double seconds = 4;  // per variant and round
+    int rounds = 3;
     int connections = 4;
     int64_t read_events = 200000;
     int streams_per_connection = 100;
@@ -139,8 +143,10 @@ struct Variant {
     std::vector<std::vector<std::string>> streams;  // [connection][i]
     std::vector<std::vector<int64_t>> versions;
     int64_t events = 0;
-    double seconds = 0;      // appending
-    double seq_seconds = 0;  // waiting for the sequencer afterwards (rillflow only)
+    double seconds = 0;               // appending
+    double seq_seconds = 0;           // waiting for the sequencer afterwards (rillflow only)
+    std::vector<double> rates;        // per round: events / (appending + sequencing)
+    std::vector<double> alone_rates;  // per round: events / appending
 };
 
 // Runs `v` for `seconds` on `opt.connections` connections with `batch` events per call.
@@ -220,6 +226,11 @@ double WaitForSequencer(Conn& conn, int64_t expected) {
 // --- the statements ---------------------------------------------------------
 
 const char* kSchema = "bench_baseline";
+
+// The tables the appends write, both sides.
+const char* kTables[] = {"bench_baseline.events",      "bench_baseline.streams",
+                         "rillflow_default.events",    "rillflow_default.streams",
+                         "rillflow_default.positions", "rillflow_default.log_state"};
 
 // Baseline VALUES rows for `batch` events: ($3, $4), ($5, $6), ... as (n, type, body).
 std::string ValuesRows(int batch, int first_param) {
@@ -333,21 +344,62 @@ struct Row {
     double appends_rate;  // appends alone (0 for reads)
 };
 
-// Two rounds per variant, the second in reverse order, so neither side always runs on the
-// bigger tables. Returns the variants: INSERT only, INSERT + stream row, rillflow.
+// Stands in for the background worker while it runs: one more connection that runs the
+// sequencer in a loop, as the worker does when appends wake it, and 1 ms apart while there
+// is nothing to sequence.
+class SequencerLoop {
+  public:
+    explicit SequencerLoop(const std::string& url) : conn_(url) {
+        thread_ = std::thread([this] {
+            try {
+                while (!stop_.load())
+                    if (Int(conn_.exec("SELECT rillflow.run_sequencer()")) == 0)
+                        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            } catch (const std::exception& e) {
+                error_ = e.what();
+            }
+        });
+    }
+    SequencerLoop(const SequencerLoop&) = delete;
+    SequencerLoop& operator=(const SequencerLoop&) = delete;
+    ~SequencerLoop() {
+        stop_ = true;
+        thread_.join();
+        if (!error_.empty()) std::fprintf(stderr, "sequencer loop failed: %s\n", error_.c_str());
+    }
+
+  private:
+    Conn conn_;
+    std::atomic<bool> stop_{false};
+    std::string error_;
+    std::thread thread_;
+};
+
+// Several rounds per variant, every other one in reverse order, so neither side always runs
+// on the bigger tables; each side's figure is its median round, so one round disturbed by
+// something else on the machine does not decide it. Without a background worker, `sequence` runs a
+// SequencerLoop during rillflow's runs. Returns the variants: INSERT only, INSERT + stream row,
+// rillflow.
 std::vector<Variant> AppendBenchmark(const std::string& url, const Options& opt, int batch,
-                                     int64_t& log_events, std::mt19937_64& rng) {
+                                     bool sequence, int64_t& log_events, std::mt19937_64& rng) {
     std::vector<Variant> vs{BaselineInsertVariant(batch), BaselineOccVariant(batch),
                             RillflowVariant(batch)};
     Conn admin(url);
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < opt.rounds; round++) {
         for (int k = 0; k < 3; k++) {
-            Variant& v = vs[round == 0 ? k : 2 - k];
-            // Start each run from a quiet server: no dirty pages from the previous one.
+            Variant& v = vs[round % 2 == 0 ? k : 2 - k];
+            // Start each run from the same quiet state: tables vacuumed and analyzed (their
+            // autovacuum is off, so it never runs in the middle of one side's run), no dirty
+            // pages left from the previous run.
+            for (const char* table : kTables) admin.exec(std::string("VACUUM ANALYZE ") + table);
             admin.exec("CHECKPOINT");
             int64_t events = v.events;
             double seconds = v.seconds, seq_seconds = v.seq_seconds;
-            RunAppends(url, v, opt, batch, rng);
+            {
+                std::unique_ptr<SequencerLoop> sequencer;
+                if (v.rillflow && sequence) sequencer = std::make_unique<SequencerLoop>(url);
+                RunAppends(url, v, opt, batch, rng);
+            }
             if (v.rillflow) {
                 log_events += v.events - events;
                 v.seq_seconds += WaitForSequencer(admin, log_events);
@@ -355,6 +407,8 @@ std::vector<Variant> AppendBenchmark(const std::string& url, const Options& opt,
             events = v.events - events;
             seconds = v.seconds - seconds;
             seq_seconds = v.seq_seconds - seq_seconds;
+            v.rates.push_back(events / (seconds + seq_seconds));
+            v.alone_rates.push_back(events / seconds);
             std::fprintf(stderr, "  round %d  %-20s %8" PRId64 " events in %5.2f s", round + 1,
                          v.name.c_str(), events, seconds);
             if (v.rillflow)
@@ -409,6 +463,12 @@ void TopUp(const std::string& url, int64_t& log_events, int64_t want, std::mt199
                std::to_string(want - base) + ")");
 }
 
+double Median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 std::string Rate(double r) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.0f", r);
@@ -423,15 +483,18 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (i + 1 < argc && a == "--seconds")
             opt.seconds = std::atof(argv[++i]);
+        else if (i + 1 < argc && a == "--rounds")
+            opt.rounds = std::max(1, std::atoi(argv[++i]));
         else if (i + 1 < argc && a == "--connections")
             opt.connections = std::atoi(argv[++i]);
         else if (i + 1 < argc && a == "--read-events")
             opt.read_events = std::atoll(argv[++i]);
         else {
-            std::fprintf(stderr,
-                         "usage: %s [--seconds S] [--connections N] [--read-events N]\n"
-                         "  the database comes from DATABASE_URL and must have the extension\n",
-                         argv[0]);
+            std::fprintf(
+                stderr,
+                "usage: %s [--seconds S] [--rounds N] [--connections N] [--read-events N]\n"
+                "  the database comes from DATABASE_URL and must have the extension\n",
+                argv[0]);
             return 2;
         }
     }
@@ -456,26 +519,29 @@ int main(int argc, char** argv) {
                    ".events ALTER COLUMN seq SET DEFAULT nextval('" + kSchema + ".events_seq')");
         admin.exec(std::string("CREATE TABLE ") + kSchema +
                    ".streams (LIKE rillflow_default.streams INCLUDING ALL)");
+        for (const char* table : kTables)
+            admin.exec(std::string("ALTER TABLE ") + table + " SET (autovacuum_enabled = off)");
         int64_t log_events = Int(admin.exec("SELECT rillflow.head_position()"));
         std::string server = PQgetvalue(admin.exec("SELECT version()").get(), 0, 0);
         bool worker = Int(admin.exec("SELECT count(*) FROM pg_stat_activity "
                                      "WHERE backend_type ILIKE '%rillflow%'")) > 0;
-        std::printf("rillflow benchmark: %d connections, %.0f s per variant and round (2 rounds)\n",
-                    opt.connections, opt.seconds);
+        std::printf(
+            "rillflow benchmark: %d connections, %.0f s per variant and round, median of "
+            "%d rounds\n",
+            opt.connections, opt.seconds, opt.rounds);
         std::printf("server: %s\n\n", server.c_str());
 
         std::vector<Row> rows;
         for (int batch : {1, 100}) {
             std::fprintf(stderr, "appends of %d event%s per call\n", batch, batch == 1 ? "" : "s");
-            auto vs = AppendBenchmark(url, opt, batch, log_events, rng);
+            auto vs = AppendBenchmark(url, opt, batch, !worker, log_events, rng);
             const Variant& rf = vs[2];
-            double rf_rate = rf.events / (rf.seconds + rf.seq_seconds);
+            double rf_rate = Median(rf.rates);
             std::string what =
                 batch == 1 ? "append, 1 event/call, OCC" : "append, 100 events/call, OCC";
-            double alone = rf.events / rf.seconds;
-            rows.push_back(
-                {what, "INSERT + stream row", rf_rate, vs[1].events / vs[1].seconds, alone});
-            rows.push_back({"", "INSERT only", rf_rate, vs[0].events / vs[0].seconds, alone});
+            double alone = Median(rf.alone_rates);
+            rows.push_back({what, "INSERT + stream row", rf_rate, Median(vs[1].rates), alone});
+            rows.push_back({"", "INSERT only", rf_rate, Median(vs[0].rates), alone});
             std::fprintf(stderr, "  rillflow: %.1f%% of its time waiting for the sequencer\n",
                          100 * rf.seq_seconds / (rf.seconds + rf.seq_seconds));
         }
@@ -520,8 +586,9 @@ int main(int argc, char** argv) {
         std::printf(
             "\nrillflow ev/s for appends: until every event has its position in the "
             "global log (%s);\nappends alone: until the appends returned.\n",
-            worker ? "sequenced by the background worker as they commit"
-                   : "no background worker: sequenced by head_position() after each run");
+            worker ? "the background worker sequences them as they commit"
+                   : "no background worker: one more connection ran the sequencer in a loop "
+                     "meanwhile");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench failed: %s\n", e.what());
         return 1;

@@ -7,7 +7,7 @@
 #
 # A cluster that was already running is left running; one this script started
 # is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
-# and round (default 5).
+# and round (default 4; three rounds).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -31,5 +31,5 @@ echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || set
     FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
                                     'max_wal_size', 'shared_preload_libraries')")"
 echo
-DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-5}"
+DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench WITH (FORCE)" >/dev/null

@@ -25,6 +25,7 @@
 // several rounds (the order of the sides alternating), reads the best of three passes.
 //
 //   rillflow_bench [--seconds S] [--rounds N] [--connections N] [--read-events N]
+//                  [--sequence-after]   (no sequencer loop: sequence after each run)
 
 #include <libpq-fe.h>
 
@@ -123,6 +124,9 @@ std::string Body(int64_t n) {
 struct Options {
     double seconds = 4;  // per variant and round
     int rounds = 3;
+    // Without a background worker: sequence during the appends (loop) or only after each
+    // run (after; shows what the appends cost alone).
+    bool sequence_after = false;
     int connections = 4;
     int64_t read_events = 200000;
     int streams_per_connection = 100;
@@ -485,16 +489,18 @@ int main(int argc, char** argv) {
             opt.seconds = std::atof(argv[++i]);
         else if (i + 1 < argc && a == "--rounds")
             opt.rounds = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--sequence-after")
+            opt.sequence_after = true;
         else if (i + 1 < argc && a == "--connections")
             opt.connections = std::atoi(argv[++i]);
         else if (i + 1 < argc && a == "--read-events")
             opt.read_events = std::atoll(argv[++i]);
         else {
-            std::fprintf(
-                stderr,
-                "usage: %s [--seconds S] [--rounds N] [--connections N] [--read-events N]\n"
-                "  the database comes from DATABASE_URL and must have the extension\n",
-                argv[0]);
+            std::fprintf(stderr,
+                         "usage: %s [--seconds S] [--rounds N] [--connections N] [--read-events N] "
+                         "[--sequence-after]\n"
+                         "  the database comes from DATABASE_URL and must have the extension\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -534,7 +540,8 @@ int main(int argc, char** argv) {
         std::vector<Row> rows;
         for (int batch : {1, 100}) {
             std::fprintf(stderr, "appends of %d event%s per call\n", batch, batch == 1 ? "" : "s");
-            auto vs = AppendBenchmark(url, opt, batch, !worker, log_events, rng);
+            bool loop = !worker && !opt.sequence_after;
+            auto vs = AppendBenchmark(url, opt, batch, loop, log_events, rng);
             const Variant& rf = vs[2];
             double rf_rate = Median(rf.rates);
             std::string what =
@@ -587,8 +594,10 @@ int main(int argc, char** argv) {
             "\nrillflow ev/s for appends: until every event has its position in the "
             "global log (%s);\nappends alone: until the appends returned.\n",
             worker ? "the background worker sequences them as they commit"
-                   : "no background worker: one more connection ran the sequencer in a loop "
-                     "meanwhile");
+            : opt.sequence_after
+                ? "no background worker: sequenced by head_position() after each run"
+                : "no background worker: one more connection ran the sequencer in a loop "
+                  "meanwhile");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench failed: %s\n", e.what());
         return 1;

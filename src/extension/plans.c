@@ -56,8 +56,8 @@ rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
 		entry->plan = NULL;
 	if (entry->plan == NULL)
 	{
-		char	   *sql = psprintf(spec->sql, store->quoted_schema, store->quoted_schema,
-								   store->quoted_schema);
+		const char *q = store->quoted_schema;
+		char	   *sql = psprintf(spec->sql, q, q, q, q, q, q);
 		SPIPlanPtr	plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
 
 		if (plan == NULL)

@@ -17,7 +17,7 @@
 
 /*
  * A statement on a store's tables. The SQL names tables as %s.table (at most
- * three %s, each the quoted store schema); everything else in it is
+ * six %s, each the quoted store schema); everything else in it is
  * schema-qualified and every operator is spelled OPERATOR(pg_catalog.x), so a
  * caller's search_path cannot change what it means.
  */

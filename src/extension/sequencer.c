@@ -12,9 +12,9 @@
  *	  appends leave no rows to wait on, and an open transaction holds back
  *	  only its own events.
  *
- *	  A tick runs on every read_all from a short transaction, so its four
- *	  statements are prepared once per backend and store; an idle tick costs
- *	  one short index range scan and writes nothing.
+ *	  A tick runs on every read_all from a short transaction, so it is one
+ *	  statement prepared once per backend and store; an idle tick costs one
+ *	  short index range scan and writes nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -73,6 +73,44 @@ static const RfPlanSpec rf_stamp = {
 	"  RETURNING 1)"
 	" SELECT pg_catalog.count(*) FROM stamped",
 	3, {PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID}
+};
+
+/*
+ * A whole tick in one statement, for a store whose state was written by this
+ * cluster ($1 its system identifier): read the state, take this tick's
+ * snapshot, stamp (as rf_stamp does), and move the state on if anything was
+ * stamped. Returns (1, stamped); (0, 0) when there is no state of this
+ * cluster, which the slower path below handles.
+ */
+static const RfPlanSpec rf_tick = {
+	"WITH st AS MATERIALIZED ("
+	"  SELECT head, last_snapshot AS prev, pg_catalog.pg_current_snapshot() AS cur"
+	"    FROM %s.log_state WHERE system_identifier OPERATOR(pg_catalog.=) $1),"
+	" fresh AS ("
+	"  SELECT e.seq FROM %s.events e, st"
+	"   WHERE e.tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(st.prev)"
+	"     AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(st.cur)"
+	"     AND pg_catalog.pg_visible_in_snapshot(e.tx, st.cur)"
+	"  UNION ALL"
+	"  SELECT e.seq FROM %s.events e"
+	"   WHERE e.tx OPERATOR(pg_catalog.=) ANY (ARRAY("
+	"           SELECT x FROM st, pg_catalog.pg_snapshot_xip(st.prev) AS x"
+	"            WHERE pg_catalog.pg_visible_in_snapshot(x, st.cur)))),"
+	" stamped AS ("
+	"  INSERT INTO %s.positions (position, seq)"
+	"  SELECT st.head OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY f.seq), f.seq"
+	"    FROM fresh f, st"
+	"  RETURNING 1),"
+	" counted AS (SELECT pg_catalog.count(*) AS n FROM stamped),"
+	" moved AS ("
+	"  UPDATE %s.log_state l"
+	"     SET head = l.head OPERATOR(pg_catalog.+) c.n, last_snapshot = st.cur, updated_at = pg_catalog.now()"
+	"    FROM counted c, st"
+	"   WHERE c.n OPERATOR(pg_catalog.>) 0"
+	"  RETURNING 1)"
+	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted),"
+	"        (SELECT pg_catalog.count(*) FROM moved)",
+	1, {INT8OID}
 };
 
 static const RfPlanSpec rf_write_state = {
@@ -172,6 +210,12 @@ rf_sequence(const RfStore *store)
 	if (!rf_try_sequencer_lock(store))
 		return 0;
 
+	values[0] = Int64GetDatum(system_identifier);
+	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
+	if (rf_column_int8(1) == 1)
+		return rf_column_int8(2);
+
+	/* The first tick, or a store restored from another cluster. */
 	rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
 	has_state = SPI_processed == 1;
 	if (has_state)

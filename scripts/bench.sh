@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: set up a fresh machine, build everything in Release, start the
+# make bench: set up a fresh machine, build everything (optimised, the same
+# build make test uses, so neither rebuilds the other's), start the
 # throwaway cluster, and run the benchmarks (bench/bench.cpp) on a fresh
 # database `rillflow_bench`. Prints the machine, the server's settings that
 # matter, and one table of events/second with the ratio rillflow / baseline.
@@ -11,7 +12,6 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-export RILLFLOW_BUILD_TYPE=Release
 rf_setup
 
 eval "$(bash scripts/cluster.sh env)"

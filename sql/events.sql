@@ -108,4 +108,14 @@ SELECT rillflow.append_events(:s1, '[{"type": "Noted", "body": {}, "event_id": "
 SELECT rillflow.append_events(:s1, '[{"type": "Noted", "body": {}, "event_id": "bbbbbbbb-0000-0000-0000-000000000009"}]', 7); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.stream_version(:s1);
 
+-- every event keeps its own id, type, body, headers and version, in any id order
+SELECT rillflow.append_events('aaaaaaaa-0000-0000-0000-000000000004',
+    '[{"type": "E1", "body": 1, "event_id": "ffffffff-0000-0000-0000-000000000003", "headers": {"h": 1}},
+      {"type": "E2", "body": 2},
+      {"type": "E3", "body": 3, "event_id": "ffffffff-0000-0000-0000-000000000001", "event_version": 2},
+      {"type": "E4", "body": 4, "event_id": "ffffffff-0000-0000-0000-000000000002"}]', 0);
+SELECT version, type, body, headers, event_version, event_id::text LIKE 'ffffffff%' AS given,
+       CASE WHEN event_id::text LIKE 'ffffffff%' THEN right(event_id::text, 1) END AS id_tail
+  FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-000000000004');
+
 RESET rillflow.tenant;

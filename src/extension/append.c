@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
@@ -70,18 +71,23 @@ typedef enum RfPlanId
 	"causation_id, correlation_id) "
 
 /*
- * The rows of an events array: $1 stream, $2 first version, $3 call headers
- * (under each event's own), $4 causation, $5 correlation, $6 the array.
+ * The rows of an append_events call, taken apart in C (event_input.c): $1
+ * stream, $2 first version, $3 call headers (under each event's own), $4
+ * causation, $5 correlation, $6..$10 the columns type, body, headers,
+ * event_version, event_id.
  */
-#define RF_SELECT_EVENTS_FROM_ARRAY(event_id_expr) \
-	"SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord OPERATOR(pg_catalog.-) 1, " \
-	"e.elem OPERATOR(pg_catalog.->>) 'type', " \
-	"COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_version')::pg_catalog.int4, 1), " \
-	"e.elem OPERATOR(pg_catalog.->) 'body', " \
-	"COALESCE($3, '{}'::pg_catalog.jsonb) OPERATOR(pg_catalog.||) " \
-	"COALESCE(e.elem OPERATOR(pg_catalog.->) 'headers', '{}'::pg_catalog.jsonb), " \
+#define RF_SELECT_EVENTS_FROM_COLUMNS(event_id_expr) \
+	"SELECT $1, $2 OPERATOR(pg_catalog.+) u.ord OPERATOR(pg_catalog.-) 1, u.type, u.event_version, u.body, " \
+	"CASE WHEN $3 IS NULL THEN COALESCE(u.headers, '{}'::pg_catalog.jsonb) " \
+	"ELSE $3 OPERATOR(pg_catalog.||) COALESCE(u.headers, '{}'::pg_catalog.jsonb) END, " \
 	event_id_expr ", $4, $5 " \
-	"FROM pg_catalog.jsonb_array_elements($6) WITH ORDINALITY AS e(elem, ord) "
+	"FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), " \
+	"pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
+	"WITH ORDINALITY AS u(type, body, headers, event_version, event_id, ord) "
+
+#define RF_EVENT_COLUMN_TYPES \
+	{UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, \
+	 INT4ARRAYOID, UUIDARRAYOID}
 
 static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 	[RF_PLAN_STREAM_ANY] = {
@@ -122,15 +128,14 @@ static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
 	},
 	[RF_PLAN_INSERT_MANY] = {
 		RF_INSERT_EVENTS
-		RF_SELECT_EVENTS_FROM_ARRAY("COALESCE((e.elem OPERATOR(pg_catalog.->>) 'event_id')::pg_catalog.uuid, "
-									"pg_catalog.gen_random_uuid())")
+		RF_SELECT_EVENTS_FROM_COLUMNS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
 		"ON CONFLICT (event_id) DO NOTHING",
-		6, {UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, JSONBOID}
+		10, RF_EVENT_COLUMN_TYPES
 	},
 	[RF_PLAN_INSERT_MANY_NEW_IDS] = {
 		RF_INSERT_EVENTS
-		RF_SELECT_EVENTS_FROM_ARRAY("pg_catalog.gen_random_uuid()"),
-		6, {UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, JSONBOID}
+		RF_SELECT_EVENTS_FROM_COLUMNS("pg_catalog.gen_random_uuid()"),
+		10, RF_EVENT_COLUMN_TYPES
 	},
 	[RF_PLAN_INSERT_ONE] = {
 		RF_INSERT_EVENTS
@@ -384,6 +389,21 @@ rf_arg_or_null(FunctionCallInfo fcinfo, int argno, char *nulls, int slot)
 	return PG_GETARG_DATUM(argno);
 }
 
+/* A one-dimensional array of the given column of an append_events call. */
+static Datum
+rf_column_array(Datum *elems, bool *nulls, int count, Oid elemtype)
+{
+	int			dims[1] = {count};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
+}
+
 /*
  * rillflow.append_events(stream_id uuid, events jsonb, expected_version bigint,
  *     idempotency_key text, headers jsonb, causation_id uuid, correlation_id uuid)
@@ -397,14 +417,17 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	RfAppendRequest req;
 	const RfStore *store;
 	Jsonb	   *events;
+	RfEventColumns columns;
 	int64		new_version;
-	Datum		values[6];
-	char		nulls[7];
+	Datum		values[10];
+	char		nulls[11];
 
 	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
 	rf_require_arg(fcinfo, 1, "events", "Pass a JSON array of {\"type\": ..., \"body\": ...} objects.");
 	events = PG_GETARG_JSONB_P(1);
-	req.count = rf_validate_events(events, &req.has_event_ids);
+	rf_read_events(events, &columns);
+	req.count = columns.count;
+	req.has_event_ids = columns.has_event_ids;
 	req.events = events;
 	rf_read_common_args(fcinfo, &req, 2, 3, 4);
 	store = rf_current_store();
@@ -419,9 +442,13 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	values[2] = rf_arg_or_null(fcinfo, 4, nulls, 2);
 	values[3] = rf_arg_or_null(fcinfo, 5, nulls, 3);
 	values[4] = rf_arg_or_null(fcinfo, 6, nulls, 4);
-	values[5] = JsonbPGetDatum(events);
-	nulls[5] = ' ';
-	nulls[6] = '\0';
+	values[5] = rf_column_array(columns.types, NULL, columns.count, TEXTOID);
+	values[6] = rf_column_array(columns.bodies, NULL, columns.count, JSONBOID);
+	values[7] = rf_column_array(columns.headers, columns.headers_null, columns.count, JSONBOID);
+	values[8] = rf_column_array(columns.event_versions, NULL, columns.count, INT4OID);
+	values[9] = rf_column_array(columns.event_ids, columns.event_ids_null, columns.count, UUIDOID);
+	memset(nulls + 5, ' ', 5);
+	nulls[10] = '\0';
 	rf_execute(store, req.has_event_ids ? RF_PLAN_INSERT_MANY : RF_PLAN_INSERT_MANY_NEW_IDS,
 			   values, nulls, 0);
 	if ((int64) SPI_processed != req.count)

@@ -212,14 +212,13 @@ rf_validate_event_keys(JsonbContainer *event, int index)
 }
 
 /*
- * Validate the events argument of append_events and return how many events
- * it holds. Every element must be an object with a string "type" and a
- * "body"; "headers" must be an object, "event_version" a positive integer,
- * "event_id" a uuid not repeated within the call. Sets *has_event_ids when
- * any event brings its own id.
+ * Validate the events argument of append_events and take it apart into
+ * columns, in one pass. Every element must be an object with a string "type"
+ * and a "body"; "headers" must be an object, "event_version" a positive
+ * integer, "event_id" a uuid not repeated within the call.
  */
-int
-rf_validate_events(Jsonb *events, bool *has_event_ids)
+void
+rf_read_events(Jsonb *events, RfEventColumns *out)
 {
 	int			count;
 	RfIndexedUuid *event_ids;
@@ -240,6 +239,14 @@ rf_validate_events(Jsonb *events, bool *has_event_ids)
 				 errhint("An append adds at least one event.")));
 
 	event_ids = palloc(sizeof(RfIndexedUuid) * count);
+	out->count = count;
+	out->types = palloc(sizeof(Datum) * count);
+	out->bodies = palloc(sizeof(Datum) * count);
+	out->headers = palloc(sizeof(Datum) * count);
+	out->headers_null = palloc(sizeof(bool) * count);
+	out->event_versions = palloc(sizeof(Datum) * count);
+	out->event_ids = palloc(sizeof(Datum) * count);
+	out->event_ids_null = palloc(sizeof(bool) * count);
 	for (int i = 0; i < count; i++)
 	{
 		JsonbValue *elem = getIthJsonbValueFromContainer(&events->root, i);
@@ -268,31 +275,42 @@ rf_validate_events(Jsonb *events, bool *has_event_ids)
 					 errdetail("Got a JSON %s.", rf_json_type_name(&field))));
 		snprintf(what, sizeof(what), "events[%d].type", i);
 		rf_validate_event_type(field.val.string.val, field.val.string.len, what);
+		out->types[i] = PointerGetDatum(cstring_to_text_with_len(field.val.string.val,
+																 field.val.string.len));
 
 		if (getKeyJsonValueFromContainer(event, "body", 4, &field) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("events[%d] has no \"body\"", i),
 					 errhint("Each event is {\"type\": \"...\", \"body\": {...}}.")));
+		out->bodies[i] = JsonbPGetDatum(JsonbValueToJsonb(&field));
 
-		if (getKeyJsonValueFromContainer(event, "headers", 7, &field) != NULL &&
-			(field.type != jbvBinary || !JsonContainerIsObject(field.val.binary.data)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("events[%d].headers must be a JSON object", i),
-					 errdetail("Got a JSON %s.", rf_json_type_name(&field))));
+		out->headers_null[i] = true;
+		if (getKeyJsonValueFromContainer(event, "headers", 7, &field) != NULL)
+		{
+			if (field.type != jbvBinary || !JsonContainerIsObject(field.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("events[%d].headers must be a JSON object", i),
+						 errdetail("Got a JSON %s.", rf_json_type_name(&field))));
+			out->headers[i] = JsonbPGetDatum(JsonbValueToJsonb(&field));
+			out->headers_null[i] = false;
+		}
 
+		out->event_versions[i] = Int32GetDatum(1);
 		if (getKeyJsonValueFromContainer(event, "event_version", 13, &field) != NULL)
 		{
-			int32		unused;
+			int32		event_version;
 
-			if (!rf_positive_int4(&field, &unused))
+			if (!rf_positive_int4(&field, &event_version))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("events[%d].event_version must be an integer from 1 to %d", i, PG_INT32_MAX),
 						 errdetail("Got a JSON %s.", rf_json_type_name(&field))));
+			out->event_versions[i] = Int32GetDatum(event_version);
 		}
 
+		out->event_ids_null[i] = true;
 		if (getKeyJsonValueFromContainer(event, "event_id", 8, &field) != NULL)
 		{
 			pg_uuid_t  *id = &event_ids[n_event_ids].id;
@@ -308,6 +326,9 @@ rf_validate_events(Jsonb *events, bool *has_event_ids)
 						 errhint("Write a uuid as 32 hex digits, such as \"8c4e1f52-4a07-4d3e-9d8a-0c5c2f7e5b11\".")));
 			event_ids[n_event_ids].index = i;
 			n_event_ids++;
+			/* A copy: event_ids is sorted below. */
+			out->event_ids[i] = UUIDPGetDatum(memcpy(palloc(sizeof(pg_uuid_t)), id, sizeof(pg_uuid_t)));
+			out->event_ids_null[i] = false;
 		}
 	}
 
@@ -323,6 +344,5 @@ rf_validate_events(Jsonb *events, bool *has_event_ids)
 					 errhint("Every event needs its own event_id.")));
 	}
 	pfree(event_ids);
-	*has_event_ids = n_event_ids > 0;
-	return count;
+	out->has_event_ids = n_event_ids > 0;
 }

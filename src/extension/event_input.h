@@ -16,7 +16,21 @@
 #define RF_EVENT_TYPE_MAXLEN		255
 #define RF_IDEMPOTENCY_KEY_MAXLEN	512
 
-extern int	rf_validate_events(Jsonb *events, bool *has_event_ids);
+/* The events of an append_events call, column by column. */
+typedef struct RfEventColumns
+{
+	int			count;
+	Datum	   *types;			/* text */
+	Datum	   *bodies;			/* jsonb */
+	Datum	   *headers;		/* jsonb, or null where headers_null */
+	bool	   *headers_null;
+	Datum	   *event_versions; /* int4 */
+	Datum	   *event_ids;		/* uuid, or null where event_ids_null */
+	bool	   *event_ids_null;
+	bool		has_event_ids;	/* some event brings its own id */
+} RfEventColumns;
+
+extern void rf_read_events(Jsonb *events, RfEventColumns *out);
 extern void rf_validate_event_type(const char *type, int len, const char *what);
 extern void rf_validate_headers_arg(Jsonb *headers);
 extern void rf_validate_idempotency_key(const char *key);

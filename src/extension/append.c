@@ -5,21 +5,23 @@
  *	  check (optimistic concurrency), the idempotency check and the insert of
  *	  the events, in one call with no partial writes.
  *
- *	  Every statement is prepared once per backend and store (SPI_keepplan),
- *	  so an append costs its two or three executor runs and nothing else. The
- *	  checks lean on constraints, never on a read followed by a write:
+ *	  The version check and the insert are one statement, prepared once per
+ *	  backend and store (plans.c), so an append with no idempotency key costs
+ *	  one executor run. The checks lean on constraints, never on a read
+ *	  followed by a write:
  *
- *	  - the stream row is claimed by one INSERT ... ON CONFLICT or UPDATE whose
- *		condition is the expected version, so of two appenders expecting the
- *		same version the second finds the row changed after its wait and
- *		matches nothing (RF001);
+ *	  - the stream row is claimed by an INSERT ... ON CONFLICT or an UPDATE
+ *		whose condition is the expected version, in a CTE the insert of the
+ *		events reads from; of two appenders expecting the same version, the
+ *		second finds the row changed after its wait, matches nothing and so
+ *		inserts nothing (RF001);
  *	  - an idempotency key is the primary key of a table written in the same
  *		transaction, so two appends with one key cannot both commit (RF002);
  *	  - event ids are unique in the store (RF002 on reuse).
  *
  *	  Events get a provisional number (seq) and the appending transaction's
  *	  id (tx); their positions in the global log are given by the sequencer
- *	  after commit (sequencer.sql), which is what keeps the log gap-free.
+ *	  after commit (sequencer.c), which is what keeps the log gap-free.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,132 +46,178 @@
 PG_FUNCTION_INFO_V1(rillflow_append_events);
 PG_FUNCTION_INFO_V1(rillflow_append_event);
 
-typedef enum RfPlanId
+/*
+ * How the stream row is claimed, by expected version. Each is a CTE "s"
+ * yielding the stream's new version, or no row when the expectation fails.
+ * Parameters: $1 stream, $2 number of events, $3 expected version.
+ */
+typedef enum RfStreamMode
 {
-	RF_PLAN_STREAM_ANY,
-	RF_PLAN_STREAM_NEW,
-	RF_PLAN_STREAM_EXISTS,
-	RF_PLAN_STREAM_EXACT,
-	RF_PLAN_STREAM_VERSION,
-	RF_PLAN_IDEMPOTENCY_CLAIM,
-	RF_PLAN_IDEMPOTENCY_ORIGINAL,
-	RF_PLAN_INSERT_MANY,
-	RF_PLAN_INSERT_MANY_NEW_IDS,
-	RF_PLAN_INSERT_ONE,
-	RF_PLAN_INSERT_ONE_NEW_ID,
-	RF_PLAN_EVENT_ID_OWNER,
-	RF_N_PLANS
-} RfPlanId;
+	RF_STREAM_ANY,				/* NULL: create or move on */
+	RF_STREAM_NEW,				/* 0: create */
+	RF_STREAM_EXISTS,			/* -1: move on */
+	RF_STREAM_EXACT,			/* n: move on from n */
+	RF_N_STREAM_MODES
+} RfStreamMode;
+
+static const char *const rf_stream_ctes[RF_N_STREAM_MODES] = {
+	[RF_STREAM_ANY] =
+	"WITH s AS (INSERT INTO %s.streams AS t (stream_id, version) VALUES ($1, $2) "
+	"ON CONFLICT (stream_id) DO UPDATE "
+	"SET version = t.version OPERATOR(pg_catalog.+) excluded.version, updated_at = pg_catalog.now() "
+	"RETURNING version) ",
+	[RF_STREAM_NEW] =
+	"WITH s AS (INSERT INTO %s.streams (stream_id, version) VALUES ($1, $2) "
+	"ON CONFLICT (stream_id) DO NOTHING RETURNING version) ",
+	[RF_STREAM_EXISTS] =
+	"WITH s AS (UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, "
+	"updated_at = pg_catalog.now() "
+	"WHERE stream_id OPERATOR(pg_catalog.=) $1 RETURNING version) ",
+	[RF_STREAM_EXACT] =
+	"WITH s AS (UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, "
+	"updated_at = pg_catalog.now() "
+	"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $3 "
+	"RETURNING version) ",
+};
 
 /*
- * The _NEW_IDS variants serve appends that bring no event ids: ids the server
- * generates cannot collide, so they skip the ON CONFLICT arbiter and its
- * speculative insertion, the costliest part of a single-event append.
+ * What is inserted. The _NEW_IDS shapes serve appends that bring no event
+ * ids: ids the server generates cannot collide, so they skip the ON CONFLICT
+ * arbiter and its speculative insertion, a large part of a single append.
+ * Every shape returns the inserted events' versions.
  */
+typedef enum RfInsertShape
+{
+	RF_INSERT_ONE,
+	RF_INSERT_ONE_NEW_ID,
+	RF_INSERT_MANY,
+	RF_INSERT_MANY_NEW_IDS,
+	RF_N_INSERT_SHAPES
+} RfInsertShape;
+
 #define RF_INSERT_EVENTS \
 	"INSERT INTO %s.events (stream_id, version, type, event_version, body, headers, event_id, " \
 	"causation_id, correlation_id) "
 
 /*
- * The rows of an append_events call, taken apart in C (event_input.c): $1
- * stream, $2 first version, $3 call headers (under each event's own), $4
- * causation, $5 correlation, $6..$10 the columns type, body, headers,
- * event_version, event_id.
+ * One event: $4 type, $5 event_version, $6 body, $7 headers, $8 event_id,
+ * $9 causation, $10 correlation.
  */
-#define RF_SELECT_EVENTS_FROM_COLUMNS(event_id_expr) \
-	"SELECT $1, $2 OPERATOR(pg_catalog.+) u.ord OPERATOR(pg_catalog.-) 1, u.type, u.event_version, u.body, " \
-	"CASE WHEN $3 IS NULL THEN COALESCE(u.headers, '{}'::pg_catalog.jsonb) " \
-	"ELSE $3 OPERATOR(pg_catalog.||) COALESCE(u.headers, '{}'::pg_catalog.jsonb) END, " \
-	event_id_expr ", $4, $5 " \
-	"FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), " \
-	"pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
+#define RF_ONE_EVENT(event_id_expr) \
+	RF_INSERT_EVENTS \
+	"SELECT $1, s.version, $4, $5, $6, COALESCE($7, '{}'::pg_catalog.jsonb), " \
+	event_id_expr ", $9, $10 FROM s "
+
+/*
+ * Many events, taken apart in C (event_input.c): $4 call headers (under each
+ * event's own), $5 causation, $6 correlation, $7..$11 the columns type, body,
+ * headers, event_version, event_id.
+ */
+#define RF_MANY_EVENTS(event_id_expr) \
+	RF_INSERT_EVENTS \
+	"SELECT $1, s.version OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) u.ord, u.type, " \
+	"u.event_version, u.body, " \
+	"CASE WHEN $4 IS NULL THEN COALESCE(u.headers, '{}'::pg_catalog.jsonb) " \
+	"ELSE $4 OPERATOR(pg_catalog.||) COALESCE(u.headers, '{}'::pg_catalog.jsonb) END, " \
+	event_id_expr ", $5, $6 " \
+	"FROM s, ROWS FROM (pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), " \
+	"pg_catalog.unnest($10), pg_catalog.unnest($11)) " \
 	"WITH ORDINALITY AS u(type, body, headers, event_version, event_id, ord) "
 
-#define RF_EVENT_COLUMN_TYPES \
-	{UUIDOID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, \
-	 INT4ARRAYOID, UUIDARRAYOID}
+typedef struct RfInsertSpec
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[11];
+} RfInsertSpec;
 
-static const RfPlanSpec rf_plan_specs[RF_N_PLANS] = {
-	[RF_PLAN_STREAM_ANY] = {
-		"INSERT INTO %s.streams AS s (stream_id, version) VALUES ($1, $2) "
-		"ON CONFLICT (stream_id) DO UPDATE "
-		"SET version = s.version OPERATOR(pg_catalog.+) excluded.version, updated_at = pg_catalog.now() "
+static const RfInsertSpec rf_inserts[RF_N_INSERT_SHAPES] = {
+	[RF_INSERT_ONE] = {
+		RF_ONE_EVENT("COALESCE($8, pg_catalog.gen_random_uuid())")
+		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
+		10, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
+	},
+	[RF_INSERT_ONE_NEW_ID] = {
+		RF_ONE_EVENT("pg_catalog.gen_random_uuid()")
 		"RETURNING version",
-		2, {UUIDOID, INT8OID}
+		10, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
-	[RF_PLAN_STREAM_NEW] = {
-		"INSERT INTO %s.streams (stream_id, version) VALUES ($1, $2) "
-		"ON CONFLICT (stream_id) DO NOTHING RETURNING version",
-		2, {UUIDOID, INT8OID}
+	[RF_INSERT_MANY] = {
+		RF_MANY_EVENTS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
+		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
+		11, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
+		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},
-	[RF_PLAN_STREAM_EXISTS] = {
-		"UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, updated_at = pg_catalog.now() "
-		"WHERE stream_id OPERATOR(pg_catalog.=) $1 RETURNING version",
-		2, {UUIDOID, INT8OID}
-	},
-	[RF_PLAN_STREAM_EXACT] = {
-		"UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, updated_at = pg_catalog.now() "
-		"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $3 RETURNING version",
-		3, {UUIDOID, INT8OID, INT8OID}
-	},
-	[RF_PLAN_STREAM_VERSION] = {
-		"SELECT version FROM %s.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
-		1, {UUIDOID}
-	},
-	[RF_PLAN_IDEMPOTENCY_CLAIM] = {
-		"INSERT INTO %s.idempotency_keys (key, stream_id, first_version, last_version) "
-		"VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
-		4, {TEXTOID, UUIDOID, INT8OID, INT8OID}
-	},
-	[RF_PLAN_IDEMPOTENCY_ORIGINAL] = {
-		"SELECT stream_id::pg_catalog.text, first_version, last_version "
-		"FROM %s.idempotency_keys WHERE key OPERATOR(pg_catalog.=) $1",
-		1, {TEXTOID}
-	},
-	[RF_PLAN_INSERT_MANY] = {
-		RF_INSERT_EVENTS
-		RF_SELECT_EVENTS_FROM_COLUMNS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
-		"ON CONFLICT (event_id) DO NOTHING",
-		10, RF_EVENT_COLUMN_TYPES
-	},
-	[RF_PLAN_INSERT_MANY_NEW_IDS] = {
-		RF_INSERT_EVENTS
-		RF_SELECT_EVENTS_FROM_COLUMNS("pg_catalog.gen_random_uuid()"),
-		10, RF_EVENT_COLUMN_TYPES
-	},
-	[RF_PLAN_INSERT_ONE] = {
-		RF_INSERT_EVENTS
-		"VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb), "
-		"COALESCE($7, pg_catalog.gen_random_uuid()), $8, $9) "
-		"ON CONFLICT (event_id) DO NOTHING",
-		9, {UUIDOID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
-	},
-	[RF_PLAN_INSERT_ONE_NEW_ID] = {
-		RF_INSERT_EVENTS
-		"VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb), "
-		"pg_catalog.gen_random_uuid(), $7, $8)",
-		8, {UUIDOID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID}
-	},
-	[RF_PLAN_EVENT_ID_OWNER] = {
-		"SELECT e.event_id::pg_catalog.text, e.stream_id::pg_catalog.text, e.version "
-		"FROM %s.events e WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1) "
-		"ORDER BY e.seq LIMIT 1",
-		1, {UUIDARRAYOID}
+	[RF_INSERT_MANY_NEW_IDS] = {
+		RF_MANY_EVENTS("pg_catalog.gen_random_uuid()")
+		"RETURNING version",
+		11, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
+		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},
 };
 
-static int
-rf_execute(const RfStore *store, RfPlanId id, Datum *values, const char *nulls, long limit)
+/* The append statements: every stream mode with every insert shape. */
+static RfPlanSpec rf_append_specs[RF_N_STREAM_MODES][RF_N_INSERT_SHAPES];
+
+static const RfPlanSpec *
+rf_append_spec(RfStreamMode mode, RfInsertShape shape)
 {
-	return rf_run_plan(store, &rf_plan_specs[id], values, nulls, false, limit);
+	RfPlanSpec *spec = &rf_append_specs[mode][shape];
+
+	if (spec->sql == NULL)
+	{
+		const RfInsertSpec *insert = &rf_inserts[shape];
+
+		spec->sql = MemoryContextStrdup(TopMemoryContext,
+										psprintf("%s%s", rf_stream_ctes[mode], insert->sql));
+		spec->nargs = insert->nargs;
+		memcpy(spec->argtypes, insert->argtypes, sizeof(insert->argtypes));
+	}
+	return spec;
 }
 
-/* The int8 in column 1 of the first result row. */
+static const RfPlanSpec rf_stream_version_spec = {
+	"SELECT version FROM %s.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+static const RfPlanSpec rf_idempotency_claim_spec = {
+	"INSERT INTO %s.idempotency_keys (key, stream_id, first_version, last_version) "
+	"VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+	4, {TEXTOID, UUIDOID, INT8OID, INT8OID}
+};
+
+static const RfPlanSpec rf_idempotency_original_spec = {
+	"SELECT stream_id::pg_catalog.text, first_version, last_version "
+	"FROM %s.idempotency_keys WHERE key OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static const RfPlanSpec rf_event_id_owner_spec = {
+	"SELECT e.event_id::pg_catalog.text, e.stream_id::pg_catalog.text, e.version "
+	"FROM %s.events e WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1) "
+	"ORDER BY e.seq LIMIT 1",
+	1, {UUIDARRAYOID}
+};
+
+/* What one append asks for; the parts both append functions share. */
+typedef struct RfAppendRequest
+{
+	pg_uuid_t  *stream_id;
+	int64		count;			/* number of events */
+	bool		has_expected;
+	int64		expected;
+	char	   *idempotency_key;	/* NULL for none */
+	Datum	   *event_ids;		/* per event: its id, when the caller named one */
+	bool	   *event_ids_null;
+	bool		has_event_ids;	/* the caller named some event id */
+} RfAppendRequest;
+
 static int64
-rf_result_int8(void)
+rf_result_int8(int row)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
 }
@@ -180,42 +228,34 @@ rf_uuid_text(pg_uuid_t *id)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
-/* What one append asks for; the parts both append functions share. */
-typedef struct RfAppendRequest
+/* A one-dimensional array of count elements of the given type. */
+static Datum
+rf_array(Datum *elems, bool *nulls, int count, Oid elemtype)
 {
-	pg_uuid_t  *stream_id;
-	int64		count;			/* number of events */
-	bool		has_expected;
-	int64		expected;
-	char	   *idempotency_key;	/* NULL for none */
-	bool		has_event_ids;	/* the caller named some event ids */
-	Jsonb	   *events;			/* append_events: the events argument */
-	Datum		event_id;		/* append_event: the event_id argument */
-} RfAppendRequest;
+	int			dims[1] = {count};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
+}
 
 /* The event ids the caller named, as a uuid[]. */
 static Datum
 rf_named_event_ids(const RfAppendRequest *req)
 {
-	Oid			argtypes[1] = {JSONBOID};
-	Datum		args[1];
-	bool		isnull;
-	Datum		ids;
+	Datum	   *ids = palloc(sizeof(Datum) * req->count);
+	int			n = 0;
 
-	if (req->events == NULL)
-		return PointerGetDatum(construct_array((Datum *) &req->event_id, 1, UUIDOID,
-											   UUID_LEN, false, TYPALIGN_CHAR));
-	args[0] = JsonbPGetDatum(req->events);
-	if (SPI_execute_with_args("SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.->>) 'event_id')::pg_catalog.uuid) "
-							  "FROM pg_catalog.jsonb_array_elements($1) x "
-							  "WHERE x OPERATOR(pg_catalog.?) 'event_id'",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not list the event ids of an append");
-	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "an append without event ids has no event id conflict");
-	return ids;
+	for (int i = 0; i < req->count; i++)
+	{
+		if (!req->event_ids_null[i])
+			ids[n++] = req->event_ids[i];
+	}
+	return rf_array(ids, NULL, n, UUIDOID);
 }
 
 /*
@@ -234,7 +274,7 @@ rf_raise_if_already_appended(const RfStore *store, const RfAppendRequest *req)
 	{
 		Datum		values[1] = {CStringGetTextDatum(req->idempotency_key)};
 
-		rf_execute(store, RF_PLAN_IDEMPOTENCY_ORIGINAL, values, NULL, 1);
+		rf_run_plan(store, &rf_idempotency_original_spec, values, NULL, false, 1);
 		if (SPI_processed == 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
@@ -249,7 +289,7 @@ rf_raise_if_already_appended(const RfStore *store, const RfAppendRequest *req)
 	{
 		Datum		values[1] = {rf_named_event_ids(req)};
 
-		rf_execute(store, RF_PLAN_EVENT_ID_OWNER, values, NULL, 1);
+		rf_run_plan(store, &rf_event_id_owner_spec, values, NULL, false, 1);
 		if (SPI_processed == 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_RF_IDEMPOTENCY_CONFLICT),
@@ -262,6 +302,7 @@ rf_raise_if_already_appended(const RfStore *store, const RfAppendRequest *req)
 	}
 }
 
+/* Raise RF001 for an append whose expected version did not hold. */
 static void
 rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
 {
@@ -270,12 +311,10 @@ rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
 	int64		current = 0;
 	char	   *stream = rf_uuid_text(req->stream_id);
 
-	rf_raise_if_already_appended(store, req);
-
-	rf_execute(store, RF_PLAN_STREAM_VERSION, values, NULL, 1);
+	rf_run_plan(store, &rf_stream_version_spec, values, NULL, false, 1);
 	exists = SPI_processed == 1;
 	if (exists)
-		current = rf_result_int8();
+		current = rf_result_int8(0);
 
 	if (req->expected == 0)
 		ereport(ERROR,
@@ -302,16 +341,25 @@ rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
 }
 
 /*
- * Claim versions for the events on the stream row, honouring the expected
- * version, and record the idempotency key. Returns the stream's new version;
- * the events get versions new_version - count + 1 .. new_version.
+ * Run the append statement and record the idempotency key. values[0..2]
+ * are filled here; the caller has filled the rest for the insert shape.
+ * Returns the stream's new version.
  */
 static int64
-rf_claim_versions(const RfStore *store, const RfAppendRequest *req)
+rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
+		  Datum *values, char *nulls)
 {
-	Datum		values[4];
-	RfPlanId	plan;
-	int64		new_version;
+	RfStreamMode mode;
+	int64		new_version = 0;
+
+	if (!req->has_expected)
+		mode = RF_STREAM_ANY;
+	else if (req->expected == 0)
+		mode = RF_STREAM_NEW;
+	else if (req->expected == -1)
+		mode = RF_STREAM_EXISTS;
+	else
+		mode = RF_STREAM_EXACT;
 
 	if (rf_stream_advisory_locks)
 		DirectFunctionCall2(pg_advisory_xact_lock_int4,
@@ -321,26 +369,30 @@ rf_claim_versions(const RfStore *store, const RfAppendRequest *req)
 	values[0] = UUIDPGetDatum(req->stream_id);
 	values[1] = Int64GetDatum(req->count);
 	values[2] = Int64GetDatum(req->expected);
-	if (!req->has_expected)
-		plan = RF_PLAN_STREAM_ANY;
-	else if (req->expected == 0)
-		plan = RF_PLAN_STREAM_NEW;
-	else if (req->expected == -1)
-		plan = RF_PLAN_STREAM_EXISTS;
-	else
-		plan = RF_PLAN_STREAM_EXACT;
-	rf_execute(store, plan, values, NULL, 0);
-	if (SPI_processed != 1)
+	nulls[0] = nulls[1] = nulls[2] = ' ';
+	rf_run_plan(store, rf_append_spec(mode, shape), values, nulls, false, 0);
+	if ((int64) SPI_processed != req->count)
+	{
+		/*
+		 * Fewer events than asked were inserted: an event id is taken (the
+		 * ON CONFLICT arbiter waited for its owner to commit, so the owner is
+		 * visible now), or none was and the expected version did not hold.
+		 */
+		rf_raise_if_already_appended(store, req);
 		rf_raise_version_conflict(store, req);
-	new_version = rf_result_int8();
+	}
+	for (uint64 i = 0; i < SPI_processed; i++)
+		new_version = Max(new_version, rf_result_int8(i));
 
 	if (req->idempotency_key != NULL)
 	{
-		values[0] = CStringGetTextDatum(req->idempotency_key);
-		values[1] = UUIDPGetDatum(req->stream_id);
-		values[2] = Int64GetDatum(new_version - req->count + 1);
-		values[3] = Int64GetDatum(new_version);
-		rf_execute(store, RF_PLAN_IDEMPOTENCY_CLAIM, values, NULL, 0);
+		Datum		key_values[4];
+
+		key_values[0] = CStringGetTextDatum(req->idempotency_key);
+		key_values[1] = UUIDPGetDatum(req->stream_id);
+		key_values[2] = Int64GetDatum(new_version - req->count + 1);
+		key_values[3] = Int64GetDatum(new_version);
+		rf_run_plan(store, &rf_idempotency_claim_spec, key_values, NULL, false, 0);
 		if (SPI_processed != 1)
 		{
 			rf_raise_if_already_appended(store, req);
@@ -389,21 +441,6 @@ rf_arg_or_null(FunctionCallInfo fcinfo, int argno, char *nulls, int slot)
 	return PG_GETARG_DATUM(argno);
 }
 
-/* A one-dimensional array of the given column of an append_events call. */
-static Datum
-rf_column_array(Datum *elems, bool *nulls, int count, Oid elemtype)
-{
-	int			dims[1] = {count};
-	int			lbs[1] = {1};
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
-											  typlen, typbyval, typalign));
-}
-
 /*
  * rillflow.append_events(stream_id uuid, events jsonb, expected_version bigint,
  *     idempotency_key text, headers jsonb, causation_id uuid, correlation_id uuid)
@@ -415,47 +452,38 @@ Datum
 rillflow_append_events(PG_FUNCTION_ARGS)
 {
 	RfAppendRequest req;
-	const RfStore *store;
-	Jsonb	   *events;
 	RfEventColumns columns;
+	const RfStore *store;
 	int64		new_version;
-	Datum		values[10];
-	char		nulls[11];
+	Datum		values[11];
+	char		nulls[12];
 
 	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
 	rf_require_arg(fcinfo, 1, "events", "Pass a JSON array of {\"type\": ..., \"body\": ...} objects.");
-	events = PG_GETARG_JSONB_P(1);
-	rf_read_events(events, &columns);
+	rf_read_events(PG_GETARG_JSONB_P(1), &columns);
 	req.count = columns.count;
+	req.event_ids = columns.event_ids;
+	req.event_ids_null = columns.event_ids_null;
 	req.has_event_ids = columns.has_event_ids;
-	req.events = events;
 	rf_read_common_args(fcinfo, &req, 2, 3, 4);
 	store = rf_current_store();
 
+	values[3] = rf_arg_or_null(fcinfo, 4, nulls, 3);
+	values[4] = rf_arg_or_null(fcinfo, 5, nulls, 4);
+	values[5] = rf_arg_or_null(fcinfo, 6, nulls, 5);
+	values[6] = rf_array(columns.types, NULL, columns.count, TEXTOID);
+	values[7] = rf_array(columns.bodies, NULL, columns.count, JSONBOID);
+	values[8] = rf_array(columns.headers, columns.headers_null, columns.count, JSONBOID);
+	values[9] = rf_array(columns.event_versions, NULL, columns.count, INT4OID);
+	values[10] = rf_array(columns.event_ids, columns.event_ids_null, columns.count, UUIDOID);
+	memset(nulls + 6, ' ', 5);
+	nulls[11] = '\0';
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	new_version = rf_claim_versions(store, &req);
-
-	values[0] = UUIDPGetDatum(req.stream_id);
-	values[1] = Int64GetDatum(new_version - req.count + 1);
-	nulls[0] = nulls[1] = ' ';
-	values[2] = rf_arg_or_null(fcinfo, 4, nulls, 2);
-	values[3] = rf_arg_or_null(fcinfo, 5, nulls, 3);
-	values[4] = rf_arg_or_null(fcinfo, 6, nulls, 4);
-	values[5] = rf_column_array(columns.types, NULL, columns.count, TEXTOID);
-	values[6] = rf_column_array(columns.bodies, NULL, columns.count, JSONBOID);
-	values[7] = rf_column_array(columns.headers, columns.headers_null, columns.count, JSONBOID);
-	values[8] = rf_column_array(columns.event_versions, NULL, columns.count, INT4OID);
-	values[9] = rf_column_array(columns.event_ids, columns.event_ids_null, columns.count, UUIDOID);
-	memset(nulls + 5, ' ', 5);
-	nulls[10] = '\0';
-	rf_execute(store, req.has_event_ids ? RF_PLAN_INSERT_MANY : RF_PLAN_INSERT_MANY_NEW_IDS,
-			   values, nulls, 0);
-	if ((int64) SPI_processed != req.count)
-	{
-		rf_raise_if_already_appended(store, &req);
-		elog(ERROR, "event id conflict without a conflicting row");
-	}
+	new_version = rf_append(store, &req,
+							req.has_event_ids ? RF_INSERT_MANY : RF_INSERT_MANY_NEW_IDS,
+							values, nulls);
 	SPI_finish();
 	PG_RETURN_INT64(new_version);
 }
@@ -475,9 +503,11 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 	RfAppendRequest req;
 	const RfStore *store;
 	text	   *type;
+	Datum		event_id;
+	bool		event_id_null;
 	int64		new_version;
-	Datum		values[9];
-	char		nulls[10];
+	Datum		values[10];
+	char		nulls[11];
 
 	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
 	rf_require_arg(fcinfo, 1, "type", NULL);
@@ -488,43 +518,29 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("event_version must be at least 1, not %d", PG_GETARG_INT32(8))));
+	event_id_null = PG_ARGISNULL(9);
+	event_id = event_id_null ? (Datum) 0 : PG_GETARG_DATUM(9);
 	req.count = 1;
-	req.events = NULL;
-	req.has_event_ids = !PG_ARGISNULL(9);
-	req.event_id = req.has_event_ids ? PG_GETARG_DATUM(9) : (Datum) 0;
+	req.event_ids = &event_id;
+	req.event_ids_null = &event_id_null;
+	req.has_event_ids = !event_id_null;
 	rf_read_common_args(fcinfo, &req, 3, 4, 5);
 	store = rf_current_store();
 
+	values[3] = PointerGetDatum(type);
+	values[4] = PG_ARGISNULL(8) ? Int32GetDatum(1) : PG_GETARG_DATUM(8);
+	values[5] = PG_GETARG_DATUM(2);
+	nulls[3] = nulls[4] = nulls[5] = ' ';
+	values[6] = rf_arg_or_null(fcinfo, 5, nulls, 6);
+	values[7] = rf_arg_or_null(fcinfo, 9, nulls, 7);
+	values[8] = rf_arg_or_null(fcinfo, 6, nulls, 8);
+	values[9] = rf_arg_or_null(fcinfo, 7, nulls, 9);
+	nulls[10] = '\0';
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	new_version = rf_claim_versions(store, &req);
-
-	memset(nulls, ' ', sizeof(nulls));
-	nulls[9] = '\0';
-	values[0] = UUIDPGetDatum(req.stream_id);
-	values[1] = Int64GetDatum(new_version);
-	values[2] = PointerGetDatum(type);
-	values[3] = PG_ARGISNULL(8) ? Int32GetDatum(1) : PG_GETARG_DATUM(8);
-	values[4] = PG_GETARG_DATUM(2);
-	values[5] = rf_arg_or_null(fcinfo, 5, nulls, 5);
-	if (PG_ARGISNULL(9))
-	{
-		values[6] = rf_arg_or_null(fcinfo, 6, nulls, 6);
-		values[7] = rf_arg_or_null(fcinfo, 7, nulls, 7);
-		nulls[8] = '\0';
-		rf_execute(store, RF_PLAN_INSERT_ONE_NEW_ID, values, nulls, 0);
-		SPI_finish();
-		PG_RETURN_INT64(new_version);
-	}
-	values[6] = PG_GETARG_DATUM(9);
-	values[7] = rf_arg_or_null(fcinfo, 6, nulls, 7);
-	values[8] = rf_arg_or_null(fcinfo, 7, nulls, 8);
-	rf_execute(store, RF_PLAN_INSERT_ONE, values, nulls, 0);
-	if (SPI_processed != 1)
-	{
-		rf_raise_if_already_appended(store, &req);
-		elog(ERROR, "event id conflict without a conflicting row");
-	}
+	new_version = rf_append(store, &req, event_id_null ? RF_INSERT_ONE_NEW_ID : RF_INSERT_ONE,
+							values, nulls);
 	SPI_finish();
 	PG_RETURN_INT64(new_version);
 }

@@ -12,7 +12,7 @@ echo "== quickstart (examples/quickstart.cpp) against $url"
 build/cmake/examples/quickstart "$url"
 cat <<EOT
 
-The cluster is still running (data in build/pg, port $PGPORT).
+The cluster is still running on port $PGPORT (socket directory $PGHOST).
   connect:  psql "$url"
             then e.g.  SELECT position, type, stream_id FROM rillflow.read_all();
   the CLI:  build/cmake/cli/rillflow --database-url "$url" events tail

@@ -48,19 +48,11 @@ CREATE FUNCTION rillflow._sequence(store name) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_sequence'
     LANGUAGE C VOLATILE STRICT;
 
+-- _sequence refuses anything but READ COMMITTED (25000).
 CREATE FUNCTION rillflow.run_sequencer() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'run_sequencer() needs READ COMMITTED, not %', current_setting('transaction_isolation')
-            USING ERRCODE = '25000',
-                  HINT = 'Call it in its own transaction at the default isolation level.';
-    END IF;
-    RETURN rillflow._sequence(rillflow.current_store());
-END
-$fn$;
+RETURN rillflow._sequence(rillflow.current_store());
 COMMENT ON FUNCTION rillflow.run_sequencer() IS 'Give positions to the events committed since the last tick';
 
 CREATE FUNCTION rillflow.head_position() RETURNS bigint

@@ -77,14 +77,23 @@ SELECT count(*) AS events, max(position) AS head, count(DISTINCT seq) AS distinc
 SELECT rillflow.head_position();
 RESET rillflow.tenant;
 
+-- a read-only reader (a standby, or default_transaction_read_only) does not
+-- sequence, and reads what is sequenced
+SET rillflow.tenant = 'regress_seq';
+SELECT rillflow.append_event(:s, 'ReadOnly', '{}');
+SET default_transaction_read_only = on;
+SELECT position, type FROM rillflow.read_all(9);
+SELECT rillflow.head_position();
+RESET default_transaction_read_only;
+SELECT position, type FROM rillflow.read_all(9);
+
 -- a transaction that ran the sequencer cannot be prepared: it would hold the
 -- store's log until it is finished
-SET rillflow.tenant = 'regress_seq';
 BEGIN;
 SELECT rillflow.run_sequencer();
 PREPARE TRANSACTION 'rillflow_regress_ticked'; \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS not_prepared FROM pg_prepared_xacts WHERE gid = 'rillflow_regress_ticked';
 -- and the log moves on
 SELECT rillflow.append_event(:s, 'H', '{}');
-SELECT position, type FROM rillflow.read_all(9);
+SELECT position, type FROM rillflow.read_all(10);
 RESET rillflow.tenant;

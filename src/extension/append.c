@@ -35,7 +35,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
@@ -213,34 +212,38 @@ typedef struct RfAppendRequest
 	bool		has_event_ids;	/* the caller named some event id */
 } RfAppendRequest;
 
-static int64
-rf_result_int8(int row)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
 static char *
 rf_uuid_text(pg_uuid_t *id)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
-/* A one-dimensional array of count elements of the given type. */
+/*
+ * The element types of the arrays an append builds, with their storage
+ * properties spelled out: the append path looks nothing up in the catalog.
+ */
+typedef struct RfElementType
+{
+	Oid			oid;
+	int16		len;
+	bool		byval;
+	char		align;
+} RfElementType;
+
+static const RfElementType rf_text_elem = {TEXTOID, -1, false, TYPALIGN_INT};
+static const RfElementType rf_jsonb_elem = {JSONBOID, -1, false, TYPALIGN_INT};
+static const RfElementType rf_int4_elem = {INT4OID, sizeof(int32), true, TYPALIGN_INT};
+static const RfElementType rf_uuid_elem = {UUIDOID, UUID_LEN, false, TYPALIGN_CHAR};
+
+/* A one-dimensional array of count elements. */
 static Datum
-rf_array(Datum *elems, bool *nulls, int count, Oid elemtype)
+rf_array(Datum *elems, bool *nulls, int count, const RfElementType *type)
 {
 	int			dims[1] = {count};
 	int			lbs[1] = {1};
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
 
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
-											  typlen, typbyval, typalign));
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type->oid,
+											  type->len, type->byval, type->align));
 }
 
 /* The event ids the caller named, as a uuid[]. */
@@ -255,7 +258,7 @@ rf_named_event_ids(const RfAppendRequest *req)
 		if (!req->event_ids_null[i])
 			ids[n++] = req->event_ids[i];
 	}
-	return rf_array(ids, NULL, n, UUIDOID);
+	return rf_array(ids, NULL, n, &rf_uuid_elem);
 }
 
 /*
@@ -314,7 +317,7 @@ rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
 	rf_run_plan(store, &rf_stream_version_spec, values, NULL, false, 1);
 	exists = SPI_processed == 1;
 	if (exists)
-		current = rf_result_int8(0);
+		current = rf_spi_int8(0, 1);
 
 	if (req->expected == 0)
 		ereport(ERROR,
@@ -382,7 +385,7 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 		rf_raise_version_conflict(store, req);
 	}
 	for (uint64 i = 0; i < SPI_processed; i++)
-		new_version = Max(new_version, rf_result_int8(i));
+		new_version = Max(new_version, rf_spi_int8(i, 1));
 
 	if (req->idempotency_key != NULL)
 	{
@@ -400,16 +403,6 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 		}
 	}
 	return new_version;
-}
-
-static void
-rf_require_arg(FunctionCallInfo fcinfo, int argno, const char *name, const char *hint)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name),
-				 hint ? errhint("%s", hint) : 0));
 }
 
 /* Fill the shared part of the request from the arguments at the given places. */
@@ -471,11 +464,11 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	values[3] = rf_arg_or_null(fcinfo, 4, nulls, 3);
 	values[4] = rf_arg_or_null(fcinfo, 5, nulls, 4);
 	values[5] = rf_arg_or_null(fcinfo, 6, nulls, 5);
-	values[6] = rf_array(columns.types, NULL, columns.count, TEXTOID);
-	values[7] = rf_array(columns.bodies, NULL, columns.count, JSONBOID);
-	values[8] = rf_array(columns.headers, columns.headers_null, columns.count, JSONBOID);
-	values[9] = rf_array(columns.event_versions, NULL, columns.count, INT4OID);
-	values[10] = rf_array(columns.event_ids, columns.event_ids_null, columns.count, UUIDOID);
+	values[6] = rf_array(columns.types, NULL, columns.count, &rf_text_elem);
+	values[7] = rf_array(columns.bodies, NULL, columns.count, &rf_jsonb_elem);
+	values[8] = rf_array(columns.headers, columns.headers_null, columns.count, &rf_jsonb_elem);
+	values[9] = rf_array(columns.event_versions, NULL, columns.count, &rf_int4_elem);
+	values[10] = rf_array(columns.event_ids, columns.event_ids_null, columns.count, &rf_uuid_elem);
 	memset(nulls + 6, ' ', 5);
 	nulls[11] = '\0';
 

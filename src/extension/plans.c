@@ -118,3 +118,13 @@ rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 	if (ret < 0)
 		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
 }
+
+/* An int8 column of the last SPI result (0 for NULL). */
+int64
+rf_spi_int8(uint64 row, int column)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}

@@ -31,6 +31,7 @@ typedef struct RfPlanSpec
 extern SPIPlanPtr rf_store_plan(const RfStore *store, const RfPlanSpec *spec);
 extern int	rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 						const char *nulls, bool read_only, long limit);
+extern int64 rf_spi_int8(uint64 row, int column);
 extern void rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 							 const char *nulls, bool read_only, Tuplestorestate *result,
 							 TupleDesc result_desc);

@@ -72,16 +72,6 @@ rf_read_into_result(FunctionCallInfo fcinfo, const RfStore *store, const RfPlanS
 	rf_run_plan_into(store, spec, values, nulls, read_only, rsinfo->setResult, rsinfo->setDesc);
 }
 
-static void
-rf_require_stream_id(FunctionCallInfo fcinfo, const char *hint)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("stream_id must not be null"),
-				 hint ? errhint("%s", hint) : 0));
-}
-
 /*
  * rillflow.read_all(after_position bigint, max_count integer,
  *     event_types text[]) RETURNS SETOF rillflow.event_envelope
@@ -144,7 +134,7 @@ rillflow_read_stream(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	char		nulls[4] = "   ";
 
-	rf_require_stream_id(fcinfo, "Use rillflow.resolve_stream_alias() to get an id for a name.");
+	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
 	if (PG_ARGISNULL(1) || PG_GETARG_INT64(1) < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -186,7 +176,7 @@ rillflow_stream_version(PG_FUNCTION_ARGS)
 	bool		found;
 	int64		version = 0;
 
-	rf_require_stream_id(fcinfo, NULL);
+	rf_require_arg(fcinfo, 0, "stream_id", NULL);
 	store = rf_current_store();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -194,11 +184,7 @@ rillflow_stream_version(PG_FUNCTION_ARGS)
 	rf_run_plan(store, &rf_stream_version_plan, values, NULL, true, 1);
 	found = SPI_processed == 1;
 	if (found)
-	{
-		bool		isnull;
-
-		version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
+		version = rf_spi_int8(0, 1);
 	SPI_finish();
 	if (!found)
 		PG_RETURN_NULL();

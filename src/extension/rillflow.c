@@ -33,8 +33,7 @@ rf_check_tenant(char **newval, void **extra, GucSource source)
 	{
 		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
 		GUC_check_errmsg("invalid tenant name \"%s\" for rillflow.tenant", *newval);
-		GUC_check_errhint("A tenant name is 1 to %d characters of a-z, 0-9 and _, starting with a letter.",
-						  RF_TENANT_NAME_MAXLEN);
+		GUC_check_errhint(RF_TENANT_NAME_HINT);
 		return false;
 	}
 	return true;

@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 /*
  * Domain errors, class RF (see docs/sql-reference.md). Clients map each to its
  * own exception type, so a code never changes meaning once released.
@@ -25,6 +27,8 @@
 #define RF_DEFAULT_STORE_SCHEMA		"rillflow_default"
 #define RF_TENANT_SCHEMA_PREFIX		"rillflow_tenant_"
 #define RF_TENANT_NAME_MAXLEN		40
+#define RF_TENANT_NAME_HINT \
+	"A tenant name is 1 to 40 characters of a-z, 0-9 and _, starting with a letter."
 
 /*
  * First key of the two-key advisory locks rillflow takes ("RFLG"); the second
@@ -52,5 +56,16 @@ extern bool rf_tenant_name_is_valid(const char *name);
 /* The sequencer (sequencer.c) */
 extern bool rf_may_sequence_here(void);
 extern int64 rf_sequence(const RfStore *store);
+
+/* Raise 22004 when a required argument is NULL. */
+static inline void
+rf_require_arg(FunctionCallInfo fcinfo, int argno, const char *name, const char *hint)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name),
+				 hint ? errhint("%s", hint) : 0));
+}
 
 #endif							/* RILLFLOW_H */

@@ -26,7 +26,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 
 #include "plans.h"
@@ -36,51 +35,22 @@ PG_FUNCTION_INFO_V1(rillflow_sequence);
 PG_FUNCTION_INFO_V1(rillflow_may_sequence);
 PG_FUNCTION_INFO_V1(rillflow_system_identifier);
 
-static const RfPlanSpec rf_read_state = {
-	"SELECT head, last_snapshot, system_identifier FROM %s.log_state",
-	0, {InvalidOid}
-};
-
-static const RfPlanSpec rf_take_snapshot = {
-	"SELECT pg_catalog.pg_current_snapshot()",
-	0, {InvalidOid}
-};
-
-/*
- * $1 this tick's snapshot, $2 the previous tick's, $3 the head.
- *
- * A transaction not visible in $2 either started after it (tx >= xmax of $2)
- * or was running then (tx in the xip list of $2). So the events to stamp are
- * the visible-in-$1 ones of those two sets, found by a short range scan above
- * $2's xmax and a few point lookups, whatever the age of the oldest running
- * transaction: an appender idle for an hour costs each tick one lookup, not a
- * scan of the hour's events.
- */
-static const RfPlanSpec rf_stamp = {
-	"WITH fresh AS ("
-	"  SELECT seq FROM %s.events"
-	"   WHERE tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax($2)"
-	"     AND tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($1)"
-	"     AND pg_catalog.pg_visible_in_snapshot(tx, $1)"
-	"  UNION ALL"
-	"  SELECT seq FROM %s.events"
-	"   WHERE tx OPERATOR(pg_catalog.=) ANY (ARRAY("
-	"           SELECT x FROM pg_catalog.pg_snapshot_xip($2) AS x"
-	"            WHERE pg_catalog.pg_visible_in_snapshot(x, $1)))),"
-	" stamped AS ("
-	"  INSERT INTO %s.positions (position, seq)"
-	"  SELECT $3 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY seq), seq FROM fresh"
-	"  RETURNING 1)"
-	" SELECT pg_catalog.count(*) FROM stamped",
-	3, {PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID}
-};
-
 /*
  * A whole tick in one statement, for a store whose state was written by this
- * cluster ($1 its system identifier): read the state, take this tick's
- * snapshot, stamp (as rf_stamp does), and move the state on if anything was
- * stamped. Returns (1, stamped); (0, 0) when there is no state of this
- * cluster, which the slower path below handles.
+ * cluster ($1 its system identifier): read the state (the previous tick's
+ * snapshot "prev" and the head), take this tick's snapshot "cur", stamp, and
+ * move the state on. Returns (1, stamped); (0, 0) when there is no state of
+ * this cluster.
+ *
+ * A transaction not visible in prev either started after it (tx >= xmax of
+ * prev) or was running then (tx in the xip list of prev). So the events to
+ * stamp are the visible-in-cur ones of those two sets, found by a short range
+ * scan above prev's xmax and a few point lookups, whatever the age of the
+ * oldest running transaction: an appender idle for an hour costs each tick
+ * one lookup, not a scan of the hour's events.
+ *
+ * An idle tick writes nothing: keeping the older snapshot stays exact, since
+ * nothing became visible between it and this one.
  */
 static const RfPlanSpec rf_tick = {
 	"WITH st AS MATERIALIZED ("
@@ -113,12 +83,21 @@ static const RfPlanSpec rf_tick = {
 	1, {INT8OID}
 };
 
-static const RfPlanSpec rf_write_state = {
-	"INSERT INTO %s.log_state AS l (id, head, last_snapshot, system_identifier) "
-	"VALUES (true, $1, $2, $3) "
-	"ON CONFLICT (id) DO UPDATE SET head = excluded.head, last_snapshot = excluded.last_snapshot, "
-	"system_identifier = excluded.system_identifier, updated_at = pg_catalog.now()",
-	3, {INT8OID, PG_SNAPSHOTOID, INT8OID}
+/* A store's state, when rf_tick found none written by this cluster. */
+static const RfPlanSpec rf_read_state = {
+	"SELECT head FROM %s.log_state",
+	0, {InvalidOid}
+};
+
+/*
+ * The state before the first tick: nothing stamped, and a previous snapshot
+ * in which no transaction is visible, so the first tick takes every
+ * committed event.
+ */
+static const RfPlanSpec rf_seed_state = {
+	"INSERT INTO %s.log_state (id, head, last_snapshot, system_identifier) "
+	"VALUES (true, 0, '1:1:', $1) ON CONFLICT (id) DO NOTHING",
+	1, {INT8OID}
 };
 
 /* Whether the current transaction holds a store's sequencer lock. */
@@ -181,15 +160,6 @@ rf_try_sequencer_lock(const RfStore *store)
 	return locked;
 }
 
-static int64
-rf_column_int8(int column)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
 /*
  * One tick of the store's sequencer; SPI must be connected, at READ
  * COMMITTED, so that every statement below sees what earlier ticks committed
@@ -199,76 +169,32 @@ rf_column_int8(int column)
 int64
 rf_sequence(const RfStore *store)
 {
-	bool		has_state;
-	int64		head = 0;
-	Datum		prev;
-	Datum		cur;
-	Datum		values[3];
-	int64		stamped;
-	int64		system_identifier = (int64) GetSystemIdentifier();
+	Datum		values[1] = {Int64GetDatum((int64) GetSystemIdentifier())};
 
 	if (!rf_try_sequencer_lock(store))
 		return 0;
 
-	values[0] = Int64GetDatum(system_identifier);
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
-	if (rf_column_int8(1) == 1)
-		return rf_column_int8(2);
+	if (rf_spi_int8(0, 1) == 1)
+		return rf_spi_int8(0, 2);
 
-	/* The first tick, or a store restored from another cluster. */
 	rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
-	has_state = SPI_processed == 1;
-	if (has_state)
+	if (SPI_processed == 1)
 	{
-		bool		isnull;
+		/* Restored from another cluster: the rare path stays in SQL. */
+		Oid			argtypes[2] = {NAMEOID, INT8OID};
+		Datum		args[2] = {PointerGetDatum(store->schema_name), Int64GetDatum(rf_spi_int8(0, 1))};
 
-		head = rf_column_int8(1);
-		if (rf_column_int8(3) != system_identifier)
-		{
-			/* Restored from another cluster: the rare path stays in SQL. */
-			Oid			argtypes[2] = {NAMEOID, INT8OID};
-			Datum		args[2] = {CStringGetDatum(store->schema_name), Int64GetDatum(head)};
-
-			if (SPI_execute_with_args("SELECT rillflow._sequence_restored($1, $2)", 2, argtypes,
-									  args, NULL, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "could not sequence a restored store");
-			return rf_column_int8(1);
-		}
-		prev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		prev = datumCopy(prev, false, -1);
-	}
-	else
-	{
-		/* Before the first tick nothing is stamped: no transaction is visible. */
-		prev = DirectFunctionCall1(pg_snapshot_in, CStringGetDatum("1:1:"));
+		if (SPI_execute_with_args("SELECT rillflow._sequence_restored($1, $2)", 2, argtypes,
+								  args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not sequence a restored store");
+		return rf_spi_int8(0, 1);
 	}
 
-	rf_run_plan(store, &rf_take_snapshot, NULL, NULL, false, 1);
-	{
-		bool		isnull;
-
-		cur = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-						false, -1);
-	}
-
-	values[0] = cur;
-	values[1] = prev;
-	values[2] = Int64GetDatum(head);
-	rf_run_plan(store, &rf_stamp, values, NULL, false, 1);
-	stamped = rf_column_int8(1);
-
-	/*
-	 * An idle tick writes nothing: keeping the older snapshot stays exact,
-	 * since nothing became visible between it and this one.
-	 */
-	if (stamped > 0 || !has_state)
-	{
-		values[0] = Int64GetDatum(head + stamped);
-		values[1] = cur;
-		values[2] = Int64GetDatum(system_identifier);
-		rf_run_plan(store, &rf_write_state, values, NULL, false, 0);
-	}
-	return stamped;
+	/* The store's first tick. */
+	rf_run_plan(store, &rf_seed_state, values, NULL, false, 0);
+	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
+	return rf_spi_int8(0, 2);
 }
 
 /*

@@ -24,6 +24,7 @@
 #include "rillflow.h"
 
 PG_FUNCTION_INFO_V1(rillflow_current_store);
+PG_FUNCTION_INFO_V1(rillflow_tenant_schema);
 
 static RfStore rf_cached_store;
 static char rf_cached_tenant[RF_TENANT_NAME_MAXLEN + 1];
@@ -154,5 +155,29 @@ rillflow_current_store(PG_FUNCTION_ARGS)
 	Name		result = (Name) palloc0(NAMEDATALEN);
 
 	namestrcpy(result, store->schema_name);
+	PG_RETURN_NAME(result);
+}
+
+/*
+ * rillflow._tenant_schema(name text) RETURNS name
+ *
+ * The schema of the named tenant's store, after checking the name: the one
+ * place the tenant name rule and the schema naming live for SQL callers.
+ */
+Datum
+rillflow_tenant_schema(PG_FUNCTION_ARGS)
+{
+	char	   *tenant;
+	Name		result;
+
+	rf_require_arg(fcinfo, 0, "tenant name", NULL);
+	tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!rf_tenant_name_is_valid(tenant))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid tenant name %s", quote_literal_cstr(pnstrdup(tenant, 64))),
+				 errhint(RF_TENANT_NAME_HINT)));
+	result = (Name) palloc0(NAMEDATALEN);
+	snprintf(NameStr(*result), NAMEDATALEN, "%s%s", RF_TENANT_SCHEMA_PREFIX, tenant);
 	PG_RETURN_NAME(result);
 }

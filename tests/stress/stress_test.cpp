@@ -20,8 +20,8 @@
 //
 // It uses libpq directly, so it tests the SQL API that every client sees. The
 // server comes from DATABASE_URL; the test creates (and drops) its own database
-// with the extension, so positions start at 1. Exit codes: 0 pass, 1 fail,
-// 77 skipped (no DATABASE_URL).
+// with the extension, so positions start at 1. Exit codes: 0 pass, 1 fail
+// (also when DATABASE_URL is not set), 2 usage.
 //
 //   rillflow_stress [--seconds N] [--writers N] [--streams N] [--keep]
 
@@ -606,8 +606,8 @@ int main(int argc, char** argv) {
     }
     const char* url = std::getenv("DATABASE_URL");
     if (!url || !*url) {
-        std::printf("SKIP: DATABASE_URL is not set\n");
-        return 77;
+        std::fprintf(stderr, "FAIL: DATABASE_URL is not set; the stress test needs a server\n");
+        return 1;
     }
     try {
         return Run(opt, url);

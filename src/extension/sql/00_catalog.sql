@@ -35,6 +35,10 @@ CREATE FUNCTION rillflow.current_store() RETURNS name
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION rillflow.current_store() IS 'The schema of the store that rillflow.tenant selects';
 
+CREATE FUNCTION rillflow._tenant_schema(name text) RETURNS name
+    AS 'MODULE_PATHNAME', 'rillflow_tenant_schema'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 CREATE FUNCTION rillflow._may_sequence() RETURNS boolean
     AS 'MODULE_PATHNAME', 'rillflow_may_sequence'
     LANGUAGE C VOLATILE PARALLEL SAFE;

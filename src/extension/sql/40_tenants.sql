@@ -7,15 +7,7 @@ AS $fn$
 DECLARE
     store name;
 BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION 'tenant name must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF name !~ '^[a-z][a-z0-9_]{0,39}$' THEN
-        RAISE EXCEPTION 'invalid tenant name %', quote_literal(left(name, 64))
-            USING ERRCODE = '22023',
-                  HINT = 'A tenant name is 1 to 40 characters of a-z, 0-9 and _, starting with a letter.';
-    END IF;
-    store := 'rillflow_tenant_' || name;
+    store := rillflow._tenant_schema(name);    -- checks the name (22004, 22023)
     -- The primary key makes concurrent callers queue: the first creates the
     -- store, the others find its row once it commits.
     INSERT INTO rillflow.tenants AS t (name, schema_name) VALUES (ensure_tenant.name, store)

@@ -73,5 +73,7 @@ CLI::Validator at_least(long long min);
 void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_events_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands);
 
 }  // namespace rillflow::cli

@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
     add_streams_commands(app, ctx, commands);
     add_events_commands(app, ctx, commands);
     add_tenants_commands(app, ctx, commands);
+    add_docs_commands(app, ctx, commands);
+    add_projections_commands(app, ctx, commands);
 
     try {
         app.parse(argc, argv);

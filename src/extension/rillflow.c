@@ -60,5 +60,8 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	rf_documents_init();
+	rf_worker_init();
+
 	MarkGUCPrefixReserved("rillflow");
 }

@@ -40,6 +40,10 @@
 extern char *rf_tenant_setting;
 extern bool rf_stream_advisory_locks;
 
+/* Called from _PG_init: each capability defines its settings and hooks. */
+extern void rf_documents_init(void);	/* documents_init.c */
+extern void rf_worker_init(void);	/* worker.c: settings, shared memory, launcher */
+
 /* The store that rillflow.tenant selects (store.c) */
 typedef struct RfStore
 {

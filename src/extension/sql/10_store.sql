@@ -69,5 +69,10 @@ BEGIN
         );
     $ddl$, store, format('%I.events_seq', store));
     EXECUTE format('COMMENT ON SCHEMA %I IS %L', store, 'rillflow store');
+
+    -- Each capability adds its own tables to a store (defined in later parts).
+    PERFORM rillflow._create_store_documents(store);
+    PERFORM rillflow._create_store_projections(store);
+    PERFORM rillflow._create_store_daemon(store);
 END
 $fn$;

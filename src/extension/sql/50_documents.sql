@@ -1,0 +1,11 @@
+-- Documents: collections, CRUD, duplicated fields, index advisor.
+
+-- The document tables of one store; called by rillflow._create_store.
+CREATE FUNCTION rillflow._create_store_documents(store name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    NULL;
+END
+$fn$;

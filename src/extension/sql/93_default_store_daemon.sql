@@ -1,0 +1,1 @@
+-- pg_dump registration of the default store's daemon tables (one call per statement).

@@ -27,7 +27,7 @@ BEGIN
             created_at  timestamptz NOT NULL DEFAULT now(),
             updated_at  timestamptz NOT NULL DEFAULT now(),
             deleted_at  timestamptz
-        )$ddl$, store, tbl, tbl || '_data_object', tbl || '_version_positive');
+        )$ddl$, store, tbl, 'data_object', 'version_positive');
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', store, tbl, 'rillflow collection ' || collection);
 END
 $fn$;
@@ -144,7 +144,9 @@ BEGIN
     IF found_it IS NULL THEN
         RETURN false;
     END IF;
-    EXECUTE format('DROP TABLE IF EXISTS %I.%I', store, tbl);
+    IF to_regclass(format('%I.%I', store, tbl)) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %I.%I', store, tbl);
+    END IF;
     IF drop_collection.name OPERATOR(pg_catalog.=) 'docs' THEN
         EXECUTE format('DELETE FROM %I.duplicated_fields WHERE collection OPERATOR(pg_catalog.=) $1', store)
             USING drop_collection.name;

@@ -88,7 +88,7 @@ BEGIN
             format('SELECT rillflow.add_duplicated_field(%L, %L, %L, %L)', collection, field, col_name, col_type),
             format('In %s sampled documents "%s" holds only %ss: a %s column with a btree index serves equality, range and sort, and doc_query uses it without changes to the queries. %s',
                    sampled, field, json_type, col_type, size_note);
-        idx_name := left(tbl || '_' || replace(field, '.', '_'), 59) || '_idx';
+        idx_name := left(tbl || '_' || replace(field, '.', '_'), 54) || '_expr_idx';
         IF json_type = 'number' THEN
             expr := format('((data #>> %L)::numeric)', parts::text);
         END IF;

@@ -170,12 +170,14 @@ void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 bool deleted = d.remove(id, a->expected);
                 out["deleted"] = deleted;
                 line = (deleted ? "deleted " : "no such document: ") + id.to_string();
+            } else if (name == "restore") {
+                bool restored = d.restore(id, a->expected);
+                out["restored"] = restored;
+                line = (restored ? "restored " : "no soft-deleted document: ") + id.to_string();
             } else {
-                std::int64_t v = name == "restore" ? d.restore(id, a->expected)
-                                                   : d.soft_delete(id, a->expected);
-                out["version"] = v;
-                line = (name == "restore" ? "restored " : "soft-deleted ") + id.to_string() +
-                       ": " + version_text(v);
+                bool deleted = d.soft_delete(id, a->expected);
+                out["soft_deleted"] = deleted;
+                line = (deleted ? "soft-deleted " : "no live document: ") + id.to_string();
             }
             if (ctx.json)
                 print_json(out);
@@ -383,6 +385,7 @@ void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands) {
                     for (const auto& c : list)
                         out.push_back({{"name", c.name},
                                        {"table_name", c.table_name},
+                                       {"duplicated_fields", c.duplicated_fields},
                                        {"created_at", format_time(c.created_at)}});
                     print_json({{"collections", out}});
                 } else {

@@ -123,21 +123,19 @@ std::int64_t Documents::patch_fields(const Uuid& id, const json& fields,
     });
 }
 
-std::int64_t Documents::soft_delete(const Uuid& id,
-                                    std::optional<std::int64_t> expected_version) const {
+bool Documents::soft_delete(const Uuid& id, std::optional<std::int64_t> expected_version) const {
     const Params params = {collection_, id, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_int(c, "SELECT rillflow.doc_soft_delete($1::text, $2::uuid, $3::bigint)",
-                       params, "doc_soft_delete");
+        return one_bool(c, "SELECT rillflow.doc_soft_delete($1::text, $2::uuid, $3::bigint)",
+                        params, "doc_soft_delete");
     });
 }
 
-std::int64_t Documents::restore(const Uuid& id,
-                                std::optional<std::int64_t> expected_version) const {
+bool Documents::restore(const Uuid& id, std::optional<std::int64_t> expected_version) const {
     const Params params = {collection_, id, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_int(c, "SELECT rillflow.doc_restore($1::text, $2::uuid, $3::bigint)", params,
-                       "doc_restore");
+        return one_bool(c, "SELECT rillflow.doc_restore($1::text, $2::uuid, $3::bigint)", params,
+                        "doc_restore");
     });
 }
 
@@ -250,13 +248,18 @@ bool Documents::drop_collection(std::string_view name) const {
 std::vector<CollectionInfo> Documents::list_collections() const {
     Result r = detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return c.exec(
-            "SELECT name, table_name, (extract(epoch FROM created_at) * 1000000)::bigint "
+            "SELECT name, table_name, duplicated_fields, "
+            "(extract(epoch FROM created_at) * 1000000)::bigint "
             "FROM rillflow.list_collections() ORDER BY name");
     });
     std::vector<CollectionInfo> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
-        out.push_back(CollectionInfo{std::string(r.value(i, 0)), std::string(r.value(i, 1)),
-                                     detail::time_at(r, i, 2)});
+        CollectionInfo info;
+        info.name = std::string(r.value(i, 0));
+        info.table_name = std::string(r.value(i, 1));
+        info.duplicated_fields = static_cast<int>(detail::to_int64(r.value(i, 2)));
+        info.created_at = detail::time_at(r, i, 3);
+        out.push_back(std::move(info));
     }
     return out;
 }

@@ -260,13 +260,8 @@ void Session::save_changes() {
                 versions[op.key] = docs.patch_fields(op.key.id, op.fields, expected);
                 break;
             case OpKind::Remove:
-                if (!docs.remove(op.key.id, expected)) {
-                    throw NotFound("RF004",
-                                   "document " + op.key.id.to_string() +
-                                       " not found in collection \"" + op.key.collection + "\"",
-                                   "Session::remove() was staged for a document that does not "
-                                   "exist; nothing was saved.");
-                }
+                // Nothing to delete is no error: the document is gone either way.
+                docs.remove(op.key.id, expected);
                 versions[op.key] = 0;
                 break;
             case OpKind::Append:

@@ -253,6 +253,8 @@ struct CollectionInfo {
     std::string name;
     /// @brief The table that holds it (in the store's schema).
     std::string table_name;
+    /// @brief How many duplicated fields it has.
+    int duplicated_fields = 0;
     /// @brief When it was created.
     std::chrono::system_clock::time_point created_at{};
 };
@@ -360,14 +362,16 @@ class RILLFLOW_EXPORT Documents {
     /// @return The new version.
     std::int64_t patch_fields(const Uuid& id, const nlohmann::json& fields,
                               std::optional<std::int64_t> expected_version = std::nullopt) const;
-    /// @brief Marks the document deleted (get() and queries no longer see it).
-    /// @return The new version.
-    std::int64_t soft_delete(const Uuid& id,
-                             std::optional<std::int64_t> expected_version = std::nullopt) const;
-    /// @brief Undoes soft_delete(). @return The new version.
-    std::int64_t restore(const Uuid& id,
-                         std::optional<std::int64_t> expected_version = std::nullopt) const;
-    /// @brief Deletes the document for good. @return True when there was one to delete.
+    /// @brief Marks a live document deleted (get() and queries no longer see it; +1 version).
+    /// @return False when there was no live document. @throws DocumentVersionConflict when
+    /// the live document is not at `expected_version`.
+    bool soft_delete(const Uuid& id,
+                     std::optional<std::int64_t> expected_version = std::nullopt) const;
+    /// @brief Brings back a soft-deleted document (+1 version).
+    /// @return False when there was no soft-deleted document.
+    bool restore(const Uuid& id, std::optional<std::int64_t> expected_version = std::nullopt) const;
+    /// @brief Deletes the document (live or soft-deleted) for good.
+    /// @return False when there was none.
     bool remove(const Uuid& id, std::optional<std::int64_t> expected_version = std::nullopt) const;
 
     // ---- queries ---------------------------------------------------------------------

@@ -65,10 +65,17 @@ static const RfPlanSpec rf_head_plan = {
 	0, {InvalidOid}
 };
 
-/* $1 after, $2 head, $3 limit [, $4 types] */
+/*
+ * $1 after, $2 head, $3 limit [, $4 types]. The positions range drives a
+ * nested loop into events by primary key (OFFSET 0 keeps the planner from
+ * flattening it into a hash join over the whole events table, which it
+ * picks for a generic plan on fresh statistics): a batch costs its own rows
+ * only, however long the log.
+ */
 static const RfPlanSpec rf_events_plan = {
 	"SELECT p.position, " RF_ENVELOPE_ROW
-	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"FROM %s.positions p CROSS JOIN LATERAL ("
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq OFFSET 0) e "
 	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 "
 	"ORDER BY p.position LIMIT $3",
 	3, {INT8OID, INT8OID, INT4OID}
@@ -76,7 +83,8 @@ static const RfPlanSpec rf_events_plan = {
 
 static const RfPlanSpec rf_events_types_plan = {
 	"SELECT p.position, " RF_ENVELOPE_ROW
-	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"FROM %s.positions p CROSS JOIN LATERAL ("
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq OFFSET 0) e "
 	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 "
 	"  AND e.type OPERATOR(pg_catalog.=) ANY ($4) "
 	"ORDER BY p.position LIMIT $3",
@@ -485,7 +493,7 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 
 	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(proj->handler)))
 	{
-		rf_mark_failed(store, name, psprintf("its handler function (OID %u) no longer exists", proj->handler));
+		rf_mark_failed(store, name, "its handler function no longer exists");
 		return false;
 	}
 	aclresult = pg_proc_aclcheck(proj->handler, GetUserId(), ACL_EXECUTE);

@@ -99,16 +99,30 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION rillflow._projection_exists(store name, name text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    found_it boolean;
+BEGIN
+    EXECUTE format('SELECT true FROM %I.projections WHERE name = $1', store) INTO found_it USING name;
+    RETURN found_it IS NOT NULL;
+END
+$fn$;
+
 -- Lock the projection's row FOR UPDATE (waits for a running batch); RF004
 -- when there is none.
 CREATE FUNCTION rillflow._projection_lock(store name, name text) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    found_it boolean;
 BEGIN
     PERFORM rillflow._check_projection_name(name);
-    EXECUTE format('SELECT 1 FROM %I.projections WHERE name = $1 FOR UPDATE', store) USING name;
-    IF NOT FOUND THEN
+    EXECUTE format('SELECT true FROM %I.projections WHERE name = $1 FOR UPDATE', store) INTO found_it USING name;
+    IF found_it IS NULL THEN
         PERFORM rillflow._projection_not_found(name);
     END IF;
 END
@@ -128,12 +142,12 @@ BEGIN
         RAISE EXCEPTION 'event_types must not be empty'
             USING ERRCODE = '22023', HINT = 'Pass NULL for every event type.';
     END IF;
+    IF array_ndims(event_types) > 1 THEN
+        RAISE EXCEPTION 'event_types must be a one-dimensional array' USING ERRCODE = '22023';
+    END IF;
     IF array_position(event_types, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'event_types must not contain NULL'
             USING ERRCODE = '22004', HINT = 'Pass NULL instead of the array for every event type.';
-    END IF;
-    IF array_ndims(event_types) > 1 THEN
-        RAISE EXCEPTION 'event_types must be a one-dimensional array' USING ERRCODE = '22023';
     END IF;
     IF EXISTS (SELECT FROM unnest(event_types) t WHERE t = '') THEN
         RAISE EXCEPTION 'event_types must not contain an empty type name' USING ERRCODE = '22023';
@@ -339,10 +353,12 @@ CREATE FUNCTION rillflow.drop_projection(name text) RETURNS void
 AS $fn$
 DECLARE
     store name := rillflow.current_store();
+    dropped integer;
 BEGIN
     PERFORM rillflow._check_projection_name(name);
     EXECUTE format('DELETE FROM %I.projections WHERE name = $1', store) USING name;
-    IF NOT FOUND THEN
+    GET DIAGNOSTICS dropped = ROW_COUNT;
+    IF dropped = 0 THEN
         PERFORM rillflow._projection_not_found(name);
     END IF;
 END
@@ -576,7 +592,7 @@ BEGIN
                         ELSE format(', held by %L', r.lease_owner) END));
     END IF;
     IF r.lease_expires_at <= clock_timestamp() THEN
-        PERFORM rillflow._lease_lost(name, token, format('the lease expired at %s', r.lease_expires_at));
+        PERFORM rillflow._lease_lost(name, token, 'the lease expired');
     END IF;
     RETURN r.checkpoint;
 END
@@ -662,16 +678,11 @@ BEGIN
     IF token IS NULL THEN
         RAISE EXCEPTION 'token must not be null' USING ERRCODE = '22004';
     END IF;
+    PERFORM rillflow._projection_lock(store, name);
     -- Releasing a lease one no longer holds changes nothing.
     EXECUTE format($q$
         UPDATE %I.projections SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
          WHERE name = $1 AND lease_token = $2$q$, store) USING name, token;
-    IF NOT FOUND THEN
-        EXECUTE format('SELECT 1 FROM %I.projections WHERE name = $1', store) USING name;
-        IF NOT FOUND THEN
-            PERFORM rillflow._projection_not_found(name);
-        END IF;
-    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.projection_release(text, bigint) IS 'Give a daemon''s lease back';
@@ -754,25 +765,36 @@ $fn$;
 COMMENT ON FUNCTION rillflow.reset_projection(text, bigint)
     IS 'Move a projection''s checkpoint: it applies the events after position next';
 
-CREATE FUNCTION rillflow.rebuild_projection(name text) RETURNS void
+-- Lock the projection for a rebuild; returns the call of its reset
+-- function ('' when it has none).
+CREATE FUNCTION rillflow._rebuild_begin(name text) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     store name := rillflow.current_store();
-    r record;
+    fn regprocedure;
 BEGIN
-    -- Locks the projection's row only: appends go on while the read model is
-    -- cleared and while it is replayed.
     PERFORM rillflow._projection_lock(store, name);
-    EXECUTE format('SELECT reset_function FROM %I.projections WHERE name = $1', store) INTO r USING name;
-    IF r.reset_function IS NOT NULL THEN
-        IF (SELECT pronargs FROM pg_proc WHERE oid = r.reset_function) = 1 THEN
-            EXECUTE format('SELECT %s($1)', r.reset_function::oid::regproc) USING name;
-        ELSE
-            EXECUTE format('SELECT %s()', r.reset_function::oid::regproc);
-        END IF;
+    EXECUTE format('SELECT reset_function FROM %I.projections WHERE name = $1', store) INTO fn USING name;
+    IF fn IS NULL OR NOT EXISTS (SELECT FROM pg_proc WHERE oid = fn) THEN
+        RETURN '';
     END IF;
+    -- Schema-qualified, so the caller's search_path cannot redirect the call.
+    RETURN format('SELECT %I.%I(%s)', (SELECT nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                                        WHERE p.oid = fn),
+                  (SELECT proname FROM pg_proc WHERE oid = fn),
+                  CASE WHEN (SELECT pronargs FROM pg_proc WHERE oid = fn) = 1 THEN '$1::pg_catalog.text' ELSE '' END);
+END
+$fn$;
+
+CREATE FUNCTION rillflow._rebuild_finish(name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    store name := rillflow.current_store();
+BEGIN
     EXECUTE format('DELETE FROM %I.projection_dlq WHERE projection = $1', store) USING name;
     EXECUTE format($q$
         UPDATE %I.projections
@@ -782,6 +804,24 @@ BEGIN
                events_processed = 0, events_dead_lettered = 0, batches = 0, busy_ms = 0,
                last_batch_events = NULL, last_batch_ms = NULL, last_error = NULL, updated_at = now()
          WHERE name = $1$q$, store) USING name;
+END
+$fn$;
+
+-- No SET search_path here, on purpose: the reset function, like a handler,
+-- runs with the caller's search_path (it clears the caller's read model).
+-- Every name below is schema-qualified instead. It locks the projection's
+-- row only: appends go on while the read model is cleared and replayed.
+CREATE FUNCTION rillflow.rebuild_projection(name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    reset_call text;
+BEGIN
+    reset_call := rillflow._rebuild_begin(name);
+    IF reset_call OPERATOR(pg_catalog.<>) '' THEN
+        EXECUTE reset_call USING name;
+    END IF;
+    PERFORM rillflow._rebuild_finish(name);
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.rebuild_projection(text)
@@ -801,8 +841,7 @@ BEGIN
         RAISE EXCEPTION 'limit must be from 1 to 100000, not %', coalesce("limit"::text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
-    EXECUTE format('SELECT 1 FROM %I.projections WHERE name = $1', store) USING name;
-    IF NOT FOUND THEN
+    IF NOT rillflow._projection_exists(store, name) THEN
         PERFORM rillflow._projection_not_found(name);
     END IF;
     RETURN QUERY EXECUTE format($q$

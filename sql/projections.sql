@@ -198,3 +198,8 @@ SELECT name FROM rillflow.list_projections();
 RESET rillflow.tenant;
 DROP SCHEMA rillflow_tenant_regress_proj CASCADE;
 DELETE FROM rillflow.tenants WHERE name = 'regress_proj';
+DROP TABLE regress_proj_seen;
+DROP FUNCTION regress_proj_h(rillflow.event_envelope), regress_proj_two(rillflow.event_envelope, int),
+    regress_proj_text(text), regress_proj_set(rillflow.event_envelope), regress_proj_reset(),
+    regress_proj_reset_named(text);
+DROP PROCEDURE regress_proj_proc(rillflow.event_envelope);

@@ -162,3 +162,6 @@ RESET rillflow.tenant;
 DROP SCHEMA rillflow_tenant_regress_run CASCADE;
 DROP SCHEMA rillflow_tenant_regress_run_other CASCADE;
 DELETE FROM rillflow.tenants WHERE name IN ('regress_run', 'regress_run_other');
+DROP TABLE regress_run_totals, regress_run_log;
+DROP FUNCTION regress_run_sql(rillflow.event_envelope), regress_run_pl(rillflow.event_envelope),
+    regress_run_slow(rillflow.event_envelope);

@@ -196,7 +196,9 @@ SELECT rillflow.drop_projection('late'); \echo SQLSTATE :SQLSTATE
 SELECT name FROM rillflow.list_projections();
 
 RESET rillflow.tenant;
+SET client_min_messages = warning;
 DROP SCHEMA rillflow_tenant_regress_proj CASCADE;
+RESET client_min_messages;
 DELETE FROM rillflow.tenants WHERE name = 'regress_proj';
 DROP TABLE regress_proj_seen;
 DROP FUNCTION regress_proj_h(rillflow.event_envelope), regress_proj_two(rillflow.event_envelope, int),

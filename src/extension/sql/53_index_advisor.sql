@@ -25,6 +25,7 @@ DECLARE
     col_name text;
     idx_name text;
     expr text;
+    chain text := 'data';
 BEGIN
     IF gin IS NULL THEN
         RAISE EXCEPTION 'gin must not be null' USING ERRCODE = '22004';
@@ -72,7 +73,15 @@ BEGIN
     IF (SELECT count(*) FROM jsonb_object_keys(types)) = 1 THEN
         json_type := (SELECT k FROM jsonb_object_keys(types) k);
     END IF;
-    expr := format('(data #>> %L)', parts::text);
+    -- The expressions doc_query emits (docs/document-queries.md): data->'a'->>'b' for
+    -- strings, data->'a'->'b' (jsonb, which orders numbers numerically) for numbers and
+    -- booleans; an index on anything else would never be used by doc_query.
+    FOR i IN 1 .. array_length(parts, 1) - 1 LOOP
+        chain := chain || '->' || CASE WHEN parts[i] ~ '^[0-9]+$' THEN parts[i] ELSE quote_literal(parts[i]) END;
+    END LOOP;
+    expr := format('(%s->>%s)', chain, CASE WHEN parts[array_length(parts, 1)] ~ '^[0-9]+$'
+                                          THEN parts[array_length(parts, 1)]
+                                          ELSE quote_literal(parts[array_length(parts, 1)]) END);
 
     IF json_type IN ('string', 'number', 'boolean') THEN
         col_type := CASE json_type
@@ -89,8 +98,10 @@ BEGIN
             format('In %s sampled documents "%s" holds only %ss: a %s column with a btree index serves equality, range and sort, and doc_query uses it without changes to the queries. %s',
                    sampled, field, json_type, col_type, size_note);
         idx_name := left(tbl || '_' || replace(field, '.', '_'), 54) || '_expr_idx';
-        IF json_type = 'number' THEN
-            expr := format('((data #>> %L)::numeric)', parts::text);
+        IF json_type IN ('number', 'boolean') THEN
+            expr := format('(%s->%s)', chain, CASE WHEN parts[array_length(parts, 1)] ~ '^[0-9]+$'
+                                              THEN parts[array_length(parts, 1)]
+                                              ELSE quote_literal(parts[array_length(parts, 1)]) END);
         END IF;
         RETURN QUERY SELECT 'expression_btree'::text,
             format('CREATE INDEX IF NOT EXISTS %I ON %I.%I (%s)', idx_name, store, tbl, expr),

@@ -207,7 +207,9 @@ TEST_F(DocsCli, QueryCountAndDeletes) {
     std::vector<std::string> ids;
     for (int i = 1; i <= 5; i++) {
         ids.push_back(random_uuid());
-        json d = {{"n", i}, {"status", i % 2 ? "odd" : "even"}, {"email", "U" + std::to_string(i) + "@x"}};
+        json d = {{"n", i},
+                  {"status", i % 2 ? "odd" : "even"},
+                  {"email", "U" + std::to_string(i) + "@x"}};
         ASSERT_EQ(docs({"put", ids.back(), d.dump()}).code, 0);
     }
     Output o = docs({"query", "--filter", R"({"eq": ["status", "odd"]})", "--order-by", "n:desc",
@@ -220,8 +222,10 @@ TEST_F(DocsCli, QueryCountAndDeletes) {
 
     o = docs({"query", "--order-by", "n", "--offset", "3"});
     EXPECT_EQ(o.code, 0) << o;
-    EXPECT_EQ(o.out, R"({"email":"U4@x","n":4,"status":"even"})" "\n"
-                     R"({"email":"U5@x","n":5,"status":"odd"})" "\n");
+    EXPECT_EQ(o.out, R"({"email":"U4@x","n":4,"status":"even"})"
+                     "\n"
+                     R"({"email":"U5@x","n":5,"status":"odd"})"
+                     "\n");
 
     o = docs({"count", "--filter", "-"}, R"({"gte": ["n", 2]})");
     EXPECT_EQ(o.code, 0) << o;

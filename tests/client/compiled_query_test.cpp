@@ -103,9 +103,9 @@ TEST_F(CompiledQueryTest, ConfiguredOnceRegisteredOnFirstUseRunWithParameters) {
     // Another handle of the same Store, another query object of the same class: no new
     // configure().
     PeopleByStatus again(name, collection_);
-    EXPECT_EQ(store().docs("docs").execute_compiled(again, {{"status", "active"}, {"min_age", 0}})
-                  .size(),
-              3u);
+    EXPECT_EQ(
+        store().docs("docs").execute_compiled(again, {{"status", "active"}, {"min_age", 0}}).size(),
+        3u);
     EXPECT_EQ(configured.load() - before, 1);
 }
 
@@ -170,9 +170,8 @@ TEST_F(CompiledQueryTest, InsideATransaction) {
     auto rows = tx.docs(collection_).execute_compiled(Names(name), {{"status", "active"}});
     EXPECT_EQ(rows.size(), 4u) << "the transaction's own write is visible to it";
     tx.rollback();
-    EXPECT_EQ(store().docs(collection_).execute_compiled(Names(name), {{"status", "active"}})
-                  .size(),
-              3u);
+    EXPECT_EQ(
+        store().docs(collection_).execute_compiled(Names(name), {{"status", "active"}}).size(), 3u);
 }
 
 }  // namespace

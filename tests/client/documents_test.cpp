@@ -80,7 +80,10 @@ TEST_F(DocumentsTest, PutAndGetRoundTripATypedDocument) {
     EXPECT_EQ(doc->value.profile.city, "Lima");
     EXPECT_EQ(doc->value.tags, (std::vector<std::string>{"std", "t4"}));
 
-    EXPECT_EQ(docs().put(id, json{{"email", "x"}, {"status", "s"}, {"age", 1}, {"tags", json::array()},
+    EXPECT_EQ(docs().put(id, json{{"email", "x"},
+                                  {"status", "s"},
+                                  {"age", 1},
+                                  {"tags", json::array()},
                                   {"profile", {{"city", "c"}, {"score", 0}}}}),
               2);
     auto raw = docs().get(id);  // T defaults to nlohmann::json
@@ -252,8 +255,8 @@ TEST(PredicateTest, BuildsTheSpecJson) {
     EXPECT_TRUE((Predicate() && Predicate()).empty());
     EXPECT_EQ((Predicate() && Predicate::ne("a", 1)).to_json(), json::parse(R"({"ne": ["a", 1]})"));
     EXPECT_THROW(Predicate::not_(Predicate()), InvalidArgument);
-    EXPECT_EQ(Predicate::timestamp(std::chrono::system_clock::time_point(
-                  std::chrono::microseconds(1500000))),
+    EXPECT_EQ(Predicate::timestamp(
+                  std::chrono::system_clock::time_point(std::chrono::microseconds(1500000))),
               json::parse(R"({"$timestamp": "1970-01-01T00:00:01.500000Z"})"));
 
     QuerySpec spec;
@@ -262,7 +265,8 @@ TEST(PredicateTest, BuildsTheSpecJson) {
     spec.order_by("c", SortDirection::Desc, NullsOrder::Last);
     spec.page(2, 10);
     spec.select_fields({"a", "p.q"});
-    EXPECT_EQ(spec.to_json(), json::parse(R"({"filter": {"and": [{"eq": ["a", 1]}, {"eq": ["b", 2]}]},
+    EXPECT_EQ(spec.to_json(),
+              json::parse(R"({"filter": {"and": [{"eq": ["a", 1]}, {"eq": ["b", 2]}]},
         "order_by": [{"path": "c", "direction": "desc", "nulls": "last"}], "page": 2,
         "page_size": 10, "select": {"a": "a", "p.q": "p.q"}})"));
     EXPECT_THROW(spec.page(0, 10), InvalidArgument);
@@ -276,14 +280,16 @@ TEST(PredicateTest, BuildsTheSpecJson) {
 TEST_F(DocumentsTest, FilterOrderAndPage) {
     seed(10);
     // Active customers (even n) of 24 or more, oldest first, page 1 of 3.
-    auto page1 = docs().query<Customer>()
+    auto page1 = docs()
+                     .query<Customer>()
                      .filter(Predicate::eq("status", "active"))
                      .filter(Predicate::gte("age", 24))
                      .order_by("age", SortDirection::Desc)
                      .page(1, 3)
                      .fetch_all();
     EXPECT_EQ(ages(page1), (std::vector<int>{30, 28, 26}));
-    auto page2 = docs().query<Customer>()
+    auto page2 = docs()
+                     .query<Customer>()
                      .filter(Predicate::eq("status", "active") && Predicate::gte("age", 24))
                      .order_by("age", SortDirection::Desc)
                      .page(2, 3)
@@ -328,7 +334,8 @@ TEST_F(DocumentsTest, EveryOperator) {
 
 TEST_F(DocumentsTest, SelectFetchOneAndFetchDocuments) {
     seed(3);
-    auto rows = docs().query()
+    auto rows = docs()
+                    .query()
                     .select_fields({"email", "profile.city"})
                     .select_field("who", "$id")
                     .order_by("age")
@@ -345,8 +352,8 @@ TEST_F(DocumentsTest, SelectFetchOneAndFetchDocuments) {
     EXPECT_EQ(docs().query<Customer>().filter(Predicate::eq("age", 99)).fetch_one(), std::nullopt);
 
     docs().patch(ids_[1], "age", 40);
-    auto found = docs().query<Customer>().filter(Predicate::gt("age", 21)).order_by("age")
-                     .fetch_documents();
+    auto found =
+        docs().query<Customer>().filter(Predicate::gt("age", 21)).order_by("age").fetch_documents();
     ASSERT_EQ(found.size(), 2u);
     EXPECT_EQ(found[0].id, ids_[2]);
     EXPECT_EQ(found[0].version, 1);

@@ -239,7 +239,8 @@ class AdvisoryLockTest : public SessionTest {
                 " AND h.objid IS NOT DISTINCT FROM w.objid "
                 " AND h.objsubid IS NOT DISTINCT FROM w.objsubid "
                 " AND h.transactionid IS NOT DISTINCT FROM w.transactionid "
-                "WHERE NOT w.granted AND w.pid <> $1 AND w.locktype IN ('advisory', 'transactionid')",
+                "WHERE NOT w.granted AND w.pid <> $1 AND w.locktype IN ('advisory', "
+                "'transactionid')",
                 {holder_pid});
             if (!r.empty()) type = std::string(r.value(0, 0));
             w.commit();

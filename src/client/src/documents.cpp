@@ -80,23 +80,21 @@ std::int64_t Documents::update(const Uuid& id, const json& data,
                                std::int64_t expected_version) const {
     const Params params = {collection_, id, data, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_int(c,
-                       "SELECT rillflow.doc_update($1::text, $2::uuid, $3::jsonb, $4::bigint)",
+        return one_int(c, "SELECT rillflow.doc_update($1::text, $2::uuid, $3::jsonb, $4::bigint)",
                        params, "doc_update");
     });
 }
 
 void Documents::throw_missing(const Uuid& id) const {
-    throw NotFound("RF004",
-                   "document " + id.to_string() + " not found in collection \"" + collection_ +
-                       "\"",
-                   "It does not exist or is soft-deleted.");
+    throw NotFound(
+        "RF004", "document " + id.to_string() + " not found in collection \"" + collection_ + "\"",
+        "It does not exist or is soft-deleted.");
 }
 
 void Documents::throw_conflict(const Uuid& id, std::int64_t expected, std::int64_t actual) const {
     throw DocumentVersionConflict("RF003",
-                                  "document " + id.to_string() + " in collection \"" +
-                                      collection_ + "\" is not at the expected version",
+                                  "document " + id.to_string() + " in collection \"" + collection_ +
+                                      "\" is not at the expected version",
                                   "Expected version " + std::to_string(expected) +
                                       ", the document is at version " + std::to_string(actual) +
                                       ".",
@@ -184,11 +182,10 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
         const std::string type = typeid(query).name();
         if (it != store_->compiled.end()) {
             if (it->second["type"] != type) {
-                throw InvalidArgument("22023",
-                                      "two compiled query classes use the name \"" + name + "\"",
-                                      "This Store registered \"" + name +
-                                          "\" for another class first.",
-                                      "Give each compiled query class its own name().");
+                throw InvalidArgument(
+                    "22023", "two compiled query classes use the name \"" + name + "\"",
+                    "This Store registered \"" + name + "\" for another class first.",
+                    "Give each compiled query class its own name().");
             }
             if (!force) return;
         }
@@ -200,8 +197,8 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
         if (!tx_) store_->compiled[name] = json{{"type", type}, {"collection", ctx.collection()}};
     };
     auto run = [&](detail::Connection& c) {
-        Result r = c.exec("SELECT q FROM rillflow.run_query($1::text, $2::jsonb) AS q",
-                          {name, params});
+        Result r =
+            c.exec("SELECT q FROM rillflow.run_query($1::text, $2::jsonb) AS q", {name, params});
         std::vector<json> out;
         out.reserve(r.size());
         for (std::size_t i = 0; i < r.size(); ++i) out.push_back(detail::json_at(r, i, 0));
@@ -261,8 +258,7 @@ bool Documents::create_collection(std::string_view name) const {
 bool Documents::drop_collection(std::string_view name) const {
     const Params params = {name};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_bool(c, "SELECT rillflow.drop_collection($1::text)", params,
-                        "drop_collection");
+        return one_bool(c, "SELECT rillflow.drop_collection($1::text)", params, "drop_collection");
     });
 }
 

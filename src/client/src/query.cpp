@@ -44,7 +44,9 @@ Predicate Predicate::nin(std::string path, std::vector<json> values) {
 Predicate Predicate::contains(std::string path, json value) {
     return compare("contains", std::move(path), std::move(value));
 }
-Predicate Predicate::exists(std::string path) { return Predicate(json{{"exists", std::move(path)}}); }
+Predicate Predicate::exists(std::string path) {
+    return Predicate(json{{"exists", std::move(path)}});
+}
 Predicate Predicate::like(std::string path, std::string pattern) {
     return compare("like", std::move(path), std::move(pattern));
 }

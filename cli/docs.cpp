@@ -221,9 +221,8 @@ void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands) {
             spec.include_deleted(a->include_deleted);
             auto rows = ctx.store().docs(a->collection).query_json(spec.to_json());
             if (ctx.json) {
-                print_json({{"collection", a->collection},
-                            {"count", rows.size()},
-                            {"rows", Json(rows)}});
+                print_json(
+                    {{"collection", a->collection}, {"count", rows.size()}, {"rows", Json(rows)}});
             } else {
                 for (const auto& row : rows) print_json(row, true);
             }
@@ -398,9 +397,9 @@ void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands) {
         for (const char* verb : {"create", "drop"}) {
             auto name = std::make_shared<std::string>();
             const bool create = std::string(verb) == "create";
-            CLI::App* cmd = coll->add_subcommand(
-                verb, create ? "Create a collection unless it exists"
-                             : "Drop a collection and its documents");
+            CLI::App* cmd =
+                coll->add_subcommand(verb, create ? "Create a collection unless it exists"
+                                                  : "Drop a collection and its documents");
             cmd->add_option("name", *name, "a-z, 0-9 and _, starting with a letter, at most 48")
                 ->required();
             commands.add(cmd, [&ctx, name, create] {

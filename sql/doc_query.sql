@@ -137,3 +137,7 @@ SELECT rillflow.doc_count('qpeople', '{"gt": ["name", {"$timestamp": "2020-01-01
 
 -- the statement doc_query runs: values are arguments, never in the text
 SELECT rillflow.doc_query_sql('qpeople', '{"filter": {"and": [{"eq": ["email", "x''y"]}, {"gt": ["age", 3]}, {"contains": ["profile", {"city": "Oslo"}]}]}, "order_by": "age", "limit": 5}');
+
+-- TODO(docs-core): the fixture's tables go when the real store tables land
+DROP TABLE rillflow_default.doc_qpeople, rillflow_default.compiled_queries,
+    rillflow_default.duplicated_fields, rillflow_default.collections;

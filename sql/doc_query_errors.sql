@@ -140,3 +140,7 @@ SET search_path = '';
 SELECT count(*) FROM rillflow.doc_query('qerr', '{"filter": {"gt": ["a", 0]}}');
 RESET search_path;
 DROP SCHEMA qerr_evil CASCADE;
+
+-- TODO(docs-core): the fixture's tables go when the real store tables land
+DROP TABLE rillflow_default.doc_qerr, rillflow_default.compiled_queries,
+    rillflow_default.duplicated_fields, rillflow_default.collections;

@@ -150,3 +150,10 @@ SELECT rillflow.compile_query('by_email', 'qplan', '{"filter": {"eq": ["email", 
 SELECT * FROM rillflow.run_query('by_email', '{"email": "tenant@example.com"}');
 RESET rillflow.tenant;
 SELECT * FROM rillflow.run_query('by_email', '{"score": 1}');
+
+-- TODO(docs-core): the fixture's tables go when the real store tables land
+DROP TABLE rillflow_default.doc_qplan, rillflow_default.compiled_queries,
+    rillflow_default.duplicated_fields, rillflow_default.collections;
+DROP FUNCTION rillflow_default.dup_qplan_email_lc(), rillflow_default.dup_qplan_score();
+DROP SCHEMA rillflow_tenant_regress_query CASCADE;
+DELETE FROM rillflow.tenants WHERE name = 'regress_query';

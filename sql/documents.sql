@@ -151,7 +151,7 @@ SELECT count(*) AS rolled_back FROM rillflow.doc_get('docs', 'd0000000-0000-0000
 SELECT rillflow.ensure_tenant('regress_docs');
 SET rillflow.tenant = 'regress_docs';
 SELECT name, table_name FROM rillflow.list_collections();
-SELECT to_regclass('rillflow_tenant_regress_docs.doc_docs') IS NOT NULL AS tenant_docs_made_with_store;
+SELECT to_regclass('rillflow_tenant_regress_docs.doc_docs') IS NULL AS tenant_docs_made_on_first_use;
 SELECT * FROM rillflow.doc_get('docs', 'd0000000-0000-0000-0000-000000000001');
 SELECT rillflow.doc_put('docs', 'd0000000-0000-0000-0000-000000000001', '{"tenant": true}', 0);
 SELECT rillflow.doc_put('orders', 'd0000000-0000-0000-0000-000000000001', '{"tenant": true}');
@@ -182,3 +182,9 @@ SELECT name, table_name FROM rillflow.list_collections();
 SELECT to_regclass('rillflow_default.doc_docs') IS NULL AS docs_table_dropped;
 SELECT * FROM rillflow.doc_get('docs', 'd0000000-0000-0000-0000-000000000001');
 SELECT rillflow.drop_collection('docs');
+
+-- drop this test's tenant store
+SET client_min_messages = warning;
+DROP SCHEMA rillflow_tenant_regress_docs CASCADE;
+DELETE FROM rillflow.tenants WHERE name = 'regress_docs';
+RESET client_min_messages;

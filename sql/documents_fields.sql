@@ -145,3 +145,9 @@ SELECT rillflow.index_advisor('customers', 'email', NULL); \echo SQLSTATE :SQLST
 
 -- clean up the default store's collections
 SELECT rillflow.drop_collection(name) FROM rillflow.list_collections() ORDER BY name;
+
+-- drop this test's tenant store
+SET client_min_messages = warning;
+DROP SCHEMA rillflow_tenant_regress_fields CASCADE;
+DELETE FROM rillflow.tenants WHERE name = 'regress_fields';
+RESET client_min_messages;

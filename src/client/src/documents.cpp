@@ -80,23 +80,21 @@ std::int64_t Documents::update(const Uuid& id, const json& data,
                                std::int64_t expected_version) const {
     const Params params = {collection_, id, data, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_int(c,
-                       "SELECT rillflow.doc_update($1::text, $2::uuid, $3::jsonb, $4::bigint)",
+        return one_int(c, "SELECT rillflow.doc_update($1::text, $2::uuid, $3::jsonb, $4::bigint)",
                        params, "doc_update");
     });
 }
 
 void Documents::throw_missing(const Uuid& id) const {
-    throw NotFound("RF004",
-                   "document " + id.to_string() + " not found in collection \"" + collection_ +
-                       "\"",
-                   "It does not exist or is soft-deleted.");
+    throw NotFound(
+        "RF004", "document " + id.to_string() + " not found in collection \"" + collection_ + "\"",
+        "It does not exist or is soft-deleted.");
 }
 
 void Documents::throw_conflict(const Uuid& id, std::int64_t expected, std::int64_t actual) const {
     throw DocumentVersionConflict("RF003",
-                                  "document " + id.to_string() + " in collection \"" +
-                                      collection_ + "\" is not at the expected version",
+                                  "document " + id.to_string() + " in collection \"" + collection_ +
+                                      "\" is not at the expected version",
                                   "Expected version " + std::to_string(expected) +
                                       ", the document is at version " + std::to_string(actual) +
                                       ".",
@@ -176,7 +174,8 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
                                            "\" must be a JSON object, not " +
                                            std::string(params.type_name()));
     }
-    // Registers the query (configure() + compile_query) unless this Store already did.
+    // Registers the query (configure() + compile_query) unless this Store already did. A
+    // registration made inside a transaction is not remembered: the transaction may roll back.
     auto compile = [&](detail::Connection& c, bool force) {
         std::lock_guard<std::mutex> lock(store_->compiled_mutex);
         auto it = store_->compiled.find(name);
@@ -184,8 +183,7 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
         if (it != store_->compiled.end()) {
             if (it->second["type"] != type) {
                 throw InvalidArgument(
-                    "22023",
-                    "two compiled query classes use the name \"" + name + "\"",
+                    "22023", "two compiled query classes use the name \"" + name + "\"",
                     "This Store registered \"" + name + "\" for another class first.",
                     "Give each compiled query class its own name().");
             }
@@ -196,11 +194,11 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
         const json spec = ctx.spec().to_json();
         c.exec("SELECT rillflow.compile_query($1::text, $2::text, $3::jsonb)",
                {name, ctx.collection(), spec});
-        store_->compiled[name] = json{{"type", type}, {"collection", ctx.collection()}};
+        if (!tx_) store_->compiled[name] = json{{"type", type}, {"collection", ctx.collection()}};
     };
     auto run = [&](detail::Connection& c) {
-        Result r = c.exec("SELECT q FROM rillflow.run_query($1::text, $2::jsonb) AS q",
-                          {name, params});
+        Result r =
+            c.exec("SELECT q FROM rillflow.run_query($1::text, $2::jsonb) AS q", {name, params});
         std::vector<json> out;
         out.reserve(r.size());
         for (std::size_t i = 0; i < r.size(); ++i) out.push_back(detail::json_at(r, i, 0));
@@ -208,25 +206,45 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
     };
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         compile(c, false);
-        if (tx_) return run(c);  // a failed statement ends the transaction: no retry
+        if (!tx_) {
+            try {
+                return run(c);
+            } catch (const NotFound&) {
+                // Dropped (or never compiled in this store) since this Store registered it.
+                compile(c, true);
+                return run(c);
+            }
+        }
+        // In a transaction a failed statement would end it: try under a savepoint.
+        c.exec("SAVEPOINT rillflow_compiled_query");
         try {
-            return run(c);
+            auto rows = run(c);
+            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
+            return rows;
         } catch (const NotFound&) {
-            // Dropped (or never compiled in this store) since this Store registered it.
+            c.exec("ROLLBACK TO SAVEPOINT rillflow_compiled_query");
+            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
             compile(c, true);
             return run(c);
+        } catch (...) {
+            c.exec("ROLLBACK TO SAVEPOINT rillflow_compiled_query");
+            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
+            throw;
         }
     });
 }
 
-bool Documents::drop_compiled(std::string_view name) const {
+void Documents::drop_compiled(std::string_view name) const {
     const Params params = {name};
-    bool existed = detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_bool(c, "SELECT rillflow.drop_query($1::text)", params, "drop_query");
+    {
+        // Forgotten first: whatever the server says, the next run registers it again.
+        std::lock_guard<std::mutex> lock(store_->compiled_mutex);
+        store_->compiled.erase(std::string(name));
+    }
+    detail::run_on(store_, tx_, [&](detail::Connection& c) {
+        c.exec("SELECT rillflow.drop_query($1::text)", params);
+        return 0;
     });
-    std::lock_guard<std::mutex> lock(store_->compiled_mutex);
-    store_->compiled.erase(std::string(name));
-    return existed;
 }
 
 bool Documents::create_collection(std::string_view name) const {
@@ -240,8 +258,7 @@ bool Documents::create_collection(std::string_view name) const {
 bool Documents::drop_collection(std::string_view name) const {
     const Params params = {name};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
-        return one_bool(c, "SELECT rillflow.drop_collection($1::text)", params,
-                        "drop_collection");
+        return one_bool(c, "SELECT rillflow.drop_collection($1::text)", params, "drop_collection");
     });
 }
 

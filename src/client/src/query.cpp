@@ -1,6 +1,8 @@
 // query.cpp: Predicate and QuerySpec build the JSON query spec of DESIGN.md. They check only
 // what the client can know (arities, page numbers, parameter names); paths, operators and
 // value types are validated by the server, which names the bad part of the spec.
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <utility>
 
@@ -42,7 +44,9 @@ Predicate Predicate::nin(std::string path, std::vector<json> values) {
 Predicate Predicate::contains(std::string path, json value) {
     return compare("contains", std::move(path), std::move(value));
 }
-Predicate Predicate::exists(std::string path) { return Predicate(json{{"exists", std::move(path)}}); }
+Predicate Predicate::exists(std::string path) {
+    return Predicate(json{{"exists", std::move(path)}});
+}
 Predicate Predicate::like(std::string path, std::string pattern) {
     return compare("like", std::move(path), std::move(pattern));
 }
@@ -78,6 +82,23 @@ Predicate Predicate::not_(Predicate part) {
                               "match none, which is never what a query means.");
     }
     return Predicate(json{{"not", std::move(part.spec_)}});
+}
+
+json Predicate::timestamp(std::chrono::system_clock::time_point t) {
+    using namespace std::chrono;
+    auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
+    auto secs = static_cast<std::time_t>(us / 1000000);
+    auto frac = static_cast<long>(us % 1000000);
+    if (frac < 0) {  // before 1970: floor, not truncate
+        frac += 1000000;
+        secs -= 1;
+    }
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", frac);
+    return json{{"$timestamp", buf}};
 }
 
 Predicate Predicate::from_json(json spec) { return Predicate(std::move(spec)); }

@@ -68,7 +68,8 @@ $fn$;
 -- Collection tables are never extension members: pg_dump dumps them whole
 -- (definition, duplicated-field columns, indexes, triggers, rows) like any
 -- user table. So the default store, created by CREATE EXTENSION, registers
--- docs here and creates its table on first use; tenant stores create it now.
+-- docs here and creates its table on first use; tenant stores do the same, so
+-- every store starts with the same tables.
 CREATE FUNCTION rillflow._create_store_documents(store name) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -103,9 +104,6 @@ BEGIN
     $ddl$, store);
     EXECUTE format('INSERT INTO %I.collections (name, table_name) VALUES ($1, $2)', store)
         USING 'docs', rillflow._collection_table('docs');
-    IF store OPERATOR(pg_catalog.<>) 'rillflow_default' THEN
-        PERFORM rillflow._create_collection_table(store, 'docs');
-    END IF;
 END
 $fn$;
 

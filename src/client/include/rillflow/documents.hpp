@@ -81,6 +81,9 @@ class RILLFLOW_EXPORT Predicate {
     static Predicate or_(std::vector<Predicate> parts);
     /// @brief Not `part`. @throws InvalidArgument when `part` is empty.
     static Predicate not_(Predicate part);
+    /// @brief A value that compares as a timestamp (`{"$timestamp": "...Z"}`), e.g.
+    /// `Predicate::gt("paid_at", Predicate::timestamp(t))`.
+    static nlohmann::json timestamp(std::chrono::system_clock::time_point t);
     /// @brief A predicate given as the JSON of the query spec (`{"eq": ["status", "x"]}`);
     /// the server validates it. Null gives the empty predicate.
     static Predicate from_json(nlohmann::json spec);
@@ -397,8 +400,9 @@ class RILLFLOW_EXPORT Documents {
     /// @brief execute_compiled() with JSON rows.
     std::vector<nlohmann::json> execute_compiled_json(const CompiledQueryBase& query,
                                                       const nlohmann::json& params) const;
-    /// @brief Drops a compiled query from the store. @return True when it existed.
-    bool drop_compiled(std::string_view name) const;
+    /// @brief Drops a compiled query from the store (the next execute_compiled() through this
+    /// Store registers it again). @throws NotFound when the store has no query of that name.
+    void drop_compiled(std::string_view name) const;
 
     // ---- collections -------------------------------------------------------------------
     /// @brief Creates the collection unless it exists. @return True when this call created it.
@@ -457,6 +461,21 @@ class Query : public QueryBuilder<Query<T>> {
         auto rows = docs_.query_json(one.to_json());
         if (rows.empty()) return std::nullopt;
         return rows.front().template get<T>();
+    }
+    /// @brief Every matching document with its id and version (the select, if any, is
+    /// replaced by the whole document).
+    std::vector<Document<T>> fetch_documents() const {
+        QuerySpec whole = this->spec_;
+        whole.select_field("id", "$id");
+        whole.select_field("version", "$version");
+        whole.select_field("data", "$data");
+        std::vector<Document<T>> out;
+        for (auto& row : docs_.query_json(whole.to_json())) {
+            out.push_back(Document<T>{Uuid::parse(row.at("id").template get<std::string>()),
+                                      row.at("data").template get<T>(),
+                                      row.at("version").template get<std::int64_t>()});
+        }
+        return out;
     }
     /// @brief How many documents match the filter (ignoring order, paging and select).
     std::int64_t count() const {

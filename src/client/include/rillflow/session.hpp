@@ -154,8 +154,7 @@ class RILLFLOW_EXPORT Session {
                std::optional<std::int64_t> expected_version = std::nullopt) {
         if (!object) throw InvalidArgument("22004", "Session::store: the object is null");
         std::shared_ptr<void> erased = object;
-        stage_store(collection, id, std::move(erased), typeid(T), &to_json_of<T>,
-                    expected_version);
+        stage_store(collection, id, std::move(erased), typeid(T), &to_json_of<T>, expected_version);
     }
     /// @brief store() of a copy of `value`; returns the object now in the identity map.
     template <typename T>

@@ -25,6 +25,25 @@ extern int	rf_apply_events(FmgrInfo *handler, const Datum *events, const int64 *
 							int from, int to, ErrorData **error);
 
 /*
+ * A batch handler (one taking rillflow.event_envelope[]): call it once on
+ * events[from..to), in log order, in one subtransaction. Returns true when
+ * the call succeeded (its writes are kept); false when it raised an error:
+ * then nothing of the call is kept and *error holds the error. Which event
+ * caused it is the caller's to find (the runtime bisects). A cancel or
+ * statement timeout is re-thrown, noting the batch's first event.
+ */
+typedef struct RfEnvelopeArrayType
+{
+	Oid			elemtype;		/* rillflow.event_envelope */
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+} RfEnvelopeArrayType;
+
+extern bool rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, const Datum *events,
+						   const int64 *positions, int from, int to, ErrorData **error);
+
+/*
  * The position of the event whose handler call was cancelled (query cancel
  * or statement_timeout) in this backend's last run, 0 when no call was
  * interrupted. The background worker reads it after catching the cancel, to

@@ -16,12 +16,18 @@
  *	  before k again (runtime: rf_apply_events is called with the shorter
  *	  range), so each event's writes are kept or dropped as a whole.
  *
+ *	  A batch handler takes rillflow.event_envelope[] and is called once per
+ *	  run of events (rf_apply_batch), so it can write the whole run with one
+ *	  set-based statement. When the call fails, the runtime finds the failing
+ *	  event by bisection (projection_runtime.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -103,4 +109,72 @@ rf_apply_events(FmgrInfo *handler, const Datum *events, const int64 *positions,
 
 	MemoryContextDelete(eventcxt);
 	return -1;
+}
+
+bool
+rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, const Datum *events,
+			   const int64 *positions, int from, int to, ErrorData **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	MemoryContext callcxt;
+
+	Assert(to > from);
+	/* The array and whatever the call leaves in its memory context go with the call. */
+	callcxt = AllocSetContextCreate(oldcxt, "rillflow projection batch", ALLOCSET_DEFAULT_SIZES);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		LOCAL_FCINFO(fcinfo, 1);
+		ArrayType  *array;
+		Datum	   *elems;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(callcxt);
+
+		/*
+		 * construct_array detoasts into its argument: give it a copy, so that
+		 * events[] never points into this call's memory.
+		 */
+		elems = palloc(sizeof(Datum) * (to - from));
+		memcpy(elems, events + from, sizeof(Datum) * (to - from));
+		array = construct_array(elems, to - from, type->elemtype,
+								type->typlen, type->typbyval, type->typalign);
+		InitFunctionCallInfoData(*fcinfo, handler, 1, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = PointerGetDatum(array);
+		fcinfo->args[0].isnull = false;
+		(void) FunctionCallInvoke(fcinfo);
+		MemoryContextSwitchTo(oldcxt);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		MemoryContextDelete(callcxt);
+
+		/* As in rf_apply_events: the caller asked for the cancel. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			rf_interrupted_position = positions[from];
+			ReThrowError(edata);
+		}
+		*error = edata;
+		return false;
+	}
+	PG_END_TRY();
+
+	MemoryContextDelete(callcxt);
+	return true;
 }

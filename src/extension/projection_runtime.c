@@ -11,6 +11,11 @@
  *	  counters. The read-model writes and the checkpoint commit together, so
  *	  each event's effect is kept exactly once whatever crashes.
  *
+ *	  A batch handler (taking rillflow.event_envelope[]) is called once per
+ *	  run of events; when the call fails, bisection finds the first failing
+ *	  event (rf_apply_run_batch), and from there on it is as for a per-event
+ *	  handler.
+ *
  *	  A handler error counts an attempt at that event
  *	  (rillflow._projection_record_failure, in SQL: it is the rare path):
  *	  the batch stops before the event and retries it after a backoff, or,
@@ -144,6 +149,8 @@ typedef struct RfProjection
 	int			batch_size;
 	int64		checkpoint;
 	FmgrInfo	flinfo;
+	bool		batch;			/* the handler takes rillflow.event_envelope[] */
+	RfEnvelopeArrayType array_type;
 } RfProjection;
 
 /*
@@ -264,6 +271,81 @@ rf_record_failure(const RfStore *store, RfProjection *proj, int64 position, Erro
 }
 
 /*
+ * Apply events[from..to) in one subtransaction, per event or in one batch
+ * call. Returns -1 on success, else the index of the failing event for a
+ * per-event handler, and from for a batch handler (it is not known which).
+ */
+static int
+rf_apply_range(RfProjection *proj, Datum *events, int64 *positions, int from, int to,
+			   ErrorData **error)
+{
+	if (!proj->batch)
+		return rf_apply_events(&proj->flinfo, events, positions, from, to, error);
+	return rf_apply_batch(&proj->flinfo, &proj->array_type, events, positions, from, to, error)
+		? -1 : from;
+}
+
+/*
+ * rf_apply_run for a batch handler. One call for events[from..n); when it
+ * fails, bisection: the invariant is that calling the handler on [lo, hi)
+ * after what is applied so far fails with *edata. Call it on the first half:
+ * a failure narrows to it; a success is kept, and the second half is called
+ * to learn its error (or kept too, when it succeeds on its own: a handler
+ * whose failure came from two events together, or one that is not
+ * deterministic, then goes on from hi). At most about 2 log2(n) calls find
+ * the first failing event k, with events[from..k) applied, each exactly once.
+ */
+static int
+rf_apply_run_batch(const RfStore *store, RfProjection *proj, Datum *events, int64 *positions,
+				   int from, int n, int *failed, bool *dead)
+{
+	int			pos = from;
+
+	*failed = -1;
+	*dead = false;
+	while (pos < n)
+	{
+		ErrorData  *edata = NULL;
+		int			lo = pos,
+					hi = n;
+
+		if (rf_apply_range(proj, events, positions, pos, n, &edata) < 0)
+			return n - from;
+		while (hi - lo > 1)
+		{
+			int			mid = lo + (hi - lo) / 2;
+			ErrorData  *again = NULL;
+
+			CHECK_FOR_INTERRUPTS();
+			if (rf_apply_range(proj, events, positions, lo, mid, &again) >= 0)
+			{
+				hi = mid;
+				FreeErrorData(edata);
+				edata = again;
+				continue;
+			}
+			lo = mid;
+			if (rf_apply_range(proj, events, positions, lo, hi, &again) < 0)
+			{
+				lo = hi;		/* the rest of the range went through on its own */
+				break;
+			}
+			FreeErrorData(edata);
+			edata = again;
+		}
+		if (lo < hi)
+		{
+			*failed = lo;
+			*dead = rf_record_failure(store, proj, positions[lo], edata);
+			return lo - from;
+		}
+		FreeErrorData(edata);
+		pos = hi;
+	}
+	return n - from;
+}
+
+/*
  * Apply events[from..n): on a failure, apply the events before it again
  * (their run was rolled back with it) and count the failure. Returns the
  * number of events applied; *next is where to go on (n when done), *failed
@@ -274,8 +356,11 @@ rf_apply_run(const RfStore *store, RfProjection *proj, Datum *events, int64 *pos
 			 int from, int n, int *failed, bool *dead)
 {
 	ErrorData  *edata = NULL;
-	int			k = rf_apply_events(&proj->flinfo, events, positions, from, n, &edata);
+	int			k;
 
+	if (proj->batch)
+		return rf_apply_run_batch(store, proj, events, positions, from, n, failed, dead);
+	k = rf_apply_events(&proj->flinfo, events, positions, from, n, &edata);
 	*failed = -1;
 	*dead = false;
 	if (k < 0)
@@ -320,7 +405,7 @@ rf_apply_requeued(const RfStore *store, RfProjection *proj)
 		Datum		event = SPI_getbinval(tab->vals[i], tab->tupdesc, 3, &isnull);
 		ErrorData  *edata = NULL;
 
-		if (rf_apply_events(&proj->flinfo, &event, &position, 0, 1, &edata) < 0)
+		if (rf_apply_range(proj, &event, &position, 0, 1, &edata) < 0)
 		{
 			rf_run_plan(store, &rf_dlq_done_plan, &id, NULL, false, 0);
 			applied++;
@@ -501,6 +586,19 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(proj->handler));
 	InvokeFunctionExecuteHook(proj->handler);
 	fmgr_info(proj->handler, &proj->flinfo);
+
+	/* The registry admits one argument: the envelope, or an array of them. */
+	{
+		Oid		   *argtypes;
+		int			nargs;
+
+		(void) get_func_signature(proj->handler, &argtypes, &nargs);
+		proj->array_type.elemtype = nargs == 1 ? get_element_type(argtypes[0]) : InvalidOid;
+		proj->batch = OidIsValid(proj->array_type.elemtype);
+		if (proj->batch)
+			get_typlenbyvalalign(proj->array_type.elemtype, &proj->array_type.typlen,
+								 &proj->array_type.typbyval, &proj->array_type.typalign);
+	}
 	return true;
 
 external:

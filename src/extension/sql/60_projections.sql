@@ -168,7 +168,8 @@ END
 $fn$;
 
 -- Raise 22023 unless fn is a plain function taking exactly one
--- rillflow.event_envelope (a projection handler).
+-- rillflow.event_envelope (a per-event handler) or one
+-- rillflow.event_envelope[] (a batch handler).
 CREATE FUNCTION rillflow._check_handler(fn regprocedure) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -184,15 +185,17 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'handler function with OID % does not exist', fn::oid USING ERRCODE = '42883';
     END IF;
-    IF p.prokind <> 'f' OR p.pronargs <> 1 OR p.proargtypes[0] <> 'rillflow.event_envelope'::regtype
+    IF p.prokind <> 'f' OR p.pronargs <> 1
+       OR p.proargtypes[0] NOT IN ('rillflow.event_envelope'::regtype, 'rillflow.event_envelope[]'::regtype)
        OR p.proretset THEN
-        RAISE EXCEPTION 'handler % must be a function taking exactly one rillflow.event_envelope', fn
+        RAISE EXCEPTION 'handler % must be a function taking exactly one rillflow.event_envelope or one rillflow.event_envelope[]', fn
             USING ERRCODE = '22023',
                   DETAIL = CASE WHEN p.prokind = 'p' THEN 'It is a procedure.'
                                 WHEN p.prokind <> 'f' THEN 'It is an aggregate or window function.'
                                 WHEN p.proretset THEN 'It returns a set.'
                                 ELSE format('It takes (%s).', pg_get_function_identity_arguments(fn)) END,
-                  HINT = 'Declare it as CREATE FUNCTION handler(e rillflow.event_envelope) RETURNS void ...';
+                  HINT = 'Declare it as CREATE FUNCTION handler(e rillflow.event_envelope) RETURNS void ..., '
+                         'or as handler(events rillflow.event_envelope[]) for a batch handler.';
     END IF;
 END
 $fn$;

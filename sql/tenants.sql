@@ -4,7 +4,14 @@ SELECT rillflow.current_store();
 SELECT rillflow.ensure_tenant('regress_acme') AS created, rillflow.ensure_tenant('regress_acme') AS created_again;
 SELECT rillflow.ensure_tenant('regress_globex');
 SELECT name, schema_name FROM rillflow.list_tenants() WHERE name LIKE 'regress_%' ORDER BY name;
-SELECT count(*) AS store_tables FROM pg_tables WHERE schemaname = 'rillflow_tenant_regress_acme';
+-- a tenant's store has the default store's tables (collection tables aside)
+SELECT (SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables
+         WHERE schemaname = 'rillflow_tenant_regress_acme' AND tablename NOT LIKE 'doc\_%')
+     = (SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables
+         WHERE schemaname = 'rillflow_default' AND tablename NOT LIKE 'doc\_%') AS same_tables,
+       (SELECT count(*) FROM pg_tables WHERE schemaname = 'rillflow_tenant_regress_acme'
+           AND tablename IN ('streams', 'events', 'positions', 'log_state', 'idempotency_keys',
+                             'stream_aliases')) AS event_tables;
 
 -- each store has its own streams, versions and log
 SET rillflow.tenant = 'regress_acme';
@@ -55,7 +62,9 @@ SELECT count(*) AS no_stray_schemas FROM pg_namespace WHERE nspname LIKE 'rillfl
 SET rillflow.tenant = 'regress_globex';
 SELECT rillflow.current_store();
 RESET rillflow.tenant;
+SET client_min_messages = warning;
 DROP SCHEMA rillflow_tenant_regress_globex CASCADE;
+RESET client_min_messages;
 SET rillflow.tenant = 'regress_globex';
 SELECT rillflow.stream_version('71000000-0000-0000-0000-000000000001'); \echo SQLSTATE :SQLSTATE
 RESET rillflow.tenant;

@@ -32,7 +32,7 @@
 #include "utils/memutils.h"
 
 #include "query.h"
-#include "query_collection_stub.h"
+#include "collections.h"
 
 typedef struct RfFieldsEntry
 {

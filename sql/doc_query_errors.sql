@@ -57,6 +57,7 @@ SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["", 1]}}'); \echo S
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a..b", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a.", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["1a", 1]}}'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["0.a", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a b", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a''); DROP TABLE x; --", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a\"b", 1]}}'); \echo SQLSTATE :SQLSTATE

@@ -1,47 +1,20 @@
 -- doc_query / doc_count: every operator, combinations, sort, paging, select,
 -- include_deleted, typed comparisons, timestamps.
 \set SHOW_CONTEXT never
--- TODO(docs-core): until create_collection/add_duplicated_field land, the store tables by hand.
-CREATE FUNCTION pg_temp.fixture_store(s name) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.collections(name text PRIMARY KEY, table_name name NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())', s);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.duplicated_fields(collection text REFERENCES %I.collections ON DELETE CASCADE, path text NOT NULL, column_name name NOT NULL, type text NOT NULL, indexed boolean NOT NULL DEFAULT true, transform text, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (collection, column_name), UNIQUE (collection, path))', s, s);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.compiled_queries(name text PRIMARY KEY, collection text NOT NULL, spec jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())', s);
-END $$;
-CREATE FUNCTION pg_temp.fixture_collection(s name, c text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_temp.fixture_store(s);
-    EXECUTE format('CREATE TABLE %I.%I(id uuid PRIMARY KEY, data jsonb NOT NULL, version bigint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), deleted_at timestamptz)', s, 'doc_' || c);
-    EXECUTE format('INSERT INTO %I.collections(name, table_name) VALUES ($1, $2)', s) USING c, 'doc_' || c;
-END $$;
--- a duplicated field: column, trigger, backfill, index, row
-CREATE FUNCTION pg_temp.fixture_field(s name, c text, path text, col name, typ text, transform text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    expr text := format('(NEW.data #>> %L)', string_to_array(path, '.'));
-BEGIN
-    IF transform IS NOT NULL THEN expr := replace(transform, '{value}', expr); END IF;
-    EXECUTE format('ALTER TABLE %I.%I ADD COLUMN %I %s', s, 'doc_' || c, col, typ);
-    EXECUTE format('CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql AS $t$ BEGIN NEW.%I := (%s)::%s; RETURN NEW; END $t$',
-                   s, 'dup_' || c || '_' || col, col, expr, typ);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON %I.%I FOR EACH ROW EXECUTE FUNCTION %I.%I()',
-                   'dup_' || col, s, 'doc_' || c, s, 'dup_' || c || '_' || col);
-    EXECUTE format('UPDATE %I.%I SET data = data', s, 'doc_' || c);
-    EXECUTE format('CREATE INDEX ON %I.%I (%I)', s, 'doc_' || c, col);
-    EXECUTE format('INSERT INTO %I.duplicated_fields(collection, path, column_name, type, transform) VALUES ($1, $2, $3, $4, $5)', s)
-        USING c, path, col, typ, transform;
-END $$;
-SELECT pg_temp.fixture_collection('rillflow_default', 'qpeople');
--- ten people and some odd documents
-INSERT INTO rillflow_default.doc_qpeople(id, data, created_at) VALUES
+SELECT rillflow.create_collection('qpeople');
+-- people and some odd documents, inserted directly to give each a known
+-- created_at (doc_put stamps now()) and one a deleted_at
+INSERT INTO rillflow_default.doc_qpeople(id, data, version, created_at)
+SELECT id::uuid, data::jsonb, 1, created_at::timestamptz FROM (VALUES
  ('00000000-0000-0000-0000-000000000001', '{"name": "Ann",  "age": 31, "email": "Ann@Example.com", "active": true,  "profile": {"city": "Oslo"}, "tags": ["a", "b"], "joined": "2025-01-10T00:00:00Z"}', '2025-01-01Z'),
  ('00000000-0000-0000-0000-000000000002', '{"name": "Bob",  "age": 25, "email": "bob@example.com", "active": false, "profile": {"city": "Rome"}, "tags": ["b"],      "joined": "2025-06-01T12:00:00Z"}', '2025-01-02Z'),
  ('00000000-0000-0000-0000-000000000003', '{"name": "Cid",  "age": 40, "email": "cid@example.org", "active": true,  "profile": {"city": "Oslo"}, "tags": [],         "joined": "2026-02-01T00:00:00+02:00"}', '2025-01-03Z'),
  ('00000000-0000-0000-0000-000000000004', '{"name": "Dee",  "age": 25.5, "email": null,           "active": true,  "profile": {"city": null},   "tags": ["c"]}', '2025-01-04Z'),
  ('00000000-0000-0000-0000-000000000005', '{"name": "Eve",  "age": "40", "active": "yes", "profile": {}}', '2025-01-05Z'),
  ('00000000-0000-0000-0000-000000000006', '{"name": "50%_off", "age": 7}', '2025-01-06Z'),
- ('00000000-0000-0000-0000-000000000007', '{"name": "Gil", "age": 60, "scores": [10, 20]}', '2025-01-07Z');
-INSERT INTO rillflow_default.doc_qpeople(id, data, deleted_at) VALUES
- ('00000000-0000-0000-0000-000000000009', '{"name": "Zed (deleted)", "age": 31}', now());
+ ('00000000-0000-0000-0000-000000000007', '{"name": "Gil", "age": 60, "scores": [10, 20]}', '2025-01-07Z')) AS v(id, data, created_at);
+SELECT rillflow.doc_put('qpeople', '00000000-0000-0000-0000-000000000009', '{"name": "Zed (deleted)", "age": 31}');
+SELECT rillflow.doc_soft_delete('qpeople', '00000000-0000-0000-0000-000000000009');
 
 CREATE FUNCTION pg_temp.q(spec jsonb) RETURNS SETOF text LANGUAGE sql AS
 $$ SELECT coalesce(d->>'name', d::text) FROM rillflow.doc_query('qpeople', spec) d $$;
@@ -104,6 +77,7 @@ SELECT pg_temp.names('{"filter": {"gt": ["$created_at", {"$timestamp": "2025-01-
 SELECT pg_temp.names('{"filter": {"eq": ["$id", "00000000-0000-0000-0000-000000000002"]}}') AS by_id;
 SELECT pg_temp.names('{"filter": {"in": ["$id", ["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000003"]]}}') AS by_ids;
 SELECT pg_temp.names('{"filter": {"eq": ["$version", 1]}, "include_deleted": true}') AS by_version;
+SELECT pg_temp.names('{"filter": {"eq": ["$version", 2]}, "include_deleted": true}') AS soft_delete_is_a_write;
 SELECT pg_temp.names('{"filter": {"ne": ["$deleted_at", null]}, "include_deleted": true}') AS deleted_only;
 
 -- order_by: direction, nulls, type, bare string, several keys
@@ -138,6 +112,4 @@ SELECT rillflow.doc_count('qpeople', '{"gt": ["name", {"$timestamp": "2020-01-01
 -- the statement doc_query runs: values are arguments, never in the text
 SELECT rillflow.doc_query_sql('qpeople', '{"filter": {"and": [{"eq": ["email", "x''y"]}, {"gt": ["age", 3]}, {"contains": ["profile", {"city": "Oslo"}]}]}, "order_by": "age", "limit": 5}');
 
--- TODO(docs-core): the fixture's tables go when the real store tables land
-DROP TABLE rillflow_default.doc_qpeople, rillflow_default.compiled_queries,
-    rillflow_default.duplicated_fields, rillflow_default.collections;
+SELECT rillflow.drop_collection('qpeople');

@@ -1,37 +1,8 @@
 -- doc_query: every malformed spec is 22023 naming the bad part; injection
 -- attempts in paths and names are rejected before anything runs.
 \set SHOW_CONTEXT never
--- TODO(docs-core): until create_collection/add_duplicated_field land, the store tables by hand.
-CREATE FUNCTION pg_temp.fixture_store(s name) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.collections(name text PRIMARY KEY, table_name name NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())', s);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.duplicated_fields(collection text REFERENCES %I.collections ON DELETE CASCADE, path text NOT NULL, column_name name NOT NULL, type text NOT NULL, indexed boolean NOT NULL DEFAULT true, transform text, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (collection, column_name), UNIQUE (collection, path))', s, s);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.compiled_queries(name text PRIMARY KEY, collection text NOT NULL, spec jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())', s);
-END $$;
-CREATE FUNCTION pg_temp.fixture_collection(s name, c text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_temp.fixture_store(s);
-    EXECUTE format('CREATE TABLE %I.%I(id uuid PRIMARY KEY, data jsonb NOT NULL, version bigint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), deleted_at timestamptz)', s, 'doc_' || c);
-    EXECUTE format('INSERT INTO %I.collections(name, table_name) VALUES ($1, $2)', s) USING c, 'doc_' || c;
-END $$;
--- a duplicated field: column, trigger, backfill, index, row
-CREATE FUNCTION pg_temp.fixture_field(s name, c text, path text, col name, typ text, transform text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    expr text := format('(NEW.data #>> %L)', string_to_array(path, '.'));
-BEGIN
-    IF transform IS NOT NULL THEN expr := replace(transform, '{value}', expr); END IF;
-    EXECUTE format('ALTER TABLE %I.%I ADD COLUMN %I %s', s, 'doc_' || c, col, typ);
-    EXECUTE format('CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql AS $t$ BEGIN NEW.%I := (%s)::%s; RETURN NEW; END $t$',
-                   s, 'dup_' || c || '_' || col, col, expr, typ);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON %I.%I FOR EACH ROW EXECUTE FUNCTION %I.%I()',
-                   'dup_' || col, s, 'doc_' || c, s, 'dup_' || c || '_' || col);
-    EXECUTE format('UPDATE %I.%I SET data = data', s, 'doc_' || c);
-    EXECUTE format('CREATE INDEX ON %I.%I (%I)', s, 'doc_' || c, col);
-    EXECUTE format('INSERT INTO %I.duplicated_fields(collection, path, column_name, type, transform) VALUES ($1, $2, $3, $4, $5)', s)
-        USING c, path, col, typ, transform;
-END $$;
-SELECT pg_temp.fixture_collection('rillflow_default', 'qerr');
-INSERT INTO rillflow_default.doc_qerr(id, data) VALUES ('00000000-0000-0000-0000-000000000001', '{"a": 1}');
+SELECT rillflow.create_collection('qerr');
+SELECT rillflow.doc_put('qerr', '00000000-0000-0000-0000-000000000001', '{"a": 1}');
 
 -- NULL arguments (22004), unknown or invalid collection
 SELECT * FROM rillflow.doc_query(NULL, '{}'); \echo SQLSTATE :SQLSTATE
@@ -86,6 +57,7 @@ SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["", 1]}}'); \echo S
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a..b", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a.", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["1a", 1]}}'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["0.a", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a b", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a''); DROP TABLE x; --", 1]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a\"b", 1]}}'); \echo SQLSTATE :SQLSTATE
@@ -141,6 +113,4 @@ SELECT count(*) FROM rillflow.doc_query('qerr', '{"filter": {"gt": ["a", 0]}}');
 RESET search_path;
 DROP SCHEMA qerr_evil CASCADE;
 
--- TODO(docs-core): the fixture's tables go when the real store tables land
-DROP TABLE rillflow_default.doc_qerr, rillflow_default.compiled_queries,
-    rillflow_default.duplicated_fields, rillflow_default.collections;
+SELECT rillflow.drop_collection('qerr');

@@ -2,38 +2,10 @@
 -- fields replace the path by their column, compiled queries plan once, and
 -- every call acts on the tenant's store.
 \set SHOW_CONTEXT never
--- TODO(docs-core): until create_collection/add_duplicated_field land, the store tables by hand.
-CREATE FUNCTION pg_temp.fixture_store(s name) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.collections(name text PRIMARY KEY, table_name name NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())', s);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.duplicated_fields(collection text REFERENCES %I.collections ON DELETE CASCADE, path text NOT NULL, column_name name NOT NULL, type text NOT NULL, indexed boolean NOT NULL DEFAULT true, transform text, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (collection, column_name), UNIQUE (collection, path))', s, s);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.compiled_queries(name text PRIMARY KEY, collection text NOT NULL, spec jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())', s);
-END $$;
-CREATE FUNCTION pg_temp.fixture_collection(s name, c text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_temp.fixture_store(s);
-    EXECUTE format('CREATE TABLE %I.%I(id uuid PRIMARY KEY, data jsonb NOT NULL, version bigint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), deleted_at timestamptz)', s, 'doc_' || c);
-    EXECUTE format('INSERT INTO %I.collections(name, table_name) VALUES ($1, $2)', s) USING c, 'doc_' || c;
-END $$;
--- a duplicated field: column, trigger, backfill, index, row
-CREATE FUNCTION pg_temp.fixture_field(s name, c text, path text, col name, typ text, transform text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    expr text := format('(NEW.data #>> %L)', string_to_array(path, '.'));
-BEGIN
-    IF transform IS NOT NULL THEN expr := replace(transform, '{value}', expr); END IF;
-    EXECUTE format('ALTER TABLE %I.%I ADD COLUMN %I %s', s, 'doc_' || c, col, typ);
-    EXECUTE format('CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql AS $t$ BEGIN NEW.%I := (%s)::%s; RETURN NEW; END $t$',
-                   s, 'dup_' || c || '_' || col, col, expr, typ);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON %I.%I FOR EACH ROW EXECUTE FUNCTION %I.%I()',
-                   'dup_' || col, s, 'doc_' || c, s, 'dup_' || c || '_' || col);
-    EXECUTE format('UPDATE %I.%I SET data = data', s, 'doc_' || c);
-    EXECUTE format('CREATE INDEX ON %I.%I (%I)', s, 'doc_' || c, col);
-    EXECUTE format('INSERT INTO %I.duplicated_fields(collection, path, column_name, type, transform) VALUES ($1, $2, $3, $4, $5)', s)
-        USING c, path, col, typ, transform;
-END $$;
-SELECT pg_temp.fixture_collection('rillflow_default', 'qplan');
-INSERT INTO rillflow_default.doc_qplan(id, data)
-SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid,
+SELECT rillflow.create_collection('qplan');
+-- bulk data for the planner, inserted directly
+INSERT INTO rillflow_default.doc_qplan(id, version, data)
+SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, 1,
        jsonb_build_object('email', 'User' || i || '@Example.com', 'age', i % 90, 'status', CASE WHEN i % 10 = 0 THEN 'banned' ELSE 'active' END,
                           'profile', jsonb_build_object('city', 'c' || (i % 50)), 'score', i)
 FROM generate_series(1, 2000) i;
@@ -70,8 +42,9 @@ SELECT rillflow.doc_count('qplan', '{"contains": ["status", "banned"]}');
 
 -- duplicated fields: the column replaces the path, the value is converted
 -- and transformed in C, and nothing wraps the column
-SELECT pg_temp.fixture_field('rillflow_default', 'qplan', 'email', 'email_lc', 'text', 'lower({value})');
-SELECT pg_temp.fixture_field('rillflow_default', 'qplan', 'score', 'score', 'integer');
+SELECT rillflow.add_duplicated_field('qplan', 'email', 'email_lc', 'text', transform => 'lower({value})');
+SELECT rillflow.add_duplicated_field('qplan', 'score', 'score', 'integer');
+ANALYZE rillflow_default.doc_qplan;
 SELECT rillflow.doc_query_sql('qplan', '{"filter": {"and": [{"eq": ["email", "USER7@example.COM"]}, {"gt": ["score", 5.5]}]}, "order_by": "score", "limit": 2}');
 SELECT * FROM pg_temp.plan('{"filter": {"eq": ["email", "USER7@example.COM"]}}', '''user7@example.com''');
 SELECT * FROM rillflow.doc_query('qplan', '{"filter": {"eq": ["email", "USER7@example.COM"]}, "select": {"s": "score", "e": "email"}}');
@@ -89,14 +62,17 @@ SELECT rillflow.doc_query_sql('qplan', '{"filter": {"eq": ["score", 7.5]}}');
 SELECT rillflow.doc_query_sql('qplan', '{"filter": {"eq": ["score", "7"]}}');
 -- eq null is the column IS NULL
 SELECT rillflow.doc_query_sql('qplan', '{"filter": {"eq": ["score", null]}}');
--- a transform the query code does not know is not used
-INSERT INTO rillflow_default.duplicated_fields(collection, path, column_name, type, transform) VALUES ('qplan', 'status', 'status', 'text', 'md5({value})');
+-- a transform the query code does not know (add_duplicated_field refuses
+-- it; here a hand-edited row) is not used
+INSERT INTO rillflow_default.duplicated_fields(collection, path, column_name, type, indexed, transform) VALUES ('qplan', 'status', 'status', 'text', false, 'md5({value})');
 ALTER TABLE rillflow_default.doc_qplan ADD COLUMN status text;
 SELECT rillflow.doc_query_sql('qplan', '{"filter": {"eq": ["status", "x"]}}');
+DELETE FROM rillflow_default.duplicated_fields WHERE collection = 'qplan' AND column_name = 'status';
+ALTER TABLE rillflow_default.doc_qplan DROP COLUMN status;
 -- the per-backend cache of duplicated fields follows DDL: drop one, the path is read again
-ALTER TABLE rillflow_default.doc_qplan DROP COLUMN score;
 SELECT rillflow.doc_query_sql('qplan', '{"filter": {"gt": ["score", 3]}}');
-DELETE FROM rillflow_default.duplicated_fields WHERE collection = 'qplan' AND column_name IN ('score', 'status');
+SELECT rillflow.drop_duplicated_field('qplan', 'score');
+SELECT rillflow.doc_query_sql('qplan', '{"filter": {"gt": ["score", 3]}}');
 RESET enable_seqscan;
 
 -- compiled queries
@@ -140,9 +116,9 @@ SELECT * FROM rillflow.run_query('in_list', '{"ages": [1]}'); \echo SQLSTATE :SQ
 
 -- tenants: the same calls act on the tenant's store
 SELECT rillflow.ensure_tenant('regress_query');
-SELECT pg_temp.fixture_collection('rillflow_tenant_regress_query', 'qplan');
-INSERT INTO rillflow_tenant_regress_query.doc_qplan(id, data) VALUES ('00000000-0000-0000-0000-000000000001', '{"email": "tenant@example.com", "score": 1}');
 SET rillflow.tenant = 'regress_query';
+SELECT rillflow.create_collection('qplan');
+SELECT rillflow.doc_put('qplan', '00000000-0000-0000-0000-000000000001', '{"email": "tenant@example.com", "score": 1}');
 SELECT * FROM rillflow.doc_query('qplan', '{}');
 SELECT rillflow.doc_count('qplan');
 SELECT * FROM rillflow.run_query('by_email', '{"score": 1}'); \echo SQLSTATE :SQLSTATE
@@ -151,9 +127,16 @@ SELECT * FROM rillflow.run_query('by_email', '{"email": "tenant@example.com"}');
 RESET rillflow.tenant;
 SELECT * FROM rillflow.run_query('by_email', '{"score": 1}');
 
--- TODO(docs-core): the fixture's tables go when the real store tables land
-DROP TABLE rillflow_default.doc_qplan, rillflow_default.compiled_queries,
-    rillflow_default.duplicated_fields, rillflow_default.collections;
-DROP FUNCTION rillflow_default.dup_qplan_email_lc(), rillflow_default.dup_qplan_score();
+-- clean up: the tenant's store, then the default store's queries and collection
+SET rillflow.tenant = 'regress_query';
+SELECT rillflow.drop_query('by_email'), rillflow.drop_collection('qplan');
+RESET rillflow.tenant;
+
+-- (quietly: the list of a store's tables grows with each feature)
+SET client_min_messages = warning;
 DROP SCHEMA rillflow_tenant_regress_query CASCADE;
+RESET client_min_messages;
 DELETE FROM rillflow.tenants WHERE name = 'regress_query';
+SELECT rillflow.drop_query('by_email'), rillflow.drop_query('older'), rillflow.drop_collection('qplan');
+SELECT count(*) AS queries_left FROM rillflow.list_queries();
+SELECT name FROM rillflow.list_collections();

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * doc_fields.c
- *	  Dotted document paths, and the trigger that keeps duplicated fields
- *	  (real columns copied out of the document) in step with the data.
+ *	  The trigger that keeps duplicated fields (real columns copied out of
+ *	  the document) in step with the data, and rillflow._check_field_path
+ *	  (the path rule itself is doc_path.c's, shared with doc_query).
  *
  *	  The trigger is self-describing: its arguments are the fields, four per
  *	  field (column, path, type, transform or ''), written by
@@ -29,102 +30,31 @@
 #include "utils/rel.h"
 #include "utils/uuid.h"
 
-#include "doc_fields.h"
+#include "doc_path.h"
 #include "rillflow.h"
 
 PG_FUNCTION_INFO_V1(rillflow_check_field_path);
 PG_FUNCTION_INFO_V1(rillflow_doc_sync_fields);
 
 /*
- * Raise 22023 unless path is keys (a letter or _, then letters, digits, _) or
- * array indexes (digits, not first), joined by dots, at most 32 parts.
+ * rillflow._check_field_path(path text, argname text) RETURNS text[]
+ *
+ * The parts of a dotted path, or 22004/22023 naming argname: the path rule of
+ * rf_parse_doc_path (doc_path.c) for the SQL functions that take a path.
  */
-int
-rf_check_field_path(const char *path, const char *argname)
-{
-	const char *p = path;
-	int			parts = 0;
-	const char *problem = NULL;
-
-	if (*p == '\0')
-		problem = "it is empty";
-	while (problem == NULL)
-	{
-		const char *start = p;
-		bool		digits = (*p >= '0' && *p <= '9');
-
-		if (digits && parts == 0)
-		{
-			problem = "it starts with an array index";
-			break;
-		}
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-			   (*p >= '0' && *p <= '9'))
-		{
-			if (digits && !(*p >= '0' && *p <= '9'))
-			{
-				problem = "a part starts with a digit";
-				break;
-			}
-			p++;
-		}
-		if (problem)
-			break;
-		if (p == start)
-		{
-			problem = *p == '\0' || *p == '.' ? "it has an empty part" : "it holds a character other than letters, digits, _ and .";
-			break;
-		}
-		if (digits && p - start > 9)
-		{
-			problem = "an array index is too long";
-			break;
-		}
-		if (++parts > RF_DOC_PATH_MAX_PARTS)
-		{
-			problem = "it has more than 32 parts";
-			break;
-		}
-		if (*p == '\0')
-			break;
-		if (*p != '.')
-		{
-			problem = "it holds a character other than letters, digits, _ and .";
-			break;
-		}
-		p++;
-	}
-	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid path %s in %s: %s",
-						quote_literal_cstr(pnstrdup(path, 100)), argname, problem),
-				 errhint(RF_DOC_PATH_HINT)));
-	return parts;
-}
-
-/* rillflow._check_field_path(path text, argname text) RETURNS text[]: the parts */
 Datum
 rillflow_check_field_path(PG_FUNCTION_ARGS)
 {
 	char	   *argname = PG_ARGISNULL(1) ? "path" : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *path;
-	List	   *parts = NIL;
+	RfDocPath	path;
 	Datum	   *elems;
-	int			n = 0;
-	char	   *tok;
-	char	   *save;
-	ListCell   *lc;
 
 	rf_require_arg(fcinfo, 0, argname, RF_DOC_PATH_HINT);
-	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	rf_check_field_path(path, argname);
-	for (tok = strtok_r(path, ".", &save); tok; tok = strtok_r(NULL, ".", &save))
-		parts = lappend(parts, tok);
-	elems = palloc(sizeof(Datum) * list_length(parts));
-	foreach(lc, parts)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	rf_doc_path_or_error(text_to_cstring(PG_GETARG_TEXT_PP(0)), argname, &path);
+	elems = palloc(sizeof(Datum) * path.nparts);
+	for (int i = 0; i < path.nparts; i++)
+		elems[i] = CStringGetTextDatum(path.parts[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, path.nparts, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /* The column types a duplicated field may have. */

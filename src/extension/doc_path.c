@@ -2,8 +2,9 @@
  *
  * doc_path.c
  *	  The dotted path rule: ^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$
- *	  with at most 32 parts, where a part may also be all digits (an array
- *	  index, tags.0). A path that passes contains only those characters, so
+ *	  with at most 32 parts, where a part after the first may also be all
+ *	  digits (an array index, tags.0; a document is an object, so the first
+ *	  part is always a key). A path that passes contains only those characters, so
  *	  no part ever needs quoting; callers still emit parts as quoted literals.
  *
  *-------------------------------------------------------------------------
@@ -29,7 +30,7 @@ rf_is_digit(char c)
 
 /*
  * Check a dotted path and split it into parts (palloc'd). Returns NULL when
- * the path is valid, else what is wrong with it.
+ * the path is valid, else what is wrong with it, as a sentence for errdetail.
  */
 const char *
 rf_parse_doc_path(const char *path, RfDocPath *out)
@@ -38,7 +39,7 @@ rf_parse_doc_path(const char *path, RfDocPath *out)
 
 	out->nparts = 0;
 	if (path == NULL || *path == '\0')
-		return "the path is empty";
+		return "The path is empty.";
 	for (;;)
 	{
 		const char *start = p;
@@ -46,22 +47,25 @@ rf_parse_doc_path(const char *path, RfDocPath *out)
 		int			len;
 
 		if (!index && !rf_is_key_start(*p))
-			return *p == '\0' || *p == '.' ? "the path has an empty part"
-				: "a part starts with a character other than a letter, _ or a digit";
+			return *p == '\0' || *p == '.' ? "The path has an empty part."
+				: "The path has a character other than letters, digits, _ and dots.";
 		while (*p != '\0' && *p != '.')
 		{
-			if (index ? !rf_is_digit(*p) : !(rf_is_key_start(*p) || rf_is_digit(*p)))
-				return index ? "an array index part has a character other than a digit"
-					: "the path has a character other than letters, digits, _ and .";
+			if (!rf_is_key_start(*p) && !rf_is_digit(*p))
+				return "The path has a character other than letters, digits, _ and dots.";
+			if (index && !rf_is_digit(*p))
+				return "A part starts with a digit but is not an array index (all digits).";
 			p++;
 		}
+		if (index && out->nparts == 0)
+			return "The path starts with an array index; its first part must be a key.";
 		len = p - start;
 		if (len > RF_DOC_PATH_MAX_PART_LEN)
-			return "a part is longer than 63 characters";
+			return "A part is longer than 63 characters.";
 		if (index && len > 9)
-			return "an array index is larger than 999999999";
+			return "An array index is larger than 999999999.";
 		if (out->nparts == RF_DOC_PATH_MAX_PARTS)
-			return "the path has more than 32 parts";
+			return "The path has more than 32 parts.";
 		out->parts[out->nparts] = pnstrdup(start, len);
 		out->is_index[out->nparts] = index;
 		out->nparts++;
@@ -79,9 +83,9 @@ rf_doc_path_or_error(const char *path, const char *what, RfDocPath *out)
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: invalid path %s", what,
-						quote_literal_cstr(pnstrdup(path ? path : "", 64))),
-				 errdetail("%c%s.", pg_toupper((unsigned char) problem[0]), problem + 1),
+				 errmsg("invalid path %s in %s",
+						quote_literal_cstr(pnstrdup(path ? path : "", 100)), what),
+				 errdetail("%s", problem),
 				 errhint(RF_DOC_PATH_HINT)));
 }
 

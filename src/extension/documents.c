@@ -30,7 +30,7 @@
 #include "utils/uuid.h"
 
 #include "collections.h"
-#include "doc_fields.h"
+#include "doc_path.h"
 #include "plans.h"
 #include "rillflow.h"
 
@@ -506,11 +506,12 @@ rillflow_doc_patch(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	int64		expected = 0;
 	bool		checked;
+	RfDocPath	path;
 
 	rf_require_arg(fcinfo, 1, "id", NULL);
 	rf_require_arg(fcinfo, 2, "path", RF_DOC_PATH_HINT);
 	rf_require_arg(fcinfo, 3, "value", "Pass 'null'::jsonb to set a JSON null.");
-	rf_check_field_path(text_to_cstring(PG_GETARG_TEXT_PP(2)), "path");
+	rf_doc_path_or_error(text_to_cstring(PG_GETARG_TEXT_PP(2)), "path", &path);
 	values[0] = PG_GETARG_DATUM(1);
 	values[1] = PG_GETARG_DATUM(2);
 	values[2] = PG_GETARG_DATUM(3);
@@ -538,6 +539,7 @@ rillflow_doc_patch_fields(PG_FUNCTION_ARGS)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			n = 0;
+	RfDocPath	path;
 
 	rf_require_arg(fcinfo, 1, "id", NULL);
 	fields = DatumGetJsonbP(rf_doc_data_arg(fcinfo, 2, "fields"));
@@ -546,7 +548,7 @@ rillflow_doc_patch_fields(PG_FUNCTION_ARGS)
 	{
 		if (tok == WJB_KEY)
 		{
-			rf_check_field_path(pnstrdup(v.val.string.val, v.val.string.len), "fields key");
+			rf_doc_path_or_error(pnstrdup(v.val.string.val, v.val.string.len), "fields key", &path);
 			n++;
 		}
 	}

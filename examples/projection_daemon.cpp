@@ -25,11 +25,13 @@ void on_signal(int) { g_stop = true; }
 // Writes one row per event into the read model, through the daemon's transaction.
 class ApplyLog : public rillflow::ProjectionHandler {
   public:
-    ApplyLog(std::string table, std::string node) : table_(std::move(table)), node_(std::move(node)) {}
+    ApplyLog(std::string table, std::string node)
+        : table_(std::move(table)), node_(std::move(node)) {}
     void apply(const rillflow::EventEnvelope& e, rillflow::Transaction& tx) override {
         // The table name was checked to be a plain identifier; values are bound.
-        tx.exec("INSERT INTO " + table_ + " (position, stream_id, type, node) VALUES ($1, $2, $3, $4)",
-                {*e.position, e.stream_id, e.type, node_});
+        tx.exec(
+            "INSERT INTO " + table_ + " (position, stream_id, type, node) VALUES ($1, $2, $3, $4)",
+            {*e.position, e.stream_id, e.type, node_});
     }
 
   private:
@@ -43,9 +45,11 @@ int main(int argc, char** argv) {
     CLI::App app{"An external rillflow projection with a C++ handler"};
     std::string url, projection = "example_apply_log", table = "example_apply_log";
     std::string cluster, node, health;
+    std::vector<std::string> types;
     int heartbeat_ms = 1000, ttl_ms = 5000, grace_ms = 0, poll_ms = 1000, standbys = 0;
     app.add_option("--database-url", url, "libpq URL")->envname("DATABASE_URL")->required();
     app.add_option("--projection", projection, "The external projection's name");
+    app.add_option("--event-type", types, "Only events of this type (repeatable)");
     app.add_option("--table", table, "The read-model table (created when missing)");
     app.add_option("--cluster-name", cluster, "Join this hot/cold cluster");
     app.add_option("--node-id", node, "This node's id (default: host-pid)");
@@ -67,9 +71,10 @@ int main(int argc, char** argv) {
         rillflow::Store store = rillflow::Store::builder(url).max_connections(4).build();
         {
             auto tx = store.transaction();
-            tx.exec("CREATE TABLE IF NOT EXISTS " + table +
-                    " (position bigint NOT NULL, stream_id uuid NOT NULL, type text NOT NULL, "
-                    "node text NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
+            tx.exec(
+                "CREATE TABLE IF NOT EXISTS " + table +
+                " (position bigint NOT NULL, stream_id uuid NOT NULL, type text NOT NULL, "
+                "node text NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
             tx.commit();
         }
         auto builder = rillflow::ProjectionDaemon::builder(store).poll_interval(
@@ -86,7 +91,8 @@ int main(int argc, char** argv) {
         } else if (!node.empty()) {
             builder.owner(node);
         }
-        builder.register_handler(projection, std::make_shared<ApplyLog>(table, node.empty() ? "local" : node));
+        builder.register_handler(
+            projection, std::make_shared<ApplyLog>(table, node.empty() ? "local" : node), types);
         rillflow::ProjectionDaemon daemon = builder.build();
         std::unique_ptr<rillflow::HealthServer> server;
         if (!health.empty()) {

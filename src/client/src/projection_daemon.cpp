@@ -514,8 +514,20 @@ TickResult ProjectionDaemon::Impl::tick_external(Projection& p) {
                 std::lock_guard<std::mutex> guard(mutex);
                 ctoken = cluster_token;
             }
-            tx.exec("SELECT rillflow.cluster_fence($1::text, $2::text, $3::bigint)",
-                    {cluster->name, cluster->node_id, ctoken});
+            try {
+                tx.exec("SELECT rillflow.cluster_fence($1::text, $2::text, $3::bigint)",
+                        {cluster->name, cluster->node_id, ctoken});
+            } catch (const LeaseLost& e) {
+                // No longer the hot node: the projection lease is still this node's, to be
+                // released (release_leases) so the new hot node need not wait for it.
+                if (tx.active()) tx.rollback();
+                hot = false;
+                say("projection " + p.name +
+                    ": not the hot node any more, batch rolled back: " + e.message());
+                result.lease_lost = true;
+                result.applied = 0;
+                return result;
+            }
         }
         tx.exec("SELECT rillflow.projection_commit($1::text, $2::bigint, $3::bigint, $4::integer)",
                 {p.name, token, last, applied});
@@ -538,7 +550,6 @@ TickResult ProjectionDaemon::Impl::tick_external(Projection& p) {
         say("projection " + p.name + ": lease lost, batch rolled back: " + e.message());
         std::lock_guard<std::mutex> guard(mutex);
         p.token.reset();
-        if (cluster && e.message().find("daemon cluster") != std::string::npos) hot = false;
         result.lease_lost = true;
         result.applied = 0;
         result.checkpoint = checkpoint;
@@ -693,7 +704,7 @@ nlohmann::json ProjectionDaemon::health_json() const {
             p["head"] = s.head;
             p["lag"] = s.lag;
             p["lease_owner"] = s.lease_owner ? nlohmann::json(*s.lease_owner) : nlohmann::json();
-            p["dlq_size"] = static_cast<std::int64_t>(admin.dlq_list(c.name, 100000).size());
+            p["dlq_size"] = admin.metrics(c.name).value("dlq_size", std::int64_t{0});
             if (s.status == "failed") healthy = false;
         } catch (const Error& e) {
             p["error"] = e.what();

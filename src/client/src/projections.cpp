@@ -134,7 +134,9 @@ ProjectionStatus Projections::status(std::string_view name) const {
     if (rows.empty()) {
         throw NotFound("RF004", "projection \"" + std::string(name) + "\" not found");
     }
-    return detail::to_status(rows.front());
+    ProjectionStatus st = detail::to_status(rows.front());
+    st.name = std::string(name);
+    return st;
 }
 
 void Projections::pause(std::string_view name) const {

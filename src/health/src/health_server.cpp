@@ -27,7 +27,8 @@ HealthServer::HealthServer(const ProjectionDaemon& daemon, const std::string& bi
     try {
         std::size_t used = 0;
         port = std::stoi(bind.substr(colon + 1), &used);
-        if (used != bind.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("");
+        if (used != bind.size() - colon - 1 || port < 0 || port > 65535)
+            throw std::out_of_range("");
     } catch (const std::exception&) {
         throw InvalidArgument("22023", "invalid port in health address \"" + bind + "\"",
                               "The port is a number from 0 to 65535.");

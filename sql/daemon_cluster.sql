@@ -110,3 +110,7 @@ DROP SCHEMA regress_evil CASCADE;
 SELECT rillflow.cluster_leave('c2', 'n1');
 SELECT rillflow.cluster_leave('c2', 'n2');
 SELECT rillflow.cluster_leave('c2', 'n3');
+
+-- clean up the tenant of this test (tenant stores outlive DROP EXTENSION)
+DROP SCHEMA rillflow_tenant_regress_daemon CASCADE;
+DELETE FROM rillflow.tenants WHERE name = 'regress_daemon';

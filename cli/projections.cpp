@@ -1,8 +1,297 @@
-// cli/projections.cpp: the `rillflow projections` commands.
+// cli/projections.cpp: the `rillflow projections` commands: admin of every projection, the
+// dead-letter queue, the daemon cluster, and `run-loop`, which runs the store's in-database
+// (worker-kind) projections from outside the server (for servers without the background
+// worker) as a node of an optional hot/cold cluster, with the health endpoint. C++ handlers
+// are compiled into applications that link the client's ProjectionDaemon instead.
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include <rillflow/health_server.hpp>
+
 #include "context.hpp"
+#include "output.hpp"
 
 namespace rillflow::cli {
 
-void add_projections_commands(CLI::App& /*app*/, Context& /*ctx*/, Commands& /*commands*/) {}
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+Json status_json(const ProjectionStatus& s) {
+    Json j = Json::parse(s.row.dump());
+    if (!j.contains("name")) j["name"] = s.name;
+    return j;
+}
+
+void print_status(const Context& ctx, const std::vector<ProjectionStatus>& list) {
+    if (ctx.json) {
+        Json arr = Json::array();
+        for (const auto& s : list) arr.push_back(status_json(s));
+        print_json({{"projections", arr}});
+        return;
+    }
+    for (const auto& s : list)
+        print_line(s.name + "  " + s.kind + "  " + s.status + "  checkpoint " +
+                   std::to_string(s.checkpoint) + "  lag " + std::to_string(s.lag));
+}
+
+}  // namespace
+
+void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
+    CLI::App* proj = app.add_subcommand("projections", "Projections, their DLQ and daemons");
+    proj->require_subcommand(1);
+
+    auto simple = [&](const char* name, const char* help, auto fn) {
+        auto n = std::make_shared<std::string>();
+        CLI::App* cmd = proj->add_subcommand(name, help);
+        cmd->add_option("name", *n, "The projection")->required();
+        commands.add(cmd, [&ctx, n, fn, name] {
+            fn(ctx.store().projections(), *n);
+            if (ctx.json)
+                print_json({{"projection", *n}, {"done", name}});
+            else
+                print_line(std::string(name) + ": " + *n);
+            return 0;
+        });
+    };
+
+    {
+        CLI::App* cmd = proj->add_subcommand("list", "List the projections");
+        commands.add(cmd, [&ctx] {
+            print_status(ctx, ctx.store().projections().list());
+            return 0;
+        });
+    }
+    {
+        auto n = std::make_shared<std::string>();
+        CLI::App* cmd = proj->add_subcommand("status", "One projection's state");
+        cmd->add_option("name", *n, "The projection")->required();
+        commands.add(cmd, [&ctx, n] {
+            ProjectionStatus s = ctx.store().projections().status(*n);
+            if (ctx.json)
+                print_json(status_json(s));
+            else
+                print_json(status_json(s));
+            return 0;
+        });
+    }
+    simple("pause", "Stop ticking a projection",
+           [](const Projections& p, const std::string& n) { p.pause(n); });
+    simple("resume", "Tick a projection again",
+           [](const Projections& p, const std::string& n) { p.resume(n); });
+    simple("rebuild", "Clear (reset function) and replay a projection from 0",
+           [](const Projections& p, const std::string& n) { p.rebuild(n); });
+    {
+        auto n = std::make_shared<std::string>();
+        auto pos = std::make_shared<long long>(0);
+        CLI::App* cmd = proj->add_subcommand("reset-checkpoint", "Move a projection's checkpoint");
+        cmd->add_option("name", *n, "The projection")->required();
+        cmd->add_option("--position", *pos, "The new checkpoint")->required()->check(at_least(0));
+        commands.add(cmd, [&ctx, n, pos] {
+            ctx.store().projections().reset(*n, *pos);
+            if (ctx.json)
+                print_json({{"projection", *n}, {"checkpoint", *pos}});
+            else
+                print_line("reset " + *n + " to " + std::to_string(*pos));
+            return 0;
+        });
+    }
+    {
+        auto n = std::make_shared<std::string>();
+        auto batches = std::make_shared<int>(1);
+        CLI::App* cmd =
+            proj->add_subcommand("run-once", "Run batches of an in-database projection");
+        cmd->add_option("--name", *n, "The projection")->required();
+        cmd->add_option("--max-batches", *batches, "At most this many batches")->check(at_least(1));
+        commands.add(cmd, [&ctx, n, batches] {
+            std::int64_t applied = ctx.store().projections().run_once(*n, *batches);
+            if (ctx.json)
+                print_json({{"projection", *n}, {"applied", applied}});
+            else
+                print_line("applied " + std::to_string(applied));
+            return 0;
+        });
+    }
+    {
+        auto n = std::make_shared<std::string>();
+        CLI::App* cmd =
+            proj->add_subcommand("run-until-idle", "Run in-database projections until idle");
+        cmd->add_option("--name", *n, "Only this projection (default: all)");
+        commands.add(cmd, [&ctx, n] {
+            std::optional<std::string> name;
+            if (!n->empty()) name = *n;
+            std::int64_t applied = ctx.store().projections().run_until_idle(name);
+            if (ctx.json)
+                print_json({{"applied", applied}});
+            else
+                print_line("applied " + std::to_string(applied));
+            return 0;
+        });
+    }
+    {
+        auto n = std::make_shared<std::string>();
+        auto limit = std::make_shared<int>(100);
+        CLI::App* cmd = proj->add_subcommand("dlq-list", "A projection's dead-lettered events");
+        cmd->add_option("name", *n, "The projection")->required();
+        cmd->add_option("--limit", *limit, "At most this many")->check(at_least(1));
+        commands.add(cmd, [&ctx, n, limit] {
+            auto rows = ctx.store().projections().dlq_list(*n, *limit);
+            Json arr = Json::array();
+            for (const auto& r : rows) arr.push_back(Json::parse(r.dump()));
+            if (ctx.json) {
+                print_json({{"projection", *n}, {"dead_letters", arr}});
+            } else {
+                for (const auto& r : rows)
+                    print_line(r.value("id", nlohmann::json()).dump() + "  position " +
+                               r.value("position", nlohmann::json()).dump() + "  " +
+                               r.value("sqlstate", nlohmann::json()).dump() + "  " +
+                               r.value("message", nlohmann::json()).dump());
+            }
+            return 0;
+        });
+    }
+    for (const char* verb : {"dlq-requeue", "dlq-delete"}) {
+        auto n = std::make_shared<std::string>();
+        auto id = std::make_shared<long long>(0);
+        const bool requeue = std::string(verb) == "dlq-requeue";
+        CLI::App* cmd =
+            proj->add_subcommand(verb, requeue ? "Re-apply a dead-lettered event on the next tick"
+                                               : "Delete a dead-lettered event");
+        cmd->add_option("name", *n, "The projection")->required();
+        cmd->add_option("--id", *id, "The dead letter's id")->required()->check(at_least(1));
+        commands.add(cmd, [&ctx, n, id, requeue, verb] {
+            if (requeue)
+                ctx.store().projections().dlq_requeue(*n, *id);
+            else
+                ctx.store().projections().dlq_delete(*n, *id);
+            if (ctx.json)
+                print_json({{"projection", *n}, {"id", *id}, {"done", verb}});
+            else
+                print_line(std::string(verb) + ": " + *n + " #" + std::to_string(*id));
+            return 0;
+        });
+    }
+    {
+        auto n = std::make_shared<std::string>();
+        CLI::App* cmd = proj->add_subcommand("metrics", "A projection's metrics");
+        cmd->add_option("name", *n, "The projection")->required();
+        commands.add(cmd, [&ctx, n] {
+            print_json(Json::parse(ctx.store().projections().metrics(*n).dump()));
+            return 0;
+        });
+    }
+    {
+        auto c = std::make_shared<std::string>();
+        CLI::App* cmd = proj->add_subcommand("cluster-status", "The nodes of a daemon cluster");
+        cmd->add_option("--cluster-name", *c, "The cluster")->required();
+        commands.add(cmd, [&ctx, c] {
+            auto nodes = ctx.store().projections().cluster_status(*c);
+            Json arr = Json::array();
+            for (const auto& n : nodes) {
+                Json j = {{"node", n.node},
+                          {"role", n.role},
+                          {"alive", n.alive},
+                          {"hostname", n.hostname ? Json(*n.hostname) : Json()},
+                          {"pid", n.pid ? Json(*n.pid) : Json()},
+                          {"heartbeat_age_seconds", n.heartbeat_age_seconds},
+                          {"lease_seconds", n.lease_seconds ? Json(*n.lease_seconds) : Json()},
+                          {"token", n.token ? Json(*n.token) : Json()}};
+                arr.push_back(j);
+                if (!ctx.json)
+                    print_line(n.node + "  " + n.role + (n.alive ? "  alive" : "  dead") +
+                               "  heartbeat " + std::to_string(n.heartbeat_age_seconds) + "s ago");
+            }
+            if (ctx.json) print_json({{"cluster", *c}, {"nodes", arr}});
+            return 0;
+        });
+    }
+    for (const char* verb : {"promote", "demote"}) {
+        auto c = std::make_shared<std::string>();
+        auto node = std::make_shared<std::string>();
+        const bool promote = std::string(verb) == "promote";
+        CLI::App* cmd = proj->add_subcommand(
+            verb, promote ? "Make a node the hot one now" : "Take the hot lease from a node");
+        cmd->add_option("--cluster-name", *c, "The cluster")->required();
+        cmd->add_option("node", *node, "The node id")->required();
+        commands.add(cmd, [&ctx, c, node, promote] {
+            Projections p = ctx.store().projections();
+            if (promote) {
+                std::int64_t token = p.cluster_promote(*c, *node);
+                if (ctx.json)
+                    print_json({{"cluster", *c}, {"hot", *node}, {"token", token}});
+                else
+                    print_line(*node + " is hot (token " + std::to_string(token) + ")");
+            } else {
+                bool was_hot = p.cluster_demote(*c, *node);
+                if (ctx.json)
+                    print_json({{"cluster", *c}, {"node", *node}, {"was_hot", was_hot}});
+                else
+                    print_line(*node + (was_hot ? " demoted" : " was not hot"));
+            }
+            return 0;
+        });
+    }
+    {
+        struct RunLoop {
+            std::string name, mode = "none", cluster, node, health;
+            double heartbeat = 1, ttl = 5, grace = 0, poll = 1;
+            int standbys = 0;
+        };
+        auto o = std::make_shared<RunLoop>();
+        CLI::App* cmd = proj->add_subcommand(
+            "run-loop", "Run in-database projections from here until SIGINT/SIGTERM");
+        cmd->add_option("--name", o->name, "Only this projection (default: every worker-kind one)");
+        cmd->add_option("--cluster-mode", o->mode, "none or hotcold")
+            ->check(CLI::IsMember({"none", "hotcold"}));
+        cmd->add_option("--cluster-name", o->cluster, "The hot/cold cluster");
+        cmd->add_option("--node-id", o->node, "This node's id (default: host-pid)");
+        cmd->add_option("--heartbeat-secs", o->heartbeat, "Heartbeat interval")
+            ->check(CLI::PositiveNumber);
+        cmd->add_option("--lease-ttl-secs", o->ttl, "Hot lease TTL")->check(CLI::PositiveNumber);
+        cmd->add_option("--lease-grace-secs", o->grace, "Grace after expiry")
+            ->check(CLI::NonNegativeNumber);
+        cmd->add_option("--min-cold-standbys", o->standbys, "Standbys a healthy cluster has")
+            ->check(at_least(0));
+        cmd->add_option("--poll-secs", o->poll, "Longest wait without a notification")
+            ->check(CLI::PositiveNumber);
+        cmd->add_option("--health-bind", o->health, "Serve GET / and /metrics on ADDR:PORT");
+        commands.add(cmd, [&ctx, o] {
+            if (o->mode == "hotcold" && o->cluster.empty())
+                throw UsageError("--cluster-mode hotcold needs --cluster-name");
+            if (o->mode == "none" && !o->cluster.empty())
+                throw UsageError("--cluster-name needs --cluster-mode hotcold");
+            auto ms = [](double s) {
+                return std::chrono::milliseconds(static_cast<long long>(s * 1000));
+            };
+            auto b = ProjectionDaemon::builder(ctx.store()).poll_interval(ms(o->poll));
+            b.run_in_database(o->name);
+            if (o->mode == "hotcold") {
+                ClusterOptions c;
+                c.name = o->cluster;
+                c.node_id = o->node;
+                c.heartbeat = ms(o->heartbeat);
+                c.lease_ttl = ms(o->ttl);
+                c.lease_grace = ms(o->grace);
+                c.min_cold_standbys = o->standbys;
+                b.cluster(c);
+            } else if (!o->node.empty()) {
+                b.owner(o->node);
+            }
+            ProjectionDaemon daemon = b.build();
+            std::unique_ptr<HealthServer> server;
+            if (!o->health.empty()) server = std::make_unique<HealthServer>(daemon, o->health);
+            std::signal(SIGINT, on_signal);
+            std::signal(SIGTERM, on_signal);
+            std::cerr << "rillflow: running projections as " << daemon.owner();
+            if (server) std::cerr << ", health on port " << server->port();
+            std::cerr << std::endl;
+            daemon.run_loop(g_stop);
+            return 0;
+        });
+    }
+}
 
 }  // namespace rillflow::cli

@@ -633,3 +633,41 @@ TEST_F(Cli, TailFollowStopsAfterMax) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- projections
+
+TEST_F(Cli, ProjectionsAdminOnAFreshStore) {
+    std::string t = fresh_tenant();
+    Output o = run({"--json", "--tenant", t, "projections", "list"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_EQ(parse(o)["projections"], json::array());
+    o = run({"--json", "--tenant", t, "projections", "run-until-idle"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_EQ(parse(o)["applied"], 0);
+
+    for (auto args : std::vector<std::vector<std::string>>{
+             {"projections", "status", "nope"},
+             {"projections", "cluster-status", "--cluster-name", "nope"},
+             {"projections", "promote", "--cluster-name", "nope", "n1"},
+             {"projections", "demote", "--cluster-name", "nope", "n1"}}) {
+        args.insert(args.begin(), {"--tenant", t});
+        o = run(args);
+        EXPECT_EQ(o.code, 1) << o;
+        EXPECT_EQ(o.err.rfind("error: RF004: ", 0), 0u) << o;
+    }
+    o = run({"--tenant", t, "projections", "cluster-status", "--cluster-name", "bad name"});
+    EXPECT_EQ(o.code, 1) << o;
+    EXPECT_EQ(o.err.rfind("error: 22023: ", 0), 0u) << o;
+}
+
+TEST_F(Cli, ProjectionsRunLoopFlagsAreChecked) {
+    Output o = run({"projections", "run-loop", "--cluster-mode", "hotcold"});
+    EXPECT_EQ(o.code, 2) << o;
+    EXPECT_NE(o.err.find("--cluster-name"), std::string::npos) << o;
+    o = run({"projections", "run-loop", "--cluster-mode", "bogus"});
+    EXPECT_EQ(o.code, 2) << o;
+    o = run({"projections", "run-loop", "--lease-ttl-secs", "-1"});
+    EXPECT_EQ(o.code, 2) << o;
+    o = run({"projections", "reset-checkpoint", "x"});
+    EXPECT_EQ(o.code, 2) << o;
+}

@@ -56,6 +56,7 @@ IdempotencyConflict::~IdempotencyConflict() = default;
 DocumentVersionConflict::~DocumentVersionConflict() = default;
 NotFound::~NotFound() = default;
 TenantNotFound::~TenantNotFound() = default;
+LeaseLost::~LeaseLost() = default;
 InvalidArgument::~InvalidArgument() = default;
 ConnectionError::~ConnectionError() = default;
 SqlError::~SqlError() = default;
@@ -77,6 +78,9 @@ void throw_error(std::string sqlstate, std::string message, std::string detail, 
     if (s == "RF005")
         throw TenantNotFound(std::move(sqlstate), std::move(message), std::move(detail),
                              std::move(hint));
+    if (s == "RF006")
+        throw LeaseLost(std::move(sqlstate), std::move(message), std::move(detail),
+                        std::move(hint));
     if (cls == "22" || (cls == "42" && is_bad_input_42(s))) {
         throw InvalidArgument(std::move(sqlstate), std::move(message), std::move(detail),
                               std::move(hint));

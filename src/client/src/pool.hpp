@@ -60,6 +60,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
     /// Takes a connection back: kept when reusable, closed otherwise.
     void give_back(std::unique_ptr<Connection> connection) noexcept;
     PoolStats stats() const;
+    /// How this pool opens connections (the daemon's LISTEN connection uses the same).
+    const PoolConfig& config() const noexcept { return config_; }
 
   private:
     void forget_one() noexcept;

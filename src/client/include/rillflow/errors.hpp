@@ -72,6 +72,14 @@ class RILLFLOW_EXPORT TenantNotFound : public Error {
     ~TenantNotFound() override;
 };
 
+/// @brief RF006: a projection lease or a daemon cluster's hot lease was lost (a stale fencing
+/// token, or an expired lease): the caller's batch was not committed.
+class RILLFLOW_EXPORT LeaseLost : public Error {
+  public:
+    using Error::Error;
+    ~LeaseLost() override;
+};
+
 /// @brief Bad input: SQLSTATE class 22 (data exceptions such as 22023, 22P02, 22004) and the
 /// class 42 syntax and undefined-object errors; also raised by the client for bad arguments.
 class RILLFLOW_EXPORT InvalidArgument : public Error {

@@ -5,6 +5,8 @@
 #include "rillflow/errors.hpp"
 #include "rillflow/events.hpp"
 #include "rillflow/session.hpp"
+#include "rillflow/projection_daemon.hpp"
+#include "rillflow/projections.hpp"
 #include "rillflow/sql.hpp"
 #include "rillflow/store.hpp"
 #include "rillflow/transaction.hpp"

@@ -18,6 +18,7 @@
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
 #include "rillflow/session.hpp"
+#include "rillflow/projections.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
 
@@ -131,8 +132,13 @@ class RILLFLOW_EXPORT Store {
     /// @brief A snapshot of the connection pool.
     PoolStats pool_stats() const;
 
+    /// @brief The projection admin API (in-database and external projections, the dead-letter
+    /// queue, daemon clusters); each call borrows a pooled connection.
+    Projections projections() const;
+
   private:
     friend class StoreBuilder;
+    friend class ProjectionDaemon;  // opens its own LISTEN connection with the store's URL
     explicit Store(std::shared_ptr<detail::StoreState> state) : state_(std::move(state)) {}
 
     std::shared_ptr<detail::StoreState> state_;

@@ -1,0 +1,116 @@
+-- Daemon clusters: heartbeats, the hot lease, promote/demote/leave, fencing.
+\set SHOW_CONTEXT never
+CREATE FUNCTION pg_temp.status(c text) RETURNS TABLE (node text, role text, alive boolean, has_lease boolean, token bigint)
+    LANGUAGE sql AS $$ SELECT node, role, alive, lease_expires_at IS NOT NULL, token FROM rillflow.cluster_status(c) $$;
+
+-- the first node takes the free lease (token 1); the second is cold
+SELECT hot, token, hot_node, lease_expires_at > now() AS lease_live
+  FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds', '0', hostname => 'host-a', pid => 101);
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-b', '10 seconds', '0', 'host-b', 102);
+-- renewing keeps the token; the cold node stays cold
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds');
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-b', '10 seconds');
+SELECT * FROM pg_temp.status('c1');
+SELECT node, hostname, pid FROM rillflow.cluster_status('c1');
+
+-- fencing: the hot node with its token passes, anyone else is refused
+SELECT rillflow.cluster_fence('c1', 'node-a', 1);
+SELECT rillflow.cluster_fence('c1', 'node-b', 1); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_fence('c1', 'node-a', 2); \echo SQLSTATE :SQLSTATE
+
+-- an expired lease is taken over by the next heartbeat of another node, with a new token
+UPDATE rillflow_default.daemon_clusters SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE cluster = 'c1';
+SELECT role FROM pg_temp.status('c1') WHERE node = 'node-a';
+SELECT rillflow.cluster_fence('c1', 'node-a', 1); \echo SQLSTATE :SQLSTATE
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-b', '10 seconds');
+-- the old holder comes back: it is cold now, and fenced off
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds');
+SELECT rillflow.cluster_fence('c1', 'node-a', 1); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_fence('c1', 'node-b', 2);
+SELECT * FROM pg_temp.status('c1');
+
+-- the grace period: an expired lease is not taken while within grace
+UPDATE rillflow_default.daemon_clusters SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE cluster = 'c1';
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds', grace => '1 hour');
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds', grace => '0');
+
+-- promote: a new token for the promoted node; the old holder is fenced and learns it is cold
+SELECT rillflow.cluster_promote('c1', 'node-b') AS token;
+SELECT rillflow.cluster_fence('c1', 'node-a', 3); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_fence('c1', 'node-b', 4);
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds');
+SELECT * FROM pg_temp.status('c1');
+
+-- demote: the lease is free; the demoted node does not take it back for one TTL, the other does
+SELECT rillflow.cluster_demote('c1', 'node-b') AS was_hot;
+SELECT rillflow.cluster_demote('c1', 'node-b') AS was_hot;
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-b', '10 seconds');
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-a', '10 seconds');
+-- after the standby time the demoted node may be hot again (here: once node-a leaves)
+UPDATE rillflow_default.daemon_nodes SET standby_until = clock_timestamp() - interval '1 second' WHERE node_id = 'node-b';
+
+-- leave: a hot node gives up the lease at once; the cluster goes with its last node
+SELECT rillflow.cluster_leave('c1', 'node-a');
+SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat('c1', 'node-b', '10 seconds');
+SELECT node, role FROM pg_temp.status('c1');
+SELECT rillflow.cluster_leave('c1', 'node-b');
+SELECT count(*) AS clusters_left FROM rillflow_default.daemon_clusters WHERE cluster = 'c1';
+
+-- a node not heard from within its TTL + grace is reported dead
+SELECT hot FROM rillflow.cluster_heartbeat('c2', 'n1', '1 second');
+SELECT hot FROM rillflow.cluster_heartbeat('c2', 'n2', '1 second');
+UPDATE rillflow_default.daemon_nodes SET heartbeat_at = heartbeat_at - interval '5 seconds' WHERE node_id = 'n2';
+SELECT node, alive FROM rillflow.cluster_status('c2');
+
+-- clusters are per store
+SELECT rillflow.ensure_tenant('regress_daemon');
+SET rillflow.tenant = 'regress_daemon';
+SELECT rillflow.cluster_status('c2'); \echo SQLSTATE :SQLSTATE
+SELECT hot, token FROM rillflow.cluster_heartbeat('c2', 'n2', '1 second');
+RESET rillflow.tenant;
+SELECT node, role FROM rillflow.cluster_status('c2');
+
+-- errors: nothing is written by a failing call
+SELECT rillflow.cluster_status('nope'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_promote('nope', 'n1'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_promote('c2', 'nobody'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_demote('c2', 'nobody'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_leave('c2', 'nobody'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_fence('nope', 'n1', 1); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_fence('c2', 'n1', NULL); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat(NULL, 'n1'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', NULL); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('', 'n1'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'bad name'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat($$c3'; DROP TABLE rillflow_default.daemon_nodes; --$$, 'n1'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat(repeat('c', 129), 'n1'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', NULL); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', '0 seconds'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', '-5 seconds'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', '2 days'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', '10 seconds', NULL); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', '10 seconds', '-1 second'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.cluster_heartbeat('c3', 'n1', '10 seconds', '0', pid => -1); \echo SQLSTATE :SQLSTATE
+SELECT count(*) AS no_c3 FROM rillflow_default.daemon_clusters WHERE cluster = 'c3';
+SELECT count(*) AS nodes_intact FROM rillflow_default.daemon_nodes;
+
+-- the longest names work, and the characters allowed
+SELECT hot FROM rillflow.cluster_heartbeat(repeat('c', 128), 'host-1.example:5432@x_y', '1 second');
+SELECT rillflow.cluster_leave(repeat('c', 128), 'host-1.example:5432@x_y');
+
+-- an empty and a hostile search_path change nothing
+SET search_path = '';
+SELECT hot, token FROM rillflow.cluster_heartbeat('c2', 'n3', '1 second');
+CREATE SCHEMA regress_evil;
+CREATE FUNCTION regress_evil.clock_timestamp() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'infinity'::timestamptz $$;
+SET search_path = regress_evil, public;
+SELECT node, role FROM rillflow.cluster_status('c2');
+RESET search_path;
+DROP SCHEMA regress_evil CASCADE;
+SELECT rillflow.cluster_leave('c2', 'n1');
+SELECT rillflow.cluster_leave('c2', 'n2');
+SELECT rillflow.cluster_leave('c2', 'n3');
+
+-- clean up the tenant of this test (tenant stores outlive DROP EXTENSION)
+DROP SCHEMA rillflow_tenant_regress_daemon CASCADE;
+DELETE FROM rillflow.tenants WHERE name = 'regress_daemon';

@@ -54,6 +54,7 @@ unix_socket_directories = '$sock'
 shared_preload_libraries = 'rillflow'
 max_prepared_transactions = 10
 max_connections = 100
+max_worker_processes = 16
 fsync = off
 synchronous_commit = off
 full_page_writes = off

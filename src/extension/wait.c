@@ -213,7 +213,7 @@ rillflow_worker_slots(PG_FUNCTION_ARGS)
 		nulls[0] = false;
 		values[2] = Int32GetDatum(rf_shared->launcher_pid);
 		nulls[2] = false;
-		values[3] = CStringGetTextDatum("running");
+		values[3] = CStringGetTextDatum(rf_worker_enabled ? "running" : "disabled");
 		nulls[3] = false;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

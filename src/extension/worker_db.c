@@ -262,7 +262,7 @@ rf_tick_store(const RfStoreRef *ref)
 				char	   *sql = psprintf("SELECT head FROM %s.log_state", store.quoted_schema);
 				int64		head;
 
-				if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 					elog(ERROR, "could not read the head of store \"%s\"", ref->schema);
 				head = rf_spi_int8(0, 1);
 				initStringInfo(&payload);
@@ -482,6 +482,7 @@ rf_db_worker_main(Datum main_arg)
 	for (;;)
 	{
 		bool		busy;
+		char		activity[64];
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -502,7 +503,9 @@ rf_db_worker_main(Datum main_arg)
 		if (busy)
 			continue;
 
-		pgstat_report_activity(STATE_IDLE, NULL);
+		/* The naptime shows in pg_stat_activity.query: a reload is seen. */
+		snprintf(activity, sizeof(activity), "waiting (naptime %d ms)", rf_naptime_ms);
+		pgstat_report_activity(STATE_IDLE, activity);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 rf_naptime_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -452,7 +452,8 @@ rf_launcher_main(Datum main_arg)
 		rf_launcher_pass();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rf_pass_context);
-		pgstat_report_activity(STATE_IDLE, NULL);
+		/* What the launcher last saw, for scripts that wait for it. */
+		pgstat_report_activity(STATE_IDLE, rf_worker_enabled ? "waiting" : "disabled");
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 rf_naptime_ms, PG_WAIT_EXTENSION);

@@ -22,6 +22,7 @@
 #define ERRCODE_RF_DOCUMENT_VERSION_CONFLICT MAKE_SQLSTATE('R','F','0','0','3')
 #define ERRCODE_RF_NOT_FOUND				MAKE_SQLSTATE('R','F','0','0','4')
 #define ERRCODE_RF_TENANT_NOT_FOUND			MAKE_SQLSTATE('R','F','0','0','5')
+#define ERRCODE_RF_LEASE_LOST				MAKE_SQLSTATE('R','F','0','0','6')
 
 /* Schema of the default store, and the prefix of every tenant's store. */
 #define RF_DEFAULT_STORE_SCHEMA		"rillflow_default"

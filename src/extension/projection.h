@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * projection.h
+ *	  The in-database projection runtime: applying events to a handler
+ *	  (projection_apply.c) and running batches (projection_runtime.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_PROJECTION_H
+#define RILLFLOW_PROJECTION_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/*
+ * Apply events[from..to) to the handler in one subtransaction. Returns -1
+ * when every call succeeded (their writes are kept), or the index of the
+ * event whose call raised an error: then nothing of events[from..to) is kept
+ * and *error holds the error (allocated in the caller's memory context).
+ * A query cancel or statement timeout is not a handler failure: it is
+ * re-thrown, after noting the event it interrupted (see below).
+ */
+extern int	rf_apply_events(FmgrInfo *handler, const Datum *events, const int64 *positions,
+							int from, int to, ErrorData **error);
+
+/*
+ * The position of the event whose handler call was cancelled (query cancel
+ * or statement_timeout) in this backend's last run, 0 when no call was
+ * interrupted. The background worker reads it after catching the cancel, to
+ * report the failure with rillflow.projection_fail(name, NULL, position, ...)
+ * in a new transaction.
+ */
+extern int64 rf_projection_interrupted_position(void);
+extern void rf_projection_set_interrupted(int64 position);
+
+#endif							/* RILLFLOW_PROJECTION_H */

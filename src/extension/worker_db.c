@@ -51,12 +51,10 @@
 #include "utils/timestamp.h"
 
 #include "plans.h"
+#include "projection.h"
 #include "rillflow.h"
 #include "shmem.h"
 #include "worker.h"
-
-/* The lease owner the worker uses when it records a failed batch. */
-#define RF_WORKER_OWNER "rillflow worker"
 
 typedef struct RfStoreRef
 {
@@ -329,29 +327,33 @@ rf_set_local(const char *name, const char *value)
 
 /*
  * Record a batch that failed as a whole (a statement timeout, an error
- * outside the handlers) against the projection's next event, so retries,
- * backoff and the dead-letter queue apply to it as to a handler error.
+ * outside the handlers) with projection_fail, so retries, backoff and the
+ * dead-letter queue apply to it as to a handler error: against the event
+ * whose handler call was cancelled, or (position NULL) the next event after
+ * the checkpoint. Worker projections hold no lease between transactions,
+ * hence the NULL token.
  */
 static void
-rf_record_failure(const RfStoreRef *ref, const char *name, ErrorData *edata)
+rf_record_failure(const RfStoreRef *ref, const char *name, int64 position, ErrorData *edata)
 {
 	PG_TRY();
 	{
-		Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		args[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Oid			argtypes[6] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 		rf_begin("rillflow: recording a failed batch");
 		rf_set_local("rillflow.tenant", ref->tenant);
 		args[0] = CStringGetTextDatum(name);
-		args[1] = CStringGetTextDatum(RF_WORKER_OWNER);
+		args[1] = Int64GetDatum(position);
+		nulls[1] = position > 0 ? ' ' : 'n';
 		args[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
 		args[3] = CStringGetTextDatum(edata->message ? edata->message : "");
 		args[4] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
 		nulls[4] = edata->detail ? ' ' : 'n';
 		args[5] = edata->context ? CStringGetTextDatum(edata->context) : (Datum) 0;
 		nulls[5] = edata->context ? ' ' : 'n';
-		if (SPI_execute_with_args("SELECT rillflow._worker_record_failure($1, $2, $3, $4, $5, $6)",
+		if (SPI_execute_with_args("SELECT rillflow.projection_fail($1, NULL, $2, $3, $4, $5, $6)",
 								  6, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not record the failure");
 		rf_end();
@@ -401,11 +403,13 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 	}
 	PG_CATCH();
 	{
+		/* Read before anything else runs a projection in this backend. */
+		int64		position = rf_projection_interrupted_position();
 		ErrorData  *edata = rf_catch_error(rf_pass_context,
 										   psprintf("projection \"%s\" in store \"%s\"", name, ref->schema));
 
 		applied = 0;
-		rf_record_failure(ref, name, edata);
+		rf_record_failure(ref, name, position, edata);
 	}
 	PG_END_TRY();
 	return applied;

@@ -1,6 +1,6 @@
 -- The background worker (src/extension/worker*.c, docs/worker.md): waiting for
--- a projection, the worker's state, and the helper the worker records a
--- failed batch with.
+-- a projection, the worker's state, and the launcher's wake-up at CREATE
+-- EXTENSION.
 
 CREATE FUNCTION rillflow.wait_for_projection(
     name text,
@@ -34,39 +34,6 @@ BEGIN ATOMIC
      ORDER BY s.process, d.datname;
 END;
 COMMENT ON FUNCTION rillflow.worker_status() IS 'The launcher and the database workers of the cluster';
-
--- Record a batch that failed as a whole (a statement timeout, an error
--- outside the handler) against the projection's next event, with the same
--- retry, backoff and dead-letter rules as a handler error. Called by the
--- worker in a transaction of its own after the batch rolled back; returns
--- projection_fail's outcome, or NULL when there was nothing to record (the
--- lease is held by someone else, or no event is pending).
-CREATE FUNCTION rillflow._worker_record_failure(
-    projection text, owner text, err_sqlstate text, err_message text, err_detail text,
-    err_context text)
-    RETURNS text
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    lease record;
-    next_position bigint;
-    outcome text;
-BEGIN
-    SELECT * INTO lease FROM rillflow.projection_acquire(projection, owner, interval '1 minute');
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    SELECT e.position INTO next_position
-      FROM rillflow.read_all(lease.checkpoint, 1, lease.event_types) e;
-    IF next_position IS NOT NULL THEN
-        outcome := rillflow.projection_fail(projection, lease.token, next_position,
-                                            err_sqlstate, err_message, err_detail, err_context);
-    END IF;
-    PERFORM rillflow.projection_release(projection, lease.token);
-    RETURN outcome;
-END
-$fn$;
 
 CREATE FUNCTION rillflow._worker_extension_created() RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_worker_extension_created'

@@ -29,6 +29,8 @@
 
 #include <libpq-fe.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -46,73 +48,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// ---------------------------------------------------------------------------
-// A small RAII libpq connection that throws on failure.
-
-class Conn {
-  public:
-    explicit Conn(const std::string& url) {
-        const char* keys[] = {"dbname", "application_name", nullptr};
-        const char* vals[] = {url.c_str(), "rillflow_bench", nullptr};
-        c_ = PQconnectdbParams(keys, vals, 1);
-        if (PQstatus(c_) != CONNECTION_OK) {
-            std::string msg = PQerrorMessage(c_);
-            PQfinish(c_);
-            throw std::runtime_error("connection failed: " + msg);
-        }
-        PQsetNoticeProcessor(
-            c_, [](void*, const char*) {}, nullptr);
-    }
-    Conn(const Conn&) = delete;
-    Conn& operator=(const Conn&) = delete;
-    ~Conn() { PQfinish(c_); }
-
-    using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
-
-    Result exec(const std::string& sql) { return check(PQexec(c_, sql.c_str()), sql); }
-
-    void prepare(const std::string& name, const std::string& sql) {
-        check(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr), sql);
-    }
-
-    Result run(const std::string& name, const std::vector<std::string>& params) {
-        std::vector<const char*> p;
-        p.reserve(params.size());
-        for (const auto& s : params) p.push_back(s.c_str());
-        return check(PQexecPrepared(c_, name.c_str(), static_cast<int>(p.size()), p.data(), nullptr,
-                                    nullptr, 0),
-                     name);
-    }
-
-  private:
-    Result check(PGresult* r, const std::string& what) {
-        Result res(r, &PQclear);
-        auto st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-            throw std::runtime_error(what + ": " + PQresultErrorMessage(r));
-        return res;
-    }
-    PGconn* c_;
-};
-
-int64_t Int(const Conn::Result& r, int row = 0, int col = 0) {
-    return std::strtoll(PQgetvalue(r.get(), row, col), nullptr, 10);
-}
-
-std::string RandomUuid(std::mt19937_64& rng) {
-    uint64_t hi = rng(), lo = rng();
-    hi = (hi & 0xffffffffffff0fffULL) | 0x4000ULL;
-    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32),
-                  unsigned((hi >> 16) & 0xffff), unsigned(hi & 0xffff), unsigned(lo >> 48),
-                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    return buf;
-}
+using namespace rillflow::bench;
 
 // The same ~120-byte body everywhere, with a counter so rows differ.
 std::string Body(int64_t n) {
@@ -465,18 +401,6 @@ void TopUp(const std::string& url, int64_t& log_events, int64_t want, std::mt199
                "', gen_random_uuid() "
                "FROM generate_series(1, " +
                std::to_string(want - base) + ")");
-}
-
-double Median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string Rate(double r) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", r);
-    return buf;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -74,6 +75,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
 struct StoreState {
     std::shared_ptr<Pool> pool;
     std::optional<std::string> tenant;
+    // Session defaults from the builder.
+    nlohmann::json session_headers;  // null: none
+    bool session_advisory_locks = false;
+    // Compiled queries registered through this Store: name -> {"collection", "spec"}. A
+    // query is compiled on its first run and whenever the server no longer knows it.
+    std::mutex compiled_mutex;
+    std::map<std::string, nlohmann::json> compiled;
 };
 
 /// The connection of an open Transaction; shared with the Events handles it gave out.

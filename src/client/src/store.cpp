@@ -34,6 +34,16 @@ StoreBuilder& StoreBuilder::notice_handler(NoticeHandler handler) {
     return *this;
 }
 
+StoreBuilder& StoreBuilder::session_defaults(nlohmann::json headers) {
+    session_headers_ = std::move(headers);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::session_advisory_locks(bool on) {
+    session_advisory_locks_ = on;
+    return *this;
+}
+
 Store StoreBuilder::build() const {
     if (max_connections_ == 0) {
         throw InvalidArgument("22023", "max_connections must be at least 1");
@@ -43,6 +53,10 @@ Store StoreBuilder::build() const {
     }
     if (acquire_timeout_.count() <= 0) {
         throw InvalidArgument("22023", "acquire_timeout must be positive");
+    }
+    if (!session_headers_.is_null() && !session_headers_.is_object()) {
+        throw InvalidArgument("22023", "session_defaults: the headers must be a JSON object, not " +
+                                           std::string(session_headers_.type_name()));
     }
     auto connect = std::make_shared<detail::ConnectOptions>();
     connect->url = url_;
@@ -58,6 +72,8 @@ Store StoreBuilder::build() const {
     auto state = std::make_shared<detail::StoreState>();
     state->pool = std::make_shared<detail::Pool>(std::move(config));
     state->tenant = tenant_;
+    state->session_headers = session_headers_;
+    state->session_advisory_locks = session_advisory_locks_;
     // Open the first connection now, so a wrong URL fails here and not at the first call.
     state->pool->acquire().release();
     return Store(std::move(state));
@@ -68,6 +84,12 @@ StoreBuilder Store::builder(std::string url) { return StoreBuilder(std::move(url
 Store Store::connect(std::string url) { return builder(std::move(url)).build(); }
 
 Events Store::events() const { return Events(state_, nullptr); }
+
+Documents Store::docs(std::string collection) const {
+    return Documents(state_, nullptr, std::move(collection));
+}
+
+Session Store::session(SessionOptions options) const { return Session(state_, std::move(options)); }
 
 Transaction Store::transaction(Isolation isolation) const { return Transaction(state_, isolation); }
 

@@ -102,6 +102,11 @@ Events Transaction::events() const {
     return Events(store_, state_);
 }
 
+Documents Transaction::docs(std::string collection) const {
+    state();
+    return Documents(store_, state_, std::move(collection));
+}
+
 int Transaction::backend_pid() const { return state().lease->backend_pid(); }
 
 }  // namespace rillflow

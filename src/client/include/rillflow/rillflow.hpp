@@ -1,8 +1,10 @@
 // rillflow/rillflow.hpp: the whole public API of the rillflow C++ client.
 #pragma once
 
+#include "rillflow/documents.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/events.hpp"
+#include "rillflow/session.hpp"
 #include "rillflow/sql.hpp"
 #include "rillflow/store.hpp"
 #include "rillflow/transaction.hpp"

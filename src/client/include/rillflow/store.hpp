@@ -12,8 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "rillflow/documents.hpp"
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
+#include "rillflow/session.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
 
@@ -66,6 +70,12 @@ class RILLFLOW_EXPORT StoreBuilder {
     StoreBuilder& tenant(std::string name);
     /// @brief Where server notices go (default: dropped).
     StoreBuilder& notice_handler(NoticeHandler handler);
+    /// @brief Headers (a JSON object) merged into every append a Session enqueues; the
+    /// append's own headers win. SessionOptions::headers() replaces them for one session.
+    StoreBuilder& session_defaults(nlohmann::json headers);
+    /// @brief Sessions' appends take per-stream advisory locks (SET LOCAL
+    /// rillflow.stream_advisory_locks in save_changes()); default off.
+    StoreBuilder& session_advisory_locks(bool on);
 
     /// @brief Builds the store and opens its first connection.
     /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
@@ -79,6 +89,8 @@ class RILLFLOW_EXPORT StoreBuilder {
     std::chrono::milliseconds acquire_timeout_{30000};
     std::optional<std::string> tenant_;
     NoticeHandler notice_handler_;
+    nlohmann::json session_headers_;
+    bool session_advisory_locks_ = false;
 };
 
 /// @brief A rillflow store seen through a pool of connections. Cheap to copy (copies share
@@ -92,6 +104,12 @@ class RILLFLOW_EXPORT Store {
 
     /// @brief The event API; each call borrows a pooled connection.
     Events events() const;
+    /// @brief The document API on `collection` (default "docs"); each call borrows a pooled
+    /// connection.
+    Documents docs(std::string collection = std::string(kDefaultCollection)) const;
+    /// @brief A unit of work over documents and events (see session.hpp); options not set
+    /// take this store's session defaults.
+    Session session(SessionOptions options = SessionOptions()) const;
     /// @brief Begins a transaction on a pooled connection it keeps until it ends.
     Transaction transaction(Isolation isolation = Isolation::ReadCommitted) const;
 

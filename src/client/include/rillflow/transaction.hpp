@@ -2,8 +2,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
+#include "rillflow/documents.hpp"
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
 #include "rillflow/sql.hpp"
@@ -46,11 +48,15 @@ class RILLFLOW_EXPORT Transaction {
     bool active() const noexcept;
     /// @brief The event API inside this transaction; valid while the transaction is active.
     Events events() const;
+    /// @brief The document API on `collection` inside this transaction; valid while the
+    /// transaction is active.
+    Documents docs(std::string collection = std::string(kDefaultCollection)) const;
     /// @brief The server process id of this transaction's connection (for diagnostics).
     int backend_pid() const;
 
   private:
     friend class Store;
+    friend class Session;
     Transaction(std::shared_ptr<detail::StoreState> store, Isolation isolation);
     void end() noexcept;
     detail::TxState& state() const;

@@ -1,0 +1,110 @@
+// bench/support.hpp: what every benchmark shares: a small RAII libpq connection that
+// throws on failure, random uuids, and the arithmetic of the reports.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rillflow::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// ---------------------------------------------------------------------------
+// A small RAII libpq connection that throws on failure.
+
+class Conn {
+  public:
+    explicit Conn(const std::string& url) {
+        const char* keys[] = {"dbname", "application_name", nullptr};
+        const char* vals[] = {url.c_str(), "rillflow_bench", nullptr};
+        c_ = PQconnectdbParams(keys, vals, 1);
+        if (PQstatus(c_) != CONNECTION_OK) {
+            std::string msg = PQerrorMessage(c_);
+            PQfinish(c_);
+            throw std::runtime_error("connection failed: " + msg);
+        }
+        PQsetNoticeProcessor(
+            c_, [](void*, const char*) {}, nullptr);
+    }
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+    ~Conn() { PQfinish(c_); }
+
+    using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+    // Collects the server's notices into *sink (nullptr: drop them again).
+    void capture_notices(std::string* sink) {
+        if (sink == nullptr)
+            PQsetNoticeProcessor(
+                c_, [](void*, const char*) {}, nullptr);
+        else
+            PQsetNoticeProcessor(
+                c_, [](void* arg, const char* m) { *static_cast<std::string*>(arg) += m; }, sink);
+    }
+
+    Result exec(const std::string& sql) { return check(PQexec(c_, sql.c_str()), sql); }
+
+    void prepare(const std::string& name, const std::string& sql) {
+        check(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr), sql);
+    }
+
+    Result run(const std::string& name, const std::vector<std::string>& params) {
+        std::vector<const char*> p;
+        p.reserve(params.size());
+        for (const auto& s : params) p.push_back(s.c_str());
+        return check(PQexecPrepared(c_, name.c_str(), static_cast<int>(p.size()), p.data(), nullptr,
+                                    nullptr, 0),
+                     name);
+    }
+
+  private:
+    Result check(PGresult* r, const std::string& what) {
+        Result res(r, &PQclear);
+        auto st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            throw std::runtime_error(what + ": " + PQresultErrorMessage(r));
+        return res;
+    }
+    PGconn* c_;
+};
+
+inline int64_t Int(const Conn::Result& r, int row = 0, int col = 0) {
+    return std::strtoll(PQgetvalue(r.get(), row, col), nullptr, 10);
+}
+
+inline std::string RandomUuid(std::mt19937_64& rng) {
+    uint64_t hi = rng(), lo = rng();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x4000ULL;
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32),
+                  unsigned((hi >> 16) & 0xffff), unsigned(hi & 0xffff), unsigned(lo >> 48),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+    return buf;
+}
+
+inline double Median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+inline std::string Rate(double r) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", r);
+    return buf;
+}
+
+}  // namespace rillflow::bench

@@ -1,0 +1,333 @@
+/*-------------------------------------------------------------------------
+ *
+ * doc_fields.c
+ *	  Dotted document paths, and the trigger that keeps duplicated fields
+ *	  (real columns copied out of the document) in step with the data.
+ *
+ *	  The trigger is self-describing: its arguments are the fields, four per
+ *	  field (column, path, type, transform or ''), written by
+ *	  rillflow._sync_duplicated_fields_trigger from the store's
+ *	  duplicated_fields table whenever a field is added or dropped. So it reads
+ *	  no catalog table per row, and pg_dump carries it with the collection
+ *	  table. A value that does not convert to the column's type fails the
+ *	  write with an error naming the path, the type and the document.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/uuid.h"
+
+#include "doc_fields.h"
+#include "rillflow.h"
+
+PG_FUNCTION_INFO_V1(rillflow_check_field_path);
+PG_FUNCTION_INFO_V1(rillflow_doc_sync_fields);
+
+/*
+ * Raise 22023 unless path is keys (a letter or _, then letters, digits, _) or
+ * array indexes (digits, not first), joined by dots, at most 32 parts.
+ */
+int
+rf_check_field_path(const char *path, const char *argname)
+{
+	const char *p = path;
+	int			parts = 0;
+	const char *problem = NULL;
+
+	if (*p == '\0')
+		problem = "it is empty";
+	while (problem == NULL)
+	{
+		const char *start = p;
+		bool		digits = (*p >= '0' && *p <= '9');
+
+		if (digits && parts == 0)
+		{
+			problem = "it starts with an array index";
+			break;
+		}
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+			   (*p >= '0' && *p <= '9'))
+		{
+			if (digits && !(*p >= '0' && *p <= '9'))
+			{
+				problem = "a part starts with a digit";
+				break;
+			}
+			p++;
+		}
+		if (problem)
+			break;
+		if (p == start)
+		{
+			problem = *p == '\0' || *p == '.' ? "it has an empty part" : "it holds a character other than letters, digits, _ and .";
+			break;
+		}
+		if (digits && p - start > 9)
+		{
+			problem = "an array index is too long";
+			break;
+		}
+		if (++parts > RF_DOC_PATH_MAX_PARTS)
+		{
+			problem = "it has more than 32 parts";
+			break;
+		}
+		if (*p == '\0')
+			break;
+		if (*p != '.')
+		{
+			problem = "it holds a character other than letters, digits, _ and .";
+			break;
+		}
+		p++;
+	}
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid path %s in %s: %s",
+						quote_literal_cstr(pnstrdup(path, 100)), argname, problem),
+				 errhint(RF_DOC_PATH_HINT)));
+	return parts;
+}
+
+/* rillflow._check_field_path(path text, argname text) RETURNS text[]: the parts */
+Datum
+rillflow_check_field_path(PG_FUNCTION_ARGS)
+{
+	char	   *argname = PG_ARGISNULL(1) ? "path" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *path;
+	List	   *parts = NIL;
+	Datum	   *elems;
+	int			n = 0;
+	char	   *tok;
+	char	   *save;
+	ListCell   *lc;
+
+	rf_require_arg(fcinfo, 0, argname, RF_DOC_PATH_HINT);
+	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rf_check_field_path(path, argname);
+	for (tok = strtok_r(path, ".", &save); tok; tok = strtok_r(NULL, ".", &save))
+		parts = lappend(parts, tok);
+	elems = palloc(sizeof(Datum) * list_length(parts));
+	foreach(lc, parts)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* The column types a duplicated field may have. */
+typedef struct RfFieldType
+{
+	const char *name;
+	Oid			oid;
+} RfFieldType;
+
+static const RfFieldType rf_field_types[] = {
+	{"text", TEXTOID}, {"integer", INT4OID}, {"bigint", INT8OID}, {"numeric", NUMERICOID},
+	{"boolean", BOOLOID}, {"timestamptz", TIMESTAMPTZOID}, {"uuid", UUIDOID},
+};
+
+#define RF_N_FIELD_TYPES lengthof(rf_field_types)
+
+/* Input functions of those types, looked up once per backend. */
+static FmgrInfo rf_type_input[RF_N_FIELD_TYPES];
+static Oid	rf_type_ioparam[RF_N_FIELD_TYPES];
+static bool rf_type_input_ready[RF_N_FIELD_TYPES];
+
+static int
+rf_field_type_index(const char *name)
+{
+	for (int i = 0; i < (int) RF_N_FIELD_TYPES; i++)
+		if (strcmp(rf_field_types[i].name, name) == 0)
+			return i;
+	elog(ERROR, "rillflow: unknown duplicated field type \"%s\"", name);
+	return -1;					/* keep the compiler quiet */
+}
+
+/*
+ * The value at a path of a document, as text the way ->> gives it; NULL
+ * when the path is missing or holds JSON null.
+ */
+static char *
+rf_jsonb_path_text(Jsonb *doc, char *path)
+{
+	JsonbContainer *container = &doc->root;
+	JsonbValue *v = NULL;
+	char	   *save;
+	char	   *part;
+	char	   *copy = pstrdup(path);
+
+	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
+	{
+		if (container == NULL)
+			return NULL;
+		if (JsonContainerIsObject(container))
+			v = getKeyJsonValueFromContainer(container, part, strlen(part), NULL);
+		else if (JsonContainerIsArray(container) && part[0] >= '0' && part[0] <= '9')
+			v = getIthJsonbValueFromContainer(container, (uint32) strtoul(part, NULL, 10));
+		else
+			v = NULL;
+		if (v == NULL)
+			return NULL;
+		container = v->type == jbvBinary ? v->val.binary.data : NULL;
+	}
+	if (v == NULL)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		default:
+			elog(ERROR, "rillflow: unexpected jsonb value type %d", v->type);
+	}
+	return NULL;
+}
+
+/* Apply a whitelisted transform (validated when the field was added). */
+static char *
+rf_apply_transform(const char *transform, char *value)
+{
+	PGFunction fn;
+
+	if (transform[0] == '\0')
+		return value;
+	if (strcmp(transform, "lower({value})") == 0)
+		fn = lower;
+	else if (strcmp(transform, "upper({value})") == 0)
+		fn = upper;
+	else if (strcmp(transform, "btrim({value})") == 0)
+		return TextDatumGetCString(DirectFunctionCall1(btrim1, CStringGetTextDatum(value)));
+	else
+		elog(ERROR, "rillflow: unknown duplicated field transform \"%s\"", transform);
+	return TextDatumGetCString(DirectFunctionCall1Coll(fn, DEFAULT_COLLATION_OID,
+													   CStringGetTextDatum(value)));
+}
+
+/*
+ * rillflow._doc_sync_fields() RETURNS trigger
+ *
+ * BEFORE INSERT OR UPDATE OF data, FOR EACH ROW, on a collection table, with
+ * arguments (column, path, type, transform) per duplicated field.
+ */
+Datum
+rillflow_doc_sync_fields(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	int			nfields;
+	int		   *columns;
+	Datum	   *values;
+	bool	   *nulls;
+	bool		isnull;
+	Datum		data;
+	Jsonb	   *doc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("rillflow._doc_sync_fields must run as a BEFORE INSERT OR UPDATE row trigger")));
+	trigger = trigdata->tg_trigger;
+	if (trigger->tgnargs % 4 != 0)
+		elog(ERROR, "rillflow._doc_sync_fields takes four arguments per field, not %d", trigger->tgnargs);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	nfields = trigger->tgnargs / 4;
+	if (nfields == 0)
+		return PointerGetDatum(tuple);
+
+	data = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, "data"), &isnull);
+	doc = isnull ? NULL : DatumGetJsonbP(data);
+	columns = palloc(sizeof(int) * nfields);
+	values = palloc(sizeof(Datum) * nfields);
+	nulls = palloc(sizeof(bool) * nfields);
+	for (int i = 0; i < nfields; i++)
+	{
+		char	  **arg = &trigger->tgargs[i * 4];
+		int			t = rf_field_type_index(arg[2]);
+		char	   *text;
+
+		columns[i] = SPI_fnumber(tupdesc, arg[0]);
+		if (columns[i] <= 0)
+			elog(ERROR, "rillflow: duplicated field column \"%s\" is missing from \"%s\"",
+				 arg[0], RelationGetRelationName(trigdata->tg_relation));
+		text = doc ? rf_jsonb_path_text(doc, arg[1]) : NULL;
+		nulls[i] = (text == NULL);
+		values[i] = (Datum) 0;
+		if (text == NULL)
+			continue;
+		text = rf_apply_transform(arg[3], text);
+		if (rf_field_types[t].oid == TEXTOID)
+		{
+			values[i] = CStringGetTextDatum(text);
+			continue;
+		}
+		if (!rf_type_input_ready[t])
+		{
+			Oid			input;
+
+			getTypeInputInfo(rf_field_types[t].oid, &input, &rf_type_ioparam[t]);
+			fmgr_info_cxt(input, &rf_type_input[t], TopMemoryContext);
+			rf_type_input_ready[t] = true;
+		}
+
+		/*
+		 * Catch the input function's error only to say which document and
+		 * field it is about, then raise at once: nothing runs on after the
+		 * catch, so no subtransaction is needed.
+		 */
+		{
+			MemoryContext cxt = CurrentMemoryContext;
+
+			PG_TRY();
+			{
+				values[i] = InputFunctionCall(&rf_type_input[t], text, rf_type_ioparam[t], -1);
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+				Datum		id;
+				bool		idnull;
+
+				MemoryContextSwitchTo(cxt);
+				edata = CopyErrorData();
+				FlushErrorState();
+				id = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, "id"), &idnull);
+				ereport(ERROR,
+						(errcode(edata->sqlerrcode),
+						 errmsg("document %s: the value at path \"%s\" does not convert to %s for duplicated field \"%s\"",
+								idnull ? "(no id)" : DatumGetCString(DirectFunctionCall1(uuid_out, id)),
+								arg[1], arg[2], arg[0]),
+						 errdetail("%s", edata->message),
+						 errhint("Store a value of type %s at \"%s\", or drop the duplicated field with rillflow.drop_duplicated_field.",
+								 arg[2], arg[1])));
+			}
+			PG_END_TRY();
+		}
+	}
+	tuple = heap_modify_tuple_by_cols(tuple, tupdesc, nfields, columns, values, nulls);
+	return PointerGetDatum(tuple);
+}

@@ -56,6 +56,7 @@ max_prepared_transactions = 10
 max_connections = 100
 max_worker_processes = 40
 rillflow.max_workers = 32
+rillflow.worker_enabled = ${RILLFLOW_WORKER_ENABLED:-on}
 fsync = off
 synchronous_commit = off
 full_page_writes = off

@@ -51,7 +51,6 @@ SELECT count(*) AS workers_here FROM rillflow.worker_status() WHERE database = c
 
 -- settings: reloaded from the configuration, not set per session
 SHOW rillflow.worker_enabled;
-SHOW rillflow.max_workers;
 SET rillflow.naptime = '5s';
 \echo SQLSTATE :SQLSTATE
 SET rillflow.batch_statement_timeout = '1s';

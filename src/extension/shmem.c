@@ -83,8 +83,6 @@ rf_shmem_startup(void)
 		rf_shared->lock = &(GetNamedLWLockTranche("rillflow"))->lock;
 		rf_shared->epoch = (uint64) GetCurrentTimestamp();
 		rf_shared->nslots = rf_max_workers;
-		for (int i = 0; i < rf_max_workers; i++)
-			pg_atomic_init_u64(&rf_shared->slots[i].appends, 0);
 	}
 	if (!found_waiters)
 		memset(rf_waiters, 0, rf_waiters_size());
@@ -124,25 +122,6 @@ rf_wake_db_worker(Oid dboid)
 	LWLockRelease(rf_shared->lock);
 }
 
-/* Count an appending commit for the worker of a database, and wake it. */
-static void
-rf_count_append(Oid dboid)
-{
-	LWLockAcquire(rf_shared->lock, LW_SHARED);
-	for (int i = 0; i < rf_shared->nslots; i++)
-	{
-		RfDbSlot   *slot = &rf_shared->slots[i];
-
-		if (slot->dboid == dboid)
-		{
-			pg_atomic_fetch_add_u64(&slot->appends, 1);
-			if (slot->pid != 0)
-				rf_set_proc_latch(slot->procno);
-		}
-	}
-	LWLockRelease(rf_shared->lock);
-}
-
 void
 rf_wake_launcher(void)
 {
@@ -174,7 +153,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 			if (rf_shared != NULL)
 			{
 				if (rf_pending_append)
-					rf_count_append(MyDatabaseId);
+					rf_wake_db_worker(MyDatabaseId);
 				if (rf_pending_checkpoint)
 					rf_wake_waiters(MyDatabaseId);
 				if (rf_pending_extension)

@@ -17,7 +17,6 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
-#include "port/atomics.h"
 #include "storage/lwlock.h"
 
 /*
@@ -59,7 +58,6 @@ typedef struct RfDbSlot
 	int64		events_sequenced;
 	int64		events_projected;
 	int64		errors;
-	pg_atomic_uint64 appends;	/* appending commits since it was handed out */
 } RfDbSlot;
 
 /* The pause table: databases a DDL command needs free of workers. */

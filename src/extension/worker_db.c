@@ -27,7 +27,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -240,33 +239,6 @@ rf_list_stores(void)
 }
 
 /*
- * Whether the worker may tick a store. A store whose log has no state yet,
- * or state restored from another cluster, may be in the middle of a
- * pg_restore: a tick now would seed or repair the log before the restore's
- * COPY of log_state and positions arrives, and that COPY would then fail.
- * Such a store is left to its first reader until an append has committed
- * in this database since the worker's slot was handed out (a restore does
- * not append). SPI is connected.
- */
-static bool
-rf_may_tick(const RfStoreRef *ref)
-{
-	char	   *sql;
-	bool		isnull;
-	Datum		value;
-
-	if (pg_atomic_read_u64(&rf_shared->slots[rf_args.slot].appends) > 0)
-		return true;
-	sql = psprintf("SELECT system_identifier FROM %s.log_state", quote_identifier(ref->schema));
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the log state of store \"%s\"", ref->schema);
-	if (SPI_processed != 1)
-		return false;
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return !isnull && DatumGetInt64(value) == (int64) GetSystemIdentifier();
-}
-
-/*
  * One sequencer tick of a store, in its own transaction; when it gave
  * positions, the NOTIFY goes out with its commit. Returns how many.
  */
@@ -280,7 +252,7 @@ rf_tick_store(const RfStoreRef *ref)
 		RfStore		store;
 
 		rf_begin("rillflow: sequencer tick");
-		if (OidIsValid(get_namespace_oid(ref->schema, true)) && rf_may_tick(ref))
+		if (OidIsValid(get_namespace_oid(ref->schema, true)))
 		{
 			rf_store_by_schema(ref->schema, &store);
 			stamped = rf_sequence(&store);

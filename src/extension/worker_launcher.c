@@ -290,7 +290,6 @@ rf_start_worker(const RfDatabase *db, Oid roleoid)
 			slot->started_at = 0;
 			slot->last_pass_at = 0;
 			slot->passes = slot->events_sequenced = slot->events_projected = slot->errors = 0;
-			pg_atomic_write_u64(&slot->appends, 0);
 			args.epoch = rf_shared->epoch;
 			args.generation = slot->generation;
 			break;

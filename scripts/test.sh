@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: set up a fresh machine, build everything, start a throwaway
 # cluster, run every test (pg_regress, isolation specs, GoogleTest client and
-# CLI tests, the stress test, the dump/restore round trip), stop the cluster,
+# CLI tests, the stress test, the dump/restore round trip, the background
+# worker tests), stop the cluster,
 # and end with one line: "N passed, M failed".
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
@@ -21,7 +22,18 @@ count_pg_regress() {	# tally "... ok" / "... FAILED" lines of a pg_regress log
     failed=$((failed + bad))
 }
 
-echo "== pg_regress and isolation specs"
+# The isolation specs assume nobody else ticks the sequencer, and
+# dump_restore.sh dumps events the worker would sequence first: those run with
+# the background worker off; the GoogleTest and worker tests with it on.
+source tests/shell/lib/worker.sh
+switch_worker() {
+    if ! (worker_switch "$1"); then
+        failed=$((failed + 1)); failures+=("worker-$1")
+    fi
+}
+
+echo "== pg_regress and isolation specs (background worker off)"
+switch_worker off
 rm -rf build/regress build/isolation
 make -s installcheck >build/installcheck.log 2>&1
 rc=$?
@@ -34,7 +46,8 @@ if [ $rc -ne 0 ]; then
     grep -qE '\.\.\. FAILED|\.\.\. failed' build/installcheck.log || { failed=$((failed + 1)); failures+=(installcheck); }
 fi
 
-echo "== GoogleTest: client, CLI and stress tests"
+echo "== GoogleTest: client, CLI and stress tests (background worker on)"
+switch_worker on
 export DATABASE_URL
 DATABASE_URL=$(rf_fresh_database rillflow_ctest)
 ctest --test-dir build/cmake --output-on-failure --timeout 300 >build/ctest.log 2>&1
@@ -50,9 +63,8 @@ elif [ $rc -ne 0 ]; then
     failed=$((failed + 1)); failures+=(ctest)
 fi
 
-echo "== shell tests"
-for t in tests/shell/*.sh; do
-    [ -e "$t" ] || continue
+run_shell_test() {
+    local t=$1
     if bash "$t" >"build/$(basename "$t").log" 2>&1; then
         echo "ok   $t"
         passed=$((passed + 1))
@@ -62,6 +74,22 @@ for t in tests/shell/*.sh; do
         failed=$((failed + 1))
         failures+=("$t")
     fi
+}
+
+echo "== shell tests (background worker off)"
+switch_worker off
+for t in tests/shell/*.sh; do
+    [ -e "$t" ] || continue
+    case "$(basename "$t")" in worker_*) continue ;; esac
+    # a second cluster a test starts (dump_restore.sh) runs without it too
+    RILLFLOW_WORKER_ENABLED=off run_shell_test "$t"
+done
+
+echo "== worker tests (background worker on)"
+switch_worker on
+for t in tests/shell/worker_*.sh; do
+    [ -e "$t" ] || continue
+    run_shell_test "$t"
 done
 
 echo

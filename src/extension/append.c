@@ -41,6 +41,7 @@
 #include "event_input.h"
 #include "plans.h"
 #include "rillflow.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(rillflow_append_events);
 PG_FUNCTION_INFO_V1(rillflow_append_event);
@@ -386,6 +387,9 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 	}
 	for (uint64 i = 0; i < SPI_processed; i++)
 		new_version = Max(new_version, rf_spi_int8(i, 1));
+
+	/* At commit, wake this database's worker to sequence the events. */
+	rf_note_append();
 
 	if (req->idempotency_key != NULL)
 	{

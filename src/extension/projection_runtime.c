@@ -42,6 +42,7 @@
 #include "plans.h"
 #include "projection.h"
 #include "rillflow.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(rillflow_run_projection);
 PG_FUNCTION_INFO_V1(rillflow_run_projections_until_idle);
@@ -160,7 +161,7 @@ typedef struct RfProjection
 static void
 rf_checkpoint_advanced(void)
 {
-	/* TODO(worker): rf_note_checkpoint_advance() */
+	rf_note_checkpoint_advance();
 }
 
 /* rillflow._note_checkpoint_advance() RETURNS void, for projection_commit. */

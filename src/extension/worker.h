@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.h
+ *	  The background worker's settings and entry points, shared by
+ *	  worker.c (settings, registration), worker_launcher.c, worker_db.c and
+ *	  worker_ddl.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_WORKER_H
+#define RILLFLOW_WORKER_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* bgw_type of each process: the backend_type seen in pg_stat_activity. */
+#define RF_LAUNCHER_TYPE	"rillflow launcher"
+#define RF_WORKER_TYPE		"rillflow worker"
+
+/* Seconds before the postmaster restarts a launcher or worker that died. */
+#define RF_RESTART_SECONDS	2
+
+/* The channel the worker notifies when a tick advanced a store's log. */
+#define RF_NOTIFY_CHANNEL	"rillflow_events"
+
+/* Settings (worker.c) */
+extern bool rf_worker_enabled;
+extern int	rf_naptime_ms;
+extern int	rf_max_workers;
+extern int	rf_batch_statement_timeout_ms;
+extern char *rf_worker_role;
+
+/* Entry points named in BackgroundWorker.bgw_function_name */
+extern PGDLLEXPORT void rf_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void rf_db_worker_main(Datum main_arg);
+
+/* Keeps workers out of a database that DDL needs to itself (worker_ddl.c) */
+extern void rf_ddl_init(void);
+
+#endif							/* RILLFLOW_WORKER_H */

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The background worker sequences appends with no reader involved, in the
+# default store and in a tenant's store, woken at commit (with a naptime of
+# an hour, nothing else would run it), and sends NOTIFY rillflow_events with
+# the store and head when a tick advanced the log. A reload changes its
+# naptime.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/worker.sh"
+eval "$(bash scripts/cluster.sh env)"
+
+db=rillflow_worker_seq
+work=$(mktemp -d)
+listener=
+cleanup() {
+    [ -n "$listener" ] && kill "$listener" 2>/dev/null || true
+    rm -rf "$work"
+    reset_worker_settings
+}
+trap cleanup EXIT
+
+worker_switch on
+rf_fresh_database $db >/dev/null
+q -d $db -c "SELECT rillflow.ensure_tenant('acme')" >/dev/null
+wait_for_worker $db
+
+# An hour's naptime: from here on, only a wake-up at commit moves the worker.
+set_naptime 3600000 $db
+echo "ok: reload set the worker's naptime"
+
+# A listener, ready before the appends.
+{
+    echo "LISTEN rillflow_events;"
+    echo "SELECT 'ready';"
+    for _ in $(seq 1 300); do echo "SELECT pg_sleep(0.1);"; done
+} | psql -X -At -d $db >"$work/notify.out" 2>&1 &
+listener=$!
+wait_until "the listener to be ready" 30 grep -q '^ready$' "$work/notify.out"
+
+sequenced() {	# events of store $1 that have a position, read from the tables (no tick)
+    q -d $db -c "SELECT count(*) FROM $1.events e JOIN $1.positions p USING (seq)"
+}
+q -d $db -c "SELECT rillflow.append_events(gen_random_uuid(), '[{\"type\":\"A\",\"body\":{}},{\"type\":\"B\",\"body\":{}}]')" >/dev/null
+q -d $db -c "SET rillflow.tenant = 'acme'" -c "SELECT rillflow.append_event(gen_random_uuid(), 'T', '{}')" >/dev/null
+_seq2() { [ "$(sequenced rillflow_default)" -eq 2 ]; }
+_seq1() { [ "$(sequenced rillflow_tenant_acme)" -eq 1 ]; }
+wait_until "the worker to sequence the default store's appends" 20 _seq2
+wait_until "the worker to sequence the tenant store's append" 20 _seq1
+echo "ok: appends sequenced by the worker, woken at commit"
+
+# read_stream shows the positions without anyone having read the log.
+nulls=$(q -d $db -c "SELECT count(*) FROM rillflow_default.events e, rillflow.read_stream(e.stream_id) r WHERE r.position IS NULL")
+[ "$nulls" -eq 0 ] || fail "read_stream still shows $nulls events without a position"
+
+_notified() {
+    grep -q 'payload "{"store":"rillflow_default","head":2}"' "$work/notify.out" &&
+        grep -q 'payload "{"store":"rillflow_tenant_acme","head":1}"' "$work/notify.out"
+}
+wait_until "NOTIFY rillflow_events for both stores" 20 _notified
+echo "ok: NOTIFY rillflow_events with store and head"
+
+# The counters of worker_status() agree.
+status=$(q -d $db -c "SELECT state, events_sequenced FROM rillflow.worker_status() WHERE database = current_database()")
+[ "$status" = "running|3" ] || fail "worker_status() says $status"
+echo "worker sequencer: ok"

@@ -456,13 +456,15 @@ int main(int argc, char** argv) {
         // The worker of this database (backend_type "rillflow worker"); when the launcher
         // runs enabled, it starts one within a naptime of CREATE EXTENSION: wait for it.
         auto count = [&](const char* sql) { return Int(admin.exec(sql)); };
-        bool launcher = count("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
-                              "'rillflow launcher' AND query <> 'disabled'") > 0;
+        bool launcher = count(
+                            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                            "'rillflow launcher' AND query <> 'disabled'") > 0;
         bool worker = false;
         for (int i = 0; i < (launcher ? 100 : 1) && !worker; i++) {
             if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            worker = count("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
-                           "'rillflow worker' AND datname = current_database()") > 0;
+            worker = count(
+                         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                         "'rillflow worker' AND datname = current_database()") > 0;
         }
         std::printf(
             "rillflow benchmark: %d connections, %.0f s per variant and round, median of "

@@ -193,18 +193,18 @@ int main(int argc, char** argv) {
         }
         if (ids.empty()) throw std::runtime_error("no ids sampled");
 
-        c.prepare("get", std::string("SELECT data, version FROM rillflow.doc_get('") +
-                             kCollection + "', $1::uuid)");
-        c.prepare("plain_get", std::string("SELECT data, version FROM ") + kPlain +
-                                   " WHERE id = $1::uuid");
+        c.prepare("get", std::string("SELECT data, version FROM rillflow.doc_get('") + kCollection +
+                             "', $1::uuid)");
+        c.prepare("plain_get",
+                  std::string("SELECT data, version FROM ") + kPlain + " WHERE id = $1::uuid");
         c.prepare("put", std::string("SELECT rillflow.doc_put('") + kCollection +
                              "', $1::uuid, $2::jsonb)");
         c.prepare("plain_put", std::string("INSERT INTO ") + kPlain +
                                    " AS t (id, data) VALUES ($1::uuid, $2::jsonb) "
                                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
                                    "version = t.version + 1, updated_at = now()");
-        c.prepare("query", std::string("SELECT rillflow.doc_query('") + kCollection +
-                               "', $1::jsonb)");
+        c.prepare("query",
+                  std::string("SELECT rillflow.doc_query('") + kCollection + "', $1::jsonb)");
 
         // A replacement document per id: same shape, new score.
         auto doc_for = [&](int i) {
@@ -222,8 +222,8 @@ int main(int argc, char** argv) {
         std::printf("%-26s %-26s %10s %10s %8s  %s\n", "operation", "index", "ms/op", "ops/s",
                     "ratio", "plan / baseline");
 
-        auto row = [](const std::string& op, const std::string& variant, double secs,
-                      double ratio, const std::string& note) {
+        auto row = [](const std::string& op, const std::string& variant, double secs, double ratio,
+                      const std::string& note) {
             char r[16] = "";
             if (ratio > 0) std::snprintf(r, sizeof r, "%.2fx", ratio);
             std::printf("%-26s %-26s %10.3f %10.0f %8s  %s\n", op.c_str(), variant.c_str(),
@@ -248,13 +248,15 @@ int main(int argc, char** argv) {
               std::string("SELECT rillflow.drop_duplicated_field('") + kCollection +
                   "', 'score')"}},
             {"(b) GIN jsonb_path_ops",
-             {std::string("CREATE INDEX bench_gin ON ") + kTable + " USING gin (data jsonb_path_ops)"},
+             {std::string("CREATE INDEX bench_gin ON ") + kTable +
+              " USING gin (data jsonb_path_ops)"},
              {"DROP INDEX rillflow_default.bench_gin"}},
             // The expressions doc_query emits for a string and a number (docs/document-queries.md).
             {"(c) expression btree",
              {std::string("CREATE INDEX bench_email ON ") + kTable + " ((data ->> 'email'))",
               std::string("CREATE INDEX bench_score ON ") + kTable + " ((data -> 'score'))"},
-             {"DROP INDEX rillflow_default.bench_email", "DROP INDEX rillflow_default.bench_score"}},
+             {"DROP INDEX rillflow_default.bench_email",
+              "DROP INDEX rillflow_default.bench_score"}},
             {"(d) no index", {}, {}},
         };
 
@@ -270,8 +272,9 @@ int main(int argc, char** argv) {
             for (auto& s : v.setup) c.exec(s);
             c.exec(std::string("ANALYZE ") + kTable);
             double build = Seconds(Clock::now() - t0);
-            double put = Measure(opt.iterations / 2,
-                                 [&](int i) { c.run("put", {ids[i % ids.size()], doc_for(i)}); });
+            double put = Measure(opt.iterations / 2, [&](int i) {
+                c.run("put", {ids[i % ids.size()], doc_for(i)});
+            });
             char note[96];
             std::snprintf(note, sizeof note, "vs plain upsert %.3f ms; index build %.1f s",
                           plain_put * 1000, build);
@@ -295,8 +298,9 @@ int main(int argc, char** argv) {
             for (auto& s : v.teardown) c.exec(s);
         }
 
-        std::printf("\ntargets: (a) within 1.2x of (c); (a) at least 10x faster than (b) for "
-                    "range and sort\n");
+        std::printf(
+            "\ntargets: (a) within 1.2x of (c); (a) at least 10x faster than (b) for "
+            "range and sort\n");
         for (auto& [shape, byv] : results) {
             double a = byv["(a) duplicated fields"], b = byv["(b) GIN jsonb_path_ops"],
                    cc = byv["(c) expression btree"], d = byv["(d) no index"];

@@ -64,9 +64,16 @@ class ProjectionDaemonTest : public ClientTest {
         return std::stoll(std::string(r.value(0, 0)));
     }
 
-    void append(const std::string& type, int n) {
-        ts().events().append(Uuid::random(), Expected::Any(), numbered(type, n));
+    // Appends, then waits until the events are in the log: with the background worker on, it
+    // (not the daemon's own read) may be the one to sequence them, a moment after the commit.
+    void append(const std::string& type, int n) { append(numbered(type, n)); }
+    void append(const std::vector<EventData>& events) {
+        ts().events().append(Uuid::random(), Expected::Any(), events);
+        appended_ += static_cast<std::int64_t>(events.size());
+        ASSERT_EQ(wait_for_head(ts(), appended_), appended_);
     }
+
+    std::int64_t appended_ = 0;
 
     std::string tenant_;
     std::string table_;
@@ -102,8 +109,7 @@ TEST_F(ProjectionDaemonTest, HandlerFailureIsRetriedThenDeadLetteredAndItsWrites
     auto daemon = ProjectionDaemon::builder(ts()).owner("d1").add(projection_, writer()).build();
     run(ts(), "SELECT rillflow.set_projection_options($1, max_attempts => 2, backoff_base => '0')",
         {projection_});
-    ts().events().append(Uuid::random(), Expected::Any(),
-                         {{"Ok", {{"n", 1}}}, {"Bad", {{"n", 2}}}, {"Ok", {{"n", 3}}}});
+    append({{"Ok", {{"n", 1}}}, {"Bad", {{"n", 2}}}, {"Ok", {{"n", 3}}}});
 
     TickResult first = daemon.tick_once(projection_);
     EXPECT_EQ(first.applied, 1);

@@ -1,11 +1,12 @@
 // projection_daemon.cpp: the external projection daemon. Every batch is the SQL runtime's
 // protocol seen from outside the database:
 //   1. projection_acquire (its own short statement: the lease outlives the batch),
-//   2. one transaction: read_all after the checkpoint, each event applied by the C++ handler
-//      in a savepoint, cluster_fence (in a cluster), projection_commit - so the read-model
-//      writes and the checkpoint commit together or not at all,
-//   3. a handler failure rolls back to its savepoint and goes to projection_fail, which
-//      decides retry or dead letter; RF006 at commit means the lease was lost.
+//   2. one transaction: read_all after the checkpoint, each event applied by the C++ handler,
+//      cluster_fence (in a cluster), projection_commit - so the read-model writes and the
+//      checkpoint commit together or not at all,
+//   3. a handler failure rolls that attempt back; the batch runs again with a savepoint per
+//      event, the failing event goes to projection_fail, which decides retry or dead letter;
+//      RF006 at commit means the lease was lost.
 #include "rillflow/projection_daemon.hpp"
 
 #include <poll.h>
@@ -470,43 +471,62 @@ TickResult ProjectionDaemon::Impl::tick_external(Projection& p) {
     result.checkpoint = checkpoint;
 
     // 2. The batch: events, read-model writes, fence and checkpoint in one transaction.
-    Transaction tx = store.transaction();
-    std::vector<EventEnvelope> events = tx.events().read_all(checkpoint, batch, types);
-    if (events.empty()) return result;
-    result.leased = true;
-
-    std::int64_t last = checkpoint;
-    std::int64_t applied = 0;
+    //    First without savepoints (one statement per event for a one-statement handler);
+    //    only when a handler fails is that attempt rolled back and the batch run again with
+    //    a savepoint per event, which keeps the events before the failing one and charges
+    //    the failing one alone. A savepoint per event always would cost two more round
+    //    trips per event.
     struct Failure {
         std::int64_t position;
         std::string sqlstate, message, detail, context;
     };
     std::optional<Failure> failure;
-    for (const EventEnvelope& e : events) {
-        tx.exec("SAVEPOINT rillflow_event");
-        try {
-            p.handler->apply(e, tx);
-            tx.exec("RELEASE SAVEPOINT rillflow_event");
-            last = *e.position;
-            ++applied;
-        } catch (const std::exception& ex) {
-            Failure f;
-            f.position = *e.position;
-            if (const auto* err = dynamic_cast<const Error*>(&ex)) {
-                f.sqlstate = err->sqlstate();
-                f.message = err->message();
-                f.detail = err->detail();
-            } else {
-                f.sqlstate = "XX000";  // not an SQL error: the C++ handler threw
-                f.message = ex.what();
+    std::int64_t last = checkpoint;
+    std::int64_t applied = 0;
+    std::optional<Transaction> txo;
+    for (bool careful : {false, true}) {
+        txo.emplace(store.transaction());
+        Transaction& tx = *txo;
+        std::vector<EventEnvelope> events = tx.events().read_all(checkpoint, batch, types);
+        if (events.empty()) return result;
+        result.leased = true;
+        last = checkpoint;
+        applied = 0;
+        bool retry_carefully = false;
+        for (const EventEnvelope& e : events) {
+            if (careful) tx.exec("SAVEPOINT rillflow_event");
+            try {
+                p.handler->apply(e, tx);
+                if (careful) tx.exec("RELEASE SAVEPOINT rillflow_event");
+                last = *e.position;
+                ++applied;
+            } catch (const std::exception& ex) {
+                if (!careful) {
+                    retry_carefully = true;
+                    break;
+                }
+                Failure f;
+                f.position = *e.position;
+                if (const auto* err = dynamic_cast<const Error*>(&ex)) {
+                    f.sqlstate = err->sqlstate();
+                    f.message = err->message();
+                    f.detail = err->detail();
+                } else {
+                    f.sqlstate = "XX000";  // not an SQL error: the C++ handler threw
+                    f.message = ex.what();
+                }
+                f.context = "C++ handler of external projection " + p.name +
+                            ", event at position " + std::to_string(f.position) + " (" + e.type +
+                            ") on " + owner;
+                tx.exec("ROLLBACK TO SAVEPOINT rillflow_event");
+                failure = std::move(f);
+                break;
             }
-            f.context = "C++ handler of external projection " + p.name + ", event at position " +
-                        std::to_string(f.position) + " (" + e.type + ") on " + owner;
-            tx.exec("ROLLBACK TO SAVEPOINT rillflow_event");
-            failure = std::move(f);
-            break;
         }
+        if (!retry_carefully) break;
+        tx.rollback();
     }
+    Transaction& tx = *txo;
     try {
         if (cluster) {
             std::int64_t ctoken = 0;

@@ -39,4 +39,21 @@ CLI::Validator at_least(long long min) {
         min == 0 ? "N>=0" : "N>=" + std::to_string(min));
 }
 
+void invalid(const std::string& sqlstate, const std::string& message, const std::string& hint) {
+    throw_error(sqlstate, message, {}, hint);
+}
+
+nlohmann::json parse_json(const std::string& text, const std::string& what,
+                          const std::string& example) {
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        std::string why = e.what();
+        auto at = why.find("parse error");
+        invalid("22P02",
+                what + " is not valid JSON: " + why.substr(at == std::string::npos ? 0 : at),
+                "Quote the JSON for the shell, e.g. " + example + ".");
+    }
+}
+
 }  // namespace rillflow::cli

@@ -70,6 +70,16 @@ class Commands {
 /// @brief A CLI11 check that an integer option is at least `min`.
 CLI::Validator at_least(long long min);
 
+// Input the CLI refuses for the reasons the server would: throws the Error the server would
+// raise, with its SQLSTATE.
+[[noreturn]] void invalid(const std::string& sqlstate, const std::string& message,
+                          const std::string& hint = {});
+
+// `text` parsed as JSON; 22P02 (what PostgreSQL says about text that is not valid jsonb)
+// naming `what` when it is not, with a hint showing `example` quoted for the shell.
+nlohmann::json parse_json(const std::string& text, const std::string& what,
+                          const std::string& example);
+
 void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_events_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);

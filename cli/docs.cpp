@@ -12,22 +12,8 @@ namespace rillflow::cli {
 
 namespace {
 
-// Input the CLI refuses for the reasons the server would, with the server's SQLSTATEs.
-[[noreturn]] void invalid(const std::string& sqlstate, const std::string& message,
-                          const std::string& hint = {}) {
-    throw_error(sqlstate, message, {}, hint);
-}
-
 nlohmann::json parse_json(const std::string& text, const std::string& what) {
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        std::string why = e.what();
-        auto at = why.find("parse error");
-        invalid("22P02",
-                what + " is not valid JSON: " + why.substr(at == std::string::npos ? 0 : at),
-                "Quote the JSON for the shell, e.g. '{\"email\": \"ann@example.com\"}'.");
-    }
+    return cli::parse_json(text, what, "'{\"email\": \"ann@example.com\"}'");
 }
 
 // A JSON argument given inline, as @file, or as - (stdin).

@@ -15,23 +15,8 @@ namespace rillflow::cli {
 
 namespace {
 
-// Input the CLI refuses for the reasons the server would, with the server's SQLSTATEs.
-[[noreturn]] void invalid(const std::string& sqlstate, const std::string& message,
-                          const std::string& hint = {}) {
-    throw_error(sqlstate, message, {}, hint);
-}
-
 nlohmann::json parse_json(const std::string& text, const std::string& what) {
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        // 22P02 is what PostgreSQL says about text that is not valid jsonb.
-        std::string why = e.what();
-        auto at = why.find("parse error");
-        invalid("22P02",
-                what + " is not valid JSON: " + why.substr(at == std::string::npos ? 0 : at),
-                "Quote the JSON for the shell, e.g. --body '{\"sku\": \"A1\"}'.");
-    }
+    return cli::parse_json(text, what, "--body '{\"sku\": \"A1\"}'");
 }
 
 std::optional<Uuid> parse_uuid(const std::string& text, const std::string& what) {

@@ -31,20 +31,7 @@ PG_FUNCTION_INFO_V1(rillflow_collection_relid);
 bool
 rf_collection_name_is_valid(const char *name)
 {
-	size_t		len = strlen(name);
-
-	if (len == 0 || len > RF_COLLECTION_NAME_MAXLEN)
-		return false;
-	if (name[0] < 'a' || name[0] > 'z')
-		return false;
-	for (size_t i = 1; i < len; i++)
-	{
-		char		c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
+	return rf_simple_name_is_valid(name, RF_COLLECTION_NAME_MAXLEN);
 }
 
 /* Raise 22023 for a malformed collection name. */

@@ -47,6 +47,34 @@ rf_projection_set_interrupted(int64 position)
 	rf_interrupted_position = position;
 }
 
+/*
+ * The end of a handler call that raised an error: the error copied out, the
+ * subtransaction rolled back, the call's memory freed. A cancel or a statement
+ * timeout stops the whole run (the caller, the worker or a user, asked for
+ * it, and must see it), noting `position` for the worker's report; any other
+ * error is returned.
+ */
+static ErrorData *
+rf_end_failed_call(MemoryContext oldcxt, ResourceOwner oldowner, MemoryContext callcxt,
+				   int64 position)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(oldcxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	MemoryContextDelete(callcxt);
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	{
+		rf_interrupted_position = position;
+		ReThrowError(edata);
+	}
+	return edata;
+}
+
 int
 rf_apply_events(FmgrInfo *handler, const Datum *events, const int64 *positions,
 				int from, int to, ErrorData **error)
@@ -83,26 +111,7 @@ rf_apply_events(FmgrInfo *handler, const Datum *events, const int64 *positions,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		MemoryContextDelete(eventcxt);
-
-		/*
-		 * A cancel or a statement timeout stops the whole run: the caller
-		 * (the worker, or a user) asked for it, and must see it.
-		 */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		{
-			rf_interrupted_position = positions[i];
-			ReThrowError(edata);
-		}
-		*error = edata;
+		*error = rf_end_failed_call(oldcxt, oldowner, eventcxt, positions[i]);
 		return i;
 	}
 	PG_END_TRY();
@@ -154,23 +163,7 @@ rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, const Datum *
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		MemoryContextDelete(callcxt);
-
-		/* As in rf_apply_events: the caller asked for the cancel. */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		{
-			rf_interrupted_position = positions[from];
-			ReThrowError(edata);
-		}
-		*error = edata;
+		*error = rf_end_failed_call(oldcxt, oldowner, callcxt, positions[from]);
 		return false;
 	}
 	PG_END_TRY();

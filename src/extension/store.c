@@ -38,9 +38,20 @@ static bool rf_cache_valid = false;
 bool
 rf_tenant_name_is_valid(const char *name)
 {
+	return rf_simple_name_is_valid(name, RF_TENANT_NAME_MAXLEN);
+}
+
+/*
+ * 1 to maxlen characters of a-z, 0-9 and _, starting with a letter: the rule
+ * for the names rillflow turns into schema and table names (tenants,
+ * collections), which then never need quoting to be read by a person.
+ */
+bool
+rf_simple_name_is_valid(const char *name, size_t maxlen)
+{
 	size_t		len = strlen(name);
 
-	if (len == 0 || len > RF_TENANT_NAME_MAXLEN)
+	if (len == 0 || len > maxlen)
 		return false;
 	if (name[0] < 'a' || name[0] > 'z')
 		return false;

@@ -4,9 +4,12 @@
 // Each test works on its own aliases and, where it reads the global log, its own tenant, so
 // the tests do not depend on what else is in the database.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -647,6 +651,8 @@ TEST_F(Cli, ProjectionsAdminOnAFreshStore) {
 
     for (auto args : std::vector<std::vector<std::string>>{
              {"projections", "status", "nope"},
+             {"projections", "pause", "nope"},
+             {"projections", "dlq-list", "nope"},
              {"projections", "cluster-status", "--cluster-name", "nope"},
              {"projections", "promote", "--cluster-name", "nope", "n1"},
              {"projections", "demote", "--cluster-name", "nope", "n1"}}) {
@@ -670,4 +676,79 @@ TEST_F(Cli, ProjectionsRunLoopFlagsAreChecked) {
     EXPECT_EQ(o.code, 2) << o;
     o = run({"projections", "reset-checkpoint", "x"});
     EXPECT_EQ(o.code, 2) << o;
+}
+
+namespace {
+
+// GET `path` from 127.0.0.1:`port` with a bare HTTP/1.0 request; the whole response.
+std::string http_get(int port, const std::string& path) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return {};
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    std::string response;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+            char buf[4096];
+            for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                response.append(buf, static_cast<size_t>(n));
+        }
+    }
+    close(fd);
+    return response;
+}
+
+}  // namespace
+
+// run-loop for real: it joins a hot/cold cluster as its only (so hot) node, serves health and
+// metrics, and on SIGTERM leaves the cluster and exits 0.
+TEST_F(Cli, ProjectionsRunLoopServesHealthAndLeavesOnSigterm) {
+    std::string t = fresh_tenant();
+    std::string cluster = unique("c");
+    Process loop({"--tenant", t, "projections", "run-loop", "--cluster-mode", "hotcold",
+                  "--cluster-name", cluster, "--node-id", "n1", "--heartbeat-secs", "0.2",
+                  "--lease-ttl-secs", "2", "--health-bind", "127.0.0.1:0"});
+    ASSERT_TRUE(loop.read_until(
+        [&](const std::string&) { return loop.err.find("health on port ") != std::string::npos; },
+        std::chrono::seconds(15)))
+        << loop.out << loop.err;
+    int port = std::atoi(loop.err.c_str() + loop.err.find("health on port ") + 15);
+    ASSERT_GT(port, 0) << loop.err;
+
+    // The node becomes hot at its first heartbeat.
+    json status;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    for (;;) {
+        Output o = run(
+            {"--json", "--tenant", t, "projections", "cluster-status", "--cluster-name", cluster});
+        if (o.code == 0) {
+            status = parse(o);
+            if (status.dump().find("\"hot\"") != std::string::npos) break;
+        }
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << o;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_NE(status.dump().find("\"n1\""), std::string::npos) << status.dump(2);
+
+    std::string metrics = http_get(port, "/metrics");
+    EXPECT_NE(metrics.find("200"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("daemon_node_hot"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("daemon_cluster_healthy"), std::string::npos) << metrics;
+    std::string health = http_get(port, "/");
+    auto body = health.find("\r\n\r\n");
+    ASSERT_NE(body, std::string::npos) << health;
+    json h = json::parse(health.substr(body + 4), nullptr, false);
+    ASSERT_FALSE(h.is_discarded()) << health;
+    EXPECT_NE(h.dump().find(cluster), std::string::npos) << h.dump(2);
+
+    loop.signal(SIGTERM);
+    Output o = loop.wait(std::chrono::seconds(15));
+    EXPECT_EQ(o.code, 0) << o;
+    // It left the cluster on the way out: the cluster went with its last node.
+    o = run({"--tenant", t, "projections", "cluster-status", "--cluster-name", cluster});
+    EXPECT_EQ(o.code, 1) << o;
+    EXPECT_EQ(o.err.rfind("error: RF004: ", 0), 0u) << o;
 }

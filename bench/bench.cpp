@@ -419,21 +419,12 @@ int main(int argc, char** argv) {
             opt.connections = std::atoi(argv[++i]);
         else if (i + 1 < argc && a == "--read-events")
             opt.read_events = std::atoll(argv[++i]);
-        else {
-            std::fprintf(stderr,
-                         "usage: %s [--seconds S] [--rounds N] [--connections N] [--read-events N] "
-                         "[--sequence-after]\n"
-                         "  the database comes from DATABASE_URL and must have the extension\n",
-                         argv[0]);
-            return 2;
-        }
+        else
+            Usage(argv[0],
+                  "[--seconds S] [--rounds N] [--connections N] [--read-events N] "
+                  "[--sequence-after]");
     }
-    const char* env = std::getenv("DATABASE_URL");
-    if (!env || !*env) {
-        std::fprintf(stderr, "DATABASE_URL is not set\n");
-        return 2;
-    }
-    std::string url = env;
+    std::string url = DatabaseUrl();
     std::mt19937_64 rng(std::random_device{}());
 
     try {

@@ -147,20 +147,10 @@ int main(int argc, char** argv) {
             opt.docs = std::max<int64_t>(1000, std::atoll(argv[++i]));
         else if (i + 1 < argc && a == "--iterations")
             opt.iterations = std::max(10, std::atoi(argv[++i]));
-        else {
-            std::fprintf(stderr,
-                         "usage: %s [--docs N] [--iterations N]\n"
-                         "  the database comes from DATABASE_URL and must have the extension\n",
-                         argv[0]);
-            return 2;
-        }
+        else
+            Usage(argv[0], "[--docs N] [--iterations N]");
     }
-    const char* env = std::getenv("DATABASE_URL");
-    if (!env || !*env) {
-        std::fprintf(stderr, "DATABASE_URL is not set\n");
-        return 2;
-    }
-    std::string url = env;
+    std::string url = DatabaseUrl();
     std::mt19937_64 rng(42);
 
     try {

@@ -121,21 +121,10 @@ int main(int argc, char** argv) {
             opt.daemon_seconds = std::max(1.0, std::atof(argv[++i]));
         else if (i + 1 < argc && a == "--latency-seconds")
             opt.latency_seconds = std::max(1.0, std::atof(argv[++i]));
-        else {
-            std::fprintf(
-                stderr,
-                "usage: %s [--events N] [--rate R] [--latency-seconds S] [--daemon-seconds S]\n"
-                "  the database comes from DATABASE_URL and must have the extension\n",
-                argv[0]);
-            return 2;
-        }
+        else
+            Usage(argv[0], "[--events N] [--rate R] [--latency-seconds S] [--daemon-seconds S]");
     }
-    const char* env = std::getenv("DATABASE_URL");
-    if (!env || !*env) {
-        std::fprintf(stderr, "DATABASE_URL is not set\n");
-        return 2;
-    }
-    std::string url = env;
+    std::string url = DatabaseUrl();
     std::mt19937_64 rng(std::random_device{}());
 
     try {

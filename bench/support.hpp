@@ -107,4 +107,23 @@ inline std::string Rate(double r) {
     return buf;
 }
 
+// The usage line for a bad argument (exits 2).
+[[noreturn]] inline void Usage(const char* program, const char* options) {
+    std::fprintf(stderr,
+                 "usage: %s %s\n"
+                 "  the database comes from DATABASE_URL and must have the extension\n",
+                 program, options);
+    std::exit(2);
+}
+
+// The server from DATABASE_URL (exits 2 when it is not set).
+inline std::string DatabaseUrl() {
+    const char* env = std::getenv("DATABASE_URL");
+    if (!env || !*env) {
+        std::fprintf(stderr, "DATABASE_URL is not set\n");
+        std::exit(2);
+    }
+    return env;
+}
+
 }  // namespace rillflow::bench

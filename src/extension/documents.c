@@ -5,7 +5,7 @@
  *	  doc_patch, doc_patch_fields, doc_soft_delete, doc_restore, doc_delete.
  *
  *	  Every call is one statement on the collection's table, prepared once
- *	  per backend and table (keyed by the table's oid) and kept. A write's
+ *	  per backend and table (plans.c, keyed by the table's oid) and kept. A write's
  *	  version check is in that statement's condition, never a read followed
  *	  by a write: of two writers expecting the same version, the second finds
  *	  the row changed after its wait, matches nothing and writes nothing. Only
@@ -18,13 +18,10 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "executor/tstoreReceiver.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "nodes/params.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/uuid.h"
@@ -63,19 +60,14 @@ typedef enum RfDocStmt
 	RF_N_DOC_STMTS
 } RfDocStmt;
 
-typedef struct RfDocSpec
-{
-	const char *sql;			/* %s is the quoted, qualified table */
-	int			nargs;
-	Oid			argtypes[4];
-} RfDocSpec;
 
 #define RF_BUMP "version = version OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now()"
 #define RF_ID_IS "id OPERATOR(pg_catalog.=) $1"
 #define RF_LIVE_AT(n) \
 	RF_ID_IS " AND deleted_at IS NULL AND ($" #n "::pg_catalog.int8 IS NULL OR version OPERATOR(pg_catalog.=) $" #n ") "
 
-static const RfDocSpec rf_doc_specs[RF_N_DOC_STMTS] = {
+/* In each statement %s is the quoted, qualified collection table. */
+static const RfPlanSpec rf_doc_specs[RF_N_DOC_STMTS] = {
 	[RF_DOC_GET] = {
 		"SELECT data, version FROM %s WHERE " RF_ID_IS " AND deleted_at IS NULL",
 		1, {UUIDOID}
@@ -139,89 +131,40 @@ static const RfDocSpec rf_doc_specs[RF_N_DOC_STMTS] = {
 	},
 };
 
-/* The kept plans of one collection table. */
-typedef struct RfDocPlans
-{
-	Oid			relid;			/* hash key */
-	Oid			schema_oid;		/* what the plans were made for: an oid */
-	NameData	table;			/* reused by another table gets new plans */
-	SPIPlanPtr	plans[RF_N_DOC_STMTS];
-} RfDocPlans;
-
-static HTAB *rf_doc_plans = NULL;
-
 /* A collection as one call sees it. */
 typedef struct RfCollection
 {
 	const RfStore *store;
 	const char *name;
 	Oid			relid;
-	RfDocPlans *plans;
+	const char *table;			/* quoted and qualified */
 } RfCollection;
 
 static void
 rf_open_collection(FunctionCallInfo fcinfo, RfCollection *coll, bool create)
 {
 	char		table[NAMEDATALEN];
-	bool		found;
 
 	rf_require_arg(fcinfo, 0, "collection", NULL);
 	coll->store = rf_current_store();
 	coll->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	coll->relid = rf_collection_relid(coll->store, coll->name, create);
-
-	if (rf_doc_plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(RfDocPlans);
-		rf_doc_plans = hash_create("rillflow document plans", 32, &ctl, HASH_ELEM | HASH_BLOBS);
-	}
 	snprintf(table, sizeof(table), RF_COLLECTION_TABLE_PREFIX "%s", coll->name);
-	coll->plans = hash_search(rf_doc_plans, &coll->relid, HASH_ENTER, &found);
-	if (!found || coll->plans->schema_oid != coll->store->schema_oid ||
-		strcmp(NameStr(coll->plans->table), table) != 0)
-	{
-		/* New, or an oid reused by another table: the old plans (if any) leak. */
-		coll->plans->schema_oid = coll->store->schema_oid;
-		namestrcpy(&coll->plans->table, table);
-		memset(coll->plans->plans, 0, sizeof(coll->plans->plans));
-	}
+	coll->table = quote_qualified_identifier(coll->store->schema_name, table);
 }
 
+/* The statement's plan, kept per collection table (plans.c). */
 static SPIPlanPtr
 rf_doc_plan(RfCollection *coll, RfDocStmt stmt)
 {
-	SPIPlanPtr	plan = coll->plans->plans[stmt];
-
-	if (plan == NULL)
-	{
-		const RfDocSpec *spec = &rf_doc_specs[stmt];
-		char	   *qualified = quote_qualified_identifier(coll->store->schema_name,
-														   NameStr(coll->plans->table));
-		char	   *sql = psprintf(spec->sql, qualified);
-
-		plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare rillflow statement \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep rillflow statement");
-		coll->plans->plans[stmt] = plan;
-		pfree(sql);
-	}
-	return plan;
+	return rf_keep_plan(coll->relid, &rf_doc_specs[stmt], coll->table);
 }
 
 /* Run a statement; SPI must be connected. Returns SPI_processed. */
 static uint64
 rf_doc_run(RfCollection *coll, RfDocStmt stmt, Datum *values, const char *nulls, bool read_only)
 {
-	int			ret = SPI_execute_plan(rf_doc_plan(coll, stmt), values, nulls, read_only, 0);
-
-	if (ret < 0)
-		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+	rf_execute_plan(rf_doc_plan(coll, stmt), values, nulls, read_only, 0);
 	return SPI_processed;
 }
 
@@ -230,29 +173,9 @@ static void
 rf_doc_run_into(FunctionCallInfo fcinfo, RfCollection *coll, RfDocStmt stmt, Datum *values)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	const RfDocSpec *spec = &rf_doc_specs[stmt];
-	SPIExecuteOptions options;
-	ParamListInfo params = makeParamList(spec->nargs);
-	DestReceiver *dest = CreateTuplestoreDestReceiver();
-	int			ret;
 
-	for (int i = 0; i < spec->nargs; i++)
-	{
-		params->params[i].value = values[i];
-		params->params[i].isnull = false;
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = spec->argtypes[i];
-	}
-	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult, CurrentMemoryContext, false,
-									rsinfo->setDesc, "rillflow query result does not match its function's type");
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = dest;
-	ret = SPI_execute_plan_extended(rf_doc_plan(coll, stmt), &options);
-	dest->rDestroy(dest);
-	if (ret < 0)
-		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+	rf_execute_plan_into(rf_doc_plan(coll, stmt), &rf_doc_specs[stmt], values, NULL, true,
+						 rsinfo->setResult, rsinfo->setDesc);
 }
 
 static char *

@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * plans.c
- *	  Statements prepared once per backend and store.
+ *	  Statements prepared once per backend and store (or table).
  *
  *	  Each store is a schema with the same tables, so each statement is
  *	  prepared once per store it runs on, on first use, and kept for the
- *	  backend's life (SPI_keepplan). The plan cache replans a kept statement
- *	  by itself when a table it reads is altered.
+ *	  backend's life (SPI_keepplan); a statement on one collection's table is
+ *	  kept per table. The plan cache replans a kept statement by itself when a
+ *	  table it reads is altered.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,26 +16,34 @@
 #include "executor/tstoreReceiver.h"
 #include "nodes/params.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 
 #include "plans.h"
 
 typedef struct RfPlanKey
 {
-	Oid			schema_oid;
+	Oid			owner;			/* the store's schema, or the table */
 	const RfPlanSpec *spec;
 } RfPlanKey;
 
 typedef struct RfPlanEntry
 {
 	RfPlanKey	key;
+	char	   *target;			/* what the plan was prepared for */
 	SPIPlanPtr	plan;
 } RfPlanEntry;
 
 static HTAB *rf_plans = NULL;
 
-/* The kept plan of a statement in a store, preparing it on first use. */
+/*
+ * The kept plan of `spec` for `owner` (a store's schema or a table), with
+ * `target` (the quoted schema, or the quoted qualified table) put in for
+ * every %s; prepared on first use. An owner's oid can come back for another
+ * schema or table after a drop: the plan is then prepared again for the new
+ * target, never run on the old one.
+ */
 SPIPlanPtr
-rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
+rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
 {
 	RfPlanKey	key;
 	RfPlanEntry *entry;
@@ -49,15 +58,25 @@ rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
 		rf_plans = hash_create("rillflow plans", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 	}
 	memset(&key, 0, sizeof(key));
-	key.schema_oid = store->schema_oid;
+	key.owner = owner;
 	key.spec = spec;
 	entry = hash_search(rf_plans, &key, HASH_ENTER, &found);
 	if (!found)
+	{
+		entry->target = NULL;
 		entry->plan = NULL;
+	}
+	else if (entry->plan != NULL && strcmp(entry->target, target) != 0)
+	{
+		SPI_freeplan(entry->plan);
+		pfree(entry->target);
+		entry->target = NULL;
+		entry->plan = NULL;
+	}
 	if (entry->plan == NULL)
 	{
-		const char *q = store->quoted_schema;
-		char	   *sql = psprintf(spec->sql, q, q, q, q, q, q);
+		const char *t = target;
+		char	   *sql = psprintf(spec->sql, t, t, t, t, t, t);
 		SPIPlanPtr	plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
 
 		if (plan == NULL)
@@ -65,10 +84,29 @@ rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
 				 sql, SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not keep rillflow statement");
+		entry->target = MemoryContextStrdup(TopMemoryContext, target);
 		entry->plan = plan;
 		pfree(sql);
 	}
 	return entry->plan;
+}
+
+/* The kept plan of a statement in a store, preparing it on first use. */
+SPIPlanPtr
+rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
+{
+	return rf_keep_plan(store->schema_oid, spec, store->quoted_schema);
+}
+
+/* Run a kept plan; SPI must be connected. Returns SPI's code. */
+int
+rf_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long limit)
+{
+	int			ret = SPI_execute_plan(plan, values, nulls, read_only, limit);
+
+	if (ret < 0)
+		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+	return ret;
 }
 
 /* Run a statement in a store; SPI must be connected. Returns SPI's code. */
@@ -76,22 +114,18 @@ int
 rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 			const char *nulls, bool read_only, long limit)
 {
-	int			ret = SPI_execute_plan(rf_store_plan(store, spec), values, nulls, read_only, limit);
-
-	if (ret < 0)
-		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
-	return ret;
+	return rf_execute_plan(rf_store_plan(store, spec), values, nulls, read_only, limit);
 }
 
 /*
- * Run a query in a store and put its rows straight into a set-returning
+ * Run a kept plan of `spec` and put its rows straight into a set-returning
  * function's tuplestore, with no copy into SPI_tuptable on the way; SPI must
  * be connected. The query's columns must match result_desc.
  */
 void
-rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
-				 const char *nulls, bool read_only, Tuplestorestate *result,
-				 TupleDesc result_desc)
+rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
+					 const char *nulls, bool read_only, Tuplestorestate *result,
+					 TupleDesc result_desc)
 {
 	SPIExecuteOptions options;
 	ParamListInfo params = makeParamList(spec->nargs);
@@ -113,10 +147,20 @@ rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 	options.params = params;
 	options.read_only = read_only;
 	options.dest = dest;
-	ret = SPI_execute_plan_extended(rf_store_plan(store, spec), &options);
+	ret = SPI_execute_plan_extended(plan, &options);
 	dest->rDestroy(dest);
 	if (ret < 0)
 		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+}
+
+/* The same for a statement in a store. */
+void
+rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+				 const char *nulls, bool read_only, Tuplestorestate *result,
+				 TupleDesc result_desc)
+{
+	rf_execute_plan_into(rf_store_plan(store, spec), spec, values, nulls, read_only, result,
+						 result_desc);
 }
 
 /* An int8 column of the last SPI result (0 for NULL). */

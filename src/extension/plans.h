@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * plans.h
- *	  Statements prepared once per backend and store.
+ *	  Statements prepared once per backend and store (or table).
  *
  *-------------------------------------------------------------------------
  */
@@ -16,10 +16,12 @@
 #include "rillflow.h"
 
 /*
- * A statement on a store's tables. The SQL names tables as %s.table (at most
- * six %s, each the quoted store schema); everything else in it is
- * schema-qualified and every operator is spelled OPERATOR(pg_catalog.x), so a
- * caller's search_path cannot change what it means.
+ * A statement on a store's tables, or on one table. The SQL names tables as
+ * %s.table (at most six %s, each the quoted store schema), or, for a
+ * statement on one table (a collection), as %s alone (the quoted, qualified
+ * table); everything else in it is schema-qualified and every operator is
+ * spelled OPERATOR(pg_catalog.x), so a caller's search_path cannot change
+ * what it means.
  */
 typedef struct RfPlanSpec
 {
@@ -28,7 +30,13 @@ typedef struct RfPlanSpec
 	Oid			argtypes[10];
 } RfPlanSpec;
 
+extern SPIPlanPtr rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target);
 extern SPIPlanPtr rf_store_plan(const RfStore *store, const RfPlanSpec *spec);
+extern int	rf_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+							long limit);
+extern void rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
+								 const char *nulls, bool read_only, Tuplestorestate *result,
+								 TupleDesc result_desc);
 extern int	rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 						const char *nulls, bool read_only, long limit);
 extern int64 rf_spi_int8(uint64 row, int column);

@@ -51,6 +51,7 @@ extern bool rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, c
  * in a new transaction.
  */
 extern int64 rf_projection_interrupted_position(void);
+extern void rf_projection_not_found(const RfStore *store, const char *name) pg_attribute_noreturn();
 extern void rf_projection_set_interrupted(int64 position);
 
 #endif							/* RILLFLOW_PROJECTION_H */

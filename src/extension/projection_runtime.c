@@ -193,7 +193,8 @@ rf_check_name(const char *name)
 				 errhint("A projection name is 1 to 63 characters of letters, digits, _ and -, starting with a letter.")));
 }
 
-static void
+/* RF004 for a projection the store lacks (also rillflow._projection_not_found in SQL). */
+void
 rf_projection_not_found(const RfStore *store, const char *name)
 {
 	ereport(ERROR,
@@ -642,7 +643,7 @@ rf_begin_run(const RfStore *store)
 		elog(ERROR, "SPI_connect failed");
 	/* The same rule as read_all: only a short, single-statement transaction ticks. */
 	if (rf_may_sequence_here())
-		rf_sequence(store);
+		rf_sequence(store, NULL);
 }
 
 /*

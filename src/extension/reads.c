@@ -111,7 +111,7 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (rf_may_sequence_here())
-		rf_sequence(store);
+		rf_sequence(store, NULL);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);

@@ -61,7 +61,7 @@ extern bool rf_simple_name_is_valid(const char *name, size_t maxlen);
 
 /* The sequencer (sequencer.c) */
 extern bool rf_may_sequence_here(void);
-extern int64 rf_sequence(const RfStore *store);
+extern int64 rf_sequence(const RfStore *store, int64 *head);
 
 /* Raise 22004 when a required argument is NULL. */
 static inline void

@@ -79,7 +79,8 @@ static const RfPlanSpec rf_tick = {
 	"   WHERE c.n OPERATOR(pg_catalog.>) 0"
 	"  RETURNING 1)"
 	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted),"
-	"        (SELECT pg_catalog.count(*) FROM moved)",
+	"        (SELECT pg_catalog.count(*) FROM moved),"
+	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)",
 	1, {INT8OID}
 };
 
@@ -164,19 +165,26 @@ rf_try_sequencer_lock(const RfStore *store)
  * One tick of the store's sequencer; SPI must be connected, at READ
  * COMMITTED, so that every statement below sees what earlier ticks committed
  * before we got the lock. Returns how many events got positions; 0 when
- * another session holds the sequencer lock right now.
+ * another session holds the sequencer lock right now. When it gave
+ * positions and head is not NULL, *head is the log's new head.
  */
 int64
-rf_sequence(const RfStore *store)
+rf_sequence(const RfStore *store, int64 *head)
 {
 	Datum		values[1] = {Int64GetDatum((int64) GetSystemIdentifier())};
+	int64		stamped;
 
 	if (!rf_try_sequencer_lock(store))
 		return 0;
 
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
 	if (rf_spi_int8(0, 1) == 1)
-		return rf_spi_int8(0, 2);
+	{
+		stamped = rf_spi_int8(0, 2);
+		if (head != NULL)
+			*head = rf_spi_int8(0, 4);
+		return stamped;
+	}
 
 	rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
 	if (SPI_processed == 1)
@@ -188,13 +196,22 @@ rf_sequence(const RfStore *store)
 		if (SPI_execute_with_args("SELECT rillflow._sequence_restored($1, $2)", 2, argtypes,
 								  args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not sequence a restored store");
-		return rf_spi_int8(0, 1);
+		stamped = rf_spi_int8(0, 1);
+		if (head != NULL && stamped > 0)
+		{
+			rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
+			*head = rf_spi_int8(0, 1);
+		}
+		return stamped;
 	}
 
 	/* The store's first tick. */
 	rf_run_plan(store, &rf_seed_state, values, NULL, false, 0);
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
-	return rf_spi_int8(0, 2);
+	stamped = rf_spi_int8(0, 2);
+	if (head != NULL)
+		*head = rf_spi_int8(0, 4);
+	return stamped;
 }
 
 /*
@@ -232,7 +249,7 @@ rillflow_sequence(PG_FUNCTION_ARGS)
 	rf_store_by_schema(NameStr(*PG_GETARG_NAME(0)), &store);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	stamped = rf_sequence(&store);
+	stamped = rf_sequence(&store, NULL);
 	SPI_finish();
 	PG_RETURN_INT64(stamped);
 }

@@ -16,7 +16,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -25,9 +24,10 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "plans.h"
+#include "projection.h"
 #include "rillflow.h"
 #include "shmem.h"
 #include "worker.h"
@@ -49,36 +49,23 @@ rf_set_waiting(Oid dboid)
 	LWLockRelease(rf_shared->lock);
 }
 
+static const RfPlanSpec rf_checkpoint_plan = {
+	"SELECT checkpoint FROM %s.projections WHERE name OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
 /*
  * The projection's checkpoint in the current store, read with a new
- * snapshot; RF004 when the store has no such projection.
+ * snapshot (a read-write SPI execution takes one); RF004 when the store has
+ * no such projection.
  */
 static int64
-rf_read_checkpoint(const RfStore *store, const char *name)
+rf_read_checkpoint(const RfStore *store, const char *name, Datum name_datum)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(name)};
-	bool		isnull;
-	Datum		value;
-	char	   *sql;
-
-	if (!OidIsValid(get_relname_relid("projections", store->schema_oid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_RF_NOT_FOUND),
-				 errmsg("projection \"%s\" does not exist", name),
-				 errdetail("Store \"%s\" has no projections table.", store->schema_name)));
-	sql = psprintf("SELECT checkpoint FROM %s.projections WHERE name OPERATOR(pg_catalog.=) $1",
-				   store->quoted_schema);
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the checkpoint of projection \"%s\"", name);
+	rf_run_plan(store, &rf_checkpoint_plan, &name_datum, NULL, false, 1);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_RF_NOT_FOUND),
-				 errmsg("projection \"%s\" does not exist", name),
-				 errdetail("Store \"%s\" has no projection of that name.", store->schema_name),
-				 errhint("rillflow.list_projections() lists the projections of the current store.")));
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(value);
+		rf_projection_not_found(store, name);
+	return rf_spi_int8(0, 1);
 }
 
 /* An interval as milliseconds; months count 30 days, as interval_cmp does. */
@@ -103,6 +90,7 @@ Datum
 rillflow_wait_for_projection(PG_FUNCTION_ARGS)
 {
 	char	   *name;
+	Datum		name_datum;
 	int64		position;
 	int64		timeout_ms;
 	TimestampTz deadline;
@@ -112,6 +100,7 @@ rillflow_wait_for_projection(PG_FUNCTION_ARGS)
 	rf_require_arg(fcinfo, 0, "name", NULL);
 	rf_require_arg(fcinfo, 1, "position", NULL);
 	rf_require_arg(fcinfo, 2, "timeout", "Pass an interval such as '5 seconds'.");
+	name_datum = PG_GETARG_DATUM(0);
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	position = PG_GETARG_INT64(1);
 	timeout_ms = rf_interval_ms(PG_GETARG_INTERVAL_P(2));
@@ -142,7 +131,7 @@ rillflow_wait_for_projection(PG_FUNCTION_ARGS)
 		{
 			long		remaining;
 
-			if (rf_read_checkpoint(store, name) >= position)
+			if (rf_read_checkpoint(store, name, name_datum) >= position)
 			{
 				reached = true;
 				break;

@@ -190,6 +190,23 @@ rf_end(void)
 	MemoryContextSwitchTo(rf_pass_context);
 }
 
+/* The tenants' stores (the default store is always there). Kept plans: a pass runs per commit. */
+static const RfPlanSpec rf_tenants_plan = {
+	"SELECT schema_name::pg_catalog.text, name FROM rillflow.tenants ORDER BY name",
+	0, {InvalidOid}
+};
+
+static const RfPlanSpec rf_run_batch_plan = {
+	"SELECT rillflow.run_projection($1, 1)",
+	1, {TEXTOID}
+};
+
+static const RfPlanSpec rf_running_projections_plan = {
+	"SELECT name::pg_catalog.text FROM %s.projections WHERE kind OPERATOR(pg_catalog.=) 'worker'"
+	" AND status OPERATOR(pg_catalog.=) 'running' ORDER BY name",
+	0, {InvalidOid}
+};
+
 /*
  * The stores of this database, or leave when the extension is not here. The
  * count of CREATE EXTENSION commits is read before looking, so a creation
@@ -201,7 +218,6 @@ rf_list_stores(void)
 	List	   *stores = NIL;
 	RfStoreRef *ref;
 	uint64		ext_created;
-	int			ret;
 
 	LWLockAcquire(rf_shared->lock, LW_SHARED);
 	ext_created = rf_shared->ext_created;
@@ -218,10 +234,7 @@ rf_list_stores(void)
 		rf_leave(RF_SLOT_NO_EXTENSION, "no rillflow extension");
 	}
 
-	ret = SPI_execute("SELECT schema_name::pg_catalog.text, name FROM rillflow.tenants ORDER BY name",
-					  true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list tenants: %s", SPI_result_code_string(ret));
+	rf_execute_plan(rf_keep_plan(InvalidOid, &rf_tenants_plan, ""), NULL, NULL, true, 0);
 
 	MemoryContextSwitchTo(rf_pass_context);
 	ref = palloc0(sizeof(RfStoreRef));
@@ -250,21 +263,17 @@ rf_tick_store(const RfStoreRef *ref)
 	PG_TRY();
 	{
 		RfStore		store;
+		int64		head = 0;
 
 		rf_begin("rillflow: sequencer tick");
 		if (OidIsValid(get_namespace_oid(ref->schema, true)))
 		{
 			rf_store_by_schema(ref->schema, &store);
-			stamped = rf_sequence(&store);
+			stamped = rf_sequence(&store, &head);
 			if (stamped > 0)
 			{
 				StringInfoData payload;
-				char	   *sql = psprintf("SELECT head FROM %s.log_state", store.quoted_schema);
-				int64		head;
 
-				if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-					elog(ERROR, "could not read the head of store \"%s\"", ref->schema);
-				head = rf_spi_int8(0, 1);
 				initStringInfo(&payload);
 				appendStringInfoString(&payload, "{\"store\":");
 				escape_json(&payload, ref->schema);
@@ -297,13 +306,10 @@ rf_list_projections(const RfStoreRef *ref)
 		nsp = get_namespace_oid(ref->schema, true);
 		if (OidIsValid(nsp) && OidIsValid(get_relname_relid("projections", nsp)))
 		{
-			char	   *sql = psprintf("SELECT name::pg_catalog.text FROM %s.projections"
-									   " WHERE kind OPERATOR(pg_catalog.=) 'worker'"
-									   " AND status OPERATOR(pg_catalog.=) 'running' ORDER BY name",
-									   quote_identifier(ref->schema));
+			RfStore		store;
 
-			if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not list the projections of store \"%s\"", ref->schema);
+			rf_store_by_schema(ref->schema, &store);
+			rf_run_plan(&store, &rf_running_projections_plan, NULL, NULL, true, 0);
 			MemoryContextSwitchTo(rf_pass_context);
 			for (uint64 i = 0; i < SPI_processed; i++)
 				names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
@@ -380,7 +386,6 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {TEXTOID};
 		Datum		args[1];
 		char		timeout[32];
 
@@ -396,8 +401,8 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 		if (rf_batch_statement_timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, rf_batch_statement_timeout_ms);
 		args[0] = CStringGetTextDatum(name);
-		if (SPI_execute_with_args("SELECT rillflow.run_projection($1, 1)", 1, argtypes, args,
-								  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		rf_execute_plan(rf_keep_plan(InvalidOid, &rf_run_batch_plan, ""), args, NULL, false, 1);
+		if (SPI_processed != 1)
 			elog(ERROR, "run_projection returned no row");
 		applied = rf_spi_int8(0, 1);
 		disable_timeout(STATEMENT_TIMEOUT, false);

@@ -371,11 +371,12 @@ void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands) {
                         out.push_back({{"name", c.name},
                                        {"table_name", c.table_name},
                                        {"duplicated_fields", c.duplicated_fields},
-                                       {"created_at", format_time(c.created_at)}});
+                                       {"created_at", format_timestamp(c.created_at)}});
                     print_json({{"collections", out}});
                 } else {
                     for (const auto& c : list)
-                        print_line(c.name + "  " + c.table_name + "  " + format_time(c.created_at));
+                        print_line(c.name + "  " + c.table_name + "  " +
+                                   format_timestamp(c.created_at));
                 }
                 return 0;
             });

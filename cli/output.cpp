@@ -16,23 +16,6 @@ std::string dump(const J& j, int indent = -1) {
 
 }  // namespace
 
-std::string format_time(std::chrono::system_clock::time_point t) {
-    using namespace std::chrono;
-    auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
-    auto secs = static_cast<std::time_t>(us / 1000000);
-    auto frac = static_cast<long>(us % 1000000);
-    if (frac < 0) {  // before 1970: floor, not truncate
-        frac += 1000000;
-        secs -= 1;
-    }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", frac);
-    return buf;
-}
-
 Json to_json(const EventEnvelope& e) {
     Json j;
     j["position"] = e.position ? Json(*e.position) : Json(nullptr);
@@ -45,7 +28,7 @@ Json to_json(const EventEnvelope& e) {
     j["event_id"] = e.event_id.to_string();
     j["causation_id"] = e.causation_id ? Json(e.causation_id->to_string()) : Json(nullptr);
     j["correlation_id"] = e.correlation_id ? Json(e.correlation_id->to_string()) : Json(nullptr);
-    j["created_at"] = format_time(e.created_at);
+    j["created_at"] = format_timestamp(e.created_at);
     return j;
 }
 
@@ -54,7 +37,7 @@ std::string to_line(const EventEnvelope& e) {
     line += "  " + e.stream_id.to_string() + "@" + std::to_string(e.version);
     line += "  " + e.type;
     if (e.event_version != 1) line += " (v" + std::to_string(e.event_version) + ")";
-    line += "  " + format_time(e.created_at);
+    line += "  " + format_timestamp(e.created_at);
     line += "  " + dump(e.body);
     if (!e.headers.empty()) line += "  headers=" + dump(e.headers);
     return line;

@@ -10,9 +10,6 @@
 
 namespace rillflow::cli {
 
-/// @brief `2026-11-21T14:03:07.123456Z`: UTC, microseconds, as the server stores them.
-std::string format_time(std::chrono::system_clock::time_point t);
-
 /// @brief JSON as the CLI prints it: keys in the order they were added.
 using Json = nlohmann::ordered_json;
 

@@ -35,11 +35,12 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 for (const auto& t : tenants)
                     list.push_back({{"name", t.name},
                                     {"schema_name", t.schema_name},
-                                    {"created_at", format_time(t.created_at)}});
+                                    {"created_at", format_timestamp(t.created_at)}});
                 print_json({{"tenants", list}});
             } else {
                 for (const auto& t : tenants)
-                    print_line(t.name + "  " + t.schema_name + "  " + format_time(t.created_at));
+                    print_line(t.name + "  " + t.schema_name + "  " +
+                               format_timestamp(t.created_at));
             }
             return 0;
         });

@@ -45,7 +45,8 @@ rf_check_collection_name(const char *name)
 				 errhint(RF_COLLECTION_NAME_HINT)));
 }
 
-static void
+/* The table of a collection (buf holds NAMEDATALEN bytes). */
+void
 rf_collection_table_name(const char *collection, char *buf)
 {
 	snprintf(buf, NAMEDATALEN, RF_COLLECTION_TABLE_PREFIX "%s", collection);

@@ -23,6 +23,7 @@ extern bool rf_auto_create_collections;
 
 extern bool rf_collection_name_is_valid(const char *name);
 extern void rf_check_collection_name(const char *name);
+extern void rf_collection_table_name(const char *collection, char *buf);
 
 /*
  * The oid of a collection's table in a store. Checks the name (22023); when

@@ -149,7 +149,7 @@ rf_open_collection(FunctionCallInfo fcinfo, RfCollection *coll, bool create)
 	coll->store = rf_current_store();
 	coll->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	coll->relid = rf_collection_relid(coll->store, coll->name, create);
-	snprintf(table, sizeof(table), RF_COLLECTION_TABLE_PREFIX "%s", coll->name);
+	rf_collection_table_name(coll->name, table);
 	coll->table = quote_qualified_identifier(coll->store->schema_name, table);
 }
 

@@ -118,28 +118,29 @@ rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
 }
 
 /*
- * Run a kept plan of `spec` and put its rows straight into a set-returning
- * function's tuplestore, with no copy into SPI_tuptable on the way; SPI must
- * be connected. The query's columns must match result_desc.
+ * Run a statement, from its kept plan or (plan NULL) from its text, and put
+ * its rows straight into a set-returning function's tuplestore, with no copy
+ * into SPI_tuptable on the way; SPI must be connected. The query's columns
+ * must match result_desc.
  */
 void
-rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
-					 const char *nulls, bool read_only, Tuplestorestate *result,
-					 TupleDesc result_desc)
+rf_execute_into(SPIPlanPtr plan, const char *sql, int nargs, const Oid *argtypes,
+				Datum *values, const char *nulls, bool read_only, Tuplestorestate *result,
+				TupleDesc result_desc)
 {
 	SPIExecuteOptions options;
-	ParamListInfo params = makeParamList(spec->nargs);
+	ParamListInfo params = makeParamList(nargs);
 	DestReceiver *dest = CreateTuplestoreDestReceiver();
 	int			ret;
 
-	for (int i = 0; i < spec->nargs; i++)
+	for (int i = 0; i < nargs; i++)
 	{
 		ParamExternData *param = &params->params[i];
 
 		param->value = values[i];
 		param->isnull = nulls != NULL && nulls[i] == 'n';
 		param->pflags = PARAM_FLAG_CONST;
-		param->ptype = spec->argtypes[i];
+		param->ptype = argtypes[i];
 	}
 	SetTuplestoreDestReceiverParams(dest, result, CurrentMemoryContext, false,
 									result_desc, "rillflow query result does not match its function's type");
@@ -147,10 +148,21 @@ rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
 	options.params = params;
 	options.read_only = read_only;
 	options.dest = dest;
-	ret = SPI_execute_plan_extended(plan, &options);
+	ret = plan != NULL ? SPI_execute_plan_extended(plan, &options)
+		: SPI_execute_extended(sql, &options);
 	dest->rDestroy(dest);
 	if (ret < 0)
 		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+}
+
+/* The same for a kept plan of `spec`. */
+void
+rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
+					 const char *nulls, bool read_only, Tuplestorestate *result,
+					 TupleDesc result_desc)
+{
+	rf_execute_into(plan, NULL, spec->nargs, spec->argtypes, values, nulls, read_only, result,
+					result_desc);
 }
 
 /* The same for a statement in a store. */

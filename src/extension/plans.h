@@ -34,6 +34,9 @@ extern SPIPlanPtr rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *ta
 extern SPIPlanPtr rf_store_plan(const RfStore *store, const RfPlanSpec *spec);
 extern int	rf_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 							long limit);
+extern void rf_execute_into(SPIPlanPtr plan, const char *sql, int nargs, const Oid *argtypes,
+							Datum *values, const char *nulls, bool read_only,
+							Tuplestorestate *result, TupleDesc result_desc);
 extern void rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
 								 const char *nulls, bool read_only, Tuplestorestate *result,
 								 TupleDesc result_desc);

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "plans.h"
 #include "query.h"
 
 PG_FUNCTION_INFO_V1(rillflow_doc_query);
@@ -36,31 +37,9 @@ void
 rf_query_run_into(FunctionCallInfo fcinfo, const char *sql, RfArgs *args, SPIPlanPtr plan)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	SPIExecuteOptions options;
-	ParamListInfo params = makeParamList(args->n);
-	DestReceiver *dest = CreateTuplestoreDestReceiver();
-	int			ret;
 
-	for (int i = 0; i < args->n; i++)
-	{
-		ParamExternData *param = &params->params[i];
-
-		param->value = args->values[i];
-		param->isnull = args->nulls[i] == 'n';
-		param->pflags = PARAM_FLAG_CONST;
-		param->ptype = args->types[i];
-	}
-	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult, CurrentMemoryContext, false,
-									rsinfo->setDesc, "rillflow query result does not match its function's type");
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = dest;
-	ret = plan != NULL ? SPI_execute_plan_extended(plan, &options)
-		: SPI_execute_extended(sql, &options);
-	dest->rDestroy(dest);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "rillflow document query failed: %s", SPI_result_code_string(ret));
+	rf_execute_into(plan, sql, args->n, args->types, args->values, args->nulls, true,
+					rsinfo->setResult, rsinfo->setDesc);
 }
 
 static char *

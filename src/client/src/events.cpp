@@ -54,23 +54,6 @@ nlohmann::json events_json(const std::vector<EventData>& events) {
     return array;
 }
 
-// A text[] literal: every element quoted, with backslash and double quote escaped, so any
-// text (commas, braces, NULL) reads back as itself. It is still sent as a bound parameter.
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += ',';
-        out += '"';
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    out += '}';
-    return out;
-}
-
 std::optional<Uuid> optional_uuid(const Result& r, std::size_t row, std::size_t column) {
     if (r.is_null(row, column)) return std::nullopt;
     return detail::to_uuid(r.value(row, column));
@@ -149,8 +132,9 @@ std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t 
 
 std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max_count,
                                             const std::vector<std::string>& event_types) const {
-    const Params params = {after_position, max_count,
-                           event_types.empty() ? Param::null() : Param(text_array(event_types))};
+    const Params params = {
+        after_position, max_count,
+        event_types.empty() ? Param::null() : Param(detail::text_array(event_types))};
     return run(store_, tx_,
                [&](detail::Connection& c) { return envelopes(c.exec(kReadAll, params)); });
 }

@@ -26,8 +26,6 @@ inline constexpr const char* kClusterHeartbeat =
     "SELECT hot, token, hot_node FROM rillflow.cluster_heartbeat($1::text, $2::text, "
     "$3::interval, $4::interval, $5::text, $6::integer)";
 
-/// A text[] literal with every element quoted (still sent as a bound parameter).
-std::string text_array(const std::vector<std::string>& items);
 /// A duration as interval text ("1500 milliseconds").
 std::string interval_text(std::chrono::milliseconds d);
 /// A status row (to_jsonb of list_projections / projection_status) as ProjectionStatus.

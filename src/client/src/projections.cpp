@@ -13,21 +13,6 @@
 namespace rillflow {
 namespace detail {
 
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += ',';
-        out += '"';
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    out += '}';
-    return out;
-}
-
 std::string interval_text(std::chrono::milliseconds d) {
     return std::to_string(d.count()) + " milliseconds";
 }

@@ -8,6 +8,7 @@
 
 #include "rillflow/documents.hpp"
 #include "rillflow/errors.hpp"
+#include "rillflow/sql.hpp"
 
 namespace rillflow {
 
@@ -85,20 +86,7 @@ Predicate Predicate::not_(Predicate part) {
 }
 
 json Predicate::timestamp(std::chrono::system_clock::time_point t) {
-    using namespace std::chrono;
-    auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
-    auto secs = static_cast<std::time_t>(us / 1000000);
-    auto frac = static_cast<long>(us % 1000000);
-    if (frac < 0) {  // before 1970: floor, not truncate
-        frac += 1000000;
-        secs -= 1;
-    }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", frac);
-    return json{{"$timestamp", buf}};
+    return json{{"$timestamp", format_timestamp(t)}};
 }
 
 Predicate Predicate::from_json(json spec) { return Predicate(std::move(spec)); }

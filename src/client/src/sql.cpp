@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <stdexcept>
 
 #include <libpq-fe.h>
@@ -73,6 +74,23 @@ std::int64_t Result::affected_rows() const {
 
 std::string Result::command_status() const {
     return result_ ? std::string(PQcmdStatus(result_.get())) : std::string();
+}
+
+std::string format_timestamp(std::chrono::system_clock::time_point t) {
+    using namespace std::chrono;
+    auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
+    auto secs = static_cast<std::time_t>(us / 1000000);
+    auto frac = static_cast<long>(us % 1000000);
+    if (frac < 0) {  // before 1970: floor, not truncate
+        frac += 1000000;
+        secs -= 1;
+    }
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", frac);
+    return buf;
 }
 
 }  // namespace rillflow

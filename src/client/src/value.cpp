@@ -34,4 +34,19 @@ Uuid to_uuid(std::string_view text) {
     throw SqlError("XX000", "expected a UUID from the server, got \"" + std::string(text) + "\"");
 }
 
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
 }  // namespace rillflow::detail

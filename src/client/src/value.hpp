@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "rillflow/sql.hpp"
 #include "rillflow/uuid.hpp"
@@ -18,5 +20,9 @@ std::int64_t to_int64(std::string_view text);
 
 /// Canonical UUID text to Uuid; throws SqlError when it is not one.
 Uuid to_uuid(std::string_view text);
+
+/// A text[] literal: every element quoted, with backslash and double quote escaped, so any
+/// text (commas, braces, NULL) reads back as itself. It is still sent as a bound parameter.
+std::string text_array(const std::vector<std::string>& items);
 
 }  // namespace rillflow::detail

@@ -87,22 +87,36 @@ BEGIN
 END
 $fn$;
 
--- Raises RF004 unless the node is a member of the cluster in the current store.
-CREATE FUNCTION rillflow._cluster_node_must_exist(store name, cluster text, node text) RETURNS void
-    LANGUAGE plpgsql STABLE
+-- RF004 for a cluster the store has no node of.
+CREATE FUNCTION rillflow._cluster_not_found(store name, cluster text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RAISE EXCEPTION 'daemon cluster "%" not found', cluster
+        USING ERRCODE = 'RF004',
+              DETAIL = format('Store %s has no node of that cluster.', store),
+              HINT = 'A cluster exists from the first cluster_heartbeat of one of its nodes.';
+END
+$fn$;
+
+-- What promote, demote and leave start with: the names checked, the
+-- cluster's row locked until the transaction ends (so heartbeats and fences
+-- wait for the change), and RF004 unless the cluster has the node.
+CREATE FUNCTION rillflow._cluster_lock_node(store name, cluster text, node text) RETURNS void
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     found_cluster boolean;
     found_node boolean;
 BEGIN
-    EXECUTE format('SELECT EXISTS (SELECT FROM %I.daemon_clusters c WHERE c.cluster = $1)', store)
+    PERFORM rillflow._cluster_check_name('cluster name', cluster);
+    PERFORM rillflow._cluster_check_name('node name', node);
+    EXECUTE format('SELECT true FROM %I.daemon_clusters d WHERE d.cluster = $1 FOR UPDATE', store)
         INTO found_cluster USING cluster;
-    IF NOT found_cluster THEN
-        RAISE EXCEPTION 'daemon cluster "%" not found', cluster
-            USING ERRCODE = 'RF004',
-                  DETAIL = format('Store %s has no node of that cluster.', store),
-                  HINT = 'A cluster exists from the first cluster_heartbeat of one of its nodes.';
+    IF found_cluster IS NULL THEN
+        PERFORM rillflow._cluster_not_found(store, cluster);
     END IF;
     EXECUTE format('SELECT EXISTS (SELECT FROM %I.daemon_nodes n WHERE n.cluster = $1 AND n.node_id = $2)', store)
         INTO found_node USING cluster, node;
@@ -214,9 +228,7 @@ BEGIN
     EXECUTE format('SELECT EXISTS (SELECT FROM %I.daemon_clusters c WHERE c.cluster = $1)', store)
         INTO known USING cluster;
     IF NOT known THEN
-        RAISE EXCEPTION 'daemon cluster "%" not found', cluster
-            USING ERRCODE = 'RF004',
-                  HINT = 'A cluster exists from the first cluster_heartbeat of one of its nodes.';
+        PERFORM rillflow._cluster_not_found(store, cluster);
     END IF;
     RETURN QUERY EXECUTE format($q$
         SELECT n.node_id,
@@ -249,10 +261,7 @@ DECLARE
     ttl interval;
     new_token bigint;
 BEGIN
-    PERFORM rillflow._cluster_check_name('cluster name', cluster);
-    PERFORM rillflow._cluster_check_name('node name', node);
-    EXECUTE format('SELECT 1 FROM %I.daemon_clusters d WHERE d.cluster = $1 FOR UPDATE', store) USING cluster;
-    PERFORM rillflow._cluster_node_must_exist(store, cluster, node);
+    PERFORM rillflow._cluster_lock_node(store, cluster, node);
     t := clock_timestamp();
     EXECUTE format('SELECT n.lease_ttl FROM %I.daemon_nodes n WHERE n.cluster = $1 AND n.node_id = $2', store)
         INTO ttl USING cluster, node;
@@ -283,10 +292,7 @@ DECLARE
     t timestamptz;
     was_hot boolean;
 BEGIN
-    PERFORM rillflow._cluster_check_name('cluster name', cluster);
-    PERFORM rillflow._cluster_check_name('node name', node);
-    EXECUTE format('SELECT 1 FROM %I.daemon_clusters d WHERE d.cluster = $1 FOR UPDATE', store) USING cluster;
-    PERFORM rillflow._cluster_node_must_exist(store, cluster, node);
+    PERFORM rillflow._cluster_lock_node(store, cluster, node);
     t := clock_timestamp();
     EXECUTE format('UPDATE %I.daemon_clusters d
                        SET hot_node = NULL, lease_expires_at = NULL, updated_at = $2
@@ -312,10 +318,7 @@ DECLARE
     store name := rillflow.current_store();
     left_over bigint;
 BEGIN
-    PERFORM rillflow._cluster_check_name('cluster name', cluster);
-    PERFORM rillflow._cluster_check_name('node name', node);
-    EXECUTE format('SELECT 1 FROM %I.daemon_clusters d WHERE d.cluster = $1 FOR UPDATE', store) USING cluster;
-    PERFORM rillflow._cluster_node_must_exist(store, cluster, node);
+    PERFORM rillflow._cluster_lock_node(store, cluster, node);
     EXECUTE format('UPDATE %I.daemon_clusters d
                        SET hot_node = NULL, lease_expires_at = NULL, updated_at = clock_timestamp()
                      WHERE d.cluster = $1 AND d.hot_node = $2', store)

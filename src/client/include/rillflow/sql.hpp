@@ -4,6 +4,7 @@
 // every value back as text; SQL casts (`$1::uuid`, `$2::jsonb`) give the types.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -107,5 +108,9 @@ class RILLFLOW_EXPORT Result {
 
     std::shared_ptr<pg_result> result_;
 };
+
+/// @brief A time as the server reads and the CLI prints it: ISO 8601 in UTC with microseconds,
+/// e.g. "2026-11-21T16:00:00.000000Z".
+RILLFLOW_EXPORT std::string format_timestamp(std::chrono::system_clock::time_point t);
 
 }  // namespace rillflow

@@ -13,6 +13,8 @@
 
 #include "fmgr.h"
 
+#include "rillflow.h"
+
 /*
  * Apply events[from..to) to the handler in one subtransaction. Returns -1
  * when every call succeeded (their writes are kept), or the index of the

@@ -25,11 +25,13 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
 #include "plans.h"
 #include "rillflow.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(rillflow_sequence);
 PG_FUNCTION_INFO_V1(rillflow_may_sequence);
@@ -93,11 +95,14 @@ static const RfPlanSpec rf_read_state = {
 /*
  * The state before the first tick: nothing stamped, and a previous snapshot
  * in which no transaction is visible, so the first tick takes every
- * committed event.
+ * committed event. Written only once there is an event: the state of a
+ * store being restored arrives by COPY after the extension is created, and
+ * must find no row of ours in its way.
  */
 static const RfPlanSpec rf_seed_state = {
 	"INSERT INTO %s.log_state (id, head, last_snapshot, system_identifier) "
-	"VALUES (true, 0, '1:1:', $1) ON CONFLICT (id) DO NOTHING",
+	"SELECT true, 0, '1:1:', $1 WHERE EXISTS (SELECT FROM %s.events) "
+	"ON CONFLICT (id) DO NOTHING",
 	1, {INT8OID}
 };
 
@@ -168,19 +173,39 @@ rf_try_sequencer_lock(const RfStore *store)
  * another session holds the sequencer lock right now. When it gave
  * positions and head is not NULL, *head is the log's new head.
  */
+/*
+ * A session started loading the store's tables (store_load.c) after the
+ * caller's check but before this tick's snapshot: what the tick stamped may
+ * be rows of a restore in progress. Throw the whole transaction away.
+ */
+static void
+rf_refuse_tick_during_load(int64 stamped)
+{
+	pid_t		loader;
+
+	if (stamped == 0 || (loader = rf_database_loader(MyDatabaseId)) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the rillflow sequencer cannot run while store tables are being loaded"),
+			 errdetail("The backend with PID %d copied rows into a store's tables, as a restore does.", (int) loader),
+			 errhint("Wait for the restore to end; the log is sequenced when its session disconnects.")));
+}
+
 int64
 rf_sequence(const RfStore *store, int64 *head)
 {
 	Datum		values[1] = {Int64GetDatum((int64) GetSystemIdentifier())};
 	int64		stamped;
 
-	if (!rf_try_sequencer_lock(store))
+	if (rf_database_loader(MyDatabaseId) != 0 || !rf_try_sequencer_lock(store))
 		return 0;
 
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
 	if (rf_spi_int8(0, 1) == 1)
 	{
 		stamped = rf_spi_int8(0, 2);
+		rf_refuse_tick_during_load(stamped);
 		if (head != NULL)
 			*head = rf_spi_int8(0, 4);
 		return stamped;
@@ -197,6 +222,7 @@ rf_sequence(const RfStore *store, int64 *head)
 								  args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not sequence a restored store");
 		stamped = rf_spi_int8(0, 1);
+		rf_refuse_tick_during_load(stamped);
 		if (head != NULL && stamped > 0)
 		{
 			rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
@@ -209,6 +235,7 @@ rf_sequence(const RfStore *store, int64 *head)
 	rf_run_plan(store, &rf_seed_state, values, NULL, false, 0);
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
 	stamped = rf_spi_int8(0, 2);
+	rf_refuse_tick_during_load(stamped);
 	if (head != NULL)
 		*head = rf_spi_int8(0, 4);
 	return stamped;

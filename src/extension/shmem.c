@@ -28,6 +28,7 @@
 
 RfShared   *rf_shared = NULL;
 Oid		   *rf_waiters = NULL;
+Oid		   *rf_loaders = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -45,8 +46,9 @@ rf_shared_size(void)
 					mul_size(sizeof(RfDbSlot), rf_max_workers));
 }
 
+/* rf_waiters and rf_loaders: one Oid per backend each. */
 static Size
-rf_waiters_size(void)
+rf_per_backend_size(void)
 {
 	return mul_size(sizeof(Oid), MaxBackends);
 }
@@ -56,7 +58,7 @@ rf_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(rf_shared_size(), rf_waiters_size()));
+	RequestAddinShmemSpace(add_size(rf_shared_size(), mul_size(2, rf_per_backend_size())));
 	RequestNamedLWLockTranche("rillflow", 1);
 }
 
@@ -70,13 +72,15 @@ rf_shmem_startup(void)
 {
 	bool		found_shared;
 	bool		found_waiters;
+	bool		found_loaders;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	rf_shared = ShmemInitStruct("rillflow", rf_shared_size(), &found_shared);
-	rf_waiters = ShmemInitStruct("rillflow waiters", rf_waiters_size(), &found_waiters);
+	rf_waiters = ShmemInitStruct("rillflow waiters", rf_per_backend_size(), &found_waiters);
+	rf_loaders = ShmemInitStruct("rillflow loaders", rf_per_backend_size(), &found_loaders);
 	if (!found_shared)
 	{
 		memset(rf_shared, 0, rf_shared_size());
@@ -85,7 +89,9 @@ rf_shmem_startup(void)
 		rf_shared->nslots = rf_max_workers;
 	}
 	if (!found_waiters)
-		memset(rf_waiters, 0, rf_waiters_size());
+		memset(rf_waiters, 0, rf_per_backend_size());
+	if (!found_loaders)
+		memset(rf_loaders, 0, rf_per_backend_size());
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -173,8 +179,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 
 			/*
 			 * A prepared transaction's events become visible at COMMIT
-			 * PREPARED, which runs no callback of ours: the worker's naptime
-			 * picks them up.
+			 * PREPARED, whose own commit wakes the worker (worker_ddl.c).
 			 */
 			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = false;
 			break;
@@ -281,4 +286,61 @@ rf_unpause_database(Oid dboid)
 		}
 	LWLockRelease(rf_shared->lock);
 	rf_wake_launcher();
+}
+
+/* before_shmem_exit of a loading backend: lift its mark, wake the worker. */
+static void
+rf_unmark_database_loading(int code, Datum arg)
+{
+	Oid			dboid;
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	dboid = rf_loaders[MyProc->pgprocno];
+	if (OidIsValid(dboid))
+	{
+		rf_loaders[MyProc->pgprocno] = InvalidOid;
+		rf_shared->nloaders--;
+	}
+	LWLockRelease(rf_shared->lock);
+	if (OidIsValid(dboid))
+		rf_wake_db_worker(dboid);
+}
+
+/*
+ * Mark this backend's database as being loaded until the backend exits. The
+ * mark is written (under the lock, which orders it) before the load's first
+ * row, so a tick whose snapshot sees loaded rows also sees the mark.
+ */
+void
+rf_mark_database_loading(void)
+{
+	static bool marked = false;
+
+	if (rf_shared == NULL || marked)
+		return;
+	before_shmem_exit(rf_unmark_database_loading, (Datum) 0);
+	marked = true;
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	rf_loaders[MyProc->pgprocno] = MyDatabaseId;
+	rf_shared->nloaders++;
+	LWLockRelease(rf_shared->lock);
+}
+
+pid_t
+rf_database_loader(Oid dboid)
+{
+	pid_t		pid = 0;
+
+	if (rf_shared == NULL)
+		return 0;
+	/* Every tick asks: without a load anywhere, one read answers. */
+	pg_memory_barrier();
+	if (rf_shared->nloaders == 0)
+		return 0;
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < MaxBackends && pid == 0; i++)
+		if (rf_loaders[i] == dboid)
+			pid = ProcGlobal->allProcs[i].pid;
+	LWLockRelease(rf_shared->lock);
+	return pid;
 }

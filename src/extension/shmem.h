@@ -31,6 +31,14 @@ extern void rf_note_append(void);
  */
 extern void rf_note_checkpoint_advance(void);
 
+/*
+ * A session that loads a store's tables (store_load.c) marks its database
+ * until it exits: no tick runs there meanwhile. rf_database_loader returns
+ * the pid of a backend loading into the database, or 0.
+ */
+extern void rf_mark_database_loading(void);
+extern pid_t rf_database_loader(Oid dboid);
+
 /* ---- internals shared by worker*.c, wait.c and shmem.c ---- */
 
 /* What a database worker slot is doing (RfDbSlot.state). */
@@ -72,6 +80,7 @@ typedef struct RfShared
 	uint64		ext_created;	/* +1 at each commit of CREATE EXTENSION */
 	Oid			paused[RF_MAX_PAUSED];
 	int			paused_refs[RF_MAX_PAUSED];
+	int			nloaders;		/* entries of rf_loaders in use */
 	int			nslots;
 	RfDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } RfShared;
@@ -89,6 +98,9 @@ typedef struct RfWorkerArgs
 extern RfShared *rf_shared;
 extern Oid *rf_waiters;			/* per PGPROC number: the database waited
 								 * in, or InvalidOid */
+
+extern Oid *rf_loaders;			/* per PGPROC number: the database whose
+								 * store tables it loads, or InvalidOid */
 
 extern void rf_shmem_init(void);	/* from _PG_init, while preloading */
 extern void rf_wake_db_worker(Oid dboid);

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "nodes/nodes.h"
 
 /* bgw_type of each process: the backend_type seen in pg_stat_activity. */
 #define RF_LAUNCHER_TYPE	"rillflow launcher"
@@ -37,5 +38,8 @@ extern PGDLLEXPORT void rf_db_worker_main(Datum main_arg);
 
 /* Keeps workers out of a database that DDL needs to itself (worker_ddl.c) */
 extern void rf_ddl_init(void);
+
+/* store_load.c: a COPY into a store's tables marks the database as loading. */
+extern void rf_note_store_load(Node *parsetree);
 
 #endif							/* RILLFLOW_WORKER_H */

@@ -492,8 +492,9 @@ rf_db_worker_main(Datum main_arg)
 
 	for (;;)
 	{
-		bool		busy;
-		char		activity[64];
+		bool		busy = false;
+		pid_t		loader;
+		char		activity[96];
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -506,16 +507,24 @@ rf_db_worker_main(Datum main_arg)
 		if (!rf_slot_still_ours())
 			rf_leave(RF_SLOT_FREE, "the launcher or a DDL command took the slot back");
 
-		MemoryContextSwitchTo(rf_pass_context);
-		busy = rf_worker_pass();
-		MemoryContextSwitchTo(TopMemoryContext);
-		MemoryContextReset(rf_pass_context);
-		pgstat_report_stat(true);
+		/* A restore in progress: no tick and no projection (store_load.c). */
+		loader = rf_database_loader(rf_args.dboid);
+		if (loader == 0)
+		{
+			MemoryContextSwitchTo(rf_pass_context);
+			busy = rf_worker_pass();
+			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextReset(rf_pass_context);
+			pgstat_report_stat(true);
+		}
 		if (busy)
 			continue;
 
 		/* The naptime shows in pg_stat_activity.query: a reload is seen. */
-		snprintf(activity, sizeof(activity), "waiting (naptime %d ms)", rf_naptime_ms);
+		if (loader != 0)
+			snprintf(activity, sizeof(activity), "waiting: pid %d is loading store tables", (int) loader);
+		else
+			snprintf(activity, sizeof(activity), "waiting (naptime %d ms)", rf_naptime_ms);
 		pgstat_report_activity(STATE_IDLE, activity);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 rf_naptime_ms, PG_WAIT_EXTENSION);

@@ -150,9 +150,23 @@ rf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Oid			dboid = InvalidOid;
+	Node	   *parsetree = pstmt->utilityStmt;
 
 	if (rf_shared != NULL)
-		dboid = rf_database_needed_alone(pstmt->utilityStmt);
+	{
+		dboid = rf_database_needed_alone(parsetree);
+		rf_note_store_load(parsetree);
+
+		/*
+		 * COMMIT PREPARED makes a prepared transaction's appends visible but
+		 * runs none of that transaction's callbacks: wake the worker at this
+		 * commit instead. A prepared transaction that appended nothing costs
+		 * the worker one idle tick.
+		 */
+		if (IsA(parsetree, TransactionStmt) &&
+			((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
+			rf_note_append();
+	}
 	if (!OidIsValid(dboid) || dboid == MyDatabaseId || !rf_evict_workers(dboid))
 	{
 		rf_call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);

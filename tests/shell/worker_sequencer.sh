@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The background worker sequences appends with no reader involved, in the
-# default store and in a tenant's store, woken at commit (with a naptime of
-# an hour, nothing else would run it), and sends NOTIFY rillflow_events with
+# default store and in a tenant's store, woken at commit and at COMMIT
+# PREPARED (with a naptime of an hour, nothing else would run it), and sends NOTIFY rillflow_events with
 # the store and head when a tick advanced the log. A reload changes its
 # naptime.
 set -euo pipefail
@@ -59,7 +59,18 @@ _notified() {
 wait_until "NOTIFY rillflow_events for both stores" 20 _notified
 echo "ok: NOTIFY rillflow_events with store and head"
 
+# COMMIT PREPARED runs none of the prepared transaction's callbacks; its own
+# commit wakes the worker (with an hour's naptime, nothing else would).
+q -d $db -c "BEGIN" -c "SELECT rillflow.append_event(gen_random_uuid(), 'Prepared', '{}')" \
+  -c "PREPARE TRANSACTION 'rillflow_worker_seq'" >/dev/null
+sleep 0.5
+[ "$(sequenced rillflow_default)" -eq 2 ] || fail "an event of a prepared transaction got a position before COMMIT PREPARED"
+q -d $db -c "COMMIT PREPARED 'rillflow_worker_seq'" >/dev/null
+_seq3() { [ "$(sequenced rillflow_default)" -eq 3 ]; }
+wait_until "the worker to sequence a prepared append at COMMIT PREPARED" 20 _seq3
+echo "ok: COMMIT PREPARED wakes the worker"
+
 # The counters of worker_status() agree.
 status=$(q -d $db -c "SELECT state, events_sequenced FROM rillflow.worker_status() WHERE database = current_database()")
-[ "$status" = "running|3" ] || fail "worker_status() says $status"
+[ "$status" = "running|4" ] || fail "worker_status() says $status"
 echo "worker sequencer: ok"

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Restores with the background worker on. pg_restore creates the extension,
+# then copies events, log_state and positions in transactions of their own; a
+# tick in between would stamp restored events anew or seed a state the copy
+# then collides with. A session that COPYs into a store's tables keeps every
+# tick (the worker's and the readers') out of its database until it ends.
+#
+# 1. Deterministic: while a session that ran COPY into a store table stays
+#    connected, appends get no positions (from the worker or from read_all),
+#    projections do not run, and the worker says why; when it leaves, the
+#    worker catches up at once.
+# 2. Round trips with the worker on and a short naptime: pg_restore,
+#    pg_restore -j 2 and a plain dump through psql, each into a fresh
+#    database while the worker runs; the log, positions, checkpoints and read
+#    model arrive as dumped, and the restored store goes on appending and
+#    projecting.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/worker.sh"
+eval "$(bash scripts/cluster.sh env)"
+
+work=$(mktemp -d)
+loader=
+cleanup() {
+    [ -n "$loader" ] && kill "$loader" 2>/dev/null || true
+    rm -rf "$work"
+    reset_worker_settings
+}
+trap cleanup EXIT
+chmod 755 "$work"
+
+worker_switch on
+
+positioned() { q -d "$1" -c "SELECT count(*) FROM ${2:-rillflow_default}.positions"; }
+total() { q -d "$1" -c "SELECT count(*) FROM ${2:-rillflow_default}.events"; }
+all_positioned() { [ "$(positioned "$1")" -eq "$(total "$1")" ]; }
+
+# --- 1. a loading session holds the sequencer and the projections still
+db=rillflow_restore_guard
+rf_fresh_database $db >/dev/null
+q -d $db <<'SQL' >/dev/null
+CREATE TABLE seen (position bigint PRIMARY KEY);
+CREATE FUNCTION note(e rillflow.event_envelope) RETURNS void LANGUAGE sql
+    AS $$ INSERT INTO public.seen VALUES (e.position) $$;
+SELECT rillflow.create_projection('seen', 'note(rillflow.event_envelope)');
+SQL
+wait_for_worker $db
+
+{
+    echo "COPY rillflow_default.idempotency_keys FROM stdin;"
+    echo '\.'
+    echo "SELECT 'loading';"
+    for _ in $(seq 1 600); do echo "SELECT pg_sleep(0.1);"; done
+} | psql -X -At -d $db >"$work/loader.out" 2>&1 &
+loader=$!
+wait_until "the loading session to copy" 30 grep -q '^loading$' "$work/loader.out"
+
+q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'Held', '{}') FROM generate_series(1, 5)" >/dev/null
+# read_all would tick in a single-statement transaction: not while loading
+[ "$(q -d $db -c "SELECT count(*) FROM rillflow.read_all(0, 100)")" -eq 0 ] || fail "read_all ticked while a session was loading the store"
+loader_pid=$(q -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db' AND query LIKE 'SELECT pg_sleep%' LIMIT 1")
+_worker_waits_for_loader() {
+    [ "$(q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'rillflow worker' AND datname = '$db' AND query = 'waiting: pid $loader_pid is loading store tables'")" -eq 1 ]
+}
+wait_until "the worker to show it waits for the loading session" 30 _worker_waits_for_loader
+sleep 1	# a second of naptimes and wake-ups: still nothing may move
+[ "$(positioned $db)" -eq 0 ] || fail "the worker ticked while a session was loading the store"
+[ "$(q -d $db -c "SELECT count(*) FROM seen")" -eq 0 ] || fail "a projection ran while a session was loading the store"
+echo "ok: while a session loads store tables, nothing ticks and no projection runs"
+
+kill "$loader"; wait "$loader" 2>/dev/null || true; loader=
+wait_until "the worker to sequence after the loading session left" 30 all_positioned $db
+_seen_all() { [ "$(q -d $db -c "SELECT count(*) FROM seen")" -eq 5 ]; }
+wait_until "the projection to run after the loading session left" 30 _seen_all
+echo "ok: when the loading session ends, the worker sequences and projects at once"
+
+# --- 2. round trips with the worker ticking every 10 ms
+set_naptime 10 $db
+src=rillflow_restore_src
+rf_fresh_database $src >/dev/null
+q -d $src <<'SQL' >/dev/null
+CREATE TABLE totals (stream_id uuid PRIMARY KEY, n bigint NOT NULL, last_position bigint NOT NULL);
+CREATE FUNCTION count_event(e rillflow.event_envelope) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO public.totals VALUES (e.stream_id, 1, e.position)
+    ON CONFLICT (stream_id) DO UPDATE SET n = totals.n + 1, last_position = excluded.last_position $$;
+SELECT rillflow.create_projection('totals', 'count_event(rillflow.event_envelope)', batch_size => 100);
+SELECT rillflow.append_events(rillflow.resolve_stream_alias('s-' || (i % 50)),
+         (SELECT jsonb_agg(jsonb_build_object('type', 'Tick', 'body', jsonb_build_object('i', i, 'j', j)))
+            FROM generate_series(1, 20) j))
+  FROM generate_series(1, 200) i;
+SELECT rillflow.ensure_tenant('restored');
+SET rillflow.tenant = 'restored';
+SELECT rillflow.append_event(gen_random_uuid(), 'TenantEvent', jsonb_build_object('i', i)) FROM generate_series(1, 300) i;
+SQL
+wait_until "the source log to be sequenced" 60 all_positioned $src
+_tenant_done() { [ "$(positioned $src rillflow_tenant_restored)" -eq 300 ]; }
+wait_until "the source tenant log to be sequenced" 60 _tenant_done
+[ "$(q -d $src -c "SELECT rillflow.wait_for_projection('totals', 4000, '60 seconds')")" = t ] || fail "the source projection did not catch up"
+
+snapshot() {	# everything a restore must keep
+    q -d "$1" -c "SELECT p.position, e.event_id, e.stream_id, e.version FROM rillflow_default.positions p JOIN rillflow_default.events e USING (seq) ORDER BY 1" \
+      -c "SELECT p.position, e.event_id FROM rillflow_tenant_restored.positions p JOIN rillflow_tenant_restored.events e USING (seq) ORDER BY 1" \
+      -c "SELECT head FROM rillflow_default.log_state" \
+      -c "SELECT name, checkpoint FROM rillflow_default.projections ORDER BY 1" \
+      -c "SELECT * FROM totals ORDER BY 1"
+}
+snapshot $src >"$work/src.snapshot"
+[ "$(wc -l <"$work/src.snapshot")" -gt 4300 ] || fail "the source snapshot is too small: $(wc -l <"$work/src.snapshot") lines"
+pg_dump -Fc -d $src -f "$work/dump.pgc"
+pg_dump -d $src -f "$work/dump.sql"
+
+check_restore() {	# database, how it was restored
+    local dst=$1 how=$2
+    snapshot $dst >"$work/$dst.snapshot"
+    diff -u "$work/src.snapshot" "$work/$dst.snapshot" >"$work/$dst.diff" \
+        || fail "$how: the restored database differs: $(head -20 "$work/$dst.diff")"
+    # the restored store goes on: the next appends follow the restored head,
+    # and the worker projects them
+    q -d $dst -c "SELECT rillflow.append_event(rillflow.resolve_stream_alias('s-1'), 'After', '{}')" >/dev/null
+    wait_until "$how: the worker to sequence an append after the restore" 30 all_positioned $dst
+    [ "$(q -d $dst -c "SELECT max(position) FROM rillflow_default.positions")" -eq 4001 ] || fail "$how: the append after the restore did not get position 4001"
+    [ "$(q -d $dst -c "SELECT rillflow.wait_for_projection('totals', 4001, '30 seconds')")" = t ] || fail "$how: the projection did not go on after the restore"
+    [ "$(q -d $dst -c "SELECT n FROM totals t JOIN rillflow_default.stream_aliases a USING (stream_id) WHERE a.alias = 's-1'")" -eq 81 ] \
+        || fail "$how: the read model is not the dumped one plus the new event"
+    echo "ok: $how with the worker on"
+}
+
+fresh_empty() {
+    q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+}
+
+fresh_empty rillflow_restore_dst1
+pg_restore -d rillflow_restore_dst1 "$work/dump.pgc"
+check_restore rillflow_restore_dst1 "pg_restore"
+
+fresh_empty rillflow_restore_dst2
+pg_restore -j 2 -d rillflow_restore_dst2 "$work/dump.pgc"
+check_restore rillflow_restore_dst2 "pg_restore -j 2"
+
+fresh_empty rillflow_restore_dst3
+psql -X -q -v ON_ERROR_STOP=1 -d rillflow_restore_dst3 -f "$work/dump.sql" >/dev/null
+check_restore rillflow_restore_dst3 "a plain dump through psql"
+
+for d in $db $src rillflow_restore_dst1 rillflow_restore_dst2 rillflow_restore_dst3; do
+    q -d postgres -c "DROP DATABASE $d WITH (FORCE)" >/dev/null
+done

@@ -440,11 +440,9 @@ TickResult ProjectionDaemon::Impl::tick_in_database(Projection& p) {
 
 TickResult ProjectionDaemon::Impl::tick_external(Projection& p) {
     TickResult result;
-    // 0. Outside any transaction block, so that (with no background worker) the read
-    //    sequences what was appended since the last tick.
-    detail::exec_in_store(*state, "SELECT count(*) FROM rillflow.read_all(0, 1)", {});
-
-    // 1. The lease, in its own statement: it lasts across batches until it expires.
+    // 1. The lease, in its own statement: it lasts across batches until it expires. The
+    //    statement also sequences what was appended since the last tick (with no
+    //    background worker, nobody else would before the read below).
     Result lease =
         detail::exec_in_store(*state,
                               "SELECT token, checkpoint, batch_size, to_json(event_types) "

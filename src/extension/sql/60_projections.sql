@@ -537,6 +537,12 @@ BEGIN
         RAISE EXCEPTION 'lease_ttl must be more than 0 and at most 1 day, not %', coalesce(lease_ttl::text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
+    -- A daemon acquires in a statement of its own, before each batch: that is
+    -- where to sequence what was appended since the last tick (with no worker
+    -- running, nobody else may), without a round trip of its own.
+    IF rillflow._may_sequence() THEN
+        PERFORM rillflow._sequence(store);
+    END IF;
     EXECUTE format('SELECT * FROM %I.projections WHERE name = $1 FOR UPDATE SKIP LOCKED', store)
         INTO r USING name;
     IF r IS NULL THEN

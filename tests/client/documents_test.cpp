@@ -3,7 +3,9 @@
 // duplicated fields and the index advisor, against a real server. Each test uses its own
 // collection, so tests do not see each other's documents.
 #include <algorithm>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "support.hpp"
 
@@ -399,6 +401,33 @@ TEST_F(DocumentsTest, Collections) {
     EXPECT_FALSE(docs().drop_collection(name));
     EXPECT_THROW(store().docs(name).count(), NotFound);
     EXPECT_THROW(docs().create_collection("Bad Name"), InvalidArgument);
+}
+
+// Writers racing to be first in a new collection (it is created on first write) and
+// callers racing to create it: every call succeeds, one creates it, every document lands.
+TEST_F(DocumentsTest, ConcurrentFirstWritesCreateTheCollectionOnce) {
+    for (int round = 0; round < 5; ++round) {
+        const std::string name = fresh_name("race_");
+        std::atomic<int> created{0};
+        std::vector<std::thread> pool;
+        for (int t = 0; t < 6; ++t) {
+            pool.emplace_back([&, t] {
+                try {
+                    if (t % 2 == 0)
+                        store().docs(name).put(Uuid::random(), customer(t));
+                    else if (store().docs(name).create_collection(name))
+                        ++created;
+                } catch (const std::exception& e) {
+                    ADD_FAILURE() << e.what();
+                }
+            });
+        }
+        for (auto& th : pool) th.join();
+        EXPECT_LE(created.load(), 1);
+        EXPECT_EQ(store().docs(name).count(), 3);
+        auto list = docs().list_collections();
+        EXPECT_EQ(std::count_if(list.begin(), list.end(), [&](auto& c) { return c.name == name; }), 1);
+    }
 }
 
 TEST_F(DocumentsTest, DuplicatedFieldsAndTheIndexAdvisor) {

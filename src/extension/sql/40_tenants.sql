@@ -8,10 +8,13 @@ DECLARE
     store name;
 BEGIN
     store := rillflow._tenant_schema(name);    -- checks the name (22004, 22023)
-    -- The primary key makes concurrent callers queue: the first creates the
-    -- store, the others find its row once it commits.
+    -- The unique keys make concurrent callers queue: the first creates the
+    -- store, the others find its row once it commits. No conflict target:
+    -- schema_name is unique too and follows from the name, and callers racing
+    -- may meet on either index; with only the primary key as arbiter, the
+    -- loser could hit schema_name's and fail with 23505.
     INSERT INTO rillflow.tenants AS t (name, schema_name) VALUES (ensure_tenant.name, store)
-        ON CONFLICT ON CONSTRAINT tenants_pkey DO NOTHING;
+        ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
     END IF;

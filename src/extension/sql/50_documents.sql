@@ -46,8 +46,11 @@ DECLARE
     rel regclass;
 BEGIN
     IF create_missing THEN
+        -- No conflict target: table_name is unique too and follows from the
+        -- name, and two first writers racing may meet on either index; with
+        -- only (name) as arbiter, the loser could hit table_name's and fail.
         EXECUTE format('INSERT INTO %I.collections (name, table_name) VALUES ($1, $2) '
-                       'ON CONFLICT (name) DO NOTHING', store) USING collection, tbl;
+                       'ON CONFLICT DO NOTHING', store) USING collection, tbl;
     END IF;
     EXECUTE format('SELECT table_name FROM %I.collections WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE',
                    store) INTO tbl USING collection;
@@ -117,7 +120,7 @@ DECLARE
     created bigint;
 BEGIN
     EXECUTE format('INSERT INTO %I.collections (name, table_name) VALUES ($1, $2) '
-                   'ON CONFLICT (name) DO NOTHING', store) USING create_collection.name, tbl;
+                   'ON CONFLICT DO NOTHING', store) USING create_collection.name, tbl;   -- see _ensure_collection
     GET DIAGNOSTICS created = ROW_COUNT;
     PERFORM rillflow._ensure_collection(store, create_collection.name, false);
     RETURN created OPERATOR(pg_catalog.>) 0;

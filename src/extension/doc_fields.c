@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -31,6 +30,7 @@
 #include "utils/uuid.h"
 
 #include "doc_path.h"
+#include "doc_transform.h"
 #include "rillflow.h"
 
 PG_FUNCTION_INFO_V1(rillflow_check_field_path);
@@ -133,24 +133,19 @@ rf_jsonb_path_text(Jsonb *doc, char *path)
 	return NULL;
 }
 
-/* Apply a whitelisted transform (validated when the field was added). */
+/* Apply a stored transform (validated when the field was added). */
 static char *
 rf_apply_transform(const char *transform, char *value)
 {
-	PGFunction fn;
+	PGFunction	fns[RF_MAX_TRANSFORM_DEPTH];
+	int			n;
 
 	if (transform[0] == '\0')
 		return value;
-	if (strcmp(transform, "lower({value})") == 0)
-		fn = lower;
-	else if (strcmp(transform, "upper({value})") == 0)
-		fn = upper;
-	else if (strcmp(transform, "btrim({value})") == 0)
-		return TextDatumGetCString(DirectFunctionCall1(btrim1, CStringGetTextDatum(value)));
-	else
+	n = rf_parse_transform(transform, fns);
+	if (n < 0)
 		elog(ERROR, "rillflow: unknown duplicated field transform \"%s\"", transform);
-	return TextDatumGetCString(DirectFunctionCall1Coll(fn, DEFAULT_COLLATION_OID,
-													   CStringGetTextDatum(value)));
+	return TextDatumGetCString(rf_apply_transforms(n, fns, CStringGetTextDatum(value)));
 }
 
 /*

@@ -15,10 +15,9 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 
+#include "doc_transform.h"
 #include "query_spec.h"
 #include "rillflow.h"
-
-#define RF_MAX_TRANSFORM_DEPTH	4
 
 /* A duplicated field: a real column holding the (transformed) value of a path. */
 typedef struct RfDupField

@@ -26,7 +26,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -285,8 +284,7 @@ rf_value_for_column(Oid typid, const RfDupField *f, const RfValue *v, RfCmpOp op
 				return false;
 			*out = v->datum;
 			if (f != NULL)
-				for (int i = 0; i < f->ntransforms; i++)
-					*out = DirectFunctionCall1Coll(f->transforms[i], DEFAULT_COLLATION_OID, *out);
+				*out = rf_apply_transforms(f->ntransforms, f->transforms, *out);
 			return true;
 		case INT2OID:
 		case INT4OID:

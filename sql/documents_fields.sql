@@ -56,7 +56,7 @@ SELECT rillflow.doc_put('people', 'f0000000-0000-0000-0000-000000000006', '{"cod
 SELECT rillflow.add_duplicated_field('people', 'code', 'code', 'integer'); \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS no_field FROM rillflow.list_duplicated_fields('people') WHERE column_name = 'code';
 SELECT count(*) AS no_column FROM pg_attribute WHERE attrelid = 'rillflow_default.doc_people'::regclass AND attname = 'code';
--- the backfill runs in batches past the first
+-- the backfill fills every row, in one UPDATE of the new column
 SELECT count(rillflow.doc_put('bulk', gen_random_uuid(), jsonb_build_object('n', i))) FROM generate_series(1, 25000) i;
 SELECT rillflow.add_duplicated_field('bulk', 'n', 'n', 'integer');
 SELECT count(*) AS rows, count(n) AS filled, bool_and(n = (data->>'n')::int) AS equal FROM rillflow_default.doc_bulk;

@@ -35,6 +35,7 @@
 
 PG_FUNCTION_INFO_V1(rillflow_check_field_path);
 PG_FUNCTION_INFO_V1(rillflow_doc_sync_fields);
+PG_FUNCTION_INFO_V1(rillflow_doc_field_value);
 
 /*
  * rillflow._check_field_path(path text, argname text) RETURNS text[]
@@ -149,6 +150,101 @@ rf_apply_transform(const char *transform, char *value)
 }
 
 /*
+ * The value of one duplicated field for a document: the text at path,
+ * transformed, then converted by the column type's input function; NULL
+ * (*isnull) when the path is missing or holds JSON null. A value that does
+ * not convert raises the conversion's SQLSTATE, naming the document (id may
+ * be NULL), the path and the column.
+ */
+static Datum
+rf_field_value(Jsonb *doc, pg_uuid_t *id, const char *column, char *path, int t,
+			   const char *transform, bool *isnull)
+{
+	const char *type = rf_field_types[t].name;
+	char	   *text = doc ? rf_jsonb_path_text(doc, path) : NULL;
+	Datum		value = (Datum) 0;
+
+	*isnull = (text == NULL);
+	if (text == NULL)
+		return (Datum) 0;
+	text = rf_apply_transform(transform, text);
+	if (rf_field_types[t].oid == TEXTOID)
+		return CStringGetTextDatum(text);
+	if (!rf_type_input_ready[t])
+	{
+		Oid			input;
+
+		getTypeInputInfo(rf_field_types[t].oid, &input, &rf_type_ioparam[t]);
+		fmgr_info_cxt(input, &rf_type_input[t], TopMemoryContext);
+		rf_type_input_ready[t] = true;
+	}
+
+	/*
+	 * Catch the input function's error only to say which document and field
+	 * it is about, then raise at once: nothing runs on after the catch, so no
+	 * subtransaction is needed.
+	 */
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			value = InputFunctionCall(&rf_type_input[t], text, rf_type_ioparam[t], -1);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			ereport(ERROR,
+					(errcode(edata->sqlerrcode),
+					 errmsg("document %s: the value at path \"%s\" does not convert to %s for duplicated field \"%s\"",
+							id ? DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id))) : "(no id)",
+							path, type, column),
+					 errdetail("%s", edata->message),
+					 errhint("Store a value of type %s at \"%s\", or drop the duplicated field with rillflow.drop_duplicated_field.",
+							 type, path)));
+		}
+		PG_END_TRY();
+	}
+	return value;
+}
+
+/*
+ * rillflow._doc_field_value(id uuid, data jsonb, column_name text, path text,
+ *							 type text, transform text, target anyelement)
+ *	 RETURNS anyelement
+ *
+ * What the trigger would write into a duplicated field's column for one
+ * document; target is NULL::type. add_duplicated_field backfills with it in
+ * one UPDATE of that column alone, where firing the trigger would rewrite
+ * data and recompute every other field of the collection.
+ */
+Datum
+rillflow_doc_field_value(PG_FUNCTION_ARGS)
+{
+	int			t;
+	bool		isnull;
+	Datum		value;
+
+	for (int i = 2; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			elog(ERROR, "rillflow._doc_field_value: argument %d must not be null", i + 1);
+	t = rf_field_type_index(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+	if (get_fn_expr_argtype(fcinfo->flinfo, 6) != rf_field_types[t].oid)
+		elog(ERROR, "rillflow._doc_field_value: target is not of type %s", rf_field_types[t].name);
+	value = rf_field_value(PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+						   PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0),
+						   text_to_cstring(PG_GETARG_TEXT_PP(2)), text_to_cstring(PG_GETARG_TEXT_PP(3)), t,
+						   PG_ARGISNULL(5) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(5)), &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(value);
+}
+
+/*
  * rillflow._doc_sync_fields() RETURNS trigger
  *
  * BEFORE INSERT OR UPDATE OF data, FOR EACH ROW, on a collection table, with
@@ -168,6 +264,8 @@ rillflow_doc_sync_fields(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		data;
 	Jsonb	   *doc;
+	Datum		idvalue;
+	bool		idnull;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
@@ -189,69 +287,17 @@ rillflow_doc_sync_fields(PG_FUNCTION_ARGS)
 	columns = palloc(sizeof(int) * nfields);
 	values = palloc(sizeof(Datum) * nfields);
 	nulls = palloc(sizeof(bool) * nfields);
+	idvalue = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, "id"), &idnull);
 	for (int i = 0; i < nfields; i++)
 	{
 		char	  **arg = &trigger->tgargs[i * 4];
-		int			t = rf_field_type_index(arg[2]);
-		char	   *text;
 
 		columns[i] = SPI_fnumber(tupdesc, arg[0]);
 		if (columns[i] <= 0)
 			elog(ERROR, "rillflow: duplicated field column \"%s\" is missing from \"%s\"",
 				 arg[0], RelationGetRelationName(trigdata->tg_relation));
-		text = doc ? rf_jsonb_path_text(doc, arg[1]) : NULL;
-		nulls[i] = (text == NULL);
-		values[i] = (Datum) 0;
-		if (text == NULL)
-			continue;
-		text = rf_apply_transform(arg[3], text);
-		if (rf_field_types[t].oid == TEXTOID)
-		{
-			values[i] = CStringGetTextDatum(text);
-			continue;
-		}
-		if (!rf_type_input_ready[t])
-		{
-			Oid			input;
-
-			getTypeInputInfo(rf_field_types[t].oid, &input, &rf_type_ioparam[t]);
-			fmgr_info_cxt(input, &rf_type_input[t], TopMemoryContext);
-			rf_type_input_ready[t] = true;
-		}
-
-		/*
-		 * Catch the input function's error only to say which document and
-		 * field it is about, then raise at once: nothing runs on after the
-		 * catch, so no subtransaction is needed.
-		 */
-		{
-			MemoryContext cxt = CurrentMemoryContext;
-
-			PG_TRY();
-			{
-				values[i] = InputFunctionCall(&rf_type_input[t], text, rf_type_ioparam[t], -1);
-			}
-			PG_CATCH();
-			{
-				ErrorData  *edata;
-				Datum		id;
-				bool		idnull;
-
-				MemoryContextSwitchTo(cxt);
-				edata = CopyErrorData();
-				FlushErrorState();
-				id = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, "id"), &idnull);
-				ereport(ERROR,
-						(errcode(edata->sqlerrcode),
-						 errmsg("document %s: the value at path \"%s\" does not convert to %s for duplicated field \"%s\"",
-								idnull ? "(no id)" : DatumGetCString(DirectFunctionCall1(uuid_out, id)),
-								arg[1], arg[2], arg[0]),
-						 errdetail("%s", edata->message),
-						 errhint("Store a value of type %s at \"%s\", or drop the duplicated field with rillflow.drop_duplicated_field.",
-								 arg[2], arg[1])));
-			}
-			PG_END_TRY();
-		}
+		values[i] = rf_field_value(doc, idnull ? NULL : DatumGetUUIDP(idvalue), arg[0], arg[1],
+								   rf_field_type_index(arg[2]), arg[3], &nulls[i]);
 	}
 	tuple = heap_modify_tuple_by_cols(tuple, tupdesc, nfields, columns, values, nulls);
 	return PointerGetDatum(tuple);

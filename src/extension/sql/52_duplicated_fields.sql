@@ -7,6 +7,13 @@ CREATE FUNCTION rillflow._doc_sync_fields() RETURNS trigger
     AS 'MODULE_PATHNAME', 'rillflow_doc_sync_fields'
     LANGUAGE C;
 
+-- What the trigger writes into one duplicated field's column for a document
+-- (target is NULL::the column's type); add_duplicated_field backfills with it.
+CREATE FUNCTION rillflow._doc_field_value(id uuid, data jsonb, column_name text, path text, type text,
+                                          transform text, target anyelement) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'rillflow_doc_field_value'
+    LANGUAGE C STABLE PARALLEL SAFE;   -- timestamptz input reads TimeZone
+
 -- The column types and transforms a duplicated field may have.
 CREATE FUNCTION rillflow._duplicated_field_types() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -63,9 +70,6 @@ DECLARE
     tbl name;
     canonical_transform text;
     existing text;
-    last_id uuid := '00000000-0000-0000-0000-000000000000';
-    batch bigint;
-    batch_size constant integer := 10000;
 BEGIN
     IF indexed IS NULL THEN
         RAISE EXCEPTION 'indexed must not be null' USING ERRCODE = '22004';
@@ -123,16 +127,14 @@ BEGIN
     EXECUTE format('ALTER TABLE %I.%I ADD COLUMN %I %s', store, tbl, column_name, type);
     PERFORM rillflow._sync_duplicated_fields_trigger(store, collection);
 
-    -- Backfill through the trigger, a batch of ids at a time: a document whose
-    -- value does not convert fails the whole call, which adds nothing.
-    LOOP
-        EXECUTE format($q$
-            WITH b AS MATERIALIZED (SELECT id FROM %1$I.%2$I WHERE id > $1 ORDER BY id LIMIT $2),
-                 u AS (UPDATE %1$I.%2$I t SET data = t.data FROM b WHERE t.id = b.id RETURNING 1)
-            SELECT (SELECT count(*) FROM u), (SELECT id FROM b ORDER BY id DESC LIMIT 1)$q$, store, tbl)
-            INTO batch, last_id USING last_id, batch_size;
-        EXIT WHEN batch < batch_size;
-    END LOOP;
+    -- Backfill: one UPDATE of the new column alone, computed as the trigger
+    -- computes it (which fires neither the trigger, on UPDATE OF data, nor a
+    -- rewrite of data). A document whose value does not convert fails the
+    -- whole call, which adds nothing. The table is locked throughout, so
+    -- batches would bound nothing.
+    EXECUTE format('UPDATE %I.%I SET %I = rillflow._doc_field_value(id, data, $1, $2, $3, $4, NULL::%s)',
+                   store, tbl, column_name, type)
+        USING column_name, path, type, coalesce(canonical_transform, '');
 
     IF indexed THEN
         EXECUTE format('CREATE INDEX ON %I.%I (%I)', store, tbl, column_name);

@@ -426,7 +426,8 @@ TEST_F(DocumentsTest, ConcurrentFirstWritesCreateTheCollectionOnce) {
         EXPECT_LE(created.load(), 1);
         EXPECT_EQ(store().docs(name).count(), 3);
         auto list = docs().list_collections();
-        EXPECT_EQ(std::count_if(list.begin(), list.end(), [&](auto& c) { return c.name == name; }), 1);
+        EXPECT_EQ(std::count_if(list.begin(), list.end(), [&](auto& c) { return c.name == name; }),
+                  1);
     }
 }
 

@@ -79,6 +79,101 @@ TEST_F(SessionTest, LoadManyFetchesOnlyWhatTheMapLacks) {
     EXPECT_EQ(session.load<Account>(collection_, ids[3]).get(), many[2].get());
 }
 
+TEST_F(SessionTest, QueriesGoThroughTheIdentityMap) {
+    std::vector<Uuid> ids;
+    for (int i = 0; i < 5; ++i) {
+        ids.push_back(Uuid::random());
+        docs().put(ids.back(), Account{"q" + std::to_string(i), i * 10});
+    }
+    Session session = store().session();
+    auto held = session.load<Account>(collection_, ids[3]);
+    held->balance = -1;  // the session's copy wins over the database's
+
+    auto rich = session.query<Account>(collection_)
+                    .filter(Predicate::gte("balance", 20))
+                    .order_by("balance", SortDirection::Desc)
+                    .fetch_all();
+    ASSERT_EQ(rich.size(), 3u);
+    EXPECT_EQ(rich[0]->owner, "q4");
+    EXPECT_EQ(rich[1].get(), held.get()) << "a queried document the session holds is its object";
+    EXPECT_EQ(rich[1]->balance, -1);
+    EXPECT_EQ(rich[2]->owner, "q2");
+    // What a query brought in is in the map, with its version, for load() and store().
+    EXPECT_EQ(session.load<Account>(collection_, ids[4]).get(), rich[0].get());
+    EXPECT_EQ(session.version(collection_, ids[2]), 1);
+    docs().put(ids[2], Account{"moved on", 0});
+    rich[2]->balance = 7;
+    session.store(collection_, ids[2], rich[2]);
+    EXPECT_THROW(session.save_changes(), DocumentVersionConflict)
+        << "the query's version is expected";
+    session.discard_changes();
+
+    auto one = session.query<Account>(collection_).filter(Predicate::eq("owner", "q0")).fetch_one();
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one->balance, 0);
+    EXPECT_EQ(
+        session.query<Account>(collection_).filter(Predicate::eq("owner", "nobody")).fetch_one(),
+        nullptr);
+    EXPECT_THROW(session.query<Other>(collection_).fetch_all(), InvalidArgument)
+        << "documents already held as another type";
+}
+
+TEST_F(SessionTest, TrackedChangesAreSavedWithoutStore) {
+    const Uuid a = Uuid::random(), b = Uuid::random(), c = Uuid::random(), stream = Uuid::random();
+    docs().put(a, Account{"ann", 10});
+    docs().put(b, Account{"bob", 20});
+    docs().put(c, Account{"cy", 30});
+    Session session = store().session(SessionOptions().track_changes(true));
+    auto ann = session.load<Account>(collection_, a);
+    auto bob = session.load<Account>(collection_, b);
+    auto found =
+        session.query<Account>(collection_).filter(Predicate::eq("owner", "cy")).fetch_all();
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(session.pending(), 0u);
+
+    ann->balance = 11;       // changed: saved
+    found[0]->balance = 31;  // changed, found by a query: saved
+    (void)bob;               // unchanged: not written
+    session.enqueue_event(stream, "Touched", {});
+    session.save_changes();
+    EXPECT_EQ(docs().get<Account>(a)->value.balance, 11);
+    EXPECT_EQ(docs().get<Account>(a)->version, 2);
+    EXPECT_EQ(docs().get<Account>(b)->version, 1) << "an unchanged object was written";
+    EXPECT_EQ(docs().get<Account>(c)->value.balance, 31);
+    EXPECT_EQ(session.version(collection_, a), 2);
+    EXPECT_EQ(events().stream_version(stream), 1);
+
+    // Saved objects are clean again; a second save writes nothing.
+    session.save_changes();
+    EXPECT_EQ(docs().get<Account>(a)->version, 2);
+
+    // A change races another writer: the conflict rolls back the staged append too, and the
+    // change stays pending for the next save.
+    docs().put(b, Account{"bob elsewhere", 0});
+    bob->balance = 21;
+    session.enqueue_event(stream, "Touched", {});
+    EXPECT_THROW(session.save_changes(), DocumentVersionConflict);
+    EXPECT_EQ(events().stream_version(stream), 1);
+    EXPECT_EQ(docs().get<Account>(b)->value.owner, "bob elsewhere");
+
+    // discard_changes() forgets tracked changes too. An explicit store() of a tracked object
+    // wins over tracking (written once, as staged).
+    session.discard_changes();
+    EXPECT_EQ(bob->balance, 21) << "discarding leaves the objects as they are";
+    ann->owner = "ann twice";
+    session.store(collection_, a, ann, 2);
+    session.save_changes();
+    EXPECT_EQ(docs().get<Account>(a)->version, 3);
+    EXPECT_EQ(docs().get<Account>(a)->value.owner, "ann twice");
+
+    // Without track_changes nothing but what is staged is written.
+    Session plain = store().session();
+    auto ann2 = plain.load<Account>(collection_, a);
+    ann2->balance = 500;
+    plain.save_changes();
+    EXPECT_EQ(docs().get<Account>(a)->value.balance, 11);
+}
+
 TEST_F(SessionTest, SaveChangesWritesDocumentsAndEventsTogether) {
     const Uuid existing = Uuid::random(), created = Uuid::random(), gone = Uuid::random();
     const Uuid stream = Uuid::random();
@@ -275,6 +370,10 @@ TEST_F(SessionTest, APerSessionTenantNeverLeaksIntoThePool) {
     EXPECT_EQ(session.load<Account>(collection_, id)->owner, "tenant doc");
     Session again = one.session(SessionOptions().tenant(tenant));
     EXPECT_EQ(again.load<Account>(collection_, id)->owner, "tenant doc") << "loads use the tenant";
+    Session querying = one.session(SessionOptions().tenant(tenant));
+    auto queried = querying.query<Account>(collection_).fetch_all();
+    ASSERT_EQ(queried.size(), 1u) << "queries use the tenant";
+    EXPECT_EQ(queried[0]->owner, "tenant doc");
 
     EXPECT_EQ(one.current_store(), "rillflow_default");
     EXPECT_THROW(one.docs(collection_).get(id), NotFound) << "the default store has no such docs";

@@ -156,6 +156,20 @@ std::vector<json> Documents::query_json(const json& spec) const {
     return out;
 }
 
+std::vector<Document<json>> Documents::query_documents_json(const QuerySpec& spec) const {
+    QuerySpec whole = spec;
+    whole.select_field("id", "$id");
+    whole.select_field("version", "$version");
+    whole.select_field("data", "$data");
+    std::vector<Document<json>> out;
+    for (auto& row : query_json(whole.to_json())) {
+        out.push_back(Document<json>{Uuid::parse(row.at("id").get<std::string>()),
+                                     std::move(row.at("data")),
+                                     row.at("version").get<std::int64_t>()});
+    }
+    return out;
+}
+
 std::int64_t Documents::count(const Predicate& filter, bool include_deleted) const {
     const Params params = {collection_, filter.empty() ? Param::null() : Param(filter.to_json()),
                            include_deleted};

@@ -3,6 +3,7 @@
 #include "rillflow/session.hpp"
 
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "pool.hpp"
@@ -53,6 +54,8 @@ struct Session::State {
     struct Tracked {
         Entry entry;                          // entry.object null: known only by version
         std::optional<std::int64_t> version;  // 0: known not to exist
+        std::optional<json> snapshot;         // track_changes: the object's JSON as last read
+                                              // or written
     };
     std::shared_ptr<detail::StoreState> store;
     SessionOptions options;
@@ -101,6 +104,9 @@ void Session::remember(const std::string& collection, const Uuid& id, std::share
     State::Tracked& t = state_->known[Key{collection, id}];
     t.entry = Entry{std::move(object), type, to_json};
     t.version = version;
+    // The object's own serialisation, not the server's JSON: a type that drops or defaults
+    // fields must not look changed just for having been read.
+    if (state_->options.track_changes()) t.snapshot = to_json(t.entry.object.get());
 }
 
 void Session::remember_missing(const std::string& collection, const Uuid& id) {
@@ -136,6 +142,17 @@ std::vector<Document<json>> Session::fetch_many(const std::string& collection,
     Transaction tx(state_->store, Isolation::ReadCommitted);
     tx.exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*tenant});
     auto docs = tx.docs(collection).get_many_json(ids);
+    tx.commit();
+    return docs;
+}
+
+std::vector<Document<json>> Session::fetch_query(const std::string& collection,
+                                                 const QuerySpec& spec) {
+    const auto& tenant = state_->options.tenant();
+    if (!tenant) return Documents(state_->store, nullptr, collection).query_documents_json(spec);
+    Transaction tx(state_->store, Isolation::ReadCommitted);
+    tx.exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*tenant});
+    auto docs = tx.docs(collection).query_documents_json(spec);
     tx.commit();
     return docs;
 }
@@ -215,11 +232,37 @@ void Session::enqueue_event(const Uuid& stream, std::string type, json body, Exp
 
 std::size_t Session::pending() const noexcept { return state_->ops.size(); }
 
-void Session::discard_changes() noexcept { state_->ops.clear(); }
+void Session::discard_changes() {
+    state_->ops.clear();
+    for (auto& [key, tracked] : state_->known) {
+        if (tracked.snapshot && tracked.entry.object) {
+            tracked.snapshot = tracked.entry.to_json(tracked.entry.object.get());
+        }
+    }
+}
 
 void Session::save_changes() {
     State& s = *state_;
-    if (s.ops.empty()) return;
+    std::vector<Op> ops = s.ops;
+    if (s.options.track_changes()) {
+        // Every tracked object whose JSON moved from its snapshot, after the staged ops and
+        // unless one of them names it (what was staged for it wins).
+        std::set<Key> named;
+        for (const Op& op : s.ops) {
+            if (op.kind != OpKind::Append) named.insert(op.key);
+        }
+        for (const auto& [key, tracked] : s.known) {
+            if (!tracked.entry.object || !tracked.snapshot || named.count(key)) continue;
+            if (tracked.entry.to_json(tracked.entry.object.get()) == *tracked.snapshot) continue;
+            Op op;
+            op.kind = OpKind::Store;
+            op.key = key;
+            op.object = tracked.entry.object;
+            op.to_json = tracked.entry.to_json;
+            ops.push_back(std::move(op));
+        }
+    }
+    if (ops.empty()) return;
 
     // The versions as this save goes: known ones first, then what each write returns. They
     // become the session's only after the commit.
@@ -241,7 +284,8 @@ void Session::save_changes() {
                 {*s.options.advisory_locks() ? "on" : "off"});
     }
     const json& session_headers = *s.options.headers();
-    for (const Op& op : s.ops) {
+    std::map<Key, json> written;  // the JSON each Store op wrote, for the snapshots
+    for (const Op& op : ops) {
         if (op.kind == OpKind::Append) {
             AppendOptions options = op.options;
             options.headers = merge_headers(session_headers, op.options.headers);
@@ -253,9 +297,12 @@ void Session::save_changes() {
         // A document known not to exist: a write must create it, a delete expects nothing.
         if (op.kind != OpKind::Store && !op.expected && expected == 0) expected.reset();
         switch (op.kind) {
-            case OpKind::Store:
-                versions[op.key] = docs.put(op.key.id, op.to_json(op.object.get()), expected);
+            case OpKind::Store: {
+                json data = op.to_json(op.object.get());
+                versions[op.key] = docs.put(op.key.id, data, expected);
+                written[op.key] = std::move(data);
                 break;
+            }
             case OpKind::Patch:
                 versions[op.key] = docs.patch_fields(op.key.id, op.fields, expected);
                 break;
@@ -273,7 +320,16 @@ void Session::save_changes() {
     for (const auto& [key, version] : versions) {
         State::Tracked& t = s.known[key];
         t.version = version;
-        if (version == 0) t.entry = Entry{};  // removed: a later load finds nothing
+        if (version == 0) {  // removed: a later load finds nothing
+            t.entry = Entry{};
+            t.snapshot.reset();
+        }
+    }
+    if (s.options.track_changes()) {
+        for (auto& [key, data] : written) {
+            State::Tracked& t = s.known[key];
+            if (t.entry.object) t.snapshot = std::move(data);
+        }
     }
     s.ops.clear();
 }

@@ -383,6 +383,9 @@ class RILLFLOW_EXPORT Documents {
     Query<T> query() const;
     /// @brief Runs a spec as doc_query takes it; one JSON value per row.
     std::vector<nlohmann::json> query_json(const nlohmann::json& spec) const;
+    /// @brief Every document matching `spec`, whole, with its id and version (in the query's
+    /// order and paging; the rows also carry any fields selected).
+    std::vector<Document<nlohmann::json>> query_documents_json(const QuerySpec& spec) const;
     /// @brief How many documents match `filter` (all when empty).
     std::int64_t count(const Predicate& filter = Predicate(), bool include_deleted = false) const;
 
@@ -465,15 +468,9 @@ class Query : public QueryBuilder<Query<T>> {
     /// @brief Every matching document with its id and version (the select, if any, is
     /// replaced by the whole document).
     std::vector<Document<T>> fetch_documents() const {
-        QuerySpec whole = this->spec_;
-        whole.select_field("id", "$id");
-        whole.select_field("version", "$version");
-        whole.select_field("data", "$data");
         std::vector<Document<T>> out;
-        for (auto& row : docs_.query_json(whole.to_json())) {
-            out.push_back(Document<T>{Uuid::parse(row.at("id").template get<std::string>()),
-                                      row.at("data").template get<T>(),
-                                      row.at("version").template get<std::int64_t>()});
+        for (auto& doc : docs_.query_documents_json(this->spec_)) {
+            out.push_back(Document<T>{doc.id, doc.value.template get<T>(), doc.version});
         }
         return out;
     }

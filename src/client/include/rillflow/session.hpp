@@ -1,9 +1,10 @@
 // rillflow/session.hpp: a unit of work over documents and events, with an identity map.
 //
-// A Session loads documents (each id once: loading it again returns the same object), stages
-// writes of documents and appends of events, and save_changes() applies them all in one
-// transaction, each document write checked against the version the session knows. A conflict
-// rolls back everything, documents and events alike.
+// A Session loads and queries documents (each id once: getting it again returns the same
+// object), stages writes of documents and appends of events (or, with track_changes, finds the
+// loaded objects that changed), and save_changes() applies them all in one transaction, each
+// document write checked against the version the session knows. A conflict rolls back
+// everything, documents and events alike.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,13 @@ class RILLFLOW_EXPORT SessionOptions {
         isolation_ = level;
         return *this;
     }
+    /// @brief Track changes: save_changes() also writes every loaded or queried object whose
+    /// JSON differs from what it was when the session got it (expecting the version it was
+    /// read at), with no store() call. Costs one serialisation per object at load and at save.
+    SessionOptions& track_changes(bool on) {
+        track_changes_ = on;
+        return *this;
+    }
 
     /// @brief The tenant, when set.
     const std::optional<std::string>& tenant() const noexcept { return tenant_; }
@@ -65,13 +73,19 @@ class RILLFLOW_EXPORT SessionOptions {
     const std::optional<nlohmann::json>& headers() const noexcept { return headers_; }
     /// @brief The isolation level.
     Isolation isolation() const noexcept { return isolation_; }
+    /// @brief Whether changes to loaded objects are found and saved.
+    bool track_changes() const noexcept { return track_changes_; }
 
   private:
     std::optional<std::string> tenant_;
     std::optional<bool> advisory_locks_;
     std::optional<nlohmann::json> headers_;
     Isolation isolation_ = Isolation::ReadCommitted;
+    bool track_changes_ = false;
 };
+
+template <typename T>
+class SessionQuery;
 
 /// @brief A unit of work, from Store::session(). Movable, not copyable; use it from one
 /// thread at a time. Nothing is written before save_changes().
@@ -136,6 +150,19 @@ class RILLFLOW_EXPORT Session {
         }
         return out;
     }
+    /// @brief A query on `collection` whose documents go through the identity map: one the
+    /// session already holds comes back as that same object (the session's copy wins over the
+    /// database's), the others are remembered with their versions, so a later store() of one
+    /// expects the version it was read at. Build it as Documents::query() (filter, order_by,
+    /// paging); rows are always whole documents.
+    template <typename T>
+    SessionQuery<T> query(const std::string& collection);
+    /// @brief query() on the default collection.
+    template <typename T>
+    SessionQuery<T> query() {
+        return query<T>(std::string(kDefaultCollection));
+    }
+
     /// @brief The version the session knows for a document (loaded, or written by
     /// save_changes()), if any.
     std::optional<std::int64_t> version(const std::string& collection, const Uuid& id) const;
@@ -205,14 +232,17 @@ class RILLFLOW_EXPORT Session {
     void enqueue_event(const Uuid& stream, std::string type, nlohmann::json body,
                        Expected expected = Expected::Any());
 
-    /// @brief Document writes and appends staged and not saved yet.
+    /// @brief Document writes and appends staged and not saved yet (changed objects that
+    /// track_changes() would save are not counted: they are found at save_changes()).
     std::size_t pending() const noexcept;
-    /// @brief Drops everything staged (the identity map stays).
-    void discard_changes() noexcept;
+    /// @brief Drops everything staged (the identity map stays); with track_changes, the
+    /// objects as they are now count as unchanged.
+    void discard_changes();
 
     /// @brief Writes everything staged, in the order staged, in one transaction (with the
-    /// session's tenant, advisory-lock setting and isolation), then updates the identity map's
-    /// versions and clears what was staged. On any error nothing is written, the versions the
+    /// session's tenant, advisory-lock setting and isolation), and with track_changes() every
+    /// changed object after them; then updates the identity map's versions and clears what
+    /// was staged. On any error nothing is written, the versions the
     /// session knows and the staged changes are as before, and the error is thrown.
     /// @throws DocumentVersionConflict, VersionConflict, IdempotencyConflict, ...
     void save_changes();
@@ -222,6 +252,8 @@ class RILLFLOW_EXPORT Session {
 
   private:
     friend class Store;
+    template <typename T>
+    friend class SessionQuery;
     struct State;
     struct Entry {
         std::shared_ptr<void> object;
@@ -253,8 +285,56 @@ class RILLFLOW_EXPORT Session {
     std::optional<Document<nlohmann::json>> fetch(const std::string& collection, const Uuid& id);
     std::vector<Document<nlohmann::json>> fetch_many(const std::string& collection,
                                                      const std::vector<Uuid>& ids);
+    std::vector<Document<nlohmann::json>> fetch_query(const std::string& collection,
+                                                      const QuerySpec& spec);
+    // A fetched document as a T: the session's object when it holds one, else a new one
+    // it remembers.
+    template <typename T>
+    std::shared_ptr<T> adopt(const std::string& collection, Document<nlohmann::json>& doc) {
+        if (auto hit = find(collection, doc.id, typeid(T))) {
+            return std::static_pointer_cast<T>(hit->object);
+        }
+        auto object = std::make_shared<T>(doc.value.template get<T>());
+        remember(collection, doc.id, object, doc.version);
+        return object;
+    }
 
     std::unique_ptr<State> state_;
 };
+
+/// @brief A query through a Session's identity map, from Session::query<T>(). Holds a
+/// reference to the session: use it while the session lives.
+template <typename T>
+class SessionQuery : public QueryBuilder<SessionQuery<T>> {
+  public:
+    /// @brief Every matching document, as the session's objects.
+    std::vector<std::shared_ptr<T>> fetch_all() const {
+        std::vector<std::shared_ptr<T>> out;
+        for (auto& doc : session_.fetch_query(collection_, this->spec_)) {
+            out.push_back(session_.template adopt<T>(collection_, doc));
+        }
+        return out;
+    }
+    /// @brief The first matching document (in the query's order), or nullptr.
+    std::shared_ptr<T> fetch_one() const {
+        QuerySpec one = this->spec_;
+        one.limit(1);
+        auto docs = session_.fetch_query(collection_, one);
+        if (docs.empty()) return nullptr;
+        return session_.template adopt<T>(collection_, docs.front());
+    }
+
+  private:
+    friend class Session;
+    SessionQuery(Session& session, std::string collection)
+        : session_(session), collection_(std::move(collection)) {}
+    Session& session_;
+    std::string collection_;
+};
+
+template <typename T>
+SessionQuery<T> Session::query(const std::string& collection) {
+    return SessionQuery<T>(*this, collection);
+}
 
 }  // namespace rillflow

@@ -24,7 +24,9 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 
 #include "collections.h"
@@ -62,6 +64,13 @@ rf_note_store_load(Node *parsetree)
 	relname = get_rel_name(relid);
 	if (schema == NULL || relname == NULL || !rf_is_store_schema(schema) ||
 		strncmp(relname, RF_COLLECTION_TABLE_PREFIX, strlen(RF_COLLECTION_TABLE_PREFIX)) == 0)
+		return;
+
+	/*
+	 * Only a role that may write the table holds the log still: an attempt
+	 * that COPY will refuse must not stall the database's worker.
+	 */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		return;
 	rf_mark_database_loading();
 }

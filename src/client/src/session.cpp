@@ -125,35 +125,34 @@ std::optional<std::int64_t> Session::version(const std::string& collection, cons
 
 // Reads run in a short transaction when the session has its own tenant (SET LOCAL ends with
 // it, so the pooled connection keeps its setting), else on a pooled connection directly.
-std::optional<Document<json>> Session::fetch(const std::string& collection, const Uuid& id) {
+Documents Session::reader(std::unique_ptr<Transaction>& tx, const std::string& collection) {
     const auto& tenant = state_->options.tenant();
-    if (!tenant) return Documents(state_->store, nullptr, collection).get_json(id);
-    Transaction tx(state_->store, Isolation::ReadCommitted);
-    tx.exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*tenant});
-    auto doc = tx.docs(collection).get_json(id);
-    tx.commit();
+    if (!tenant) return Documents(state_->store, nullptr, collection);
+    tx.reset(new Transaction(state_->store, Isolation::ReadCommitted));
+    tx->exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*tenant});
+    return tx->docs(collection);
+}
+
+std::optional<Document<json>> Session::fetch(const std::string& collection, const Uuid& id) {
+    std::unique_ptr<Transaction> tx;
+    auto doc = reader(tx, collection).get_json(id);
+    if (tx) tx->commit();
     return doc;
 }
 
 std::vector<Document<json>> Session::fetch_many(const std::string& collection,
                                                 const std::vector<Uuid>& ids) {
-    const auto& tenant = state_->options.tenant();
-    if (!tenant) return Documents(state_->store, nullptr, collection).get_many_json(ids);
-    Transaction tx(state_->store, Isolation::ReadCommitted);
-    tx.exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*tenant});
-    auto docs = tx.docs(collection).get_many_json(ids);
-    tx.commit();
+    std::unique_ptr<Transaction> tx;
+    auto docs = reader(tx, collection).get_many_json(ids);
+    if (tx) tx->commit();
     return docs;
 }
 
 std::vector<Document<json>> Session::fetch_query(const std::string& collection,
                                                  const QuerySpec& spec) {
-    const auto& tenant = state_->options.tenant();
-    if (!tenant) return Documents(state_->store, nullptr, collection).query_documents_json(spec);
-    Transaction tx(state_->store, Isolation::ReadCommitted);
-    tx.exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*tenant});
-    auto docs = tx.docs(collection).query_documents_json(spec);
-    tx.commit();
+    std::unique_ptr<Transaction> tx;
+    auto docs = reader(tx, collection).query_documents_json(spec);
+    if (tx) tx->commit();
     return docs;
 }
 

@@ -282,6 +282,7 @@ class RILLFLOW_EXPORT Session {
     void stage_store(const std::string& collection, const Uuid& id, std::shared_ptr<void> object,
                      std::type_index type, nlohmann::json (*to_json)(const void*),
                      std::optional<std::int64_t> expected_version);
+    Documents reader(std::unique_ptr<Transaction>& tx, const std::string& collection);
     std::optional<Document<nlohmann::json>> fetch(const std::string& collection, const Uuid& id);
     std::vector<Document<nlohmann::json>> fetch_many(const std::string& collection,
                                                      const std::vector<Uuid>& ids);

@@ -61,6 +61,15 @@ SELECT count(rillflow.doc_put('bulk', gen_random_uuid(), jsonb_build_object('n',
 SELECT rillflow.add_duplicated_field('bulk', 'n', 'n', 'integer');
 SELECT count(*) AS rows, count(n) AS filled, bool_and(n = (data->>'n')::int) AS equal FROM rillflow_default.doc_bulk;
 
+-- the backfill's value function is the trigger's: same value, same errors
+SELECT rillflow._doc_field_value(NULL, '{"a": {"b": " X "}}', 'c', 'a.b', 'text', 'btrim({value})', NULL::text) AS trimmed,
+       rillflow._doc_field_value(NULL, '{"a": 7}', 'c', 'a', 'bigint', NULL, NULL::bigint) AS big,
+       rillflow._doc_field_value(NULL, '{}', 'c', 'a', 'uuid', NULL, NULL::uuid) IS NULL AS missing;
+SELECT rillflow._doc_field_value('f0000000-0000-0000-0000-000000000001', '{"a": "x"}', 'c', 'a', 'integer', NULL, NULL::integer); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._doc_field_value(NULL, '{"a": 1}', 'c', 'a', 'money', NULL, NULL::text); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._doc_field_value(NULL, '{"a": 1}', 'c', 'a', 'integer', NULL, NULL::text); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._doc_field_value(NULL, '{"a": 1}', 'c', 'a', NULL, NULL, NULL::text); \echo SQLSTATE :SQLSTATE
+
 -- bad arguments: nothing added
 SELECT rillflow.add_duplicated_field('people', 'age', 'age2', 'int'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.add_duplicated_field('people', 'age', 'age2', 'integer; DROP TABLE x'); \echo SQLSTATE :SQLSTATE

@@ -22,6 +22,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -80,10 +81,18 @@ static bool rf_type_input_ready[RF_N_FIELD_TYPES];
 static int
 rf_field_type_index(const char *name)
 {
+	StringInfoData known;
+
 	for (int i = 0; i < (int) RF_N_FIELD_TYPES; i++)
 		if (strcmp(rf_field_types[i].name, name) == 0)
 			return i;
-	elog(ERROR, "rillflow: unknown duplicated field type \"%s\"", name);
+	initStringInfo(&known);
+	for (int i = 0; i < (int) RF_N_FIELD_TYPES; i++)
+		appendStringInfo(&known, "%s%s", i > 0 ? ", " : "", rf_field_types[i].name);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid type %s for a duplicated field", quote_literal_cstr(name)),
+			 errhint("The type is one of %s.", known.data)));
 	return -1;					/* keep the compiler quiet */
 }
 
@@ -229,12 +238,15 @@ rillflow_doc_field_value(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		value;
 
-	for (int i = 2; i < 5; i++)
-		if (PG_ARGISNULL(i))
-			elog(ERROR, "rillflow._doc_field_value: argument %d must not be null", i + 1);
+	rf_require_arg(fcinfo, 2, "column_name", NULL);
+	rf_require_arg(fcinfo, 3, "path", RF_DOC_PATH_HINT);
+	rf_require_arg(fcinfo, 4, "type", NULL);
 	t = rf_field_type_index(text_to_cstring(PG_GETARG_TEXT_PP(4)));
 	if (get_fn_expr_argtype(fcinfo->flinfo, 6) != rf_field_types[t].oid)
-		elog(ERROR, "rillflow._doc_field_value: target is not of type %s", rf_field_types[t].name);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target must be a NULL of type %s, not of type %s", rf_field_types[t].name,
+						format_type_be(get_fn_expr_argtype(fcinfo->flinfo, 6)))));
 	value = rf_field_value(PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 						   PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0),
 						   text_to_cstring(PG_GETARG_TEXT_PP(2)), text_to_cstring(PG_GETARG_TEXT_PP(3)), t,

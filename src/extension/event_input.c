@@ -17,7 +17,8 @@
 #include "event_input.h"
 #include "rillflow.h"
 
-static const char *
+/* The type of a JSON value as a noun: "string", "object", "null"... */
+const char *
 rf_json_type_name(const JsonbValue *v)
 {
 	switch (v->type)

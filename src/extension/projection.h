@@ -13,6 +13,7 @@
 
 #include "fmgr.h"
 
+#include "plans.h"
 #include "rillflow.h"
 
 /*
@@ -55,5 +56,11 @@ extern bool rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, c
 extern int64 rf_projection_interrupted_position(void);
 extern void rf_projection_not_found(const RfStore *store, const char *name) pg_attribute_noreturn();
 extern void rf_projection_set_interrupted(int64 position);
+
+/*
+ * The names of a store's running worker-kind projections, in name order:
+ * what run_projections_until_idle() and the background worker run.
+ */
+extern const RfPlanSpec rf_running_projections_spec;
 
 #endif							/* RILLFLOW_PROJECTION_H */

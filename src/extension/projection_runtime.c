@@ -134,7 +134,8 @@ static const RfPlanSpec rf_finish_plan = {
 	4, {TEXTOID, INT8OID, INT4OID, FLOAT8OID}
 };
 
-static const RfPlanSpec rf_running_plan = {
+/* The store's running worker-kind projections (projection.h). */
+const RfPlanSpec rf_running_projections_spec = {
 	"SELECT name FROM %s.projections "
 	"WHERE kind OPERATOR(pg_catalog.=) 'worker' AND status OPERATOR(pg_catalog.=) 'running' ORDER BY name",
 	0, {InvalidOid}
@@ -703,7 +704,7 @@ rillflow_run_projections_until_idle(PG_FUNCTION_ARGS)
 		SPITupleTable *tab;
 		uint64		n;
 
-		rf_run_plan(store, &rf_running_plan, NULL, NULL, false, 0);
+		rf_run_plan(store, &rf_running_projections_spec, NULL, NULL, false, 0);
 		tab = SPI_tuptable;
 		n = SPI_processed;
 		for (uint64 i = 0; i < n; i++)

@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "query_spec.h"
+#include "rillflow.h"
 
 #define RF_OPERATORS_HINT \
 	"Operators: eq ne gt gte lt lte like ilike in nin contains exists, and and or not."
@@ -60,24 +61,15 @@ rf_spec_fail(const char *where, const char *hint, const char *fmt,...)
 			 hint ? errhint("%s", hint) : 0));
 }
 
+/* The type of a JSON value with its article, for "got %s": "an object", "null". */
 static const char *
-rf_json_type_name(const JsonbValue *v)
+rf_json_type_phrase(const JsonbValue *v)
 {
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
-		default:
-			return "a JSON value";
-	}
+	const char *noun = rf_json_type_name(v);
+
+	if (v->type == jbvNull)
+		return noun;
+	return psprintf("%s %s", (noun[0] == 'a' || noun[0] == 'o') ? "an" : "a", noun);
 }
 
 static bool
@@ -195,7 +187,7 @@ rf_parse_path(const JsonbValue *v, const char *where, RfPath *out, bool allow_co
 	char	   *text;
 
 	if (v->type != jbvString)
-		rf_spec_fail(where, RF_DOC_PATH_HINT, "expected a path string, got %s", rf_json_type_name(v));
+		rf_spec_fail(where, RF_DOC_PATH_HINT, "expected a path string, got %s", rf_json_type_phrase(v));
 	text = rf_jv_cstring(v);
 	memset(out, 0, sizeof(*out));
 	out->text = text;
@@ -268,7 +260,7 @@ rf_parse_scalar(RfParser *p, const JsonbValue *in, const char *where, RfValue *o
 			}
 			if (ts.type != jbvString)
 				rf_spec_fail(where_ts, "Write a timestamp as {\"$timestamp\": \"2026-01-01T00:00:00Z\"}.",
-							 "expected a timestamp string, got %s", rf_json_type_name(&ts));
+							 "expected a timestamp string, got %s", rf_json_type_phrase(&ts));
 			text = rf_jv_cstring(&ts);
 			PG_TRY();
 			{
@@ -290,7 +282,7 @@ rf_parse_scalar(RfParser *p, const JsonbValue *in, const char *where, RfValue *o
 	}
 	rf_spec_fail(where, "A value is a string, a number, a boolean, null or {\"$timestamp\": \"...\"}.",
 				 "expected a string, number, boolean, null or timestamp value, got %s",
-				 rf_json_type_name(&v));
+				 rf_json_type_phrase(&v));
 }
 
 static RfNode *rf_parse_node(RfParser *p, const JsonbValue *v, const char *where, int depth);
@@ -304,7 +296,7 @@ rf_parse_pair(const JsonbValue *v, const char *where, const char *shape, JsonbVa
 	if (!rf_jv_is_array(v) || rf_array_elems(v->val.binary.data, &elems) != 2)
 		rf_spec_fail(where, NULL, "expected %s, got %s", shape,
 					 rf_jv_is_array(v) ? psprintf("an array of %d elements", JsonContainerSize(v->val.binary.data))
-					 : rf_json_type_name(v));
+					 : rf_json_type_phrase(v));
 	*path = elems[0];
 	*value = elems[1];
 }
@@ -352,7 +344,7 @@ rf_parse_in(RfParser *p, RfNode *node, const JsonbValue *arg, const char *where)
 		return node;
 	}
 	if (!rf_jv_is_array(&resolved))
-		rf_spec_fail(where_list, NULL, "expected an array of values, got %s%s", rf_json_type_name(&resolved),
+		rf_spec_fail(where_list, NULL, "expected an array of values, got %s%s", rf_json_type_phrase(&resolved),
 					 param ? psprintf(" (from parameter $%s)", param) : "");
 	n = rf_array_elems(resolved.val.binary.data, &elems);
 	if (n > RF_MAX_IN_VALUES)
@@ -405,7 +397,7 @@ rf_parse_bool_list(RfParser *p, RfNode *node, const JsonbValue *arg, const char 
 	int			n;
 
 	if (!rf_jv_is_array(arg))
-		rf_spec_fail(where, NULL, "expected an array of predicates, got %s", rf_json_type_name(arg));
+		rf_spec_fail(where, NULL, "expected an array of predicates, got %s", rf_json_type_phrase(arg));
 	n = rf_array_elems(arg->val.binary.data, &elems);
 	if (n == 0)
 		rf_spec_fail(where, NULL, "expected at least one predicate");
@@ -447,7 +439,7 @@ rf_parse_node(RfParser *p, const JsonbValue *v, const char *where, int depth)
 		rf_spec_fail(where, NULL, "the filter has more than %d predicates", RF_MAX_FILTER_NODES);
 	if (!rf_jv_is_object(v))
 		rf_spec_fail(where, RF_OPERATORS_HINT, "expected a predicate object like {\"eq\": [path, value]}, got %s",
-					 rf_json_type_name(v));
+					 rf_json_type_phrase(v));
 	n = rf_object_pairs(v->val.binary.data, &keys, &vals);
 	if (n != 1)
 		rf_spec_fail(where, "Combine predicates with {\"and\": [...]}.",
@@ -509,7 +501,7 @@ rf_parse_count(RfParser *p, const JsonbValue *in, const char *where, int64 min, 
 	}
 	if (!ok)
 		rf_spec_fail(where, NULL, "expected an integer of at least " INT64_FORMAT ", got %s%s", min,
-					 v.type == jbvNumeric ? numeric_normalize(v.val.numeric) : rf_json_type_name(&v),
+					 v.type == jbvNumeric ? numeric_normalize(v.val.numeric) : rf_json_type_phrase(&v),
 					 param ? psprintf(" (from parameter $%s)", param) : "");
 	return true;
 }
@@ -532,7 +524,7 @@ rf_parse_order_entry(const JsonbValue *v, const char *where)
 	}
 	if (!rf_jv_is_object(v))
 		rf_spec_fail(where, NULL, "expected a path or {\"path\": ..., \"direction\": ..., \"nulls\": ...}, got %s",
-					 rf_json_type_name(v));
+					 rf_json_type_phrase(v));
 	n = rf_object_pairs(v->val.binary.data, &keys, &vals);
 	for (int i = 0; i < n; i++)
 	{
@@ -606,7 +598,7 @@ rf_parse_select(const JsonbValue *v)
 
 	if (!rf_jv_is_object(v))
 		rf_spec_fail("select", "Write select as {\"output_field\": \"path\", ...}.",
-					 "expected an object, got %s", rf_json_type_name(v));
+					 "expected an object, got %s", rf_json_type_phrase(v));
 	n = rf_object_pairs(v->val.binary.data, &keys, &vals);
 	if (n == 0 || n > RF_MAX_SELECT_FIELDS)
 		rf_spec_fail("select", "Leave select out to return whole documents.",
@@ -672,7 +664,7 @@ rf_parse_query(Jsonb *spec, RfParams *params)
 		else if (strcmp(k, "include_deleted") == 0)
 		{
 			if (v->type != jbvBool)
-				rf_spec_fail("include_deleted", NULL, "expected true or false, got %s", rf_json_type_name(v));
+				rf_spec_fail("include_deleted", NULL, "expected true or false, got %s", rf_json_type_phrase(v));
 			q->include_deleted = v->val.boolean;
 		}
 		else if (strcmp(k, "limit") == 0)

@@ -60,6 +60,10 @@ extern bool rf_tenant_name_is_valid(const char *name);
 extern bool rf_simple_name_is_valid(const char *name, size_t maxlen);
 
 /* The sequencer (sequencer.c) */
+/* event_input.c: a JSON value's type as a noun, for error messages. */
+struct JsonbValue;
+extern const char *rf_json_type_name(const struct JsonbValue *v);
+
 extern bool rf_may_sequence_here(void);
 extern int64 rf_sequence(const RfStore *store, int64 *head);
 

@@ -201,12 +201,6 @@ static const RfPlanSpec rf_run_batch_plan = {
 	1, {TEXTOID}
 };
 
-static const RfPlanSpec rf_running_projections_plan = {
-	"SELECT name::pg_catalog.text FROM %s.projections WHERE kind OPERATOR(pg_catalog.=) 'worker'"
-	" AND status OPERATOR(pg_catalog.=) 'running' ORDER BY name",
-	0, {InvalidOid}
-};
-
 /*
  * The stores of this database, or leave when the extension is not here. The
  * count of CREATE EXTENSION commits is read before looking, so a creation
@@ -252,21 +246,28 @@ rf_list_stores(void)
 }
 
 /*
- * One sequencer tick of a store, in its own transaction; when it gave
- * positions, the NOTIFY goes out with its commit. Returns how many.
+ * A store's part of a pass that needs no projection: one sequencer tick and
+ * the names of its running worker-kind projections, in one short
+ * transaction (a pass runs per appending commit, so it opens no more than it
+ * needs). When the tick gave positions, the NOTIFY goes out with the commit.
+ * Returns how many events got positions; *projections gets the names (NIL
+ * when the transaction failed).
  */
 static int64
-rf_tick_store(const RfStoreRef *ref)
+rf_tick_store(const RfStoreRef *ref, List **projections)
 {
 	int64		stamped = 0;
 
+	*projections = NIL;
 	PG_TRY();
 	{
 		RfStore		store;
 		int64		head = 0;
+		Oid			nsp;
 
 		rf_begin("rillflow: sequencer tick");
-		if (OidIsValid(get_namespace_oid(ref->schema, true)))
+		nsp = get_namespace_oid(ref->schema, true);
+		if (OidIsValid(nsp))
 		{
 			rf_store_by_schema(ref->schema, &store);
 			stamped = rf_sequence(&store, &head);
@@ -280,6 +281,14 @@ rf_tick_store(const RfStoreRef *ref)
 				appendStringInfo(&payload, ",\"head\":" INT64_FORMAT "}", head);
 				Async_Notify(RF_NOTIFY_CHANNEL, payload.data);
 			}
+			if (OidIsValid(get_relname_relid("projections", nsp)))
+			{
+				rf_run_plan(&store, &rf_running_projections_spec, NULL, NULL, true, 0);
+				MemoryContextSwitchTo(rf_pass_context);
+				for (uint64 i = 0; i < SPI_processed; i++)
+					*projections = lappend(*projections,
+										   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			}
 		}
 		rf_end();
 	}
@@ -287,42 +296,10 @@ rf_tick_store(const RfStoreRef *ref)
 	{
 		rf_catch_error(rf_pass_context, psprintf("sequencer tick of store \"%s\"", ref->schema));
 		stamped = 0;
+		*projections = NIL;
 	}
 	PG_END_TRY();
 	return stamped;
-}
-
-/* The running worker-kind projections of a store. */
-static List *
-rf_list_projections(const RfStoreRef *ref)
-{
-	List	   *names = NIL;
-
-	PG_TRY();
-	{
-		Oid			nsp;
-
-		rf_begin("rillflow: listing projections");
-		nsp = get_namespace_oid(ref->schema, true);
-		if (OidIsValid(nsp) && OidIsValid(get_relname_relid("projections", nsp)))
-		{
-			RfStore		store;
-
-			rf_store_by_schema(ref->schema, &store);
-			rf_run_plan(&store, &rf_running_projections_plan, NULL, NULL, true, 0);
-			MemoryContextSwitchTo(rf_pass_context);
-			for (uint64 i = 0; i < SPI_processed; i++)
-				names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		}
-		rf_end();
-	}
-	PG_CATCH();
-	{
-		rf_catch_error(rf_pass_context, psprintf("listing the projections of store \"%s\"", ref->schema));
-		names = NIL;
-	}
-	PG_END_TRY();
-	return names;
 }
 
 /* SET LOCAL name = value, in the current transaction. */
@@ -442,8 +419,7 @@ rf_worker_pass(void)
 		ListCell   *nc;
 
 		CHECK_FOR_INTERRUPTS();
-		rf_pass_sequenced += rf_tick_store(ref);
-		names = rf_list_projections(ref);
+		rf_pass_sequenced += rf_tick_store(ref, &names);
 		foreach(nc, names)
 		{
 			CHECK_FOR_INTERRUPTS();

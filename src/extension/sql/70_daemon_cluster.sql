@@ -102,14 +102,15 @@ $fn$;
 
 -- What promote, demote and leave start with: the names checked, the
 -- cluster's row locked until the transaction ends (so heartbeats and fences
--- wait for the change), and RF004 unless the cluster has the node.
-CREATE FUNCTION rillflow._cluster_lock_node(store name, cluster text, node text) RETURNS void
+-- wait for the change), and RF004 unless the cluster has the node. Returns
+-- the node's lease TTL.
+CREATE FUNCTION rillflow._cluster_lock_node(store name, cluster text, node text) RETURNS interval
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     found_cluster boolean;
-    found_node boolean;
+    ttl interval;
 BEGIN
     PERFORM rillflow._cluster_check_name('cluster name', cluster);
     PERFORM rillflow._cluster_check_name('node name', node);
@@ -118,13 +119,33 @@ BEGIN
     IF found_cluster IS NULL THEN
         PERFORM rillflow._cluster_not_found(store, cluster);
     END IF;
-    EXECUTE format('SELECT EXISTS (SELECT FROM %I.daemon_nodes n WHERE n.cluster = $1 AND n.node_id = $2)', store)
-        INTO found_node USING cluster, node;
-    IF NOT found_node THEN
+    EXECUTE format('SELECT n.lease_ttl FROM %I.daemon_nodes n WHERE n.cluster = $1 AND n.node_id = $2', store)
+        INTO ttl USING cluster, node;
+    IF ttl IS NULL THEN
         RAISE EXCEPTION 'node "%" of daemon cluster "%" not found', node, cluster
             USING ERRCODE = 'RF004',
                   HINT = 'A node joins its cluster with its first cluster_heartbeat.';
     END IF;
+    RETURN ttl;
+END
+$fn$;
+
+-- Take the hot lease from node if it holds it (demote, leave); true when it
+-- did. The cluster's row is locked by _cluster_lock_node.
+CREATE FUNCTION rillflow._cluster_release_hot(store name, cluster text, node text, t timestamptz)
+    RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    was_hot boolean;
+BEGIN
+    EXECUTE format('UPDATE %I.daemon_clusters d
+                       SET hot_node = NULL, lease_expires_at = NULL, updated_at = $2
+                     WHERE d.cluster = $1 AND d.hot_node = $3', store)
+        USING cluster, t, node;
+    GET DIAGNOSTICS was_hot = ROW_COUNT;
+    RETURN was_hot;
 END
 $fn$;
 
@@ -261,10 +282,8 @@ DECLARE
     ttl interval;
     new_token bigint;
 BEGIN
-    PERFORM rillflow._cluster_lock_node(store, cluster, node);
+    ttl := rillflow._cluster_lock_node(store, cluster, node);
     t := clock_timestamp();
-    EXECUTE format('SELECT n.lease_ttl FROM %I.daemon_nodes n WHERE n.cluster = $1 AND n.node_id = $2', store)
-        INTO ttl USING cluster, node;
     EXECUTE format('UPDATE %I.daemon_clusters d
                        SET fencing_token = d.fencing_token + 1, hot_node = $2,
                            lease_expires_at = $3, updated_at = $4
@@ -294,11 +313,7 @@ DECLARE
 BEGIN
     PERFORM rillflow._cluster_lock_node(store, cluster, node);
     t := clock_timestamp();
-    EXECUTE format('UPDATE %I.daemon_clusters d
-                       SET hot_node = NULL, lease_expires_at = NULL, updated_at = $2
-                     WHERE d.cluster = $1 AND d.hot_node = $3', store)
-        USING cluster, t, node;
-    GET DIAGNOSTICS was_hot = ROW_COUNT;
+    was_hot := rillflow._cluster_release_hot(store, cluster, node, t);
     EXECUTE format('UPDATE %I.daemon_nodes n SET role = ''cold'', standby_until = $3 + n.lease_ttl
                      WHERE n.cluster = $1 AND n.node_id = $2', store)
         USING cluster, node, t;
@@ -319,10 +334,7 @@ DECLARE
     left_over bigint;
 BEGIN
     PERFORM rillflow._cluster_lock_node(store, cluster, node);
-    EXECUTE format('UPDATE %I.daemon_clusters d
-                       SET hot_node = NULL, lease_expires_at = NULL, updated_at = clock_timestamp()
-                     WHERE d.cluster = $1 AND d.hot_node = $2', store)
-        USING cluster, node;
+    PERFORM rillflow._cluster_release_hot(store, cluster, node, clock_timestamp());
     EXECUTE format('DELETE FROM %I.daemon_nodes n WHERE n.cluster = $1 AND n.node_id = $2', store)
         USING cluster, node;
     EXECUTE format('SELECT count(*) FROM %I.daemon_nodes n WHERE n.cluster = $1', store)

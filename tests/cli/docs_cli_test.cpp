@@ -1,9 +1,5 @@
 // Tests of `rillflow docs ...`: run the built binary against the server in DATABASE_URL and
 // check stdout, stderr and the exit code. Each test uses its own collection.
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,90 +10,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#ifndef RILLFLOW_CLI_PATH
-#error "RILLFLOW_CLI_PATH must name the rillflow binary"
-#endif
+#include "cli_support.hpp"
 
 namespace {
 
+using namespace rillflow::cli_test;
 using nlohmann::json;
 
-struct Output {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Output& o) {
-    return os << "exit " << o.code << "\n--- stdout\n" << o.out << "--- stderr\n" << o.err;
-}
-
-// Runs the CLI with `args`, feeding `input` on stdin; waits for it to exit (at most 60 s).
-Output run(const std::vector<std::string>& args, const std::string& input = {}) {
-    int in[2], out[2], err[2];
-    if (pipe(in) != 0 || pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe");
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("fork");
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
-        std::vector<std::string> copy = args;
-        std::string path = RILLFLOW_CLI_PATH;
-        std::vector<char*> argv{path.data()};
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execv(path.c_str(), argv.data());
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    if (!input.empty() && write(in[1], input.data(), input.size()) < 0) {
-        ADD_FAILURE() << "could not write stdin";
-    }
-    close(in[1]);
-    Output o;
-    int fds[2] = {out[0], err[0]};
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while ((fds[0] >= 0 || fds[1] >= 0) && std::chrono::steady_clock::now() < deadline) {
-        pollfd p[2];
-        int n = 0;
-        for (int fd : fds)
-            if (fd >= 0) p[n++] = {fd, POLLIN, 0};
-        if (poll(p, n, 1000) <= 0) continue;
-        for (int i = 0; i < n; i++) {
-            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            char buf[65536];
-            ssize_t got = read(p[i].fd, buf, sizeof buf);
-            int slot = p[i].fd == fds[0] ? 0 : 1;
-            if (got <= 0) {
-                close(fds[slot]);
-                fds[slot] = -1;
-            } else {
-                (slot == 0 ? o.out : o.err).append(buf, static_cast<size_t>(got));
-            }
-        }
-    }
-    for (int fd : fds)
-        if (fd >= 0) close(fd);
-    int status = 0;
-    if (fds[0] >= 0 || fds[1] >= 0) kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return o;
-}
-
-json parse(const Output& o) {
-    try {
-        return json::parse(o.out);
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "not one JSON document: " << e.what() << "\n" << o;
-        return json();
-    }
-}
-
+// A short random hex string, for file names.
 std::string hex(int digits) {
     static std::mt19937_64 rng(std::random_device{}());
     static const char* h = "0123456789abcdef";
@@ -106,16 +26,12 @@ std::string hex(int digits) {
     return s;
 }
 
-std::string random_uuid() {
-    return hex(8) + "-" + hex(4) + "-4" + hex(3) + "-8" + hex(3) + "-" + hex(12);
-}
-
 class DocsCli : public ::testing::Test {
   protected:
     void SetUp() override {
         const char* url = std::getenv("DATABASE_URL");
         ASSERT_TRUE(url != nullptr && *url != '\0') << "DATABASE_URL is not set";
-        coll_ = "cli_" + hex(12);
+        coll_ = unique("cli_");
         Output o = run({"docs", "collections", "create", coll_});
         ASSERT_EQ(o.code, 0) << o;
     }

@@ -155,6 +155,24 @@ BEGIN
 END
 $fn$;
 
+-- The lease rule of every daemon lease (projection_acquire, cluster_heartbeat,
+-- and the C++ daemon through check_daemon_settings): from 100 milliseconds to
+-- 1 day. A shorter lease expires before a daemon's next round trip.
+CREATE FUNCTION rillflow._check_lease_ttl(lease_ttl interval) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF lease_ttl IS NULL THEN
+        RAISE EXCEPTION 'lease_ttl must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF lease_ttl < interval '100 milliseconds' OR lease_ttl > interval '1 day' THEN
+        RAISE EXCEPTION 'invalid lease_ttl %', lease_ttl
+            USING ERRCODE = '22023', DETAIL = 'The lease lasts from 100 milliseconds to 1 day.';
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION rillflow._check_batch_size(batch_size integer) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
@@ -533,10 +551,7 @@ BEGIN
         RAISE EXCEPTION 'owner must be 1 to 200 characters, not %', coalesce(quote_literal(left(owner, 64)), 'NULL')
             USING ERRCODE = '22023', HINT = 'Use a name unique to the process, such as host:pid.';
     END IF;
-    IF lease_ttl IS NULL OR lease_ttl <= interval '0' OR lease_ttl > interval '1 day' THEN
-        RAISE EXCEPTION 'lease_ttl must be more than 0 and at most 1 day, not %', coalesce(lease_ttl::text, 'NULL')
-            USING ERRCODE = '22023';
-    END IF;
+    PERFORM rillflow._check_lease_ttl(lease_ttl);
     -- A daemon acquires in a statement of its own, before each batch: that is
     -- where to sequence what was appended since the last tick (with no worker
     -- running, nobody else may), without a round trip of its own.

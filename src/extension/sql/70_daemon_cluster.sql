@@ -46,8 +46,22 @@ BEGIN
 END
 $fn$;
 
--- Checks a cluster or node name: 1 to 128 characters of letters, digits and
--- _ . : @ -, so names are safe in logs, metrics labels and URLs.
+-- The name rule of clusters and nodes, written once: 1 to 128 characters of
+-- letters, digits and _ . : @ -, so names are safe in logs, metrics labels
+-- and URLs. Any text becomes such a name (unless empty) by turning every other
+-- character into '-', one per byte as the C++ daemon always did for host
+-- names, and keeping the first 128. The C++ daemon names its nodes with it.
+CREATE FUNCTION rillflow.sanitize_node_id(raw text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+RETURN left(coalesce((SELECT string_agg(CASE WHEN c ~ '[A-Za-z0-9_.:@-]' THEN c
+                                            ELSE repeat('-', octet_length(c)) END, '' ORDER BY n)
+                        FROM regexp_split_to_table(raw, '') WITH ORDINALITY AS t(c, n)), ''), 128);
+COMMENT ON FUNCTION rillflow.sanitize_node_id(text)
+    IS 'Turn any text into a valid daemon node name: other characters become -, cut at 128';
+
+-- Checks a cluster or node name: the non-empty names sanitize_node_id leaves
+-- as they are.
 CREATE FUNCTION rillflow._cluster_check_name(what text, value text) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
@@ -56,7 +70,7 @@ BEGIN
     IF value IS NULL THEN
         RAISE EXCEPTION '% must not be null', what USING ERRCODE = '22004';
     END IF;
-    IF value !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
+    IF value = '' OR rillflow.sanitize_node_id(value) <> value THEN
         RAISE EXCEPTION 'invalid % "%"', what, left(value, 200)
             USING ERRCODE = '22023',
                   DETAIL = format('A %s is 1 to 128 characters: letters, digits, and _ . : @ -.', what);
@@ -70,13 +84,7 @@ CREATE FUNCTION rillflow._cluster_check_lease(lease_ttl interval, grace interval
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF lease_ttl IS NULL THEN
-        RAISE EXCEPTION 'lease_ttl must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF lease_ttl < interval '100 milliseconds' OR lease_ttl > interval '1 day' THEN
-        RAISE EXCEPTION 'invalid lease_ttl %', lease_ttl
-            USING ERRCODE = '22023', DETAIL = 'The lease lasts from 100 milliseconds to 1 day.';
-    END IF;
+    PERFORM rillflow._check_lease_ttl(lease_ttl);
     IF grace IS NULL THEN
         RAISE EXCEPTION 'grace must not be null' USING ERRCODE = '22004';
     END IF;
@@ -86,6 +94,32 @@ BEGIN
     END IF;
 END
 $fn$;
+
+-- The settings of a C++ projection daemon, checked by the rules the SQL
+-- functions apply to them (the same SQLSTATEs and messages), so the daemon
+-- keeps no copy of its own. NULL: not checked.
+CREATE FUNCTION rillflow.check_daemon_settings(
+    batch_size integer DEFAULT NULL,
+    lease_ttl interval DEFAULT NULL,
+    node_id text DEFAULT NULL
+) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF batch_size IS NOT NULL THEN
+        PERFORM rillflow._check_batch_size(batch_size);
+    END IF;
+    IF lease_ttl IS NOT NULL THEN
+        PERFORM rillflow._check_lease_ttl(lease_ttl);
+    END IF;
+    IF node_id IS NOT NULL THEN
+        PERFORM rillflow._cluster_check_name('node name', node_id);
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION rillflow.check_daemon_settings(integer, interval, text)
+    IS 'Check a projection daemon''s batch size, lease TTL and node name as the SQL API does';
 
 -- RF004 for a cluster the store has no node of.
 CREATE FUNCTION rillflow._cluster_not_found(store name, cluster text) RETURNS void

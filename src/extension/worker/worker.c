@@ -1,0 +1,106 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The background worker: its settings, its shared memory and the
+ *	  registration of the launcher (worker_launcher.c), which starts one
+ *	  worker per database that has the extension (worker_db.c).
+ *	  See docs/worker.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "utils/guc.h"
+
+#include "core/shmem.h"
+#include "core/store.h"
+#include "worker/worker.h"
+
+bool		rf_worker_enabled = true;
+int			rf_naptime_ms = 1000;
+int			rf_max_workers = 8;
+int			rf_batch_statement_timeout_ms = 30000;
+char	   *rf_worker_role = NULL;
+
+/*
+ * Called from _PG_init. The settings exist wherever the library is loaded;
+ * shared memory, the launcher and the DDL hook only when it is preloaded
+ * (shared_preload_libraries), the only way a background worker can start.
+ */
+void
+rf_worker_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomBoolVariable("rillflow.worker_enabled",
+							 "Run rillflow's background worker in every database with the extension.",
+							 "When off, the database workers leave and none is started.",
+							 &rf_worker_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.naptime",
+							"Longest sleep of a rillflow worker between passes with nothing to do.",
+							"Appends wake the worker at once; this bounds the wait otherwise, "
+							"and is also how often the launcher looks for new databases.",
+							&rf_naptime_ms,
+							1000,
+							10,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.max_workers",
+							"Most databases a rillflow worker runs in at once.",
+							"Each takes one of max_worker_processes, besides the launcher.",
+							&rf_max_workers,
+							8,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.batch_statement_timeout",
+							"statement_timeout of each projection batch the worker runs.",
+							"A handler that runs longer is cancelled and counted as a failure; 0 disables.",
+							&rf_batch_statement_timeout_ms,
+							30000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("rillflow.worker_role",
+							   "Role the rillflow workers connect as.",
+							   "Empty means the bootstrap superuser. The role needs LOGIN.",
+							   &rf_worker_role,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	rf_shmem_init();
+	rf_ddl_init();
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = RF_RESTART_SECONDS;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "rillflow");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "rf_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, RF_LAUNCHER_TYPE);
+	snprintf(worker.bgw_type, BGW_MAXLEN, RF_LAUNCHER_TYPE);
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}

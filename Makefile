@@ -25,6 +25,8 @@ OBJS = \
 	src/extension/core/store.o \
 	src/extension/core/plans.o \
 	src/extension/core/shmem.o \
+	src/extension/core/utility.o \
+	src/extension/core/json.o \
 	src/extension/events/append.o \
 	src/extension/events/event_input.o \
 	src/extension/events/reads.o \
@@ -47,7 +49,8 @@ OBJS = \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
-	src/extension/worker/worker_ddl.o
+	src/extension/worker/worker_ddl.o \
+	src/extension/worker/worker_status.o
 
 # The install script, in this order: the catalog and the store first, each
 # capability's functions, then the default store (which calls them all).

@@ -19,6 +19,7 @@
 #include "utils/memutils.h"
 
 #include "core/plans.h"
+#include "core/store.h"
 
 typedef struct RfPlanKey
 {

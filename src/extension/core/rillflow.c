@@ -1,16 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * rillflow.c
- *	  Module entry point: the magic block and the settings.
+ *	  Module entry point: the magic block, the settings of the store and
+ *	  the append path, and each subsystem's initialisation.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "core/settings.h"
+#include "core/shmem.h"
 #include "core/store.h"
+#include "core/utility.h"
+#include "documents/collections.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -62,6 +69,19 @@ _PG_init(void)
 
 	rf_documents_init();
 	rf_worker_init();
+
+	/*
+	 * The settings exist wherever the library is loaded; shared memory, the
+	 * utility hook and the launcher only when it is preloaded
+	 * (shared_preload_libraries), the only way a background worker can
+	 * start.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		rf_shmem_init();
+		rf_utility_init();
+		rf_worker_register_launcher();
+	}
 
 	MarkGUCPrefixReserved("rillflow");
 }

@@ -179,7 +179,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 
 			/*
 			 * A prepared transaction's events become visible at COMMIT
-			 * PREPARED, whose own commit wakes the worker (worker_ddl.c).
+			 * PREPARED, whose own commit wakes the worker (utility.c).
 			 */
 			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = false;
 			break;

@@ -20,7 +20,7 @@
 #include "storage/lwlock.h"
 
 /*
- * Called once per transaction that appended events (append.c): at commit it
+ * Called once per transaction that appended events (events/append.c): at commit it
  * sets the latch of this database's worker, which then ticks the sequencer.
  */
 extern void rf_note_append(void);
@@ -32,14 +32,14 @@ extern void rf_note_append(void);
 extern void rf_note_checkpoint_advance(void);
 
 /*
- * A session that loads a store's tables (store_load.c) marks its database
+ * A session that loads a store's tables (events/store_load.c) marks its database
  * until it exits: no tick runs there meanwhile. rf_database_loader returns
  * the pid of a backend loading into the database, or 0.
  */
 extern void rf_mark_database_loading(void);
 extern pid_t rf_database_loader(Oid dboid);
 
-/* ---- internals shared by worker*.c, wait.c and shmem.c ---- */
+/* ---- internals shared by worker/, projections/wait.c, utility.c and shmem.c ---- */
 
 /* What a database worker slot is doing (RfDbSlot.state). */
 typedef enum RfSlotState

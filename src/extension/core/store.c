@@ -21,6 +21,9 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "core/args.h"
+#include "core/errcodes.h"
+#include "core/settings.h"
 #include "core/store.h"
 
 PG_FUNCTION_INFO_V1(rillflow_current_store);

@@ -21,6 +21,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "core/args.h"
+#include "core/errcodes.h"
 #include "core/store.h"
 #include "documents/collections.h"
 

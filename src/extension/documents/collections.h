@@ -21,6 +21,9 @@
 /* rillflow.auto_create_collections (documents_init.c) */
 extern bool rf_auto_create_collections;
 
+/* Called from _PG_init: the documents' settings (documents_init.c). */
+extern void rf_documents_init(void);
+
 extern bool rf_collection_name_is_valid(const char *name);
 extern void rf_check_collection_name(const char *name);
 extern void rf_collection_table_name(const char *collection, char *buf);

@@ -30,7 +30,7 @@
 #include "utils/rel.h"
 #include "utils/uuid.h"
 
-#include "core/store.h"
+#include "core/args.h"
 #include "documents/doc_path.h"
 #include "documents/doc_transform.h"
 

@@ -26,6 +26,8 @@
 #include "utils/lsyscache.h"
 #include "utils/uuid.h"
 
+#include "core/args.h"
+#include "core/errcodes.h"
 #include "core/plans.h"
 #include "core/store.h"
 #include "documents/collections.h"

@@ -9,7 +9,6 @@
 
 #include "utils/guc.h"
 
-#include "core/store.h"
 #include "documents/collections.h"
 
 bool		rf_auto_create_collections = true;

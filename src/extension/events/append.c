@@ -38,7 +38,10 @@
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
+#include "core/args.h"
+#include "core/errcodes.h"
 #include "core/plans.h"
+#include "core/settings.h"
 #include "core/shmem.h"
 #include "core/store.h"
 #include "events/event_input.h"

@@ -14,29 +14,8 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
-#include "core/store.h"
+#include "core/json.h"
 #include "events/event_input.h"
-
-/* The type of a JSON value as a noun: "string", "object", "null"... */
-const char *
-rf_json_type_name(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "string";
-		case jbvNumeric:
-			return "number";
-		case jbvBool:
-			return "boolean";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "object" : "array";
-		default:
-			return "value";
-	}
-}
 
 static int
 rf_hex_value(char c)

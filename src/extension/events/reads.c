@@ -19,8 +19,10 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "core/args.h"
 #include "core/plans.h"
 #include "core/store.h"
+#include "events/sequencer.h"
 
 PG_FUNCTION_INFO_V1(rillflow_read_all);
 PG_FUNCTION_INFO_V1(rillflow_read_stream);

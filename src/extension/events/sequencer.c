@@ -32,6 +32,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/sequencer.h"
 
 PG_FUNCTION_INFO_V1(rillflow_sequence);
 PG_FUNCTION_INFO_V1(rillflow_may_sequence);
@@ -167,13 +168,6 @@ rf_try_sequencer_lock(const RfStore *store)
 }
 
 /*
- * One tick of the store's sequencer; SPI must be connected, at READ
- * COMMITTED, so that every statement below sees what earlier ticks committed
- * before we got the lock. Returns how many events got positions; 0 when
- * another session holds the sequencer lock right now. When it gave
- * positions and head is not NULL, *head is the log's new head.
- */
-/*
  * A session started loading the store's tables (store_load.c) after the
  * caller's check but before this tick's snapshot: what the tick stamped may
  * be rows of a restore in progress. Throw the whole transaction away.
@@ -192,6 +186,13 @@ rf_refuse_tick_during_load(int64 stamped)
 			 errhint("Wait for the restore to end; the log is sequenced when its session disconnects.")));
 }
 
+/*
+ * One tick of the store's sequencer; SPI must be connected, at READ
+ * COMMITTED, so that every statement below sees what earlier ticks committed
+ * before we got the lock. Returns how many events got positions; 0 when
+ * another session holds the sequencer lock right now. When it gave
+ * positions and head is not NULL, *head is the log's new head.
+ */
 int64
 rf_sequence(const RfStore *store, int64 *head)
 {

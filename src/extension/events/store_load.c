@@ -32,6 +32,7 @@
 #include "core/shmem.h"
 #include "core/store.h"
 #include "documents/collections.h"
+#include "events/store_load.h"
 #include "worker/worker.h"
 
 /* Whether a schema name is one of a store's: the default one or a tenant's. */

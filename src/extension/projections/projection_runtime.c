@@ -39,9 +39,12 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "core/args.h"
+#include "core/errcodes.h"
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/sequencer.h"
 #include "projections/projection.h"
 
 PG_FUNCTION_INFO_V1(rillflow_run_projection);

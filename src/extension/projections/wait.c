@@ -2,12 +2,11 @@
  *
  * wait.c
  *	  rillflow.wait_for_projection, which blocks on the backend's latch until
- *	  a projection has passed a position, and the SQL views of the worker's
- *	  shared state.
+ *	  a projection has passed a position.
  *
  *	  A waiter registers itself in shared memory (its PGPROC number and
  *	  database) before its first look at the checkpoint, and every commit of
- *	  projection_commit in the database sets its latch (shmem.c), so no
+ *	  projection_commit in the database sets its latch (core/shmem.c), so no
  *	  advance is missed between a look and the sleep. Each look runs with a
  *	  new snapshot.
  *
@@ -18,7 +17,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -26,15 +24,13 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "core/args.h"
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
 #include "projections/projection.h"
-#include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(rillflow_wait_for_projection);
-PG_FUNCTION_INFO_V1(rillflow_worker_slots);
-PG_FUNCTION_INFO_V1(rillflow_worker_extension_created);
 
 /* Without shared memory there is nobody to wake us: look this often. */
 #define RF_WAIT_POLL_MS 50
@@ -154,94 +150,4 @@ rillflow_wait_for_projection(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PG_RETURN_BOOL(reached);
-}
-
-static const char *
-rf_slot_state_name(RfSlotState state)
-{
-	switch (state)
-	{
-		case RF_SLOT_FREE:
-			return "stopping";
-		case RF_SLOT_REGISTERED:
-			return "starting";
-		case RF_SLOT_RUNNING:
-			return "running";
-		case RF_SLOT_NO_EXTENSION:
-			return "no extension";
-		case RF_SLOT_DISABLED:
-			return "disabled";
-	}
-	return "unknown";
-}
-
-/*
- * rillflow._worker_slots() RETURNS TABLE(process text, datid oid, pid int,
- *     state text, started_at timestamptz, last_pass_at timestamptz,
- *     passes bigint, events_sequenced bigint, events_projected bigint,
- *     errors bigint)
- *
- * The launcher and every database worker slot in use.
- */
-Datum
-rillflow_worker_slots(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[10];
-	bool		nulls[10];
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (rf_shared == NULL)
-		PG_RETURN_VOID();
-
-	LWLockAcquire(rf_shared->lock, LW_SHARED);
-	if (rf_shared->launcher_pid != 0)
-	{
-		memset(nulls, true, sizeof(nulls));
-		values[0] = CStringGetTextDatum("launcher");
-		nulls[0] = false;
-		values[2] = Int32GetDatum(rf_shared->launcher_pid);
-		nulls[2] = false;
-		values[3] = CStringGetTextDatum(rf_worker_enabled ? "running" : "disabled");
-		nulls[3] = false;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	for (int i = 0; i < rf_shared->nslots; i++)
-	{
-		RfDbSlot   *slot = &rf_shared->slots[i];
-
-		if (slot->dboid == InvalidOid)
-			continue;
-		memset(nulls, false, sizeof(nulls));
-		values[0] = CStringGetTextDatum("worker");
-		values[1] = ObjectIdGetDatum(slot->dboid);
-		values[2] = Int32GetDatum(slot->pid);
-		nulls[2] = slot->pid == 0;
-		values[3] = CStringGetTextDatum(rf_slot_state_name(slot->state));
-		values[4] = TimestampTzGetDatum(slot->started_at);
-		nulls[4] = slot->started_at == 0;
-		values[5] = TimestampTzGetDatum(slot->last_pass_at);
-		nulls[5] = slot->last_pass_at == 0;
-		values[6] = Int64GetDatum(slot->passes);
-		values[7] = Int64GetDatum(slot->events_sequenced);
-		values[8] = Int64GetDatum(slot->events_projected);
-		values[9] = Int64GetDatum(slot->errors);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	LWLockRelease(rf_shared->lock);
-	PG_RETURN_VOID();
-}
-
-/*
- * rillflow._worker_extension_created() RETURNS void
- *
- * Run by the install script: at commit, the launcher looks at the databases
- * it had found without the extension again, so a worker starts here within
- * a naptime.
- */
-Datum
-rillflow_worker_extension_created(PG_FUNCTION_ARGS)
-{
-	rf_note_extension_created();
-	PG_RETURN_VOID();
 }

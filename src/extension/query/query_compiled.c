@@ -29,7 +29,10 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "core/args.h"
+#include "core/errcodes.h"
 #include "core/plans.h"
+#include "core/store.h"
 #include "query/query.h"
 
 PG_FUNCTION_INFO_V1(rillflow_compile_query);

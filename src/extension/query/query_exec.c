@@ -22,7 +22,9 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "core/args.h"
 #include "core/plans.h"
+#include "core/store.h"
 #include "query/query.h"
 
 PG_FUNCTION_INFO_V1(rillflow_doc_query);

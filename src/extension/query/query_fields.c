@@ -31,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "core/store.h"
 #include "documents/collections.h"
 #include "query/query.h"
 

@@ -21,7 +21,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
-#include "core/store.h"
+#include "core/json.h"
 #include "query/query_spec.h"
 
 #define RF_OPERATORS_HINT \

@@ -1,21 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The background worker: its settings, its shared memory and the
- *	  registration of the launcher (worker_launcher.c), which starts one
- *	  worker per database that has the extension (worker_db.c).
+ *	  The background worker: its settings and the registration of the
+ *	  launcher (worker_launcher.c), which starts one worker per database
+ *	  that has the extension (worker_db.c).
  *	  See docs/worker.md.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
-#include "core/shmem.h"
-#include "core/store.h"
 #include "worker/worker.h"
 
 bool		rf_worker_enabled = true;
@@ -24,16 +24,10 @@ int			rf_max_workers = 8;
 int			rf_batch_statement_timeout_ms = 30000;
 char	   *rf_worker_role = NULL;
 
-/*
- * Called from _PG_init. The settings exist wherever the library is loaded;
- * shared memory, the launcher and the DDL hook only when it is preloaded
- * (shared_preload_libraries), the only way a background worker can start.
- */
+/* The worker's settings; they exist wherever the library is loaded. */
 void
 rf_worker_init(void)
 {
-	BackgroundWorker worker;
-
 	DefineCustomBoolVariable("rillflow.worker_enabled",
 							 "Run rillflow's background worker in every database with the extension.",
 							 "When off, the database workers leave and none is started.",
@@ -86,11 +80,16 @@ rf_worker_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
-	if (!process_shared_preload_libraries_in_progress)
-		return;
+}
 
-	rf_shmem_init();
-	rf_ddl_init();
+/*
+ * Register the launcher, which starts one worker per database that has the
+ * extension; only while preloading (see _PG_init).
+ */
+void
+rf_worker_register_launcher(void)
+{
+	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

@@ -2,8 +2,8 @@
  *
  * worker.h
  *	  The background worker's settings and entry points, shared by
- *	  worker.c (settings, registration), worker_launcher.c, worker_db.c and
- *	  worker_ddl.c.
+ *	  worker.c (settings, registration), worker_launcher.c, worker_db.c,
+ *	  worker_ddl.c and worker_status.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,10 +36,20 @@ extern char *rf_worker_role;
 extern PGDLLEXPORT void rf_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void rf_db_worker_main(Datum main_arg);
 
-/* Keeps workers out of a database that DDL needs to itself (worker_ddl.c) */
-extern void rf_ddl_init(void);
+/* Called from _PG_init: the settings, wherever the library is loaded. */
+extern void rf_worker_init(void);
 
-/* store_load.c: a COPY into a store's tables marks the database as loading. */
-extern void rf_note_store_load(Node *parsetree);
+/* Called from _PG_init while preloading: register the launcher. */
+extern void rf_worker_register_launcher(void);
+
+/*
+ * Keeps workers out of a database that DDL needs to itself (worker_ddl.c),
+ * for the utility hook: the database a statement needs to itself, or
+ * InvalidOid; and pausing that database with its worker gone (false when
+ * nothing could be paused). The hook lifts the pause with
+ * rf_unpause_database once the statement has run.
+ */
+extern Oid	rf_database_needed_alone(Node *parsetree);
+extern bool rf_evict_workers(Oid dboid);
 
 #endif							/* RILLFLOW_WORKER_H */

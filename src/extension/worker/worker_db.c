@@ -3,7 +3,7 @@
  * worker_db.c
  *	  A database worker: started by the launcher for one database, it runs
  *	  passes until there is nothing to do, then sleeps on its latch (set at
- *	  the commit of every append in the database, see shmem.c) for at most
+ *	  the commit of every append in the database, see core/shmem.c) for at most
  *	  rillflow.naptime.
  *
  *	  A pass, for each store (the default store and every tenant's):
@@ -53,6 +53,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/sequencer.h"
 #include "projections/projection.h"
 #include "worker/worker.h"
 
@@ -483,7 +484,7 @@ rf_db_worker_main(Datum main_arg)
 		if (!rf_slot_still_ours())
 			rf_leave(RF_SLOT_FREE, "the launcher or a DDL command took the slot back");
 
-		/* A restore in progress: no tick and no projection (store_load.c). */
+		/* A restore in progress: no tick and no projection (events/store_load.c). */
 		loader = rf_database_loader(rf_args.dboid);
 		if (loader == 0)
 		{

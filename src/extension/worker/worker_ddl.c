@@ -7,12 +7,12 @@
  *	  fail while another session is connected to the database, and a plain
  *	  DROP DATABASE does not terminate background workers.
  *
- *	  A ProcessUtility hook (the library is preloaded, so every backend has
- *	  it) pauses the database in shared memory, stops its worker and waits
- *	  for it to leave, runs the command, and lifts the pause. A worker that
- *	  the postmaster restarts meanwhile finds the pause and leaves at once;
- *	  the launcher starts none in a paused database, and removes the worker
- *	  of a database that is gone.
+ *	  The utility hook (core/utility.c) asks here which database a command
+ *	  needs to itself; this file pauses the database in shared memory, stops
+ *	  its worker and waits for it to leave; the hook runs the command and
+ *	  lifts the pause. A worker that the postmaster restarts meanwhile finds
+ *	  the pause and leaves at once; the launcher starts none in a paused
+ *	  database, and removes the worker of a database that is gone.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,7 +26,6 @@
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "storage/latch.h"
-#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/timestamp.h"
 
@@ -36,10 +35,8 @@
 /* How long to wait for a worker to leave; the command then runs anyway. */
 #define RF_EVICT_TIMEOUT_MS 10000
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
 /* The database a utility statement needs to itself, or InvalidOid. */
-static Oid
+Oid
 rf_database_needed_alone(Node *parsetree)
 {
 	ListCell   *lc;
@@ -108,7 +105,7 @@ rf_worker_attached(Oid dboid, bool signal)
  * Pause the database, stop its worker and wait until it has left. Returns
  * false (and pauses nothing) when the pause table is full.
  */
-static bool
+bool
 rf_evict_workers(Oid dboid)
 {
 	TimestampTz start = GetCurrentTimestamp();
@@ -131,61 +128,4 @@ rf_evict_workers(Oid dboid)
 		CHECK_FOR_INTERRUPTS();
 	}
 	return true;
-}
-
-static void
-rf_call_next(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-			 ProcessUtilityContext context, ParamListInfo params,
-			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-}
-
-static void
-rf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	Oid			dboid = InvalidOid;
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (rf_shared != NULL)
-	{
-		dboid = rf_database_needed_alone(parsetree);
-		rf_note_store_load(parsetree);
-
-		/*
-		 * COMMIT PREPARED makes a prepared transaction's appends visible but
-		 * runs none of that transaction's callbacks: wake the worker at this
-		 * commit instead. A prepared transaction that appended nothing costs
-		 * the worker one idle tick.
-		 */
-		if (IsA(parsetree, TransactionStmt) &&
-			((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
-			rf_note_append();
-	}
-	if (!OidIsValid(dboid) || dboid == MyDatabaseId || !rf_evict_workers(dboid))
-	{
-		rf_call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-		return;
-	}
-	PG_TRY();
-	{
-		rf_call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		rf_unpause_database(dboid);
-	}
-	PG_END_TRY();
-}
-
-void
-rf_ddl_init(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = rf_process_utility;
 }

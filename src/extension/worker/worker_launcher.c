@@ -10,7 +10,7 @@
  *	  launcher starts a worker in every database that allows connections; a
  *	  worker that finds no extension leaves at once, and the launcher
  *	  remembers not to start it again until a CREATE EXTENSION rillflow
- *	  commits somewhere (shmem.c counts those) or five minutes pass.
+ *	  commits somewhere (core/shmem.c counts those) or five minutes pass.
  *
  *	  Workers are dynamic background workers with a restart time, so the
  *	  postmaster restarts one that died; the launcher stops (terminates and

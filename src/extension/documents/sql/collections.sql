@@ -1,5 +1,6 @@
--- Documents: the store tables and collections. CRUD is in 51_documents_crud.sql,
--- duplicated fields in 52, the index advisor in 53 (see docs/documents.md).
+-- Documents: the store tables and collections. CRUD is in documents.sql,
+-- duplicated fields in duplicated_fields.sql, the index advisor in
+-- index_advisor.sql (see docs/documents.md).
 
 CREATE FUNCTION rillflow._collection_table(collection text) RETURNS name
     AS 'MODULE_PATHNAME', 'rillflow_collection_table'

@@ -42,7 +42,7 @@ BEGIN
 END
 $fn$;
 
--- One tick of the store's sequencer (C, src/extension/sequencer.c). Returns
+-- One tick of the store's sequencer (C, events/sequencer.c). Returns
 -- how many events got positions; 0 when another session is ticking.
 CREATE FUNCTION rillflow._sequence(store name) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_sequence'

@@ -1,5 +1,5 @@
 -- Projections: registry, runtime, leases, dead-letter queue, admin.
--- See docs/projections.md. The batch loop is C (projection_*.c); the
+-- See docs/projections.md. The batch loop is C (projection_runtime.c); the
 -- registry, the lease primitives and the admin functions are here.
 
 -- The projection tables of one store; called by rillflow._create_store.

@@ -1,4 +1,4 @@
--- The background worker (src/extension/worker*.c, docs/worker.md): waiting for
+-- The background worker (worker/*.c, docs/worker.md): waiting for
 -- a projection, the worker's state, and the launcher's wake-up at CREATE
 -- EXTENSION.
 

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * args.h
+ *	  Checks shared by the SQL-callable C functions on their arguments.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_ARGS_H
+#define RILLFLOW_ARGS_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* Raise 22004 when a required argument is NULL. */
+static inline void
+rf_require_arg(FunctionCallInfo fcinfo, int argno, const char *name, const char *hint)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name),
+				 hint ? errhint("%s", hint) : 0));
+}
+
+#endif							/* RILLFLOW_ARGS_H */

@@ -57,15 +57,22 @@ OBJS = \
 SQL_PARTS = \
 	src/extension/core/sql/catalog.sql \
 	src/extension/core/sql/store.sql \
+	src/extension/core/sql/tenants.sql \
 	src/extension/events/sql/sequencer.sql \
 	src/extension/events/sql/events.sql \
-	src/extension/core/sql/tenants.sql \
 	src/extension/documents/sql/collections.sql \
 	src/extension/documents/sql/documents.sql \
 	src/extension/documents/sql/duplicated_fields.sql \
 	src/extension/documents/sql/index_advisor.sql \
 	src/extension/query/sql/queries.sql \
+	src/extension/projections/sql/store.sql \
+	src/extension/projections/sql/rules.sql \
 	src/extension/projections/sql/registry.sql \
+	src/extension/projections/sql/status.sql \
+	src/extension/projections/sql/dead_letters.sql \
+	src/extension/projections/sql/leases.sql \
+	src/extension/projections/sql/runtime.sql \
+	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
 	src/extension/worker/sql/worker.sql \
 	src/extension/core/sql/default_store.sql \

@@ -1,16 +1,5 @@
--- The background worker (worker/*.c, docs/worker.md): waiting for
--- a projection, the worker's state, and the launcher's wake-up at CREATE
--- EXTENSION.
-
-CREATE FUNCTION rillflow.wait_for_projection(
-    name text,
-    "position" bigint,
-    timeout interval DEFAULT '5 seconds')
-    RETURNS boolean
-    AS 'MODULE_PATHNAME', 'rillflow_wait_for_projection'
-    LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION rillflow.wait_for_projection(text, bigint, interval) IS
-    'Wait until the projection''s checkpoint reaches position; false on timeout';
+-- The background worker (worker/*.c, docs/worker.md): the worker's state,
+-- and the launcher's wake-up at CREATE EXTENSION.
 
 CREATE FUNCTION rillflow._worker_slots(
     OUT process text, OUT datid oid, OUT pid integer, OUT state text,

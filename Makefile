@@ -43,6 +43,7 @@ OBJS = \
 	src/extension/query/query_fields.o \
 	src/extension/query/query_exec.o \
 	src/extension/query/query_compiled.o \
+	src/extension/projections/names.o \
 	src/extension/projections/projection_apply.o \
 	src/extension/projections/projection_runtime.o \
 	src/extension/projections/wait.o \

@@ -189,7 +189,7 @@ rillflow_tenant_schema(PG_FUNCTION_ARGS)
 	if (!rf_tenant_name_is_valid(tenant))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid tenant name %s", quote_literal_cstr(pnstrdup(tenant, 64))),
+				 errmsg("invalid tenant name %s", rf_quote_arg(tenant, 64)),
 				 errhint(RF_TENANT_NAME_HINT)));
 	result = (Name) palloc0(NAMEDATALEN);
 	snprintf(NameStr(*result), NAMEDATALEN, "%s%s", RF_TENANT_SCHEMA_PREFIX, tenant);

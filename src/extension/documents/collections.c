@@ -43,7 +43,7 @@ rf_check_collection_name(const char *name)
 	if (!rf_collection_name_is_valid(name))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid collection name %s", quote_literal_cstr(pnstrdup(name, 64))),
+				 errmsg("invalid collection name %s", rf_quote_arg(name, 64)),
 				 errhint(RF_COLLECTION_NAME_HINT)));
 }
 

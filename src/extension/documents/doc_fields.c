@@ -37,6 +37,7 @@
 PG_FUNCTION_INFO_V1(rillflow_check_field_path);
 PG_FUNCTION_INFO_V1(rillflow_doc_sync_fields);
 PG_FUNCTION_INFO_V1(rillflow_doc_field_value);
+PG_FUNCTION_INFO_V1(rillflow_check_duplicated_field_type);
 
 /*
  * rillflow._check_field_path(path text, argname text) RETURNS text[]
@@ -59,7 +60,10 @@ rillflow_check_field_path(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, path.nparts, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* The column types a duplicated field may have. */
+/*
+ * The column types a duplicated field may have: the one list, which
+ * add_duplicated_field checks through rillflow._check_duplicated_field_type.
+ */
 typedef struct RfFieldType
 {
 	const char *name;
@@ -78,22 +82,38 @@ static FmgrInfo rf_type_input[RF_N_FIELD_TYPES];
 static Oid	rf_type_ioparam[RF_N_FIELD_TYPES];
 static bool rf_type_input_ready[RF_N_FIELD_TYPES];
 
+/*
+ * The index of a field type in rf_field_types; for a type not in it (or
+ * NULL), 22023 (22004) naming the types there are.
+ */
 static int
 rf_field_type_index(const char *name)
 {
 	StringInfoData known;
 
-	for (int i = 0; i < (int) RF_N_FIELD_TYPES; i++)
+	for (int i = 0; name != NULL && i < (int) RF_N_FIELD_TYPES; i++)
 		if (strcmp(rf_field_types[i].name, name) == 0)
 			return i;
 	initStringInfo(&known);
 	for (int i = 0; i < (int) RF_N_FIELD_TYPES; i++)
 		appendStringInfo(&known, "%s%s", i > 0 ? ", " : "", rf_field_types[i].name);
 	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid type %s for a duplicated field", quote_literal_cstr(name)),
+			(errcode(name ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("invalid type %s for a duplicated field", name ? rf_quote_arg(name, 100) : "NULL"),
 			 errhint("The type is one of %s.", known.data)));
 	return -1;					/* keep the compiler quiet */
+}
+
+/*
+ * rillflow._check_duplicated_field_type(type text) RETURNS void
+ *
+ * 22023 unless type is one a duplicated field may have (22004 for NULL).
+ */
+Datum
+rillflow_check_duplicated_field_type(PG_FUNCTION_ARGS)
+{
+	(void) rf_field_type_index(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
+#include "core/args.h"
 #include "documents/doc_path.h"
 
 static bool
@@ -84,7 +85,7 @@ rf_doc_path_or_error(const char *path, const char *what, RfDocPath *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid path %s in %s",
-						quote_literal_cstr(pnstrdup(path ? path : "", 100)), what),
+						rf_quote_arg(path ? path : "", 100), what),
 				 errdetail("%s", problem),
 				 errhint(RF_DOC_PATH_HINT)));
 }

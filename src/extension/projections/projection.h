@@ -54,8 +54,14 @@ extern bool rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, c
  * in a new transaction.
  */
 extern int64 rf_projection_interrupted_position(void);
-extern void rf_projection_not_found(const RfStore *store, const char *name) pg_attribute_noreturn();
 extern void rf_projection_set_interrupted(int64 position);
+
+/*
+ * The projection name rule (22023) and the RF004 of a projection the store
+ * lacks, for C and SQL (names.c).
+ */
+extern void rf_check_projection_name(const char *name);
+extern void rf_projection_not_found(const RfStore *store, const char *name) pg_attribute_noreturn();
 
 /*
  * The names of a store's running worker-kind projections, in name order:

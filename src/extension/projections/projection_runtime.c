@@ -40,7 +40,6 @@
 #include "utils/syscache.h"
 
 #include "core/args.h"
-#include "core/errcodes.h"
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
@@ -174,37 +173,6 @@ rillflow_note_checkpoint_advance(PG_FUNCTION_ARGS)
 {
 	rf_checkpoint_advanced();
 	PG_RETURN_VOID();
-}
-
-static void
-rf_check_name(const char *name)
-{
-	size_t		len = strlen(name);
-	bool		ok = len >= 1 && len <= 63 &&
-		((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z'));
-
-	for (size_t i = 1; ok && i < len; i++)
-	{
-		char		c = name[i];
-
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '_' || c == '-';
-	}
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid projection name %s", quote_literal_cstr(pnstrdup(name, 64))),
-				 errhint("A projection name is 1 to 63 characters of letters, digits, _ and -, starting with a letter.")));
-}
-
-/* RF004 for a projection the store lacks (also rillflow._projection_not_found in SQL). */
-void
-rf_projection_not_found(const RfStore *store, const char *name)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_RF_NOT_FOUND),
-			 errmsg("projection \"%s\" does not exist in store \"%s\"", name, store->schema_name),
-			 errhint("rillflow.list_projections() lists the projections of the current store; rillflow.tenant selects the store.")));
 }
 
 /* Run an ad hoc statement of the rare paths; SPI is connected. */
@@ -664,7 +632,7 @@ rillflow_run_projection(PG_FUNCTION_ARGS)
 
 	rf_require_arg(fcinfo, 0, "projection name", NULL);
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	rf_check_name(name);
+	rf_check_projection_name(name);
 	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -697,7 +665,7 @@ rillflow_run_projections_until_idle(PG_FUNCTION_ARGS)
 	bool		progress;
 
 	if (!PG_ARGISNULL(0))
-		rf_check_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+		rf_check_projection_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	store = rf_current_store();
 	rf_begin_run(store);
 	if (!PG_ARGISNULL(0))

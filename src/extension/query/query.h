@@ -31,13 +31,13 @@ typedef struct RfDupField
 	PGFunction	transforms[RF_MAX_TRANSFORM_DEPTH];
 } RfDupField;
 
-typedef struct RfCollection
+typedef struct RfQueryCollection
 {
 	Oid			relid;
 	char	   *table;			/* "schema"."table", quoted */
 	int			nfields;
 	RfDupField *fields;
-} RfCollection;
+} RfQueryCollection;
 
 /* The arguments of the statement being built: $1, $2... */
 typedef struct RfArgs
@@ -50,12 +50,12 @@ typedef struct RfArgs
 } RfArgs;
 
 /* query_fields.c */
-extern RfCollection *rf_query_collection(const RfStore *store, const char *name);
+extern RfQueryCollection *rf_query_collection(const RfStore *store, const char *name);
 extern void rf_query_fields_init(void);
 
 /* query_sql.c */
-extern char *rf_build_select(const RfCollection *coll, const RfQuery *q, RfArgs *args);
-extern char *rf_build_count(const RfCollection *coll, const RfNode *filter, bool include_deleted,
+extern char *rf_build_select(const RfQueryCollection *coll, const RfQuery *q, RfArgs *args);
+extern char *rf_build_count(const RfQueryCollection *coll, const RfNode *filter, bool include_deleted,
 							RfArgs *args);
 
 /* query_exec.c: run a built statement into the SRF's result. */

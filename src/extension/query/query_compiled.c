@@ -95,7 +95,7 @@ rf_query_name_arg(FunctionCallInfo fcinfo)
 	if (len == 0 || len > RF_QUERY_NAME_MAXLEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid query name %s", quote_literal_cstr(pnstrdup(name, 64))),
+				 errmsg("invalid query name %s", rf_quote_arg(name, 64)),
 				 errhint("A query name is 1 to 128 characters of letters, digits, _ . - and :, "
 						 "starting with a letter or _.")));
 	return name;

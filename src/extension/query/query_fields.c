@@ -40,7 +40,7 @@ typedef struct RfFieldsEntry
 	Oid			relid;			/* hash key */
 	bool		valid;
 	MemoryContext cxt;
-	RfCollection coll;
+	RfQueryCollection coll;
 } RfFieldsEntry;
 
 static HTAB *rf_fields_cache = NULL;
@@ -171,7 +171,7 @@ rf_load_fields(const RfStore *store, const char *name, RfFieldsEntry *entry)
  * The collection named in the current store, with its duplicated fields.
  * RF004 when it does not exist; SPI must be connected.
  */
-RfCollection *
+RfQueryCollection *
 rf_query_collection(const RfStore *store, const char *name)
 {
 	Oid			relid = rf_collection_relid(store, name, false);

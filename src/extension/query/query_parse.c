@@ -21,6 +21,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "core/args.h"
 #include "core/json.h"
 #include "query/query_spec.h"
 
@@ -205,7 +206,7 @@ rf_parse_path(const JsonbValue *v, const char *where, RfPath *out, bool allow_co
 		rf_spec_fail(where, allow_columns
 					 ? "The pseudo-paths are $id, $version, $created_at, $updated_at and $deleted_at."
 					 : "A pseudo-path ($id...) cannot be used here.",
-					 "unknown pseudo-path %s", quote_literal_cstr(pnstrdup(text, 64)));
+					 "unknown pseudo-path %s", rf_quote_arg(text, 64));
 	}
 	rf_doc_path_or_error(text, where, &out->doc);
 }
@@ -271,7 +272,7 @@ rf_parse_scalar(RfParser *p, const JsonbValue *in, const char *where, RfValue *o
 			{
 				FlushErrorState();
 				rf_spec_fail(where_ts, "Write a timestamp in ISO 8601 with its offset: 2026-01-01T00:00:00Z.",
-							 "invalid timestamp %s", quote_literal_cstr(pnstrdup(text, 64)));
+							 "invalid timestamp %s", rf_quote_arg(text, 64));
 			}
 			PG_END_TRY();
 			out->kind = RF_VALUE_TIMESTAMP;
@@ -473,7 +474,7 @@ rf_parse_node(RfParser *p, const JsonbValue *v, const char *where, int depth)
 				return node;
 		}
 	}
-	rf_spec_fail(where, RF_OPERATORS_HINT, "unknown operator %s", quote_literal_cstr(pnstrdup(keys[0], 64)));
+	rf_spec_fail(where, RF_OPERATORS_HINT, "unknown operator %s", rf_quote_arg(keys[0], 64));
 }
 
 /* A non-negative integer (limit, offset, page, page_size), maybe a parameter. */
@@ -564,7 +565,7 @@ rf_parse_order_entry(const JsonbValue *v, const char *where)
 		}
 		else
 			rf_spec_fail(where, "An order_by entry has path, direction, nulls and type.",
-						 "unknown key %s", quote_literal_cstr(pnstrdup(keys[i], 64)));
+						 "unknown key %s", rf_quote_arg(keys[i], 64));
 	}
 	if (!have_path)
 		rf_spec_fail(where, NULL, "missing \"path\"");
@@ -678,7 +679,7 @@ rf_parse_query(Jsonb *spec, RfParams *params)
 		else
 			rf_spec_fail("query", "The keys of a query are filter, order_by, limit, offset, page, page_size, "
 						 "select and include_deleted.",
-						 "unknown key %s", quote_literal_cstr(pnstrdup(k, 64)));
+						 "unknown key %s", rf_quote_arg(k, 64));
 	}
 	if ((have_page || have_page_size) && (have_limit || have_offset))
 		rf_spec_fail("query", "Use limit/offset or page/page_size.",

@@ -39,7 +39,7 @@
 typedef struct RfBuild
 {
 	StringInfoData sql;
-	const RfCollection *coll;
+	const RfQueryCollection *coll;
 	RfArgs	   *args;
 } RfBuild;
 
@@ -175,7 +175,7 @@ rf_kind_type(RfValueKind kind)
 }
 
 static const RfDupField *
-rf_find_field(const RfCollection *coll, const RfPath *path)
+rf_find_field(const RfQueryCollection *coll, const RfPath *path)
 {
 	if (path->column != NULL)
 		return NULL;
@@ -568,7 +568,7 @@ rf_emit_where(RfBuild *b, const RfNode *filter, bool include_deleted)
 
 /* SELECT data (or the selected fields) FROM ... WHERE ... ORDER BY ... LIMIT ... */
 char *
-rf_build_select(const RfCollection *coll, const RfQuery *q, RfArgs *args)
+rf_build_select(const RfQueryCollection *coll, const RfQuery *q, RfArgs *args)
 {
 	RfBuild		b = {.coll = coll, .args = args};
 	ListCell   *lc;
@@ -622,7 +622,7 @@ rf_build_select(const RfCollection *coll, const RfQuery *q, RfArgs *args)
 
 /* SELECT count(*) FROM ... WHERE ... */
 char *
-rf_build_count(const RfCollection *coll, const RfNode *filter, bool include_deleted, RfArgs *args)
+rf_build_count(const RfQueryCollection *coll, const RfNode *filter, bool include_deleted, RfArgs *args)
 {
 	RfBuild		b = {.coll = coll, .args = args};
 

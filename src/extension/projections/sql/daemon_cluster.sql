@@ -404,9 +404,7 @@ BEGIN
         INTO c USING cluster;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n = 0 THEN
-        RAISE EXCEPTION 'daemon cluster "%" not found', cluster
-            USING ERRCODE = 'RF004',
-                  HINT = 'A cluster exists from the first cluster_heartbeat of one of its nodes.';
+        PERFORM rillflow._cluster_not_found(store, cluster);
     END IF;
     IF c.hot_node IS DISTINCT FROM node OR c.fencing_token <> token
        OR c.lease_expires_at <= clock_timestamp() THEN

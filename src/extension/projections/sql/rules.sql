@@ -2,35 +2,16 @@
 -- lease TTL, handler) and the lookups every projection function starts with.
 -- Each rule is written here once; the C runtime and the C++ daemon use these.
 
--- Raise 22004/22023 unless name is a valid projection name. Names are only
--- ever bound as values, but they show up in logs, metrics labels and CLI
--- output, so they are kept to a plain identifier-like form.
+-- Raise 22004/22023 unless name is a valid projection name; the rule and its
+-- message are the C runtime's (projections/names.c).
 CREATE FUNCTION rillflow._check_projection_name(name text) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION 'projection name must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF name !~ '^[A-Za-z][A-Za-z0-9_-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid projection name %', quote_literal(left(name, 64))
-            USING ERRCODE = '22023',
-                  HINT = 'A projection name is 1 to 63 characters of letters, digits, _ and -, starting with a letter.';
-    END IF;
-END
-$fn$;
+    AS 'MODULE_PATHNAME', 'rillflow_check_projection_name'
+    LANGUAGE C IMMUTABLE;
 
+-- RF004 for a projection the current store lacks (C, as the runtime raises it).
 CREATE FUNCTION rillflow._projection_not_found(name text) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    RAISE EXCEPTION 'projection "%" does not exist in store "%"', name, rillflow.current_store()
-        USING ERRCODE = 'RF004',
-              HINT = 'rillflow.list_projections() lists the projections of the current store; rillflow.tenant selects the store.';
-END
-$fn$;
+    AS 'MODULE_PATHNAME', 'rillflow_projection_not_found'
+    LANGUAGE C;
 
 CREATE FUNCTION rillflow._projection_exists(store name, name text) RETURNS boolean
     LANGUAGE plpgsql STABLE
@@ -106,13 +87,22 @@ BEGIN
 END
 $fn$;
 
+-- The largest batch a projection takes: the bound of _check_batch_size and of
+-- the projections table's CHECK constraint (store.sql).
+CREATE FUNCTION rillflow._max_batch_size() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 100000;
+
+-- Raise 22023 unless batch_size is from 1 to _max_batch_size() (the C++
+-- daemon checks its own through check_daemon_settings).
 CREATE FUNCTION rillflow._check_batch_size(batch_size integer) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 100000 THEN
-        RAISE EXCEPTION 'batch_size must be from 1 to 100000, not %', coalesce(batch_size::text, 'NULL')
+    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND rillflow._max_batch_size() THEN
+        RAISE EXCEPTION 'batch_size must be from 1 to %, not %', rillflow._max_batch_size(),
+                        coalesce(batch_size::text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
 END

@@ -18,7 +18,7 @@ BEGIN
             kind                text NOT NULL CHECK (kind IN ('worker', 'external')),
             handler             regprocedure,
             event_types         text[],
-            batch_size          integer NOT NULL CHECK (batch_size BETWEEN 1 AND 100000),
+            batch_size          integer NOT NULL CHECK (batch_size BETWEEN 1 AND %3$s),
             start_from          bigint NOT NULL DEFAULT 0 CHECK (start_from >= 0),
             status              text NOT NULL DEFAULT 'running'
                                 CHECK (status IN ('running', 'paused', 'failed')),
@@ -63,6 +63,6 @@ BEGIN
             CONSTRAINT projection_dlq_event_key UNIQUE (projection, position)
         );
         ALTER SEQUENCE %1$I.projection_dlq_seq OWNED BY %1$I.projection_dlq.id;
-    $ddl$, store, format('%I.projection_dlq_seq', store));
+    $ddl$, store, format('%I.projection_dlq_seq', store), rillflow._max_batch_size());
 END
 $fn$;

@@ -134,6 +134,5 @@ SELECT rillflow.cluster_leave('c2', 'n3');
 
 -- clean up the tenant of this test (tenant stores outlive DROP EXTENSION)
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_daemon CASCADE;
+SELECT rillflow._drop_store('regress_daemon');
 RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name = 'regress_daemon';

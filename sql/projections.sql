@@ -215,9 +215,8 @@ SELECT name FROM rillflow.list_projections();
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_proj CASCADE;
+SELECT rillflow._drop_store('regress_proj');
 RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name = 'regress_proj';
 DROP TABLE regress_proj_seen;
 DROP FUNCTION regress_proj_h(rillflow.event_envelope), regress_proj_two(rillflow.event_envelope, int),
     regress_proj_text(text), regress_proj_set(rillflow.event_envelope), regress_proj_reset(),

@@ -91,15 +91,27 @@ rf_worker_register_launcher(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = RF_RESTART_SECONDS;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "rillflow");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "rf_launcher_main");
+	rf_worker_prepare(&worker, "rf_launcher_main", RF_LAUNCHER_TYPE);
 	snprintf(worker.bgw_name, BGW_MAXLEN, RF_LAUNCHER_TYPE);
-	snprintf(worker.bgw_type, BGW_MAXLEN, RF_LAUNCHER_TYPE);
 	worker.bgw_main_arg = (Datum) 0;
 	worker.bgw_notify_pid = 0;
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * What every rillflow process has in common: shared memory and a database
+ * connection, a start once recovery is over, a restart RF_RESTART_SECONDS
+ * after it dies, and its entry point (function_name) in this library. The
+ * caller names the process and fills in its arguments.
+ */
+void
+rf_worker_prepare(BackgroundWorker *worker, const char *function_name, const char *type)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = RF_RESTART_SECONDS;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "rillflow");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function_name);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
 }

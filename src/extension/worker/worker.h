@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "nodes/nodes.h"
+#include "postmaster/bgworker.h"
 
 /* bgw_type of each process: the backend_type seen in pg_stat_activity. */
 #define RF_LAUNCHER_TYPE	"rillflow launcher"
@@ -31,6 +32,10 @@ extern int	rf_naptime_ms;
 extern int	rf_max_workers;
 extern int	rf_batch_statement_timeout_ms;
 extern char *rf_worker_role;
+
+/* A BackgroundWorker filled in as every rillflow process is (worker.c). */
+extern void rf_worker_prepare(BackgroundWorker *worker, const char *function_name,
+							  const char *type);
 
 /* Entry points named in BackgroundWorker.bgw_function_name */
 extern PGDLLEXPORT void rf_launcher_main(Datum main_arg);

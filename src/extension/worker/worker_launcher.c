@@ -311,14 +311,8 @@ rf_start_worker(const RfDatabase *db, Oid roleoid)
 	args.dboid = db->oid;
 	args.roleoid = roleoid;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = RF_RESTART_SECONDS;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "rillflow");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "rf_db_worker_main");
+	rf_worker_prepare(&worker, "rf_db_worker_main", RF_WORKER_TYPE);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "rillflow worker for database %s", db->name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, RF_WORKER_TYPE);
 	worker.bgw_main_arg = Int32GetDatum(slotno);
 	StaticAssertStmt(sizeof(RfWorkerArgs) <= BGW_EXTRALEN, "worker arguments do not fit in bgw_extra");
 	memcpy(worker.bgw_extra, &args, sizeof(args));

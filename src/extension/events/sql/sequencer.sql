@@ -55,6 +55,20 @@ CREATE FUNCTION rillflow.run_sequencer() RETURNS bigint
 RETURN rillflow._sequence(rillflow.current_store());
 COMMENT ON FUNCTION rillflow.run_sequencer() IS 'Give positions to the events committed since the last tick';
 
+-- The highest position a store's log has given, 0 for an empty log, as the
+-- positions table has it now (no tick): what projections measure lag against.
+CREATE FUNCTION rillflow._log_head(store name) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    head bigint;
+BEGIN
+    EXECUTE format('SELECT coalesce(max(position), 0) FROM %I.positions', store) INTO head;
+    RETURN head;
+END
+$fn$;
+
 CREATE FUNCTION rillflow.head_position() RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp

@@ -44,7 +44,7 @@ DECLARE
     head bigint;
 BEGIN
     PERFORM rillflow._projection_lock(store, name);
-    EXECUTE format('SELECT coalesce(max(position), 0) FROM %I.positions', store) INTO head;
+    head := rillflow._log_head(store);
     IF position IS NULL OR position < 0 OR position > head THEN
         RAISE EXCEPTION 'position must be from 0 to the head of the log (%), not %', head,
                         coalesce(position::text, 'NULL')

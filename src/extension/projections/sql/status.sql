@@ -1,4 +1,5 @@
--- Projections: their state, lag and counters.
+-- Projections: their state, lag and counters. The lag is measured against
+-- the head of the positions table (_log_head), as it stands, without a tick.
 
 CREATE FUNCTION rillflow.list_projections()
     RETURNS TABLE (name text, kind text, handler regprocedure, event_types text[], batch_size integer,
@@ -11,10 +12,9 @@ DECLARE
     store name := rillflow.current_store();
 BEGIN
     RETURN QUERY EXECUTE format($q$
-        WITH h AS (SELECT coalesce(max(position), 0) AS head FROM %1$I.positions)
-        SELECT p.name, p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, h.head,
-               greatest(h.head - p.checkpoint, 0), p.events_processed, p.events_dead_lettered, p.last_run_at
-          FROM %1$I.projections p, h ORDER BY p.name$q$, store);
+        SELECT p.name, p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, $1,
+               greatest($1 - p.checkpoint, 0), p.events_processed, p.events_dead_lettered, p.last_run_at
+          FROM %I.projections p ORDER BY p.name$q$, store) USING rillflow._log_head(store);
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.list_projections() IS 'The projections of the current store';
@@ -34,12 +34,11 @@ DECLARE
 BEGIN
     PERFORM rillflow._check_projection_name(name);
     RETURN QUERY EXECUTE format($q$
-        WITH h AS (SELECT coalesce(max(position), 0) AS head FROM %1$I.positions)
-        SELECT p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, h.head,
-               greatest(h.head - p.checkpoint, 0), p.lease_owner, p.lease_expires_at, p.lease_token,
+        SELECT p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, $2,
+               greatest($2 - p.checkpoint, 0), p.lease_owner, p.lease_expires_at, p.lease_token,
                p.last_error, p.retry_position, p.retry_attempts, p.retry_at, p.max_attempts, p.backoff_base,
                p.events_processed, p.events_dead_lettered, p.last_run_at, p.reset_function
-          FROM %1$I.projections p, h WHERE p.name = $1$q$, store) USING name;
+          FROM %I.projections p WHERE p.name = $1$q$, store) USING name, rillflow._log_head(store);
     IF NOT FOUND THEN
         PERFORM rillflow._projection_not_found(name);
     END IF;
@@ -60,14 +59,13 @@ DECLARE
 BEGIN
     PERFORM rillflow._check_projection_name(name);
     RETURN QUERY EXECUTE format($q$
-        WITH h AS (SELECT coalesce(max(position), 0) AS head FROM %1$I.positions)
-        SELECT p.status, p.checkpoint, h.head, greatest(h.head - p.checkpoint, 0),
+        SELECT p.status, p.checkpoint, $2, greatest($2 - p.checkpoint, 0),
                p.events_processed, p.events_dead_lettered,
                (SELECT count(*) FROM %1$I.projection_dlq d WHERE d.projection = p.name),
                p.batches, p.last_batch_events, p.last_batch_ms,
                CASE WHEN p.events_processed > 0 THEN p.busy_ms / p.events_processed END,
                p.last_run_at
-          FROM %1$I.projections p, h WHERE p.name = $1$q$, store) USING name;
+          FROM %1$I.projections p WHERE p.name = $1$q$, store) USING name, rillflow._log_head(store);
     IF NOT FOUND THEN
         PERFORM rillflow._projection_not_found(name);
     END IF;

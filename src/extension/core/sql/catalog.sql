@@ -38,11 +38,3 @@ COMMENT ON FUNCTION rillflow.current_store() IS 'The schema of the store that ri
 CREATE FUNCTION rillflow._tenant_schema(name text) RETURNS name
     AS 'MODULE_PATHNAME', 'rillflow_tenant_schema'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
-
-CREATE FUNCTION rillflow._may_sequence() RETURNS boolean
-    AS 'MODULE_PATHNAME', 'rillflow_may_sequence'
-    LANGUAGE C VOLATILE PARALLEL SAFE;
-
-CREATE FUNCTION rillflow._system_identifier() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'rillflow_system_identifier'
-    LANGUAGE C STABLE PARALLEL SAFE;

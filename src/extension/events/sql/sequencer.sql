@@ -2,6 +2,18 @@
 -- log, in the order they became visible. The tick is C (sequencer.c); see
 -- docs/global-log.md for how it works.
 
+-- Whether a reader may tick here (C, sequencer.c: only a short,
+-- single-statement READ COMMITTED transaction may).
+CREATE FUNCTION rillflow._may_sequence() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'rillflow_may_sequence'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- This cluster's system identifier: the log state records which cluster wrote
+-- it, so a tick can tell data restored from another cluster.
+CREATE FUNCTION rillflow._system_identifier() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'rillflow_system_identifier'
+    LANGUAGE C STABLE PARALLEL SAFE;
+
 -- One tick on data restored from another cluster (called by the C tick, which
 -- holds the sequencer lock), where the recorded
 -- transaction ids mean nothing: with every writer locked out for a moment,

@@ -17,37 +17,49 @@ BEGIN
     END LOOP;
 END $$;
 RESET client_min_messages;
-CREATE ROLE regress_sec_mallory;     -- USAGE on the API schema and nothing else
+CREATE ROLE regress_sec_mallory;     -- no grant at all
 CREATE ROLE regress_sec_logreader;   -- USAGE + SELECT on a store, granted by hand
 CREATE ROLE regress_sec_reader;      -- read on tenant a
 CREATE ROLE regress_sec_writer;      -- write on tenant a
 CREATE ROLE regress_sec_admin;       -- admin on tenant a
 CREATE ROLE regress_sec_admin2;      -- admin on tenant a too, owns nothing
 CREATE ROLE regress_sec_b;           -- write on tenant b
-GRANT USAGE ON SCHEMA rillflow TO regress_sec_mallory, regress_sec_logreader;
 SELECT rillflow.ensure_tenant('regress_sec_a'), rillflow.ensure_tenant('regress_sec_b'),
        rillflow.ensure_tenant('regress_sec_log');
+-- handlers: each owned by the role that is to register it
+CREATE FUNCTION public.regress_sec_handler(e rillflow.event_envelope) RETURNS void
+    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+ALTER FUNCTION public.regress_sec_handler(rillflow.event_envelope) OWNER TO regress_sec_admin;
+CREATE FUNCTION public.regress_sec_evil(e rillflow.event_envelope) RETURNS void
+    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+ALTER FUNCTION public.regress_sec_evil(rillflow.event_envelope) OWNER TO regress_sec_admin2;
+CREATE FUNCTION public.regress_sec_reset() RETURNS void
+    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+ALTER FUNCTION public.regress_sec_reset() OWNER TO regress_sec_admin2;
+CREATE FUNCTION public.regress_sec_private(e rillflow.event_envelope) RETURNS void
+    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+REVOKE EXECUTE ON FUNCTION public.regress_sec_private(rillflow.event_envelope) FROM PUBLIC;
 
 ----------------------------------------------------------------------------
--- Internal functions: PUBLIC executes none but the few docs/security.md lists
--- as harmless (pure checks and constants, no store access).
+-- Internal functions: PUBLIC executes only those privileges.sql lists, each
+-- harmless to call directly (docs/security.md says why).
 SELECT p.oid::regprocedure AS public_internal
   FROM pg_proc p
  WHERE p.pronamespace = 'rillflow'::regnamespace AND p.proname LIKE '\_%'
    AND has_function_privilege('public', p.oid, 'EXECUTE')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- the SECURITY DEFINER functions, each with a comment in its source saying why
 SELECT p.oid::regprocedure AS security_definer
   FROM pg_proc p
  WHERE p.pronamespace = 'rillflow'::regnamespace AND p.prosecdef
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- every function pins search_path (or is C, which qualifies every name)
 SELECT p.oid::regprocedure AS unpinned
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'rillflow'::regnamespace AND l.lanname NOT IN ('c', 'internal')
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
    AND p.prosqlbody IS NULL AND p.proname NOT IN ('rebuild_projection')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 ----------------------------------------------------------------------------
 -- The duplicated-fields trigger on a table whose columns do not match its
@@ -116,8 +128,8 @@ SELECT pg_backend_pid() = :backend AS same_backend_still_answers;
 
 ----------------------------------------------------------------------------
 -- A reader needs USAGE and SELECT on the store, no write right (item 6); it
--- can neither append nor write the log.
-GRANT SELECT ON rillflow.tenants TO regress_sec_logreader;
+-- can neither append nor write the log. (The API's schema and the list of
+-- tenants are every role's.)
 GRANT USAGE ON SCHEMA rillflow_tenant_regress_sec_log TO regress_sec_logreader;
 GRANT SELECT ON ALL TABLES IN SCHEMA rillflow_tenant_regress_sec_log TO regress_sec_logreader;
 SET rillflow.tenant = 'regress_sec_log';
@@ -133,10 +145,15 @@ SELECT rillflow.append_event('5ec00000-0000-0000-0000-000000000001', 'Forged', '
 INSERT INTO rillflow_tenant_regress_sec_log.positions VALUES (99, 99); \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_sec_log.log_state SET head = 0; \echo SQLSTATE :SQLSTATE
 DELETE FROM rillflow_tenant_regress_sec_log.positions; \echo SQLSTATE :SQLSTATE
+SELECT rillflow.run_sequencer() >= 0 AS may_tick; \echo SQLSTATE :SQLSTATE
 -- the sequencer of a store the role may not read is not the role's to run
+-- (where the refusal comes from is the sequencer's business: only the
+-- SQLSTATE is pinned)
 RESET rillflow.tenant;
+\set VERBOSITY sqlstate
 SELECT rillflow.run_sequencer(); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.head_position(); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
 RESET ROLE;
 RESET rillflow.tenant;
 
@@ -160,13 +177,36 @@ SELECT rillflow.grant_tenant('regress_sec_a', 'regress_sec_admin2', 'admin');
 SELECT rillflow.grant_tenant('regress_sec_b', 'regress_sec_b', 'write');
 -- granting twice changes nothing
 SELECT rillflow.grant_tenant('regress_sec_a', 'regress_sec_reader', 'read');
--- only the store's owner grants: an admin of the tenant may not
+-- what each level may do to each table of the store (r select, a insert,
+-- w update, d delete, D truncate, x references, t trigger); nobody but the
+-- store's owner may create in its schema
+SELECT c.relname AS "table", l.role, concat(
+           CASE WHEN has_table_privilege(l.role, c.oid, 'SELECT') THEN 'r' END,
+           CASE WHEN has_table_privilege(l.role, c.oid, 'INSERT') THEN 'a' END,
+           CASE WHEN has_table_privilege(l.role, c.oid, 'UPDATE') THEN 'w' END,
+           CASE WHEN has_table_privilege(l.role, c.oid, 'DELETE') THEN 'd' END,
+           CASE WHEN has_table_privilege(l.role, c.oid, 'TRUNCATE') THEN 'D' END,
+           CASE WHEN has_table_privilege(l.role, c.oid, 'REFERENCES') THEN 'x' END,
+           CASE WHEN has_table_privilege(l.role, c.oid, 'TRIGGER') THEN 't' END) AS may
+  FROM pg_class c,
+       (VALUES ('regress_sec_reader'), ('regress_sec_writer'), ('regress_sec_admin')) l (role)
+ WHERE c.relnamespace = 'rillflow_tenant_regress_sec_a'::regnamespace AND c.relkind = 'r'
+ ORDER BY c.relname COLLATE "C", l.role COLLATE "C" DESC;
+SELECT l.role, has_schema_privilege(l.role, 'rillflow_tenant_regress_sec_a', 'CREATE') AS may_create,
+       has_sequence_privilege(l.role, 'rillflow_tenant_regress_sec_a.events_seq', 'USAGE') AS events_seq,
+       has_sequence_privilege(l.role, 'rillflow_tenant_regress_sec_a.projection_dlq_seq', 'USAGE') AS dlq_seq
+  FROM (VALUES ('regress_sec_reader'), ('regress_sec_writer'), ('regress_sec_admin')) l (role)
+ ORDER BY l.role COLLATE "C" DESC;
+-- only the store's owner grants: an admin of the tenant may not (the detail
+-- names the owner, which differs between clusters)
 SET ROLE regress_sec_admin;
+\set VERBOSITY terse
 SELECT rillflow.grant_tenant('regress_sec_a', 'regress_sec_mallory', 'write'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.grant_tenant('regress_sec_b', 'regress_sec_admin', 'admin'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.revoke_tenant('regress_sec_a', 'regress_sec_reader', 'read'); \echo SQLSTATE :SQLSTATE
 -- nor create tenants
 SELECT rillflow.ensure_tenant('regress_sec_admins_own'); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
 RESET ROLE;
 
 -- the tenant's owner writes some history
@@ -194,6 +234,7 @@ SELECT rillflow.resolve_stream_alias('reader-made'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.create_collection('readers'); \echo SQLSTATE :SQLSTATE
 -- and nothing of tenant b, however the tenant is chosen
 SET rillflow.tenant = 'regress_sec_b';
+\set VERBOSITY sqlstate
 SELECT position, type FROM rillflow.read_all(); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.head_position(); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.run_sequencer(); \echo SQLSTATE :SQLSTATE
@@ -204,6 +245,7 @@ BEGIN;
 SET LOCAL rillflow.tenant = 'regress_sec_b';
 SELECT position, type FROM rillflow.read_all(); \echo SQLSTATE :SQLSTATE
 ROLLBACK;
+\set VERBOSITY default
 RESET rillflow.tenant;
 RESET ROLE;
 
@@ -225,7 +267,7 @@ UPDATE rillflow_tenant_regress_sec_a.log_state SET head = 0; \echo SQLSTATE :SQL
 UPDATE rillflow_tenant_regress_sec_a.events SET body = '{"forged": true}'; \echo SQLSTATE :SQLSTATE
 DELETE FROM rillflow_tenant_regress_sec_a.events; \echo SQLSTATE :SQLSTATE
 CREATE TABLE rillflow_tenant_regress_sec_a.doc_planted (id uuid); \echo SQLSTATE :SQLSTATE
-SELECT rillflow.create_projection('writers', 'rillflow.event_envelope_out(rillflow.event_envelope)'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.create_projection('writers', 'public.regress_sec_handler(rillflow.event_envelope)'); \echo SQLSTATE :SQLSTATE
 -- and nothing of tenant b
 SET rillflow.tenant = 'regress_sec_b';
 SELECT rillflow.append_event('5ec00000-0000-0000-0000-00000000000b', 'Forged', '{}'); \echo SQLSTATE :SQLSTATE
@@ -259,22 +301,20 @@ SELECT rillflow.doc_put('orders', '5ec00000-0000-0000-0000-0000000000e2', '{"sta
 RESET ROLE;
 SET rillflow.tenant = 'regress_sec_a';
 SELECT id, status FROM rillflow_tenant_regress_sec_a.doc_orders ORDER BY id;
+-- dropping the field drops its column only, not one the owner added by hand
+ALTER TABLE rillflow_tenant_regress_sec_a.doc_orders ADD COLUMN owners_note text;
+SET ROLE regress_sec_admin;
+SELECT rillflow.drop_duplicated_field('orders', 'status'); \echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT attname FROM pg_attribute WHERE attrelid = 'rillflow_tenant_regress_sec_a.doc_orders'::regclass
+   AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SET ROLE regress_sec_writer;
+SELECT rillflow.add_duplicated_field('orders', 'status', 'status', 'text'); \echo SQLSTATE :SQLSTATE
+RESET ROLE;
 RESET rillflow.tenant;
 
 ----------------------------------------------------------------------------
 -- Projections are owned by the role that registers them (current_user).
-CREATE FUNCTION public.regress_sec_handler(e rillflow.event_envelope) RETURNS void
-    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
-ALTER FUNCTION public.regress_sec_handler(rillflow.event_envelope) OWNER TO regress_sec_admin;
-CREATE FUNCTION public.regress_sec_evil(e rillflow.event_envelope) RETURNS void
-    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
-ALTER FUNCTION public.regress_sec_evil(rillflow.event_envelope) OWNER TO regress_sec_admin2;
-CREATE FUNCTION public.regress_sec_reset() RETURNS void
-    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
-ALTER FUNCTION public.regress_sec_reset() OWNER TO regress_sec_admin2;
-CREATE FUNCTION public.regress_sec_private(e rillflow.event_envelope) RETURNS void
-    LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
-REVOKE EXECUTE ON FUNCTION public.regress_sec_private(rillflow.event_envelope) FROM PUBLIC;
 SET ROLE regress_sec_admin;
 SET rillflow.tenant = 'regress_sec_a';
 SELECT rillflow.create_projection('admins', 'public.regress_sec_handler(rillflow.event_envelope)'); \echo SQLSTATE :SQLSTATE
@@ -282,7 +322,7 @@ SELECT rillflow.create_projection('admins', 'public.regress_sec_handler(rillflow
 SELECT rillflow.create_projection('private', 'public.regress_sec_private(rillflow.event_envelope)'); \echo SQLSTATE :SQLSTATE
 -- the owner cannot be chosen at registration
 INSERT INTO rillflow_tenant_regress_sec_a.projections (name, kind, handler, batch_size, checkpoint, owner)
-VALUES ('forged', 'worker', 'public.regress_sec_handler(rillflow.event_envelope)', 10, 0, :'extension_owner'); \echo SQLSTATE :SQLSTATE
+VALUES ('forged', 'worker', 'public.regress_sec_handler(rillflow.event_envelope)', 10, 0, 'regress_sec_admin2'); \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 SELECT name, owner FROM rillflow_tenant_regress_sec_a.projections ORDER BY name;
 -- another admin of the tenant may run it and pause it, not change its code or owner
@@ -342,7 +382,7 @@ SELECT rillflow.create_projection('hopper', 'public.regress_sec_hop(rillflow.eve
 SELECT rillflow.set_projection_options('hopper', max_attempts => 1);
 RESET ROLE;
 SET rillflow.tenant = 'regress_sec_a';
-SELECT rillflow.run_projection('hopper');
+SELECT rillflow.run_projection('hopper', 10) >= 0 AS ran;
 SELECT events_processed, events_dead_lettered, last_error->>'sqlstate' AS sqlstate
   FROM rillflow.projection_status('hopper');
 SELECT who, tenant, what FROM public.regress_sec_seen ORDER BY what;
@@ -353,17 +393,19 @@ RESET rillflow.tenant;
 ----------------------------------------------------------------------------
 -- The catalog: tenants.schema_name follows the name rule, and only the
 -- extension's owner writes it.
+\set VERBOSITY terse
 UPDATE rillflow.tenants SET schema_name = 'pg_catalog' WHERE name = 'regress_sec_a'; \echo SQLSTATE :SQLSTATE
 UPDATE rillflow.tenants SET schema_name = 'rillflow_tenant_regress_sec_b' WHERE name = 'regress_sec_a'; \echo SQLSTATE :SQLSTATE
 INSERT INTO rillflow.tenants (name, schema_name) VALUES ('regress_sec_x', 'public'); \echo SQLSTATE :SQLSTATE
 INSERT INTO rillflow.tenants (name, schema_name) VALUES ('Bad', 'rillflow_tenant_Bad'); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
 SET ROLE regress_sec_admin;
 UPDATE rillflow.tenants SET created_at = now() WHERE name = 'regress_sec_a'; \echo SQLSTATE :SQLSTATE
 DELETE FROM rillflow.tenants WHERE name = 'regress_sec_b'; \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 
 -- A collection table someone else created first is never adopted.
-GRANT CREATE ON SCHEMA rillflow_tenant_regress_sec_a TO regress_sec_mallory;
+GRANT USAGE, CREATE ON SCHEMA rillflow_tenant_regress_sec_a TO regress_sec_mallory;
 SET ROLE regress_sec_mallory;
 CREATE TABLE rillflow_tenant_regress_sec_a.doc_planted (
     id uuid PRIMARY KEY, data jsonb NOT NULL, version bigint NOT NULL,
@@ -371,8 +413,9 @@ CREATE TABLE rillflow_tenant_regress_sec_a.doc_planted (
     deleted_at timestamptz);
 GRANT ALL ON rillflow_tenant_regress_sec_a.doc_planted TO PUBLIC;
 RESET ROLE;
-REVOKE CREATE ON SCHEMA rillflow_tenant_regress_sec_a FROM regress_sec_mallory;
+REVOKE USAGE, CREATE ON SCHEMA rillflow_tenant_regress_sec_a FROM regress_sec_mallory;
 SET rillflow.tenant = 'regress_sec_a';
+\set VERBOSITY terse
 SELECT rillflow.doc_put('planted', gen_random_uuid(), '{"card": "4111"}'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.create_collection('planted'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_get('planted', gen_random_uuid()); \echo SQLSTATE :SQLSTATE
@@ -384,6 +427,7 @@ CREATE VIEW rillflow_tenant_regress_sec_a.doc_viewed AS
            now() AS updated_at, NULL::timestamptz AS deleted_at;
 SELECT * FROM rillflow.doc_get('viewed', gen_random_uuid()); \echo SQLSTATE :SQLSTATE
 DROP VIEW rillflow_tenant_regress_sec_a.doc_viewed;
+\set VERBOSITY default
 RESET rillflow.tenant;
 
 ----------------------------------------------------------------------------
@@ -397,12 +441,37 @@ SELECT rillflow.doc_put('orders', gen_random_uuid(), '{}'); \echo SQLSTATE :SQLS
 RESET ROLE;
 SELECT rillflow.revoke_tenant('regress_sec_a', 'regress_sec_reader', 'read');
 SET ROLE regress_sec_reader;
+\set VERBOSITY sqlstate
 SELECT position FROM rillflow.read_all(); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.doc_query('orders', '{}'); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
 RESET ROLE;
 -- revoking what was never granted changes nothing
 SELECT rillflow.revoke_tenant('regress_sec_b', 'regress_sec_reader', 'admin');
 RESET rillflow.tenant;
+
+-- the default store is the tenant ''
+CREATE ROLE regress_sec_default;
+SELECT rillflow.grant_tenant('', 'regress_sec_default', 'write');
+SET ROLE regress_sec_default;
+SELECT rillflow.append_event('5ec00000-0000-0000-0000-0000000000ff', 'InDefault', '{}') AS version;
+SELECT count(*) > 0 AS reads_default FROM rillflow.read_all(); \echo SQLSTATE :SQLSTATE
+SET rillflow.tenant = 'regress_sec_a';
+\set VERBOSITY sqlstate
+SELECT count(*) FROM rillflow.read_all(); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
+RESET rillflow.tenant;
+RESET ROLE;
+SELECT rillflow.revoke_tenant('', 'regress_sec_default', 'read');
+SET ROLE regress_sec_default;
+\set VERBOSITY sqlstate
+SELECT rillflow.stream_version('5ec00000-0000-0000-0000-0000000000ff'); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
+RESET ROLE;
+SET client_min_messages = warning;
+DROP OWNED BY regress_sec_default;
+RESET client_min_messages;
+DROP ROLE regress_sec_default;
 
 ----------------------------------------------------------------------------
 -- Creating tenants is the extension owner's, and whom it grants it to; the

@@ -10,12 +10,13 @@ eval "$(bash scripts/cluster.sh env)"
 
 fail() { echo "FAIL: $*"; exit 1; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-# sqlstate DB SQL...: the SQLSTATE the statement ends with ("ok" when it succeeds)
+# sqlstate DB SQL...: the SQLSTATE the statements stop at ("ok" when they all
+# succeed); the whole error, with its detail and hint, is left in $work/err
 sqlstate() {
     local db=$1
     shift
-    psql -X -q -At -d "$db" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate "$@" >/dev/null 2>"$work/err" && { echo ok; return; }
-    sed -nE 's/^(psql:[^:]*:[0-9]+: )?ERROR:  ([0-9A-Z]{5})$/\2/p' "$work/err" | tail -n 1
+    psql -X -q -At -d "$db" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose "$@" >/dev/null 2>"$work/err" && { echo ok; return; }
+    sed -nE 's/^(psql:[^:]*:[0-9]+: )?ERROR:  ([0-9A-Z]{5}): .*/\2/p' "$work/err" | tail -n 1
 }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -44,15 +45,14 @@ q -d rillflow_sec_planted -U rf_sec_squatter -c "CREATE SCHEMA rillflow" \
     -c "CREATE FUNCTION rillflow.spy() RETURNS int LANGUAGE sql AS 'SELECT 1'"
 [ "$(sqlstate rillflow_sec_planted -c 'CREATE EXTENSION rillflow')" = 42P06 ] ||
     fail "CREATE EXTENSION adopted a schema rillflow owned by another role: $(cat "$work/err")"
-grep -q 'HINT' "$work/err" || psql -X -q -d rillflow_sec_planted -c 'CREATE EXTENSION rillflow' 2>&1 | grep -q HINT ||
-    fail "the refusal gives no hint"
+grep -q '^HINT: ' "$work/err" || fail "the refusal gives no hint: $(cat "$work/err")"
 # the installer's own schema, holding something already: refused as well
-q -d rillflow_sec_planted -c "DROP SCHEMA rillflow CASCADE" -c "CREATE SCHEMA rillflow" \
+q -d rillflow_sec_planted -c "SET client_min_messages = warning" -c "DROP SCHEMA rillflow CASCADE" -c "CREATE SCHEMA rillflow" \
     -c "CREATE TABLE rillflow.planted (x int)"
 [ "$(sqlstate rillflow_sec_planted -c 'CREATE EXTENSION rillflow')" = 42P06 ] ||
     fail "CREATE EXTENSION adopted a schema rillflow that held objects"
 # a planted store schema
-q -d rillflow_sec_planted -c "DROP SCHEMA rillflow CASCADE"
+q -d rillflow_sec_planted -c "SET client_min_messages = warning" -c "DROP SCHEMA rillflow CASCADE"
 q -d rillflow_sec_planted -U rf_sec_squatter -c "CREATE SCHEMA rillflow_default"
 [ "$(sqlstate rillflow_sec_planted -c 'CREATE EXTENSION rillflow')" = 42P06 ] ||
     fail "CREATE EXTENSION adopted a planted rillflow_default schema"

@@ -493,9 +493,8 @@ DROP FUNCTION public.regress_sec_hop(rillflow.event_envelope), public.regress_se
     public.regress_sec_handler(rillflow.event_envelope), public.regress_sec_evil(rillflow.event_envelope),
     public.regress_sec_reset(), public.regress_sec_private(rillflow.event_envelope);
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_sec_a, rillflow_tenant_regress_sec_b, rillflow_tenant_regress_sec_log,
-    rillflow_tenant_regress_sec_made CASCADE;
-DELETE FROM rillflow.tenants WHERE name LIKE 'regress\_sec\_%';
+SELECT rillflow._drop_store(t) FROM unnest(ARRAY['regress_sec_a', 'regress_sec_b', 'regress_sec_log',
+                                                 'regress_sec_made']) t;
 DO $$
 DECLARE
     r name;

@@ -331,6 +331,9 @@ SET rillflow.tenant = 'regress_sec_a';
 SELECT rillflow.pause_projection('admins'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.resume_projection('admins'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.set_projection_options('admins', max_attempts => 3); \echo SQLSTATE :SQLSTATE
+-- and run a daemon's projection of its own
+SELECT rillflow.create_external_projection('daemons'); \echo SQLSTATE :SQLSTATE
+SELECT token, checkpoint FROM rillflow.projection_acquire('daemons', 'regress-node', '1 minute'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.set_projection_reset_function('admins', 'public.regress_sec_reset()'); \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_sec_a.projections
    SET handler = 'public.regress_sec_evil(rillflow.event_envelope)' WHERE name = 'admins'; \echo SQLSTATE :SQLSTATE

@@ -45,8 +45,11 @@ DECLARE
         -- the sequencer's tick, which readers run (docs/global-log.md), and
         -- its repair of a restored store, which writes the log tables with
         -- the caller's rights (the store's owner's, when the tick calls it)
-        -- and reads the system identifier pg_control_system() shows anyone
-        '_sequence', '_sequence_restored', '_system_identifier'];
+        -- and reads the system identifier pg_control_system() shows anyone;
+        -- _sync_log, the wait for the log that projection_acquire makes, is
+        -- the name the log part gives its successor (a name no function has
+        -- is granted nothing)
+        '_sequence', '_sequence_restored', '_system_identifier', '_sync_log'];
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p

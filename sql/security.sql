@@ -301,6 +301,13 @@ SELECT rillflow.doc_put('orders', '5ec00000-0000-0000-0000-0000000000e2', '{"sta
 RESET ROLE;
 SET rillflow.tenant = 'regress_sec_a';
 SELECT id, status FROM rillflow_tenant_regress_sec_a.doc_orders ORDER BY id;
+-- the registry never names another table of the store: grant_tenant gives
+-- writers DML on the tables it names
+SET ROLE regress_sec_admin;
+\set VERBOSITY terse
+INSERT INTO rillflow_tenant_regress_sec_a.collections (name, table_name) VALUES ('sneaky', 'positions'); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
+RESET ROLE;
 -- dropping the field drops its column only, not one the owner added by hand
 ALTER TABLE rillflow_tenant_regress_sec_a.doc_orders ADD COLUMN owners_note text;
 SET ROLE regress_sec_admin;

@@ -189,10 +189,15 @@ CREATE FUNCTION rillflow._create_store_documents(store name) RETURNS void
 AS $fn$
 BEGIN
     EXECUTE format($ddl$
+        -- table_name always follows from the name (doc_<name>): admins write
+        -- this table, and grant_tenant gives writers DML on the tables it
+        -- names, so it must never name another table of the store.
         CREATE TABLE %1$I.collections (
             name        text PRIMARY KEY,
             table_name  name NOT NULL UNIQUE,
-            created_at  timestamptz NOT NULL DEFAULT now()
+            created_at  timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT collections_table_name_rule
+                CHECK (table_name OPERATOR(pg_catalog.=) rillflow._collection_table(name))
         );
 
         CREATE TABLE %1$I.duplicated_fields (

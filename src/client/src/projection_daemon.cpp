@@ -20,8 +20,7 @@
 #include <sstream>
 #include <thread>
 
-#include <libpq-fe.h>
-
+#include "pg_conn.hpp"
 #include "pool.hpp"
 #include "projection_sql.hpp"
 #include "rillflow/errors.hpp"
@@ -69,9 +68,6 @@ class FunctionHandler : public ProjectionHandler {
 class Listener {
   public:
     explicit Listener(std::string url) : url_(std::move(url)) {}
-    ~Listener() { close(); }
-    Listener(const Listener&) = delete;
-    Listener& operator=(const Listener&) = delete;
 
     // Waits up to `timeout` for a notification; true when one (or more) arrived.
     bool wait(std::chrono::milliseconds timeout) {
@@ -80,11 +76,11 @@ class Listener {
             return false;
         }
         if (drain()) return true;
-        pollfd fd{PQsocket(conn_), POLLIN, 0};
+        pollfd fd{PQsocket(conn_.get()), POLLIN, 0};
         const int rc = poll(&fd, 1, static_cast<int>(timeout.count()));
         if (rc <= 0) return false;
-        if (PQconsumeInput(conn_) == 0) {
-            close();
+        if (PQconsumeInput(conn_.get()) == 0) {
+            conn_.close();
             return false;
         }
         return drain();
@@ -92,35 +88,29 @@ class Listener {
 
   private:
     bool ensure_open() {
-        if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return true;
-        close();
-        conn_ = PQconnectdb(url_.c_str());
-        if (PQstatus(conn_) != CONNECTION_OK) {
-            close();
+        if (conn_.ok()) return true;
+        conn_ = detail::PgConn::open(url_);
+        if (!conn_.ok()) {
+            conn_.close();
             return false;
         }
-        PGresult* r = PQexec(conn_, "LISTEN rillflow_events");
-        const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (!ok) close();
+        detail::PgResult r(PQexec(conn_.get(), "LISTEN rillflow_events"));
+        const bool ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+        if (!ok) conn_.close();
         return ok;
     }
     bool drain() {
         bool any = false;
-        PQconsumeInput(conn_);
-        while (PGnotify* n = PQnotifies(conn_)) {
+        PQconsumeInput(conn_.get());
+        while (PGnotify* n = PQnotifies(conn_.get())) {
             any = true;
             PQfreemem(n);
         }
         return any;
     }
-    void close() {
-        if (conn_ != nullptr) PQfinish(conn_);
-        conn_ = nullptr;
-    }
 
     std::string url_;
-    PGconn* conn_ = nullptr;
+    detail::PgConn conn_;
 };
 
 std::string prom_escape(const std::string& s) {

@@ -13,6 +13,9 @@ static_assert(!std::is_copy_constructible_v<Transaction>);
 static_assert(!std::is_copy_assignable_v<Transaction>);
 static_assert(std::is_nothrow_move_constructible_v<Transaction>);
 static_assert(std::is_nothrow_move_assignable_v<Transaction>);
+static_assert(!std::is_copy_constructible_v<Savepoint>);
+static_assert(std::is_nothrow_move_constructible_v<Savepoint>);
+static_assert(std::is_nothrow_move_assignable_v<Savepoint>);
 
 class TransactionTest : public ClientTest {};
 
@@ -56,6 +59,38 @@ TEST_F(TransactionTest, ExplicitRollbackEndsTheTransaction) {
     }
     EXPECT_THROW(tx.commit(), SqlError);
     EXPECT_THROW(in_tx.stream_version(s), SqlError);  // the handle outlived its transaction
+}
+
+TEST_F(TransactionTest, SavepointKeepsWhatWasReleasedAndRollsBackTheRest) {
+    const Uuid kept = Uuid::random();
+    const Uuid undone = Uuid::random();
+    const Uuid dropped = Uuid::random();
+    Transaction tx = store().transaction();
+    {
+        Savepoint sp = tx.savepoint();
+        tx.events().append(kept, Expected::Any(), numbered("Kept", 1));
+        sp.release();
+        EXPECT_FALSE(sp.active());
+    }
+    {
+        Savepoint sp = tx.savepoint();
+        tx.events().append(undone, Expected::Any(), numbered("Undone", 1));
+        // A failed statement under a savepoint leaves the transaction usable once rolled back.
+        EXPECT_THROW(tx.exec("SELECT 1 / 0"), InvalidArgument);
+        sp.rollback();
+        EXPECT_THROW(sp.release(), SqlError);  // it has ended
+    }
+    {
+        Savepoint outer = tx.savepoint();
+        Savepoint inner = tx.savepoint();
+        tx.events().append(dropped, Expected::Any(), numbered("Dropped", 1));
+        inner.release();
+        EXPECT_TRUE(outer.active());
+    }  // neither released at the end: the destructor rolls back to the outer savepoint
+    tx.commit();
+    EXPECT_EQ(events().stream_version(kept), 1);
+    EXPECT_EQ(events().stream_version(undone), std::nullopt);
+    EXPECT_EQ(events().stream_version(dropped), std::nullopt);
 }
 
 TEST_F(TransactionTest, MovesCarryTheTransaction) {

@@ -7,6 +7,7 @@
 #include <typeinfo>
 
 #include "rillflow/errors.hpp"
+#include "rillflow/transaction.hpp"
 #include "run.hpp"
 
 namespace rillflow {
@@ -229,21 +230,17 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
                 return run(c);
             }
         }
-        // In a transaction a failed statement would end it: try under a savepoint.
-        c.exec("SAVEPOINT rillflow_compiled_query");
+        // In a transaction a failed statement would end it: try under a savepoint (any other
+        // error rolls back to it as the guard dies).
+        Savepoint savepoint = Savepoint::set(tx_);
         try {
             auto rows = run(c);
-            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
+            savepoint.release();
             return rows;
         } catch (const NotFound&) {
-            c.exec("ROLLBACK TO SAVEPOINT rillflow_compiled_query");
-            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
+            savepoint.rollback();
             compile(c, true);
             return run(c);
-        } catch (...) {
-            c.exec("ROLLBACK TO SAVEPOINT rillflow_compiled_query");
-            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
-            throw;
         }
     });
 }

@@ -482,10 +482,11 @@ TickResult ProjectionDaemon::Impl::tick_external(Projection& p) {
         applied = 0;
         bool retry_carefully = false;
         for (const EventEnvelope& e : events) {
-            if (careful) tx.exec("SAVEPOINT rillflow_event");
+            std::optional<Savepoint> savepoint;
+            if (careful) savepoint.emplace(tx.savepoint());
             try {
                 p.handler->apply(e, tx);
-                if (careful) tx.exec("RELEASE SAVEPOINT rillflow_event");
+                if (savepoint) savepoint->release();
                 last = *e.position;
                 ++applied;
             } catch (const std::exception& ex) {
@@ -506,7 +507,7 @@ TickResult ProjectionDaemon::Impl::tick_external(Projection& p) {
                 f.context = "C++ handler of external projection " + p.name +
                             ", event at position " + std::to_string(f.position) + " (" + e.type +
                             ") on " + owner;
-                tx.exec("ROLLBACK TO SAVEPOINT rillflow_event");
+                savepoint->rollback();
                 failure = std::move(f);
                 break;
             }

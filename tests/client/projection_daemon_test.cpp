@@ -210,6 +210,34 @@ TEST_F(ProjectionDaemonTest, ColdNodeDoesNothingAndDemotedLeaderIsFenced) {
     EXPECT_EQ(nodes[1].role, "hot");
 }
 
+TEST_F(ProjectionDaemonTest, AnExceptionRunLoopDoesNotCatchLeavesItWithTheHeartbeatsStopped) {
+    // Not a std::exception, so neither the batch nor run_loop catches it. The heartbeat
+    // thread must be joined on the way out, or its std::thread's destructor ends the process
+    // in std::terminate.
+    struct NotAnError {};
+    append("Ok", 1);
+    ClusterOptions c;
+    c.name = fresh_name("cl_");
+    c.node_id = "n1";
+    c.heartbeat = std::chrono::milliseconds(50);
+    c.lease_ttl = std::chrono::seconds(30);
+    auto daemon =
+        ProjectionDaemon::builder(ts())
+            .cluster(c)
+            .poll_interval(std::chrono::milliseconds(50))
+            .add(projection_, [](const EventEnvelope&, Transaction&) { throw NotAnError{}; })
+            .build();
+    std::atomic<bool> stop{false};
+    EXPECT_THROW(daemon.run_loop(stop), NotAnError);
+    EXPECT_TRUE(daemon.is_hot());  // it got as far as a batch
+
+    // No heartbeat since: the thread was stopped, not left running.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto nodes = ts().projections().cluster_status(c.name);
+    ASSERT_EQ(nodes.size(), 1u);
+    EXPECT_GE(nodes[0].heartbeat_age_seconds, 0.25);
+}
+
 TEST_F(ProjectionDaemonTest, HealthEndpointServesJsonAndPrometheusMetrics) {
     append("Ok", 3);
     ClusterOptions c;

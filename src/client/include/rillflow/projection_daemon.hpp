@@ -21,6 +21,10 @@
 
 namespace rillflow {
 
+namespace detail {
+struct DaemonState;
+}
+
 /// @brief The C++ side of an external projection: apply() is called once per event, inside
 /// the transaction that also commits the projection's checkpoint, so read-model writes made
 /// through `tx` take effect exactly once. Throwing rolls back this event's writes (a
@@ -204,7 +208,7 @@ class RILLFLOW_EXPORT ProjectionDaemon {
 
   private:
     friend class ProjectionDaemonBuilder;
-    struct Impl;
+    using Impl = detail::DaemonState;
     explicit ProjectionDaemon(std::unique_ptr<Impl> impl);
     static std::string connection_url(const Store& store);
     static std::shared_ptr<detail::StoreState> state_of(const Store& store);

@@ -43,12 +43,14 @@ Connection::~Connection() = default;
 void Connection::connect_within_deadline() {
     conn_ = PgConn::start(options_->url, {{"fallback_application_name", "rillflow"}});
     if (!conn_) {
-        throw ConnectionError("08001", "could not connect to the database: out of memory");
+        throw ConnectionError(sqlstate::sqlclient_unable_to_establish_sqlconnection,
+                              "could not connect to the database: out of memory");
     }
     auto fail = [this](std::string message) {
         if (message.empty()) message = conn_.error_message();
         conn_.close();
-        throw ConnectionError("08001", "could not connect to the database: " + message);
+        throw ConnectionError(sqlstate::sqlclient_unable_to_establish_sqlconnection,
+                              "could not connect to the database: " + message);
     };
     if (PQstatus(conn_.get()) == CONNECTION_BAD) fail({});
 
@@ -89,7 +91,7 @@ void Connection::receive_notice(void* arg, const PGresult* result) {
 
 Result Connection::exec(std::string_view sql, const Params& params) {
     if (!conn_ || broken_) {
-        throw ConnectionError("08003", "the connection is closed");
+        throw ConnectionError(sqlstate::connection_does_not_exist, "the connection is closed");
     }
     const std::string text(sql);
     std::vector<const char*> values;
@@ -103,7 +105,7 @@ Result Connection::exec(std::string_view sql, const Params& params) {
     const bool lost = PQstatus(conn_.get()) == CONNECTION_BAD;
     if (lost) broken_ = true;
     if (!result) {
-        throw ConnectionError("08006", conn_.error_message());
+        throw ConnectionError(sqlstate::connection_failure, conn_.error_message());
     }
     switch (PQresultStatus(result.get())) {
         case PGRES_COMMAND_OK:
@@ -114,11 +116,12 @@ Result Connection::exec(std::string_view sql, const Params& params) {
         case PGRES_COPY_OUT:
         case PGRES_COPY_BOTH:
             broken_ = true;  // the session is stuck in COPY mode now
-            throw SqlError("0A000", "COPY is not supported through rillflow::Transaction::exec");
+            throw SqlError(sqlstate::feature_not_supported,
+                           "COPY is not supported through rillflow::Transaction::exec");
         default:
             break;
     }
-    std::string sqlstate = field(result.get(), PG_DIAG_SQLSTATE);
+    std::string code = field(result.get(), PG_DIAG_SQLSTATE);
     std::string message = field(result.get(), PG_DIAG_MESSAGE_PRIMARY);
     if (message.empty()) message = pg_message(PQresultErrorMessage(result.get()));
     if (message.empty()) message = conn_.error_message();
@@ -126,12 +129,12 @@ Result Connection::exec(std::string_view sql, const Params& params) {
     std::string hint = field(result.get(), PG_DIAG_MESSAGE_HINT);
     if (lost) {
         // Whatever the server said last, the connection is gone now.
-        if (sqlstate.empty()) sqlstate = "08006";
-        throw ConnectionError(std::move(sqlstate), std::move(message), std::move(detail),
+        if (code.empty()) code = sqlstate::connection_failure;
+        throw ConnectionError(std::move(code), std::move(message), std::move(detail),
                               std::move(hint));
     }
-    if (sqlstate.empty()) sqlstate = "XX000";
-    throw_error(std::move(sqlstate), std::move(message), std::move(detail), std::move(hint));
+    if (code.empty()) code = sqlstate::internal_error;
+    throw_error(std::move(code), std::move(message), std::move(detail), std::move(hint));
 }
 
 bool Connection::reusable() const noexcept {

@@ -68,8 +68,9 @@ Session::Session(std::shared_ptr<detail::StoreState> store, SessionOptions optio
     if (!options.advisory_locks()) options.advisory_locks(store->session_advisory_locks);
     if (!options.headers()) options.headers(store->session_headers);
     if (!options.headers()->is_null() && !options.headers()->is_object()) {
-        throw InvalidArgument("22023", "session headers must be a JSON object, not " +
-                                           std::string(options.headers()->type_name()));
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "session headers must be a JSON object, not " +
+                                  std::string(options.headers()->type_name()));
     }
     state_->store = std::move(store);
     state_->options = std::move(options);
@@ -86,7 +87,7 @@ const Session::Entry* Session::find(const std::string& collection, const Uuid& i
     auto it = state_->known.find(Key{collection, id});
     if (it == state_->known.end() || !it->second.entry.object) return nullptr;
     if (it->second.entry.type != type) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "document " + id.to_string() + " in collection \"" + collection +
                                   "\" is already in this session as another C++ type",
                               {}, "Load and store each document as one type per session.");
@@ -162,7 +163,7 @@ void Session::stage_store(const std::string& collection, const Uuid& id,
                           std::optional<std::int64_t> expected_version) {
     State::Tracked& t = state_->known[Key{collection, id}];
     if (t.entry.object && t.entry.type != type) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "document " + id.to_string() + " in collection \"" + collection +
                                   "\" is already in this session as another C++ type",
                               {}, "Load and store each document as one type per session.");
@@ -189,7 +190,7 @@ void Session::remove(const std::string& collection, const Uuid& id,
 void Session::patch(const std::string& collection, const Uuid& id, json fields,
                     std::optional<std::int64_t> expected_version) {
     if (!fields.is_object() || fields.empty()) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "Session::patch: fields must be a non-empty JSON object of "
                               "dotted path -> value");
     }
@@ -203,9 +204,11 @@ void Session::patch(const std::string& collection, const Uuid& id, json fields,
 
 void Session::enqueue_events(const Uuid& stream, Expected expected, std::vector<EventData> events,
                              AppendOptions options) {
-    if (events.empty()) throw InvalidArgument("22023", "enqueue_events: no events given");
+    if (events.empty())
+        throw InvalidArgument(sqlstate::invalid_parameter_value, "enqueue_events: no events given");
     if (!options.headers.is_null() && !options.headers.is_object()) {
-        throw InvalidArgument("22023", "enqueue_events: the headers must be a JSON object");
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "enqueue_events: the headers must be a JSON object");
     }
     Op op;
     op.kind = OpKind::Append;

@@ -56,7 +56,7 @@ void Transaction::end() noexcept {
 
 detail::TxState& Transaction::state() const {
     if (!state_ || !state_->active) {
-        throw SqlError("25000", "the transaction has ended",
+        throw SqlError(sqlstate::invalid_transaction_state, "the transaction has ended",
                        "It was committed, rolled back or moved from.");
     }
     return *state_;
@@ -80,7 +80,8 @@ void Transaction::commit() {
     tx.lease.release();
     // COMMIT of a transaction in which a statement failed succeeds as a ROLLBACK.
     if (r.command_status() == "ROLLBACK") {
-        throw SqlError("25P02", "the transaction was rolled back, not committed",
+        throw SqlError(sqlstate::in_failed_sql_transaction,
+                       "the transaction was rolled back, not committed",
                        "A statement in it failed earlier.");
     }
 }
@@ -162,7 +163,7 @@ void Savepoint::end() noexcept {
 
 detail::TxState& Savepoint::state() const {
     if (!active()) {
-        throw SqlError("25000", "the savepoint has ended",
+        throw SqlError(sqlstate::invalid_transaction_state, "the savepoint has ended",
                        "It was released or rolled back, moved from, or its transaction ended.");
     }
     return *tx_;

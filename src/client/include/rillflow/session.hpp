@@ -179,7 +179,9 @@ class RILLFLOW_EXPORT Session {
     template <typename T>
     void store(const std::string& collection, const Uuid& id, std::shared_ptr<T> object,
                std::optional<std::int64_t> expected_version = std::nullopt) {
-        if (!object) throw InvalidArgument("22004", "Session::store: the object is null");
+        if (!object)
+            throw InvalidArgument(sqlstate::null_value_not_allowed,
+                                  "Session::store: the object is null");
         std::shared_ptr<void> erased = object;
         stage_store(collection, id, std::move(erased), typeid(T), &to_json_of<T>, expected_version);
     }

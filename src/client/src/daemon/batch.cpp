@@ -83,7 +83,7 @@ Failure failure_of(const DaemonState& d, const DaemonProjection& p, const EventE
         f.message = err->message();
         f.detail = err->detail();
     } else {
-        f.sqlstate = "XX000";  // not an SQL error: the C++ handler threw
+        f.sqlstate = sqlstate::internal_error;  // not an SQL error: the C++ handler threw
         f.message = ex.what();
     }
     f.context = "C++ handler of external projection " + p.name + ", event at position " +

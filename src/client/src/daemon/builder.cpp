@@ -76,7 +76,8 @@ ProjectionDaemonBuilder& ProjectionDaemonBuilder::register_handler(
     std::string name, std::shared_ptr<ProjectionHandler> handler,
     std::vector<std::string> event_types) {
     if (!handler)
-        throw InvalidArgument("22004", "the handler of projection \"" + name + "\" is null");
+        throw InvalidArgument(sqlstate::null_value_not_allowed,
+                              "the handler of projection \"" + name + "\" is null");
     entries_.push_back({std::move(name), std::move(handler), std::move(event_types)});
     return *this;
 }
@@ -88,7 +89,8 @@ ProjectionDaemonBuilder& ProjectionDaemonBuilder::add(std::string name,
 ProjectionDaemonBuilder& ProjectionDaemonBuilder::add(std::string name, ProjectionFunction handler,
                                                       std::vector<std::string> event_types) {
     if (!handler)
-        throw InvalidArgument("22004", "the handler of projection \"" + name + "\" is empty");
+        throw InvalidArgument(sqlstate::null_value_not_allowed,
+                              "the handler of projection \"" + name + "\" is empty");
     return register_handler(std::move(name), std::make_shared<FunctionHandler>(std::move(handler)),
                             std::move(event_types));
 }
@@ -103,21 +105,25 @@ ProjectionDaemonBuilder& ProjectionDaemonBuilder::run_in_database(std::string na
 ProjectionDaemon ProjectionDaemonBuilder::build() const {
     if (batch_size_ < 1 || batch_size_ > 100000)
         throw InvalidArgument(
-            "22023", "batch_size must be between 1 and 100000, not " + std::to_string(batch_size_));
+            sqlstate::invalid_parameter_value,
+            "batch_size must be between 1 and 100000, not " + std::to_string(batch_size_));
     if (lease_ttl_.count() < 100)
-        throw InvalidArgument("22023", "lease_ttl must be at least 100 milliseconds");
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "lease_ttl must be at least 100 milliseconds");
     if (poll_interval_.count() < 1)
-        throw InvalidArgument("22023", "poll_interval must be positive");
+        throw InvalidArgument(sqlstate::invalid_parameter_value, "poll_interval must be positive");
     if (cluster_) {
         if (cluster_->heartbeat.count() < 1 || cluster_->heartbeat >= cluster_->lease_ttl)
-            throw InvalidArgument("22023",
+            throw InvalidArgument(sqlstate::invalid_parameter_value,
                                   "the heartbeat interval must be positive and shorter "
                                   "than the cluster lease TTL");
         if (cluster_->min_cold_standbys < 0)
-            throw InvalidArgument("22023", "min_cold_standbys must not be negative");
+            throw InvalidArgument(sqlstate::invalid_parameter_value,
+                                  "min_cold_standbys must not be negative");
     }
     if (entries_.empty() && !all_in_database_)
-        throw InvalidArgument("22023", "the daemon has no projection to run", "",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "the daemon has no projection to run", "",
                               "Add one with register_handler() or run_in_database().");
 
     const std::string url = ProjectionDaemon::connection_url(store_);
@@ -132,7 +138,7 @@ ProjectionDaemon ProjectionDaemonBuilder::build() const {
                 *ProjectionDaemon::state_of(store_),
                 "SELECT name FROM rillflow.tenants WHERE schema_name = $1::name", {*schema_});
             if (r.empty())
-                throw TenantNotFound("RF005",
+                throw TenantNotFound(sqlstate::tenant_not_found,
                                      "no tenant has the store schema \"" + *schema_ + "\"");
             tenant = std::string(r.value(0, 0));
         }
@@ -164,7 +170,8 @@ ProjectionDaemon ProjectionDaemonBuilder::build() const {
     Projections admin = store.projections();
     for (const Entry& e : entries_) {
         if (impl->projections.count(e.name) != 0)
-            throw InvalidArgument("22023", "projection \"" + e.name + "\" is registered twice");
+            throw InvalidArgument(sqlstate::invalid_parameter_value,
+                                  "projection \"" + e.name + "\" is registered twice");
         if (e.handler) {
             ExternalProjectionOptions options;
             options.event_types = e.event_types;

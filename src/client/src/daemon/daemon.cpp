@@ -40,7 +40,7 @@ void DaemonState::say(const std::string& line) const {
 DaemonProjection& DaemonState::find(std::string_view name) {
     auto it = projections.find(std::string(name));
     if (it == projections.end()) {
-        throw NotFound("RF004",
+        throw NotFound(sqlstate::not_found,
                        "projection \"" + std::string(name) + "\" is not run by this daemon", "",
                        "Register a handler for it with register_handler().");
     }

@@ -51,14 +51,14 @@ class RILLFLOW_EXPORT Transaction {
     /// which leaves the transaction usable after a failed statement. Savepoints nest.
     [[nodiscard]] Savepoint savepoint();
     /// @brief True until commit() or rollback() (or a move away).
-    bool active() const noexcept;
+    [[nodiscard]] bool active() const noexcept;
     /// @brief The event API inside this transaction; valid while the transaction is active.
-    Events events() const;
+    [[nodiscard]] Events events() const;
     /// @brief The document API on `collection` inside this transaction; valid while the
     /// transaction is active.
-    Documents docs(std::string collection = std::string(kDefaultCollection)) const;
+    [[nodiscard]] Documents docs(std::string collection = std::string(kDefaultCollection)) const;
     /// @brief The server process id of this transaction's connection (for diagnostics).
-    int backend_pid() const;
+    [[nodiscard]] int backend_pid() const;
 
   private:
     friend class Store;
@@ -94,7 +94,7 @@ class RILLFLOW_EXPORT Savepoint {
     /// @throws SqlError (25000) when it or its transaction has ended.
     void rollback();
     /// @brief True until release() or rollback() (or a move away, or its transaction's end).
-    bool active() const noexcept;
+    [[nodiscard]] bool active() const noexcept;
 
   private:
     friend class Transaction;

@@ -178,7 +178,7 @@ ProjectionDaemon ProjectionDaemonBuilder::build() const {
             options.batch_size = batch_size_;
             admin.create_external(e.name, options);
         } else {
-            admin.status(e.name);  // must exist (RF004 otherwise)
+            static_cast<void>(admin.status(e.name));  // must exist (RF004 otherwise)
         }
         detail::DaemonProjection p;
         p.name = e.name;

@@ -15,9 +15,8 @@
 #    model arrive as dumped, and the restored store goes on appending and
 #    projecting.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 work=$(mktemp -d)
 loader=

@@ -5,9 +5,8 @@
 # the store and head when a tick advanced the log. A reload changes its
 # naptime.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_seq
 work=$(mktemp -d)

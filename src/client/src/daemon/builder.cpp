@@ -14,18 +14,6 @@ namespace {
 
 std::string default_owner() { return detail::host_name() + "-" + std::to_string(getpid()); }
 
-// The characters cluster_heartbeat accepts in a node name; others become '-'.
-std::string node_name(std::string s) {
-    for (char& c : s) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '@' ||
-                        c == '-';
-        if (!ok) c = '-';
-    }
-    if (s.size() > 128) s.resize(128);
-    return s;
-}
-
 class FunctionHandler : public ProjectionHandler {
   public:
     explicit FunctionHandler(ProjectionFunction f) : f_(std::move(f)) {}
@@ -103,13 +91,8 @@ ProjectionDaemonBuilder& ProjectionDaemonBuilder::run_in_database(std::string na
 }
 
 ProjectionDaemon ProjectionDaemonBuilder::build() const {
-    if (batch_size_ < 1 || batch_size_ > 100000)
-        throw InvalidArgument(
-            sqlstate::invalid_parameter_value,
-            "batch_size must be between 1 and 100000, not " + std::to_string(batch_size_));
-    if (lease_ttl_.count() < 100)
-        throw InvalidArgument(sqlstate::invalid_parameter_value,
-                              "lease_ttl must be at least 100 milliseconds");
+    // What only the C++ side knows about is checked here; the batch size, the lease TTL and
+    // the node name are checked below by the SQL rules that apply to them (one copy each).
     if (poll_interval_.count() < 1)
         throw InvalidArgument(sqlstate::invalid_parameter_value, "poll_interval must be positive");
     if (cluster_) {
@@ -125,6 +108,17 @@ ProjectionDaemon ProjectionDaemonBuilder::build() const {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "the daemon has no projection to run", "",
                               "Add one with register_handler() or run_in_database().");
+
+    // The settings by the SQL API's rules (22023 with the server's message otherwise), and
+    // the default node name made from "<hostname>-<pid>" by the server's name rule.
+    const bool default_node = cluster_ && cluster_->node_id.empty();
+    Result settings = detail::exec_in_store(
+        *ProjectionDaemon::state_of(store_),
+        "SELECT rillflow.check_daemon_settings(batch_size => $1::integer, "
+        "lease_ttl => $2::interval, node_id => $3::text), rillflow.sanitize_node_id($4::text)",
+        {batch_size_, detail::interval_text(lease_ttl_),
+         cluster_ && !default_node ? Param(cluster_->node_id) : Param::null(),
+         default_node ? Param(default_owner()) : Param::null()});
 
     const std::string url = ProjectionDaemon::connection_url(store_);
     // A tenant or schema other than the store's: a store of its own on that tenant, so every
@@ -159,7 +153,7 @@ ProjectionDaemon ProjectionDaemonBuilder::build() const {
     impl->all_in_database = all_in_database_;
     impl->lease_ttl = lease_ttl_;
     if (cluster_) {
-        if (impl->cluster->node_id.empty()) impl->cluster->node_id = node_name(default_owner());
+        if (default_node) impl->cluster->node_id = std::string(settings.value(0, 1));
         // The projection leases of a node must not outlive its hot lease by much, or a node
         // taking over waits for them: unless set, they last as long as the hot lease.
         if (lease_ttl_ == std::chrono::milliseconds(30000)) impl->lease_ttl = cluster_->lease_ttl;

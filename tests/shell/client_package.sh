@@ -7,8 +7,7 @@ set -euo pipefail
 : "${DATABASE_URL:?DATABASE_URL names the test database}"
 source "$(dirname "$0")/lib/preamble.sh"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+make_work_dir
 
 cmake --install build/cmake --prefix "$work/prefix" >"$work/install.log" 2>&1 ||
     { cat "$work/install.log"; fail "cmake --install"; }

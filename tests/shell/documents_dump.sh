@@ -7,9 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
+make_work_dir
 
 
 rf_fresh_database rillflow_docdump_src >/dev/null

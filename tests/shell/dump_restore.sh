@@ -7,9 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy' EXIT
-chmod 755 "$work"
+make_work_dir
+on_exit 'RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy'
 
 
 # --- the source database: two stores, sequenced and unsequenced events
@@ -105,7 +104,7 @@ check_restored rillflow_dump_dst
 
 # --- another cluster: transaction ids from the dump mean nothing there
 # Its port is the first free one scripts/cluster.sh finds (RILLFLOW_PGPORT names
-# the first cluster's), remembered in its folder until the trap destroys it.
+# the first cluster's), remembered in its folder until on_exit destroys it.
 pg2() { (unset RILLFLOW_PGPORT; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh "$@"); }
 pg2 start
 pg2_env=$(pg2 env)

@@ -17,7 +17,7 @@ export PGOPTIONS="-c synchronous_commit=on"
 
 # Every q below runs in the test's database.
 export PGDATABASE=rillflow_proj_crash
-trap 'bash scripts/cluster.sh start >/dev/null 2>&1 || true' EXIT
+on_exit 'bash scripts/cluster.sh start >/dev/null 2>&1'
 
 for mode in event batch; do
 echo "-- $mode handler"

@@ -8,7 +8,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
-trap 'reset_worker_settings; q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rillflow_worker_life2 WITH (FORCE)" -c "DROP DATABASE IF EXISTS rillflow_worker_copy" -c "DROP DATABASE IF EXISTS rillflow_worker_renamed" >/dev/null' EXIT
+on_exit 'q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rillflow_worker_life2 WITH (FORCE)" -c "DROP DATABASE IF EXISTS rillflow_worker_copy" -c "DROP DATABASE IF EXISTS rillflow_worker_renamed" >/dev/null'
+on_exit reset_worker_settings
 db=rillflow_worker_life
 worker_switch on
 

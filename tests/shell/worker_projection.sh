@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 db=rillflow_worker_proj
-trap 'reset_worker_settings' EXIT
+on_exit reset_worker_settings
 worker_switch on
 rf_fresh_database $db >/dev/null
 q -d $db <<'SQL' >/dev/null

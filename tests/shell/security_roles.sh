@@ -5,11 +5,9 @@
 # trigger; a role granted one tenant reaches no other through any connection
 # setting; the CLI grants and revokes tenant access.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-eval "$(bash scripts/cluster.sh env)"
+source "$(dirname "$0")/lib/preamble.sh"
 
-fail() { echo "FAIL: $*"; exit 1; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+make_work_dir
 # sqlstate DB SQL...: the SQLSTATE the statements stop at ("ok" when they all
 # succeed); the whole error, with its detail and hint, is left in $work/err
 sqlstate() {
@@ -18,9 +16,6 @@ sqlstate() {
     psql -X -q -At -d "$db" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose "$@" >/dev/null 2>"$work/err" && { echo ok; return; }
     sed -nE 's/^(psql:[^:]*:[0-9]+: )?ERROR:  ([0-9A-Z]{5}): .*/\2/p' "$work/err" | tail -n 1
 }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
 # scripts/cluster.sh keeps the server's log next to its socket folder
 serverlog=$(dirname "$PGHOST")/server.log
 [ -r "$serverlog" ] || fail "cannot read the server log $serverlog"
@@ -33,10 +28,15 @@ cleanup_roles() {
         q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1 || true
     done
 }
-for db in rillflow_sec_planted rillflow_sec; do
-    q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-done
+drop_databases() {
+    for db in rillflow_sec_planted rillflow_sec; do
+        q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+    done
+}
+drop_databases
 cleanup_roles
+on_exit cleanup_roles
+on_exit drop_databases
 for r in $roles; do q -d postgres -c "CREATE ROLE $r LOGIN"; done
 
 # 1. CREATE EXTENSION refuses a rillflow schema it did not create.
@@ -131,9 +131,5 @@ if "$cli" --database-url "$(url_as postgres)" tenants grant --tenant a --role rf
 fi
 grep -q 22023 "$work/out" || fail "an unknown level is not 22023: $(cat "$work/out")"
 
-for db in rillflow_sec_planted rillflow_sec; do
-    q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-done
-cleanup_roles
 [ "$(crashes)" = "$crashes_before" ] || fail "a backend crashed during the test"
 echo "ok: planted schemas refused, the internal trigger unreachable, tenants isolated, CLI grants"

@@ -6,17 +6,16 @@
 # tenant's log is unchanged). A projection registered by a superuser keeps
 # running.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_sec
 cleanup() {
-    reset_worker_settings
     q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
         -c "DROP ROLE IF EXISTS rf_wsec_admin" >/dev/null 2>&1 || true
 }
-trap cleanup EXIT
+on_exit reset_worker_settings
+on_exit cleanup
 worker_switch on
 q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
     -c "DROP ROLE IF EXISTS rf_wsec_admin" >/dev/null

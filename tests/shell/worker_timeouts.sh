@@ -6,14 +6,22 @@
 # again alone), none skipped, none dead-lettered. A handler that loops is
 # dead-lettered with 57014, one that catches query_canceled in an EXCEPTION
 # block too, and neither holds the worker: another projection keeps running,
-# and the worker is the same process throughout.
+# and the worker is the same process throughout. pg_cancel_backend on the
+# worker cancels the handler call in progress: that event is charged, the
+# events before it in the batch are kept.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$(dirname "$0")/lib/worker.sh"
 eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_timeouts
-trap 'reset_worker_settings' EXIT
+fifo=$(mktemp -u)
+cleanup() {
+    exec 3>&- 2>/dev/null || true
+    rm -f "$fifo"
+    reset_worker_settings
+}
+trap cleanup EXIT
 worker_switch on
 q -d postgres -c "ALTER SYSTEM SET rillflow.batch_statement_timeout = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
 rf_fresh_database $db >/dev/null
@@ -80,4 +88,44 @@ got=$(q -d $db -c "SELECT string_agg(position::text, ',' ORDER BY position) FROM
 [ "$got" = "21,23,25" ] || fail "the stuck projection applied positions $got, want 21,23,25"
 [ "$(worker_pid $db)" = "$pid" ] || fail "the worker was replaced"
 echo "ok: a looping handler and one that catches query_canceled are dead-lettered, the worker goes on"
+
+# --- pg_cancel_backend while a handler waits on a lock: that event is
+# charged (a retry, due in an hour here), the two events before it are kept
+q -d $db <<'SQL' >/dev/null
+CREATE TABLE public.gate (x int);
+CREATE FUNCTION public.gated(e rillflow.event_envelope) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF e.type = 'Gated' THEN
+        PERFORM count(*) FROM public.gate;
+    END IF;
+    INSERT INTO public.applied VALUES ('gated', e.position);
+END $$;
+SELECT rillflow.create_projection('gated', 'public.gated(rillflow.event_envelope)', ARRAY['Before', 'Gated'], start_from => 25);
+SELECT rillflow.set_projection_options('gated', backoff_base => '1 hour');
+SQL
+mkfifo "$fifo"
+psql -X -q -d $db <"$fifo" >/dev/null &
+exec 3>"$fifo"
+echo "BEGIN; LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE;" >&3
+_gate_held() { [ "$(q -d $db -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'gate' AND l.granted AND l.mode = 'AccessExclusiveLock'")" -eq 1 ]; }
+wait_until "the gate to be locked" 20 _gate_held
+q -d $db -c "SELECT rillflow.append_events(gen_random_uuid(),
+               '[{\"type\": \"Before\", \"body\": {}}, {\"type\": \"Before\", \"body\": {}}, {\"type\": \"Gated\", \"body\": {}}]')" >/dev/null
+_waits_at_gate() {
+    [ "$(q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid AND wait_event_type = 'Lock'
+                            AND query = 'rillflow: projection gated in store rillflow_default'")" -eq 1 ]
+}
+wait_until "the worker to wait at the gate in the gated projection" 30 _waits_at_gate
+q -d postgres -c "SELECT pg_cancel_backend($pid)" >/dev/null
+_charged() { [ "$(q -d $db -c "SELECT retry_attempts FROM rillflow.projection_status('gated')")" -eq 1 ]; }
+wait_until "the cancelled event to be charged" 30 _charged
+echo "COMMIT;" >&3
+exec 3>&-
+wait
+got=$(q -d $db -F ' ' -c "SELECT checkpoint, retry_position, last_error->>'sqlstate',
+        (SELECT string_agg(position::text, ',' ORDER BY position) FROM public.applied WHERE projection = 'gated')
+   FROM rillflow.projection_status('gated')")
+[ "$got" = "27 28 57014 26,27" ] || fail "after the cancel: checkpoint, retry position, sqlstate, applied = $got, want 27 28 57014 26,27"
+[ "$(worker_pid $db)" = "$pid" ] || fail "the worker was replaced after pg_cancel_backend"
+echo "ok: pg_cancel_backend on the worker charges the event it interrupted and keeps the ones before it"
 echo "worker timeouts: ok"

@@ -74,6 +74,20 @@ SELECT rillflow.run_projection('escalate') AS applied;
 SELECT checkpoint, events_dead_lettered, last_error->>'sqlstate' AS sqlstate, last_error->>'message' AS message
   FROM rillflow.projection_status('escalate');
 SELECT count(*) AS rows_written_as_someone_else FROM regress_owner.seen WHERE usr <> 'regress_rf_owner';
+SELECT current_user AS after_failed_calls;
+
+-- a handler cannot run projections itself (it would switch to their owner):
+-- 0A000, a handler error
+SET ROLE regress_rf_owner;
+CREATE FUNCTION regress_owner.nested(e rillflow.event_envelope) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM rillflow.run_projection('owned');
+END $$;
+SELECT rillflow.create_projection('nested', 'regress_owner.nested(rillflow.event_envelope)', start_from => 3);
+SELECT rillflow.set_projection_options('nested', max_attempts => 1);
+RESET ROLE;
+SELECT rillflow.run_projection('nested') AS applied;
+SELECT position, sqlstate, message FROM rillflow.dlq_list('nested');
 
 -- settings a handler changes (SET, SET LOCAL, set_config; rillflow.tenant
 -- too) are reset after its batch, and the run goes on in its own store:

@@ -175,6 +175,8 @@ static void
 rf_begin(const char *activity)
 {
 	pgstat_report_activity(STATE_RUNNING, activity);
+	/* now() is the time of this transaction, as for a client's statement. */
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

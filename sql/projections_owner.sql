@@ -159,8 +159,9 @@ SELECT status, checkpoint, retry_attempts, last_error->>'sqlstate' AS sqlstate, 
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_owner, rillflow_tenant_regress_owner_b, regress_owner CASCADE;
-DELETE FROM rillflow.tenants WHERE name IN ('regress_owner', 'regress_owner_b');
+SELECT rillflow._drop_store('regress_owner');
+SELECT rillflow._drop_store('regress_owner_b');
+DROP SCHEMA regress_owner CASCADE;
 RESET client_min_messages;
 DROP OWNED BY regress_rf_owner, regress_rf_runner;
 DROP ROLE regress_rf_owner, regress_rf_runner;

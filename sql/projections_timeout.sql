@@ -107,8 +107,7 @@ RESET rillflow.batch_statement_timeout;
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_timeout CASCADE;
-DELETE FROM rillflow.tenants WHERE name = 'regress_timeout';
+SELECT rillflow._drop_store('regress_timeout');
 RESET client_min_messages;
 DROP TABLE regress_timeout_applied;
 DROP FUNCTION regress_timeout_retried(rillflow.event_envelope), regress_timeout_dead(rillflow.event_envelope),

@@ -17,6 +17,11 @@ BEGIN
             name                text PRIMARY KEY,
             kind                text NOT NULL CHECK (kind IN ('worker', 'external')),
             handler             regprocedure,
+            -- The role that registered it: its handler runs as this role
+            -- (projection_apply.c). A name, not an oid or a regrole: a dump
+            -- restored into another cluster recreates roles by name, with
+            -- new oids.
+            owner               name NOT NULL,
             event_types         text[],
             batch_size          integer NOT NULL CHECK (batch_size BETWEEN 1 AND %3$s),
             start_from          bigint NOT NULL DEFAULT 0 CHECK (start_from >= 0),

@@ -74,7 +74,7 @@ static const RfPlanSpec rf_lock_plan = {
 	"SELECT kind, handler::pg_catalog.oid, event_types, batch_size, status, checkpoint, "
 	"  (lease_owner IS NOT NULL AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()), "
 	"  (retry_at IS NOT NULL AND retry_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()), "
-	"  owner::pg_catalog.text "
+	"  owner::pg_catalog.oid "
 	"FROM %s.projections WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE SKIP LOCKED",
 	1, {TEXTOID}
 };
@@ -661,7 +661,7 @@ rf_envelope_type(void)
  * returned: it is never run as anyone else.
  */
 static bool
-rf_check_runnable(const RfStore *store, RfProjection *proj, const char *owner_name)
+rf_check_runnable(const RfStore *store, RfProjection *proj, Oid owner)
 {
 	HeapTuple	tuple;
 	Form_pg_proc procform;
@@ -669,6 +669,7 @@ rf_check_runnable(const RfStore *store, RfProjection *proj, const char *owner_na
 	Oid			argtype;
 	bool		ok;
 	char	   *signature;
+	char	   *owner_name;
 	AclResult	aclresult;
 
 	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(proj->handler_oid));
@@ -694,14 +695,15 @@ rf_check_runnable(const RfStore *store, RfProjection *proj, const char *owner_na
 		return false;
 	}
 
-	proj->handler.owner = get_role_oid(owner_name, true);
-	if (!OidIsValid(proj->handler.owner))
+	owner_name = GetUserNameFromId(owner, true);
+	if (owner_name == NULL)
 	{
 		rf_mark_failed(store, proj->name, ERRCODE_UNDEFINED_OBJECT,
-					   psprintf("its owner, role \"%s\", does not exist", owner_name),
+					   "its owner role no longer exists",
 					   "A projection runs only as the role that registered it: register it again as an existing role.");
 		return false;
 	}
+	proj->handler.owner = owner;
 	aclresult = pg_proc_aclcheck(proj->handler_oid, proj->handler.owner, ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 	{
@@ -749,7 +751,7 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 	bool		isnull;
 	char	   *kind;
 	char	   *status;
-	char	   *owner_name;
+	Oid			owner;
 
 	proj->name = name;
 	proj->name_datum = CStringGetTextDatum(name);
@@ -782,9 +784,9 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 		proj->event_types = PointerGetDatum(DatumGetArrayTypePCopy(proj->event_types));
 	proj->batch_size = DatumGetInt32(SPI_getbinval(tab->vals[0], tab->tupdesc, 4, &isnull));
 	proj->checkpoint = DatumGetInt64(SPI_getbinval(tab->vals[0], tab->tupdesc, 6, &isnull));
-	owner_name = SPI_getvalue(tab->vals[0], tab->tupdesc, 9);
+	owner = DatumGetObjectId(SPI_getbinval(tab->vals[0], tab->tupdesc, 9, &isnull));
 
-	if (!rf_check_runnable(store, proj, owner_name))
+	if (!rf_check_runnable(store, proj, owner))
 		return false;
 	proj->handler.cancel_charges = rf_in_worker();
 

@@ -17,11 +17,6 @@ BEGIN
             name                text PRIMARY KEY,
             kind                text NOT NULL CHECK (kind IN ('worker', 'external')),
             handler             regprocedure,
-            -- The role that registered it: its handler runs as this role
-            -- (projection_apply.c). A name, not an oid or a regrole: a dump
-            -- restored into another cluster recreates roles by name, with
-            -- new oids.
-            owner               name NOT NULL,
             event_types         text[],
             batch_size          integer NOT NULL CHECK (batch_size BETWEEN 1 AND %3$s),
             start_from          bigint NOT NULL DEFAULT 0 CHECK (start_from >= 0),
@@ -45,6 +40,9 @@ BEGIN
             last_error          jsonb,
             last_run_at         timestamptz,
             reset_function      regprocedure,
+            -- the role that registered it: its handler and reset function run
+            -- with this role's rights only (set by projections_owner)
+            owner               regrole NOT NULL,
             created_at          timestamptz NOT NULL DEFAULT now(),
             updated_at          timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT projections_handler_kind CHECK ((kind = 'worker') = (handler IS NOT NULL))

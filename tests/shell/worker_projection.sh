@@ -11,13 +11,12 @@
 # tables as that role (a login role that is not a superuser, with the grants
 # a projection owner needs): worker_nonsuper_owner.sh runs it so.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_proj
 owner=${RILLFLOW_TEST_OWNER:-}
-trap 'reset_worker_settings' EXIT
+on_exit reset_worker_settings
 worker_switch on
 rf_fresh_database $db >/dev/null
 q -d $db -c "SELECT rillflow.ensure_tenant('acme')" >/dev/null

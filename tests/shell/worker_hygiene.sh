@@ -8,18 +8,12 @@
 #   setting) are reset after its batch: the next projection's handler, run by
 #   the same worker, sees the worker's own settings.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_hygiene
-fifo=$(mktemp -u)
-cleanup() {
-    exec 3>&- 2>/dev/null || true
-    rm -f "$fifo"
-    reset_worker_settings
-}
-trap cleanup EXIT
+on_exit reset_worker_settings
+make_work_dir
 worker_switch on
 rf_fresh_database $db >/dev/null
 q -d $db <<'SQL' >/dev/null
@@ -69,21 +63,20 @@ seen=$(q -d $db -F '|' -c "SELECT search_path, note, store FROM public.looked")
 echo "ok: settings a handler changes are reset after its batch"
 
 # --- pg_stat_activity: hold the gate, append a Gated event, look at the worker
-mkfifo "$fifo"
-psql -X -q -d $db <"$fifo" >/dev/null &
-exec 3>"$fifo"
-echo "BEGIN; LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE;" >&3
-_gate_held() { [ "$(q -d $db -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'gate' AND l.granted AND l.mode = 'AccessExclusiveLock'")" -eq 1 ]; }
-wait_until "the gate to be locked" 20 _gate_held
+background_session $db held 600 "$work/gate.out" <<'SQL'
+BEGIN;
+LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE;
+SQL
+gate=$!
+on_exit 'kill $gate 2>/dev/null || true'
+wait_until "the gate to be locked" 20 grep -q '^held$' "$work/gate.out"
 q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'Gated', '{}')" >/dev/null
 _shows_gated() {
     [ "$(q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'rillflow worker' AND datname = '$db'
                             AND state = 'active' AND query = 'rillflow: projection c_gated in store rillflow_default'")" -eq 1 ]
 }
 wait_until "pg_stat_activity to show the worker running c_gated" 20 _shows_gated
-echo "COMMIT;" >&3
-exec 3>&-
-wait
+kill $gate; wait $gate 2>/dev/null || true
 _gated_done() { [ "$(q -d $db -c "SELECT checkpoint FROM rillflow.projection_status('c_gated')")" -ge 2 ]; }
 wait_until "c_gated to pass the gated event" 20 _gated_done
 echo "ok: pg_stat_activity shows the projection the worker runs"

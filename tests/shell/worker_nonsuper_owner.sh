@@ -6,9 +6,8 @@
 # docs/security.md documents: the worker runs every handler as that role
 # (current_user is the owner, rolsuper false), never as its own role.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 owner=rf_test_owner
 db=rillflow_worker_proj		# worker_projection.sh's database

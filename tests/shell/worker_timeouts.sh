@@ -10,18 +10,12 @@
 # worker cancels the handler call in progress: that event is charged, the
 # events before it in the batch are kept.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_timeouts
-fifo=$(mktemp -u)
-cleanup() {
-    exec 3>&- 2>/dev/null || true
-    rm -f "$fifo"
-    reset_worker_settings
-}
-trap cleanup EXIT
+on_exit reset_worker_settings
+make_work_dir
 worker_switch on
 q -d postgres -c "ALTER SYSTEM SET rillflow.batch_statement_timeout = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
 rf_fresh_database $db >/dev/null
@@ -103,12 +97,13 @@ END $$;
 SELECT rillflow.create_projection('gated', 'public.gated(rillflow.event_envelope)', ARRAY['Before', 'Gated'], start_from => 25);
 SELECT rillflow.set_projection_options('gated', backoff_base => '1 hour');
 SQL
-mkfifo "$fifo"
-psql -X -q -d $db <"$fifo" >/dev/null &
-exec 3>"$fifo"
-echo "BEGIN; LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE;" >&3
-_gate_held() { [ "$(q -d $db -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'gate' AND l.granted AND l.mode = 'AccessExclusiveLock'")" -eq 1 ]; }
-wait_until "the gate to be locked" 20 _gate_held
+background_session $db held 600 "$work/gate.out" <<'SQL'
+BEGIN;
+LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE;
+SQL
+gate=$!
+on_exit 'kill $gate 2>/dev/null || true'
+wait_until "the gate to be locked" 20 grep -q '^held$' "$work/gate.out"
 q -d $db -c "SELECT rillflow.append_events(gen_random_uuid(),
                '[{\"type\": \"Before\", \"body\": {}}, {\"type\": \"Before\", \"body\": {}}, {\"type\": \"Gated\", \"body\": {}}]')" >/dev/null
 _waits_at_gate() {
@@ -119,9 +114,7 @@ wait_until "the worker to wait at the gate in the gated projection" 30 _waits_at
 q -d postgres -c "SELECT pg_cancel_backend($pid)" >/dev/null
 _charged() { [ "$(q -d $db -c "SELECT retry_attempts FROM rillflow.projection_status('gated')")" -eq 1 ]; }
 wait_until "the cancelled event to be charged" 30 _charged
-echo "COMMIT;" >&3
-exec 3>&-
-wait
+kill $gate; wait $gate 2>/dev/null || true
 got=$(q -d $db -F ' ' -c "SELECT checkpoint, retry_position, last_error->>'sqlstate',
         (SELECT string_agg(position::text, ',' ORDER BY position) FROM public.applied WHERE projection = 'gated')
    FROM rillflow.projection_status('gated')")

@@ -98,6 +98,27 @@ SELECT count(*) AS nodes_intact FROM rillflow_default.daemon_nodes;
 SELECT hot FROM rillflow.cluster_heartbeat(repeat('c', 128), 'host-1.example:5432@x_y', '1 second');
 SELECT rillflow.cluster_leave(repeat('c', 128), 'host-1.example:5432@x_y');
 
+-- a C++ daemon's settings, checked by the rules the SQL API applies (NULL: not checked)
+SELECT rillflow.check_daemon_settings();
+SELECT rillflow.check_daemon_settings(batch_size => 1, lease_ttl => '100 milliseconds', node_id => 'host-1.example:5432@x_y');
+SELECT rillflow.check_daemon_settings(batch_size => 100000, lease_ttl => '1 day', node_id => repeat('n', 128));
+SELECT rillflow.check_daemon_settings(batch_size => 0); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.check_daemon_settings(batch_size => 100001); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.check_daemon_settings(lease_ttl => '99 milliseconds'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.check_daemon_settings(lease_ttl => '1 day 1 second'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.check_daemon_settings(node_id => 'bad name'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.check_daemon_settings(node_id => ''); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.check_daemon_settings(node_id => repeat('n', 129)); \echo SQLSTATE :SQLSTATE
+
+-- any text becomes a node name: other characters turn into '-' (one per byte), cut at 128
+SELECT rillflow.sanitize_node_id('host-1.example:5432@x_y') AS unchanged,
+       rillflow.sanitize_node_id('my host/42') AS other_characters,
+       rillflow.sanitize_node_id('hôte-7') AS multibyte,
+       rillflow.sanitize_node_id('') AS empty,
+       rillflow.sanitize_node_id(NULL) IS NULL AS null_stays_null,
+       length(rillflow.sanitize_node_id(repeat('x', 200))) AS cut_at;
+SELECT rillflow.check_daemon_settings(node_id => rillflow.sanitize_node_id('my host/42 ' || repeat('z', 300)));
+
 -- an empty and a hostile search_path change nothing
 SET search_path = '';
 SELECT hot, token FROM rillflow.cluster_heartbeat('c2', 'n3', '1 second');
@@ -113,6 +134,5 @@ SELECT rillflow.cluster_leave('c2', 'n3');
 
 -- clean up the tenant of this test (tenant stores outlive DROP EXTENSION)
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_daemon CASCADE;
+SELECT rillflow._drop_store('regress_daemon');
 RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name = 'regress_daemon';

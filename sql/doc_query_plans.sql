@@ -134,9 +134,8 @@ RESET rillflow.tenant;
 
 -- (quietly: the list of a store's tables grows with each feature)
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_query CASCADE;
+SELECT rillflow._drop_store('regress_query');
 RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name = 'regress_query';
 SELECT rillflow.drop_query('by_email'), rillflow.drop_query('older'), rillflow.drop_collection('qplan');
 SELECT count(*) AS queries_left FROM rillflow.list_queries();
 SELECT name FROM rillflow.list_collections();

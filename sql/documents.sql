@@ -185,6 +185,5 @@ SELECT rillflow.drop_collection('docs');
 
 -- drop this test's tenant store
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_docs CASCADE;
-DELETE FROM rillflow.tenants WHERE name = 'regress_docs';
+SELECT rillflow._drop_store('regress_docs');
 RESET client_min_messages;

@@ -157,6 +157,5 @@ SELECT rillflow.drop_collection(name) FROM rillflow.list_collections() ORDER BY 
 
 -- drop this test's tenant store
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_fields CASCADE;
-DELETE FROM rillflow.tenants WHERE name = 'regress_fields';
+SELECT rillflow._drop_store('regress_fields');
 RESET client_min_messages;

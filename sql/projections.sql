@@ -129,6 +129,8 @@ SELECT rillflow.projection_commit('remote', 1, 4, -1); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.projection_commit('remote', NULL, 4, 1); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.projection_acquire('remote', '', '1 minute'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.projection_acquire('remote', 'node-a', '0 s'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.projection_acquire('remote', 'node-a', '99 milliseconds'); \echo SQLSTATE :SQLSTATE
+SELECT * FROM rillflow.projection_acquire('remote', 'node-a', '1 day 1 second'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.projection_acquire('remote', 'node-a', NULL); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.projection_acquire('orders', 'node-a', '1 minute'); \echo SQLSTATE :SQLSTATE
 -- failures: retry with backoff, then dead-letter with the event
@@ -158,8 +160,8 @@ SELECT count(*) AS paused_gets_nothing FROM rillflow.projection_acquire('remote'
 SELECT rillflow.resume_projection('remote');
 SELECT token FROM rillflow.projection_acquire('remote', 'node-b', '1 minute');
 -- an expired lease cannot commit, and another owner may take it
-SELECT token FROM rillflow.projection_acquire('remote', 'node-b', '1 millisecond');
-SELECT pg_sleep(0.01);
+SELECT token FROM rillflow.projection_acquire('remote', 'node-b', '100 milliseconds');
+SELECT pg_sleep(0.15);
 SELECT rillflow.projection_commit('remote', 4, 5, 1); \echo SQLSTATE :SQLSTATE
 SELECT token FROM rillflow.projection_acquire('remote', 'node-c', '1 minute');
 SELECT rillflow.projection_commit('remote', 5, 5, 1);
@@ -213,9 +215,8 @@ SELECT name FROM rillflow.list_projections();
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_proj CASCADE;
+SELECT rillflow._drop_store('regress_proj');
 RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name = 'regress_proj';
 DROP TABLE regress_proj_seen;
 DROP FUNCTION regress_proj_h(rillflow.event_envelope), regress_proj_two(rillflow.event_envelope, int),
     regress_proj_text(text), regress_proj_set(rillflow.event_envelope), regress_proj_reset(),

@@ -130,9 +130,8 @@ SELECT checkpoint, retry_attempts, events_dead_lettered FROM rillflow.projection
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_batch CASCADE;
+SELECT rillflow._drop_store('regress_batch');
 RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name = 'regress_batch';
 DROP TABLE regress_batch_totals, regress_batch_log;
 DROP FUNCTION regress_batch_sql(rillflow.event_envelope[]), regress_batch_pl(rillflow.event_envelope[]),
     regress_batch_text(text[]), regress_batch_set(rillflow.event_envelope[]),

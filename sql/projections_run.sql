@@ -160,12 +160,8 @@ SELECT name, status, checkpoint, head FROM rillflow.list_projections();
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_run CASCADE;
+SELECT rillflow._drop_store(t) FROM unnest(ARRAY['regress_run', 'regress_run_other']) t;
 RESET client_min_messages;
-SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_run_other CASCADE;
-RESET client_min_messages;
-DELETE FROM rillflow.tenants WHERE name IN ('regress_run', 'regress_run_other');
 DROP TABLE regress_run_totals, regress_run_log;
 DROP FUNCTION regress_run_sql(rillflow.event_envelope), regress_run_pl(rillflow.event_envelope),
     regress_run_slow(rillflow.event_envelope);

@@ -10,14 +10,7 @@
 -- the default store's collections need CASCADE. What earlier tests left
 -- behind varies, so the lists of dropped objects stay out of the output.
 SET client_min_messages = warning;
-DO $$
-DECLARE
-    s name;
-BEGIN
-    FOR s IN SELECT schema_name FROM rillflow.tenants LOOP
-        EXECUTE format('DROP SCHEMA %I CASCADE', s);
-    END LOOP;
-END $$;
+DO $$ BEGIN PERFORM rillflow._drop_store(name) FROM rillflow.tenants; END $$;
 DROP EXTENSION rillflow CASCADE;
 RESET client_min_messages;
 DROP ROLE IF EXISTS rillflow_mallory;

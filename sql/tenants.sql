@@ -68,7 +68,19 @@ RESET client_min_messages;
 SET rillflow.tenant = 'regress_globex';
 SELECT rillflow.stream_version('71000000-0000-0000-0000-000000000001'); \echo SQLSTATE :SQLSTATE
 RESET rillflow.tenant;
-DELETE FROM rillflow.tenants WHERE name = 'regress_globex';
+SELECT rillflow._drop_store('regress_globex');   -- its schema is gone already: the row goes
+
+-- _drop_store (the tests' teardown) drops a tenant's schema and row; internal
+SELECT rillflow.ensure_tenant('regress_dropme');
+SET client_min_messages = warning;
+SELECT rillflow._drop_store('regress_dropme');
+RESET client_min_messages;
+SELECT (SELECT count(*) FROM rillflow.tenants WHERE name = 'regress_dropme') AS tenant_rows,
+       (SELECT count(*) FROM pg_namespace WHERE nspname = 'rillflow_tenant_regress_dropme') AS schemas;
+SELECT rillflow._drop_store('regress_dropme'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._drop_store(NULL); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._drop_store('Bad Name'); \echo SQLSTATE :SQLSTATE
+SELECT has_function_privilege('public', 'rillflow._drop_store(text)', 'EXECUTE') AS public_may_drop;
 
 -- stores are created by ensure_tenant only while their names are free
 CREATE SCHEMA rillflow_tenant_regress_squatter;

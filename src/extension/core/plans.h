@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * plans.h
+ *	  Statements prepared once per backend and store (or table).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_PLANS_H
+#define RILLFLOW_PLANS_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/tuplestore.h"
+
+#include "core/store.h"
+
+/*
+ * A statement on a store's tables, or on one table. The SQL names tables as
+ * %s.table (at most six %s, each the quoted store schema), or, for a
+ * statement on one table (a collection), as %s alone (the quoted, qualified
+ * table); everything else in it is schema-qualified and every operator is
+ * spelled OPERATOR(pg_catalog.x), so a caller's search_path cannot change
+ * what it means.
+ */
+typedef struct RfPlanSpec
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[10];
+} RfPlanSpec;
+
+extern SPIPlanPtr rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target);
+extern SPIPlanPtr rf_store_plan(const RfStore *store, const RfPlanSpec *spec);
+extern int	rf_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+							long limit);
+extern void rf_execute_into(SPIPlanPtr plan, const char *sql, int nargs, const Oid *argtypes,
+							Datum *values, const char *nulls, bool read_only,
+							Tuplestorestate *result, TupleDesc result_desc);
+extern void rf_execute_plan_into(SPIPlanPtr plan, const RfPlanSpec *spec, Datum *values,
+								 const char *nulls, bool read_only, Tuplestorestate *result,
+								 TupleDesc result_desc);
+extern int	rf_run_plan(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+						const char *nulls, bool read_only, long limit);
+extern int64 rf_spi_int8(uint64 row, int column);
+extern void rf_run_plan_into(const RfStore *store, const RfPlanSpec *spec, Datum *values,
+							 const char *nulls, bool read_only, Tuplestorestate *result,
+							 TupleDesc result_desc);
+
+#endif							/* RILLFLOW_PLANS_H */

@@ -1,0 +1,346 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  rillflow's shared memory (see shmem.h) and the wake-ups sent at commit:
+ *	  an appending transaction sets its database worker's latch, a
+ *	  projection_commit wakes the backends waiting in wait_for_projection,
+ *	  and CREATE EXTENSION tells the launcher to look at databases again.
+ *
+ *	  Wake-ups are sent from a transaction callback at XACT_EVENT_COMMIT,
+ *	  after the commit is visible, so whoever wakes up sees what woke it.
+ *	  Nothing is sent on abort.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "core/shmem.h"
+#include "worker/worker.h"
+
+RfShared   *rf_shared = NULL;
+Oid		   *rf_waiters = NULL;
+Oid		   *rf_loaders = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* What this transaction asks to be done at its commit. */
+static bool rf_pending_append = false;
+static bool rf_pending_checkpoint = false;
+static bool rf_pending_extension = false;
+static bool rf_xact_callback_registered = false;
+
+static Size
+rf_shared_size(void)
+{
+	return add_size(offsetof(RfShared, slots),
+					mul_size(sizeof(RfDbSlot), rf_max_workers));
+}
+
+/* rf_waiters and rf_loaders: one Oid per backend each. */
+static Size
+rf_per_backend_size(void)
+{
+	return mul_size(sizeof(Oid), MaxBackends);
+}
+
+static void
+rf_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(add_size(rf_shared_size(), mul_size(2, rf_per_backend_size())));
+	RequestNamedLWLockTranche("rillflow", 1);
+}
+
+/*
+ * Set up the shared state once per shared memory reset. The epoch is new
+ * after every reset (a crash restart), so workers registered before it can
+ * tell that their slot is gone.
+ */
+static void
+rf_shmem_startup(void)
+{
+	bool		found_shared;
+	bool		found_waiters;
+	bool		found_loaders;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	rf_shared = ShmemInitStruct("rillflow", rf_shared_size(), &found_shared);
+	rf_waiters = ShmemInitStruct("rillflow waiters", rf_per_backend_size(), &found_waiters);
+	rf_loaders = ShmemInitStruct("rillflow loaders", rf_per_backend_size(), &found_loaders);
+	if (!found_shared)
+	{
+		memset(rf_shared, 0, rf_shared_size());
+		rf_shared->lock = &(GetNamedLWLockTranche("rillflow"))->lock;
+		rf_shared->epoch = (uint64) GetCurrentTimestamp();
+		rf_shared->nslots = rf_max_workers;
+	}
+	if (!found_waiters)
+		memset(rf_waiters, 0, rf_per_backend_size());
+	if (!found_loaders)
+		memset(rf_loaders, 0, rf_per_backend_size());
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+rf_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = rf_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = rf_shmem_startup;
+}
+
+static void
+rf_set_proc_latch(int procno)
+{
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+/* Set the latch of the worker of a database, if one runs. */
+void
+rf_wake_db_worker(Oid dboid)
+{
+	if (rf_shared == NULL)
+		return;
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < rf_shared->nslots; i++)
+	{
+		RfDbSlot   *slot = &rf_shared->slots[i];
+
+		if (slot->dboid == dboid && slot->pid != 0)
+			rf_set_proc_latch(slot->procno);
+	}
+	LWLockRelease(rf_shared->lock);
+}
+
+void
+rf_wake_launcher(void)
+{
+	if (rf_shared == NULL)
+		return;
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	if (rf_shared->launcher_pid != 0)
+		rf_set_proc_latch(rf_shared->launcher_procno);
+	LWLockRelease(rf_shared->lock);
+}
+
+/* Wake every backend of this database waiting in wait_for_projection. */
+static void
+rf_wake_waiters(Oid dboid)
+{
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < MaxBackends; i++)
+		if (rf_waiters[i] == dboid)
+			rf_set_proc_latch(i);
+	LWLockRelease(rf_shared->lock);
+}
+
+static void
+rf_shmem_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (rf_shared != NULL)
+			{
+				if (rf_pending_append)
+					rf_wake_db_worker(MyDatabaseId);
+				if (rf_pending_checkpoint)
+					rf_wake_waiters(MyDatabaseId);
+				if (rf_pending_extension)
+				{
+					LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+					rf_shared->ext_created++;
+					LWLockRelease(rf_shared->lock);
+					rf_wake_launcher();
+				}
+			}
+			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+
+			/*
+			 * A prepared transaction's events become visible at COMMIT
+			 * PREPARED, whose own commit wakes the worker (utility.c).
+			 */
+			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+rf_register_xact_callback(void)
+{
+	if (!rf_xact_callback_registered)
+	{
+		RegisterXactCallback(rf_shmem_xact_callback, NULL);
+		rf_xact_callback_registered = true;
+	}
+}
+
+void
+rf_note_append(void)
+{
+	if (rf_shared == NULL || rf_pending_append)
+		return;
+	rf_register_xact_callback();
+	rf_pending_append = true;
+}
+
+void
+rf_note_checkpoint_advance(void)
+{
+	if (rf_shared == NULL || rf_pending_checkpoint)
+		return;
+	rf_register_xact_callback();
+	rf_pending_checkpoint = true;
+}
+
+/* CREATE EXTENSION rillflow: at commit, the launcher probes databases again. */
+void
+rf_note_extension_created(void)
+{
+	if (rf_shared == NULL)
+		return;
+	rf_register_xact_callback();
+	rf_pending_extension = true;
+}
+
+/* Whether a DDL command has asked workers to stay out of the database. */
+bool
+rf_database_paused(Oid dboid)
+{
+	bool		paused = false;
+
+	if (rf_shared == NULL)
+		return false;
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < RF_MAX_PAUSED; i++)
+		if (rf_shared->paused_refs[i] > 0 && rf_shared->paused[i] == dboid)
+			paused = true;
+	LWLockRelease(rf_shared->lock);
+	return paused;
+}
+
+/*
+ * Keep workers out of a database until rf_unpause_database; reference
+ * counted, since two sessions may want the same database (both copying one
+ * template). False when the table is full.
+ */
+bool
+rf_pause_database(Oid dboid)
+{
+	int			free_entry = -1;
+	bool		done = false;
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < RF_MAX_PAUSED && !done; i++)
+	{
+		if (rf_shared->paused_refs[i] > 0 && rf_shared->paused[i] == dboid)
+		{
+			rf_shared->paused_refs[i]++;
+			done = true;
+		}
+		else if (rf_shared->paused_refs[i] == 0 && free_entry < 0)
+			free_entry = i;
+	}
+	if (!done && free_entry >= 0)
+	{
+		rf_shared->paused[free_entry] = dboid;
+		rf_shared->paused_refs[free_entry] = 1;
+		done = true;
+	}
+	LWLockRelease(rf_shared->lock);
+	return done;
+}
+
+void
+rf_unpause_database(Oid dboid)
+{
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < RF_MAX_PAUSED; i++)
+		if (rf_shared->paused_refs[i] > 0 && rf_shared->paused[i] == dboid)
+		{
+			rf_shared->paused_refs[i]--;
+			break;
+		}
+	LWLockRelease(rf_shared->lock);
+	rf_wake_launcher();
+}
+
+/* before_shmem_exit of a loading backend: lift its mark, wake the worker. */
+static void
+rf_unmark_database_loading(int code, Datum arg)
+{
+	Oid			dboid;
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	dboid = rf_loaders[MyProc->pgprocno];
+	if (OidIsValid(dboid))
+	{
+		rf_loaders[MyProc->pgprocno] = InvalidOid;
+		rf_shared->nloaders--;
+	}
+	LWLockRelease(rf_shared->lock);
+	if (OidIsValid(dboid))
+		rf_wake_db_worker(dboid);
+}
+
+/*
+ * Mark this backend's database as being loaded until the backend exits. The
+ * mark is written (under the lock, which orders it) before the load's first
+ * row, so a tick whose snapshot sees loaded rows also sees the mark.
+ */
+void
+rf_mark_database_loading(void)
+{
+	static bool marked = false;
+
+	if (rf_shared == NULL || marked)
+		return;
+	before_shmem_exit(rf_unmark_database_loading, (Datum) 0);
+	marked = true;
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	rf_loaders[MyProc->pgprocno] = MyDatabaseId;
+	rf_shared->nloaders++;
+	LWLockRelease(rf_shared->lock);
+}
+
+pid_t
+rf_database_loader(Oid dboid)
+{
+	pid_t		pid = 0;
+
+	if (rf_shared == NULL)
+		return 0;
+	/* Every tick asks: without a load anywhere, one read answers. */
+	pg_memory_barrier();
+	if (rf_shared->nloaders == 0)
+		return 0;
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < MaxBackends && pid == 0; i++)
+		if (rf_loaders[i] == dboid)
+			pid = ProcGlobal->allProcs[i].pid;
+	LWLockRelease(rf_shared->lock);
+	return pid;
+}

@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *	  rillflow's shared memory: one slot per database worker (its latch, its
+ *	  state and counters), the backends waiting in wait_for_projection, the
+ *	  databases whose workers must stay away for a moment (DROP DATABASE), and
+ *	  the wake-ups other parts of the extension send at commit.
+ *
+ *	  Everything here is a no-op when the library was not preloaded: then
+ *	  there is no shared memory and no worker to wake.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RILLFLOW_SHMEM_H
+#define RILLFLOW_SHMEM_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/lwlock.h"
+
+/*
+ * Called once per transaction that appended events (events/append.c): at commit it
+ * sets the latch of this database's worker, which then ticks the sequencer.
+ */
+extern void rf_note_append(void);
+
+/*
+ * Called by projection_commit: at commit it wakes every backend of this
+ * database waiting in rillflow.wait_for_projection.
+ */
+extern void rf_note_checkpoint_advance(void);
+
+/*
+ * A session that loads a store's tables (events/store_load.c) marks its database
+ * until it exits: no tick runs there meanwhile. rf_database_loader returns
+ * the pid of a backend loading into the database, or 0.
+ */
+extern void rf_mark_database_loading(void);
+extern pid_t rf_database_loader(Oid dboid);
+
+/* ---- internals shared by worker/, projections/wait.c, utility.c and shmem.c ---- */
+
+/* What a database worker slot is doing (RfDbSlot.state). */
+typedef enum RfSlotState
+{
+	RF_SLOT_FREE = 0,			/* unused */
+	RF_SLOT_REGISTERED,			/* launcher registered a worker for it */
+	RF_SLOT_RUNNING,			/* the worker is connected and working */
+	RF_SLOT_NO_EXTENSION,		/* the worker found no extension and left */
+	RF_SLOT_DISABLED			/* the worker left: rillflow.worker_enabled = off */
+} RfSlotState;
+
+typedef struct RfDbSlot
+{
+	Oid			dboid;			/* InvalidOid when free */
+	uint32		generation;		/* bumped each time the slot is handed out */
+	RfSlotState state;
+	pid_t		pid;			/* the worker's pid, 0 when none runs */
+	int			procno;			/* its PGPROC number: the latch to set */
+	uint64		ext_counter_seen;	/* RfShared.ext_created before its
+									 * extension check */
+	TimestampTz started_at;
+	TimestampTz last_pass_at;
+	int64		passes;
+	int64		events_sequenced;
+	int64		events_projected;
+	int64		errors;
+} RfDbSlot;
+
+/* The pause table: databases a DDL command needs free of workers. */
+#define RF_MAX_PAUSED 32
+
+typedef struct RfShared
+{
+	LWLock	   *lock;
+	uint64		epoch;			/* differs after every shared memory reset */
+	pid_t		launcher_pid;
+	int			launcher_procno;
+	uint64		ext_created;	/* +1 at each commit of CREATE EXTENSION */
+	Oid			paused[RF_MAX_PAUSED];
+	int			paused_refs[RF_MAX_PAUSED];
+	int			nloaders;		/* entries of rf_loaders in use */
+	int			nslots;
+	RfDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} RfShared;
+
+/* What the launcher hands a database worker in bgw_extra. */
+typedef struct RfWorkerArgs
+{
+	uint64		epoch;
+	uint32		generation;
+	int			slot;
+	Oid			dboid;
+	Oid			roleoid;
+} RfWorkerArgs;
+
+extern RfShared *rf_shared;
+extern Oid *rf_waiters;			/* per PGPROC number: the database waited
+								 * in, or InvalidOid */
+
+extern Oid *rf_loaders;			/* per PGPROC number: the database whose
+								 * store tables it loads, or InvalidOid */
+
+extern void rf_shmem_init(void);	/* from _PG_init, while preloading */
+extern void rf_wake_db_worker(Oid dboid);
+extern void rf_wake_launcher(void);
+extern bool rf_database_paused(Oid dboid);
+extern bool rf_pause_database(Oid dboid);
+extern void rf_unpause_database(Oid dboid);
+extern void rf_note_extension_created(void);
+
+#endif							/* RILLFLOW_SHMEM_H */

@@ -1,0 +1,194 @@
+/*-------------------------------------------------------------------------
+ *
+ * reads.c
+ *	  rillflow.read_all, rillflow.read_stream and rillflow.stream_version.
+ *
+ *	  Consumers page through the log a thousand events at a time, and
+ *	  aggregates load streams on every command, so these run prepared
+ *	  statements (plans.c) and hand the rows straight to a tuplestore.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+#include "core/args.h"
+#include "core/plans.h"
+#include "core/store.h"
+#include "events/sequencer.h"
+
+PG_FUNCTION_INFO_V1(rillflow_read_all);
+PG_FUNCTION_INFO_V1(rillflow_read_stream);
+PG_FUNCTION_INFO_V1(rillflow_stream_version);
+
+#define RF_READ_ALL_MAX_COUNT 100000
+
+/* The columns of rillflow.event_envelope, in order. */
+#define RF_ENVELOPE_COLUMNS \
+	"p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
+	"e.event_id, e.causation_id, e.correlation_id, e.created_at "
+
+static const RfPlanSpec rf_read_all_plan = {
+	"SELECT " RF_ENVELOPE_COLUMNS
+	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 "
+	"ORDER BY p.position LIMIT $2",
+	2, {INT8OID, INT4OID}
+};
+
+static const RfPlanSpec rf_read_all_types_plan = {
+	"SELECT " RF_ENVELOPE_COLUMNS
+	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND e.type OPERATOR(pg_catalog.=) ANY ($3) "
+	"ORDER BY p.position LIMIT $2",
+	3, {INT8OID, INT4OID, TEXTARRAYOID}
+};
+
+static const RfPlanSpec rf_read_stream_plan = {
+	"SELECT " RF_ENVELOPE_COLUMNS
+	"FROM %s.events e LEFT JOIN %s.positions p ON p.seq OPERATOR(pg_catalog.=) e.seq "
+	"WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 "
+	"ORDER BY e.version LIMIT $3",
+	3, {UUIDOID, INT8OID, INT8OID}
+};
+
+static const RfPlanSpec rf_stream_version_plan = {
+	"SELECT version FROM %s.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+/* Run a read whose rows are the function's result. */
+static void
+rf_read_into_result(FunctionCallInfo fcinfo, const RfStore *store, const RfPlanSpec *spec,
+					Datum *values, const char *nulls, bool read_only)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	rf_run_plan_into(store, spec, values, nulls, read_only, rsinfo->setResult, rsinfo->setDesc);
+}
+
+/*
+ * rillflow.read_all(after_position bigint, max_count integer,
+ *     event_types text[]) RETURNS SETOF rillflow.event_envelope
+ *
+ * The global log after a position. Outside a transaction block it first runs
+ * a sequencer tick, so what has committed is in the log.
+ */
+Datum
+rillflow_read_all(PG_FUNCTION_ARGS)
+{
+	const RfStore *store;
+	Datum		values[3];
+	char		nulls[4] = "   ";
+	bool		by_type = !PG_ARGISNULL(2);
+
+	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 PG_ARGISNULL(0)
+				 ? errmsg("after_position must be 0 or a position, not NULL")
+				 : errmsg("after_position must be 0 or a position, not " INT64_FORMAT, PG_GETARG_INT64(0)),
+				 errhint("Pass 0 to read from the start of the log.")));
+	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 1 || PG_GETARG_INT32(1) > RF_READ_ALL_MAX_COUNT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 PG_ARGISNULL(1)
+				 ? errmsg("max_count must be from 1 to %d, not NULL", RF_READ_ALL_MAX_COUNT)
+				 : errmsg("max_count must be from 1 to %d, not %d", RF_READ_ALL_MAX_COUNT, PG_GETARG_INT32(1))));
+	if (by_type && array_contains_nulls(PG_GETARG_ARRAYTYPE_P(2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event_types must not contain NULL"),
+				 errhint("Pass NULL instead of the array to read every type.")));
+
+	store = rf_current_store();
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (rf_may_sequence_here())
+		rf_sequence(store, NULL);
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = by_type ? PG_GETARG_DATUM(2) : (Datum) 0;
+	/* Not read-only: the statement must see the positions the tick just gave. */
+	rf_read_into_result(fcinfo, store, by_type ? &rf_read_all_types_plan : &rf_read_all_plan,
+						values, nulls, false);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * rillflow.read_stream(stream_id uuid, from_version bigint, max_count integer)
+ *     RETURNS SETOF rillflow.event_envelope
+ */
+Datum
+rillflow_read_stream(PG_FUNCTION_ARGS)
+{
+	const RfStore *store;
+	Datum		values[3];
+	char		nulls[4] = "   ";
+
+	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
+	if (PG_ARGISNULL(1) || PG_GETARG_INT64(1) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 PG_ARGISNULL(1)
+				 ? errmsg("from_version must be at least 1, not NULL")
+				 : errmsg("from_version must be at least 1, not " INT64_FORMAT, PG_GETARG_INT64(1)),
+				 errhint("Versions start at 1.")));
+	if (!PG_ARGISNULL(2) && PG_GETARG_INT32(2) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_count must be positive or NULL, not %d", PG_GETARG_INT32(2)),
+				 errhint("Pass NULL to read the whole stream.")));
+
+	store = rf_current_store();
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	if (PG_ARGISNULL(2))
+		nulls[2] = 'n';		/* LIMIT NULL: the whole stream */
+	else
+		values[2] = Int64GetDatum((int64) PG_GETARG_INT32(2));
+	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * rillflow.stream_version(stream_id uuid) RETURNS bigint
+ *
+ * The stream's version; NULL when it does not exist.
+ */
+Datum
+rillflow_stream_version(PG_FUNCTION_ARGS)
+{
+	const RfStore *store;
+	Datum		values[1];
+	bool		found;
+	int64		version = 0;
+
+	rf_require_arg(fcinfo, 0, "stream_id", NULL);
+	store = rf_current_store();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = PG_GETARG_DATUM(0);
+	rf_run_plan(store, &rf_stream_version_plan, values, NULL, true, 1);
+	found = SPI_processed == 1;
+	if (found)
+		version = rf_spi_int8(0, 1);
+	SPI_finish();
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(version);
+}

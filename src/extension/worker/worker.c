@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The background worker: its settings and the registration of the
+ *	  launcher (worker_launcher.c), which starts one worker per database
+ *	  that has the extension (worker_db.c).
+ *	  See docs/worker.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "utils/guc.h"
+
+#include "worker/worker.h"
+
+bool		rf_worker_enabled = true;
+int			rf_naptime_ms = 1000;
+int			rf_max_workers = 8;
+int			rf_batch_statement_timeout_ms = 30000;
+char	   *rf_worker_role = NULL;
+
+/* The worker's settings; they exist wherever the library is loaded. */
+void
+rf_worker_init(void)
+{
+	DefineCustomBoolVariable("rillflow.worker_enabled",
+							 "Run rillflow's background worker in every database with the extension.",
+							 "When off, the database workers leave and none is started.",
+							 &rf_worker_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.naptime",
+							"Longest sleep of a rillflow worker between passes with nothing to do.",
+							"Appends wake the worker at once; this bounds the wait otherwise, "
+							"and is also how often the launcher looks for new databases.",
+							&rf_naptime_ms,
+							1000,
+							10,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.max_workers",
+							"Most databases a rillflow worker runs in at once.",
+							"Each takes one of max_worker_processes, besides the launcher.",
+							&rf_max_workers,
+							8,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.batch_statement_timeout",
+							"statement_timeout of each projection batch the worker runs.",
+							"A handler that runs longer is cancelled and counted as a failure; 0 disables.",
+							&rf_batch_statement_timeout_ms,
+							30000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("rillflow.worker_role",
+							   "Role the rillflow workers connect as.",
+							   "Empty means the bootstrap superuser. The role needs LOGIN.",
+							   &rf_worker_role,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+}
+
+/*
+ * Register the launcher, which starts one worker per database that has the
+ * extension; only while preloading (see _PG_init).
+ */
+void
+rf_worker_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	rf_worker_prepare(&worker, "rf_launcher_main", RF_LAUNCHER_TYPE);
+	snprintf(worker.bgw_name, BGW_MAXLEN, RF_LAUNCHER_TYPE);
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * What every rillflow process has in common: shared memory and a database
+ * connection, a start once recovery is over, a restart RF_RESTART_SECONDS
+ * after it dies, and its entry point (function_name) in this library. The
+ * caller names the process and fills in its arguments.
+ */
+void
+rf_worker_prepare(BackgroundWorker *worker, const char *function_name, const char *type)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = RF_RESTART_SECONDS;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "rillflow");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function_name);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+}

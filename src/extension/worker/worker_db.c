@@ -1,0 +1,510 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_db.c
+ *	  A database worker: started by the launcher for one database, it runs
+ *	  passes until there is nothing to do, then sleeps on its latch (set at
+ *	  the commit of every append in the database, see core/shmem.c) for at most
+ *	  rillflow.naptime.
+ *
+ *	  A pass, for each store (the default store and every tenant's):
+ *	  - one sequencer tick in a short READ COMMITTED transaction; when it
+ *		gave positions, NOTIFY rillflow_events with {"store": ..., "head": N}
+ *		in the same transaction;
+ *	  - one batch of each running worker-kind projection, each in its own
+ *		transaction under rillflow.batch_statement_timeout, with
+ *		rillflow.tenant set to the store's tenant.
+ *	  Every transaction is caught on its own: an error is logged, counted,
+ *	  and (for a projection) recorded against the projection's next event, and
+ *	  the pass goes on, so a failing or looping handler never stops the
+ *	  worker.
+ *
+ *	  The worker leaves (exit 0, not restarted) when the extension is not in
+ *	  its database, when rillflow.worker_enabled is off, and when the launcher
+ *	  or a DDL command no longer wants it there (shmem.h: generation, pause).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "core/plans.h"
+#include "core/shmem.h"
+#include "core/store.h"
+#include "events/sequencer.h"
+#include "projections/projection.h"
+#include "worker/worker.h"
+
+typedef struct RfStoreRef
+{
+	char		schema[NAMEDATALEN];
+	char		tenant[NAMEDATALEN];	/* "" for the default store */
+} RfStoreRef;
+
+static RfWorkerArgs rf_args;
+static MemoryContext rf_pass_context = NULL;
+
+/* Counters of the current pass, added to the slot at its end. */
+static int64 rf_pass_sequenced;
+static int64 rf_pass_projected;
+static int64 rf_pass_errors;
+
+static void
+rf_slot_detach(int code, Datum arg)
+{
+	RfDbSlot   *slot = &rf_shared->slots[rf_args.slot];
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	if (slot->pid == MyProcPid)
+		slot->pid = 0;
+	LWLockRelease(rf_shared->lock);
+}
+
+/* Whether the slot still belongs to this worker, caller holding the lock. */
+static bool
+rf_slot_is_ours(void)
+{
+	RfDbSlot   *slot = &rf_shared->slots[rf_args.slot];
+
+	if (rf_shared->epoch != rf_args.epoch || slot->generation != rf_args.generation ||
+		slot->dboid != rf_args.dboid)
+		return false;
+	for (int i = 0; i < RF_MAX_PAUSED; i++)
+		if (rf_shared->paused_refs[i] > 0 && rf_shared->paused[i] == rf_args.dboid)
+			return false;
+	return true;
+}
+
+/*
+ * Take the slot the launcher gave this worker, unless it is stale (an older
+ * launcher's or shared memory's) or its database is paused. Done under the
+ * lock that the DDL hook takes to pause a database, so either the hook sees
+ * this worker's pid and stops it, or this worker sees the pause and leaves.
+ */
+static bool
+rf_slot_attach(void)
+{
+	RfDbSlot   *slot = &rf_shared->slots[rf_args.slot];
+	bool		ok;
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	ok = rf_args.slot >= 0 && rf_args.slot < rf_shared->nslots && rf_slot_is_ours() &&
+		(slot->pid == 0 || slot->pid == MyProcPid);
+	if (ok)
+	{
+		slot->pid = MyProcPid;
+		slot->procno = MyProc->pgprocno;
+		slot->state = RF_SLOT_RUNNING;
+		slot->started_at = GetCurrentTimestamp();
+	}
+	LWLockRelease(rf_shared->lock);
+	return ok;
+}
+
+static bool
+rf_slot_still_ours(void)
+{
+	bool		ok;
+
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	ok = rf_slot_is_ours();
+	LWLockRelease(rf_shared->lock);
+	return ok;
+}
+
+/* Leave for good: exit code 0 unregisters a dynamic background worker. */
+static void
+rf_leave(RfSlotState state, const char *why)
+{
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	if (rf_slot_is_ours())
+		rf_shared->slots[rf_args.slot].state = state;
+	LWLockRelease(rf_shared->lock);
+	ereport(DEBUG1, (errmsg("rillflow worker leaves database %u: %s", rf_args.dboid, why)));
+	proc_exit(0);
+}
+
+/*
+ * Log an error caught in the worker, then abort its transaction. Returns a
+ * copy of the error for the caller to record.
+ */
+static ErrorData *
+rf_catch_error(MemoryContext cxt, const char *what)
+{
+	ErrorData  *edata;
+
+	disable_timeout(STATEMENT_TIMEOUT, false);
+	MemoryContextSwitchTo(cxt);
+	/* what may live in ErrorContext, which FlushErrorState resets. */
+	what = pstrdup(what);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(cxt);
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("rillflow worker: %s failed: %s", what, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+	rf_pass_errors++;
+	return edata;
+}
+
+static void
+rf_begin(const char *activity)
+{
+	pgstat_report_activity(STATE_RUNNING, activity);
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+rf_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	/* Commit leaves TopMemoryContext current: allocate in the pass's. */
+	MemoryContextSwitchTo(rf_pass_context);
+}
+
+/* The tenants' stores (the default store is always there). Kept plans: a pass runs per commit. */
+static const RfPlanSpec rf_tenants_plan = {
+	"SELECT schema_name::pg_catalog.text, name FROM rillflow.tenants ORDER BY name",
+	0, {InvalidOid}
+};
+
+static const RfPlanSpec rf_run_batch_plan = {
+	"SELECT rillflow.run_projection($1, 1)",
+	1, {TEXTOID}
+};
+
+/*
+ * The stores of this database, or leave when the extension is not here. The
+ * count of CREATE EXTENSION commits is read before looking, so a creation
+ * this check misses is one the launcher sees (worker_launcher.c).
+ */
+static List *
+rf_list_stores(void)
+{
+	List	   *stores = NIL;
+	RfStoreRef *ref;
+	uint64		ext_created;
+
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	ext_created = rf_shared->ext_created;
+	LWLockRelease(rf_shared->lock);
+
+	rf_begin("rillflow: listing stores");
+	if (!OidIsValid(get_extension_oid("rillflow", true)))
+	{
+		rf_end();
+		LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+		if (rf_slot_is_ours())
+			rf_shared->slots[rf_args.slot].ext_counter_seen = ext_created;
+		LWLockRelease(rf_shared->lock);
+		rf_leave(RF_SLOT_NO_EXTENSION, "no rillflow extension");
+	}
+
+	rf_execute_plan(rf_keep_plan(InvalidOid, &rf_tenants_plan, ""), NULL, NULL, true, 0);
+
+	MemoryContextSwitchTo(rf_pass_context);
+	ref = palloc0(sizeof(RfStoreRef));
+	strlcpy(ref->schema, RF_DEFAULT_STORE_SCHEMA, NAMEDATALEN);
+	stores = lappend(stores, ref);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		ref = palloc0(sizeof(RfStoreRef));
+		strlcpy(ref->schema, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), NAMEDATALEN);
+		strlcpy(ref->tenant, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2), NAMEDATALEN);
+		stores = lappend(stores, ref);
+	}
+	rf_end();
+	return stores;
+}
+
+/*
+ * A store's part of a pass that needs no projection: one sequencer tick and
+ * the names of its running worker-kind projections, in one short
+ * transaction (a pass runs per appending commit, so it opens no more than it
+ * needs). When the tick gave positions, the NOTIFY goes out with the commit.
+ * Returns how many events got positions; *projections gets the names (NIL
+ * when the transaction failed).
+ */
+static int64
+rf_tick_store(const RfStoreRef *ref, List **projections)
+{
+	int64		stamped = 0;
+
+	*projections = NIL;
+	PG_TRY();
+	{
+		RfStore		store;
+		int64		head = 0;
+		Oid			nsp;
+
+		rf_begin("rillflow: sequencer tick");
+		nsp = get_namespace_oid(ref->schema, true);
+		if (OidIsValid(nsp))
+		{
+			rf_store_by_schema(ref->schema, &store);
+			stamped = rf_sequence(&store, &head);
+			if (stamped > 0)
+			{
+				StringInfoData payload;
+
+				initStringInfo(&payload);
+				appendStringInfoString(&payload, "{\"store\":");
+				escape_json(&payload, ref->schema);
+				appendStringInfo(&payload, ",\"head\":" INT64_FORMAT "}", head);
+				Async_Notify(RF_NOTIFY_CHANNEL, payload.data);
+			}
+			if (OidIsValid(get_relname_relid("projections", nsp)))
+			{
+				rf_run_plan(&store, &rf_running_projections_spec, NULL, NULL, true, 0);
+				MemoryContextSwitchTo(rf_pass_context);
+				for (uint64 i = 0; i < SPI_processed; i++)
+					*projections = lappend(*projections,
+										   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			}
+		}
+		rf_end();
+	}
+	PG_CATCH();
+	{
+		rf_catch_error(rf_pass_context, psprintf("sequencer tick of store \"%s\"", ref->schema));
+		stamped = 0;
+		*projections = NIL;
+	}
+	PG_END_TRY();
+	return stamped;
+}
+
+/* SET LOCAL name = value, in the current transaction. */
+static void
+rf_set_local(const char *name, const char *value)
+{
+	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * Record a batch that failed as a whole (a statement timeout, an error
+ * outside the handlers) with projection_fail, so retries, backoff and the
+ * dead-letter queue apply to it as to a handler error: against the event
+ * whose handler call was cancelled, or (position NULL) the next event after
+ * the checkpoint. Worker projections hold no lease between transactions,
+ * hence the NULL token.
+ */
+static void
+rf_record_failure(const RfStoreRef *ref, const char *name, int64 position, ErrorData *edata)
+{
+	PG_TRY();
+	{
+		Oid			argtypes[6] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+		rf_begin("rillflow: recording a failed batch");
+		rf_set_local("rillflow.tenant", ref->tenant);
+		args[0] = CStringGetTextDatum(name);
+		args[1] = Int64GetDatum(position);
+		nulls[1] = position > 0 ? ' ' : 'n';
+		args[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+		args[3] = CStringGetTextDatum(edata->message ? edata->message : "");
+		args[4] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
+		nulls[4] = edata->detail ? ' ' : 'n';
+		args[5] = edata->context ? CStringGetTextDatum(edata->context) : (Datum) 0;
+		nulls[5] = edata->context ? ' ' : 'n';
+		if (SPI_execute_with_args("SELECT rillflow.projection_fail($1, NULL, $2, $3, $4, $5, $6)",
+								  6, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not record the failure");
+		rf_end();
+	}
+	PG_CATCH();
+	{
+		rf_catch_error(rf_pass_context,
+					   psprintf("recording the failure of projection \"%s\" in store \"%s\"",
+								name, ref->schema));
+	}
+	PG_END_TRY();
+}
+
+/*
+ * One batch of one projection, in its own transaction, cut by
+ * rillflow.batch_statement_timeout. Returns the events applied.
+ */
+static int64
+rf_run_one_projection(const RfStoreRef *ref, const char *name)
+{
+	int64		applied = 0;
+
+	PG_TRY();
+	{
+		Datum		args[1];
+		char		timeout[32];
+
+		rf_begin(psprintf("rillflow: projection %s in store %s", name, ref->schema));
+		rf_set_local("rillflow.tenant", ref->tenant);
+		snprintf(timeout, sizeof(timeout), "%d", rf_batch_statement_timeout_ms);
+		rf_set_local("statement_timeout", timeout);
+
+		/*
+		 * statement_timeout is armed by the client protocol loop, which a
+		 * background worker does not run: arm it here for the batch.
+		 */
+		if (rf_batch_statement_timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, rf_batch_statement_timeout_ms);
+		args[0] = CStringGetTextDatum(name);
+		rf_execute_plan(rf_keep_plan(InvalidOid, &rf_run_batch_plan, ""), args, NULL, false, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "run_projection returned no row");
+		applied = rf_spi_int8(0, 1);
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		rf_end();
+	}
+	PG_CATCH();
+	{
+		/* Read before anything else runs a projection in this backend. */
+		int64		position = rf_projection_interrupted_position();
+		ErrorData  *edata = rf_catch_error(rf_pass_context,
+										   psprintf("projection \"%s\" in store \"%s\"", name, ref->schema));
+
+		applied = 0;
+		rf_record_failure(ref, name, position, edata);
+	}
+	PG_END_TRY();
+	return applied;
+}
+
+/*
+ * One pass over every store of the database. Returns whether it did
+ * anything, in which case the worker goes again at once.
+ */
+static bool
+rf_worker_pass(void)
+{
+	List	   *stores;
+	ListCell   *lc;
+	RfDbSlot   *slot = &rf_shared->slots[rf_args.slot];
+
+	rf_pass_sequenced = rf_pass_projected = rf_pass_errors = 0;
+	stores = rf_list_stores();
+	foreach(lc, stores)
+	{
+		RfStoreRef *ref = lfirst(lc);
+		List	   *names;
+		ListCell   *nc;
+
+		CHECK_FOR_INTERRUPTS();
+		rf_pass_sequenced += rf_tick_store(ref, &names);
+		foreach(nc, names)
+		{
+			CHECK_FOR_INTERRUPTS();
+			rf_pass_projected += rf_run_one_projection(ref, lfirst(nc));
+		}
+	}
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	if (rf_slot_is_ours())
+	{
+		slot->passes++;
+		slot->last_pass_at = GetCurrentTimestamp();
+		slot->events_sequenced += rf_pass_sequenced;
+		slot->events_projected += rf_pass_projected;
+		slot->errors += rf_pass_errors;
+	}
+	LWLockRelease(rf_shared->lock);
+	return rf_pass_sequenced > 0 || rf_pass_projected > 0;
+}
+
+/*
+ * Entry point of a database worker (registered by worker_launcher.c).
+ */
+void
+rf_db_worker_main(Datum main_arg)
+{
+	memcpy(&rf_args, MyBgworkerEntry->bgw_extra, sizeof(rf_args));
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (rf_shared == NULL || !rf_slot_attach())
+		proc_exit(0);
+	before_shmem_exit(rf_slot_detach, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(rf_args.dboid, rf_args.roleoid, 0);
+	pgstat_report_appname(RF_WORKER_TYPE);
+
+	/* The sequencer needs READ COMMITTED and a writable transaction. */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	rf_pass_context = AllocSetContextCreate(TopMemoryContext, "rillflow worker pass",
+											ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		bool		busy = false;
+		pid_t		loader;
+		char		activity[96];
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!rf_worker_enabled)
+			rf_leave(RF_SLOT_DISABLED, "rillflow.worker_enabled is off");
+		if (!rf_slot_still_ours())
+			rf_leave(RF_SLOT_FREE, "the launcher or a DDL command took the slot back");
+
+		/* A restore in progress: no tick and no projection (events/store_load.c). */
+		loader = rf_database_loader(rf_args.dboid);
+		if (loader == 0)
+		{
+			MemoryContextSwitchTo(rf_pass_context);
+			busy = rf_worker_pass();
+			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextReset(rf_pass_context);
+			pgstat_report_stat(true);
+		}
+		if (busy)
+			continue;
+
+		/* The naptime shows in pg_stat_activity.query: a reload is seen. */
+		if (loader != 0)
+			snprintf(activity, sizeof(activity), "waiting: pid %d is loading store tables", (int) loader);
+		else
+			snprintf(activity, sizeof(activity), "waiting (naptime %d ms)", rf_naptime_ms);
+		pgstat_report_activity(STATE_IDLE, activity);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 rf_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

@@ -112,5 +112,6 @@ SELECT rillflow.head_position();
 SELECT rillflow.drop_projection('echo');
 DROP FUNCTION regress_own_xact_echo(rillflow.event_envelope);
 RESET rillflow.tenant;
-DROP SCHEMA rillflow_tenant_regress_own_xact CASCADE;
-DELETE FROM rillflow.tenants WHERE name = 'regress_own_xact';
+SET client_min_messages = warning;
+SELECT rillflow._drop_store('regress_own_xact');
+RESET client_min_messages;

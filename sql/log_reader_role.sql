@@ -78,10 +78,9 @@ SELECT count(*) AS events, max(position) AS head FROM rillflow_tenant_regress_re
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;
-DROP SCHEMA rillflow_tenant_regress_reader CASCADE;
+SELECT rillflow._drop_store('regress_reader');
 RESET client_min_messages;
 REVOKE USAGE ON SCHEMA rillflow FROM regress_rf_log_reader;
-DELETE FROM rillflow.tenants WHERE name = 'regress_reader';
 DROP TABLE public.regress_log_writers;
 DROP FUNCTION public.regress_note_log_writer();
 DROP ROLE regress_rf_log_reader;

@@ -43,7 +43,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
-#include "events/sequencer.h"
+#include "events/log_sync.h"
 #include "projections/projection.h"
 
 PG_FUNCTION_INFO_V1(rillflow_run_projection);
@@ -613,9 +613,11 @@ rf_begin_run(const RfStore *store)
 	rf_projection_set_interrupted(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* The same rule as read_all: only a short, single-statement transaction ticks. */
-	if (rf_may_sequence_here())
-		rf_sequence(store, NULL);
+	/*
+	 * The batch reads what was committed before the call, as read_all does;
+	 * when the log cannot catch up in time, it goes on with what is there.
+	 */
+	(void) rf_log_sync(store, true, NULL);
 }
 
 /*

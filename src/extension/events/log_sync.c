@@ -51,6 +51,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -231,7 +232,8 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 
 	/* A read-write SPI statement runs on a new snapshot: S0. */
 	rf_execute_plan(rf_keep_plan(InvalidOid, &rf_log_now, ""), NULL, NULL, false, 1);
-	values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	values[0] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+						  false, -1);
 	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (isnull)
 		nulls[1] = 'n';

@@ -93,6 +93,19 @@ rf_ticker_main(Datum main_arg)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/*
+	 * A table lock the tick needs (a session holding SHARE on positions, say)
+	 * keeps it no longer than the reader waits: tickers do not pile up
+	 * behind it.
+	 */
+	if (args.wait_ms > 0)
+	{
+		char		timeout[32];
+
+		snprintf(timeout, sizeof(timeout), "%d", args.wait_ms);
+		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+	}
 	schema = get_namespace_name(args.store);
 	if (schema != NULL)
 	{

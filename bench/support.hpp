@@ -1,8 +1,9 @@
-// bench/support.hpp: what every benchmark shares: a small RAII libpq connection that
-// throws on failure, random uuids, and the arithmetic of the reports.
+// bench/support.hpp: what every benchmark shares: a small libpq connection that throws on
+// failure (its handle owned by the client's PgConn), random uuids, and the arithmetic of the
+// reports.
 #pragma once
 
-#include <libpq-fe.h>
+#include "pg_conn.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -22,62 +23,52 @@ using Clock = std::chrono::steady_clock;
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // ---------------------------------------------------------------------------
-// A small RAII libpq connection that throws on failure.
+// A small libpq connection that throws on failure; the client's PgConn owns the handle.
 
 class Conn {
   public:
-    explicit Conn(const std::string& url) {
-        const char* keys[] = {"dbname", "application_name", nullptr};
-        const char* vals[] = {url.c_str(), "rillflow_bench", nullptr};
-        c_ = PQconnectdbParams(keys, vals, 1);
-        if (PQstatus(c_) != CONNECTION_OK) {
-            std::string msg = PQerrorMessage(c_);
-            PQfinish(c_);
-            throw std::runtime_error("connection failed: " + msg);
-        }
-        PQsetNoticeProcessor(
-            c_, [](void*, const char*) {}, nullptr);
+    explicit Conn(const std::string& url)
+        : c_(detail::PgConn::open(url, {{"application_name", "rillflow_bench"}})) {
+        if (!c_.ok()) throw std::runtime_error("connection failed: " + c_.error_message());
+        c_.ignore_notices();
     }
-    Conn(const Conn&) = delete;
-    Conn& operator=(const Conn&) = delete;
-    ~Conn() { PQfinish(c_); }
 
-    using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+    using Result = detail::PgResult;
 
     // Collects the server's notices into *sink (nullptr: drop them again).
     void capture_notices(std::string* sink) {
         if (sink == nullptr)
-            PQsetNoticeProcessor(
-                c_, [](void*, const char*) {}, nullptr);
+            c_.ignore_notices();
         else
             PQsetNoticeProcessor(
-                c_, [](void* arg, const char* m) { *static_cast<std::string*>(arg) += m; }, sink);
+                c_.get(), [](void* arg, const char* m) { *static_cast<std::string*>(arg) += m; },
+                sink);
     }
 
-    Result exec(const std::string& sql) { return check(PQexec(c_, sql.c_str()), sql); }
+    Result exec(const std::string& sql) { return check(PQexec(c_.get(), sql.c_str()), sql); }
 
     void prepare(const std::string& name, const std::string& sql) {
-        check(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr), sql);
+        check(PQprepare(c_.get(), name.c_str(), sql.c_str(), 0, nullptr), sql);
     }
 
     Result run(const std::string& name, const std::vector<std::string>& params) {
         std::vector<const char*> p;
         p.reserve(params.size());
         for (const auto& s : params) p.push_back(s.c_str());
-        return check(PQexecPrepared(c_, name.c_str(), static_cast<int>(p.size()), p.data(), nullptr,
-                                    nullptr, 0),
+        return check(PQexecPrepared(c_.get(), name.c_str(), static_cast<int>(p.size()), p.data(),
+                                    nullptr, nullptr, 0),
                      name);
     }
 
   private:
     Result check(PGresult* r, const std::string& what) {
-        Result res(r, &PQclear);
+        Result res(r);
         auto st = PQresultStatus(r);
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
             throw std::runtime_error(what + ": " + PQresultErrorMessage(r));
         return res;
     }
-    PGconn* c_;
+    detail::PgConn c_;
 };
 
 inline int64_t Int(const Conn::Result& r, int row = 0, int col = 0) {

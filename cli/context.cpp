@@ -50,7 +50,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& what,
     } catch (const nlohmann::json::parse_error& e) {
         std::string why = e.what();
         auto at = why.find("parse error");
-        invalid("22P02",
+        invalid(sqlstate::invalid_text_representation,
                 what + " is not valid JSON: " + why.substr(at == std::string::npos ? 0 : at),
                 "Quote the JSON for the shell, e.g. " + example + ".");
     }

@@ -25,7 +25,9 @@ nlohmann::json read_json_arg(const std::string& arg, const std::string& what) {
     if (!arg.empty() && arg[0] == '@') {
         const std::string path = arg.substr(1);
         std::ifstream in(path, std::ios::binary);
-        if (!in) invalid("58P01", "could not read " + what + " from file \"" + path + "\"");
+        if (!in)
+            invalid(sqlstate::undefined_file,
+                    "could not read " + what + " from file \"" + path + "\"");
         std::ostringstream text;
         text << in.rdbuf();
         return parse_json(text.str(), what + " (" + path + ")");
@@ -35,7 +37,7 @@ nlohmann::json read_json_arg(const std::string& arg, const std::string& what) {
 
 Uuid parse_id(const std::string& text) {
     if (auto id = Uuid::try_parse(text)) return *id;
-    invalid("22P02", "document id is not a uuid: \"" + text + "\"",
+    invalid(sqlstate::invalid_text_representation, "document id is not a uuid: \"" + text + "\"",
             "Document ids are uuids, e.g. 3c172970-5e88-45fb-a626-8373fd46566a.");
 }
 
@@ -89,7 +91,7 @@ void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands) {
             const Uuid id = parse_id(a->id);
             auto doc = ctx.store().docs(a->collection).get(id);
             if (!doc) {
-                throw NotFound("RF004",
+                throw NotFound(sqlstate::not_found,
                                "document " + id.to_string() + " not found in collection \"" +
                                    a->collection + "\"",
                                "It does not exist or is soft-deleted.");

@@ -22,7 +22,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& what) {
 std::optional<Uuid> parse_uuid(const std::string& text, const std::string& what) {
     if (text.empty()) return std::nullopt;
     if (auto id = Uuid::try_parse(text)) return id;
-    invalid("22P02", what + " is not a uuid: \"" + text + "\"");
+    invalid(sqlstate::invalid_text_representation, what + " is not a uuid: \"" + text + "\"");
 }
 
 Expected parse_expected(const std::string& text) {
@@ -36,34 +36,40 @@ Expected parse_expected(const std::string& text) {
 // One element of --events: {"type", "body", "headers"?, "event_version"?, "event_id"?}.
 EventData parse_event(const nlohmann::json& j, size_t i) {
     std::string where = "events[" + std::to_string(i) + "]";
-    if (!j.is_object()) invalid("22023", where + " is not a JSON object");
+    if (!j.is_object()) invalid(sqlstate::invalid_parameter_value, where + " is not a JSON object");
     EventData ev;
     for (const auto& [key, value] : j.items()) {
         if (key == "type") {
             if (!value.is_string() || value.get<std::string>().empty())
-                invalid("22023", where + ".type must be a non-empty string");
+                invalid(sqlstate::invalid_parameter_value,
+                        where + ".type must be a non-empty string");
             ev.type = value.get<std::string>();
         } else if (key == "body") {
             ev.body = value;
         } else if (key == "headers") {
             if (!value.is_object() && !value.is_null())
-                invalid("22023", where + ".headers must be a JSON object");
+                invalid(sqlstate::invalid_parameter_value,
+                        where + ".headers must be a JSON object");
             ev.headers = value;
         } else if (key == "event_version") {
             if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
                 value.get<std::int64_t>() > 2147483647)
-                invalid("22023", where + ".event_version must be a positive integer");
+                invalid(sqlstate::invalid_parameter_value,
+                        where + ".event_version must be a positive integer");
             ev.event_version = value.get<int>();
         } else if (key == "event_id") {
-            if (!value.is_string()) invalid("22P02", where + ".event_id must be a uuid string");
+            if (!value.is_string())
+                invalid(sqlstate::invalid_text_representation,
+                        where + ".event_id must be a uuid string");
             ev.event_id = parse_uuid(value.get<std::string>(), where + ".event_id");
         } else {
-            invalid("22023", where + " has an unknown key \"" + key + "\"",
+            invalid(sqlstate::invalid_parameter_value,
+                    where + " has an unknown key \"" + key + "\"",
                     "An event has only type, body, headers, event_version and event_id.");
         }
     }
-    if (!j.contains("type")) invalid("22023", where + " has no \"type\"");
-    if (!j.contains("body")) invalid("22023", where + " has no \"body\"");
+    if (!j.contains("type")) invalid(sqlstate::invalid_parameter_value, where + " has no \"type\"");
+    if (!j.contains("body")) invalid(sqlstate::invalid_parameter_value, where + " has no \"body\"");
     return ev;
 }
 
@@ -71,8 +77,9 @@ std::vector<EventData> parse_events(const std::string& text) {
     std::string input = text;
     if (text == "-") input.assign(std::istreambuf_iterator<char>(std::cin), {});
     nlohmann::json j = parse_json(input, "--events");
-    if (!j.is_array()) invalid("22023", "--events must be a JSON array of events");
-    if (j.empty()) invalid("22023", "--events must not be empty");
+    if (!j.is_array())
+        invalid(sqlstate::invalid_parameter_value, "--events must be a JSON array of events");
+    if (j.empty()) invalid(sqlstate::invalid_parameter_value, "--events must not be empty");
     std::vector<EventData> events;
     for (size_t i = 0; i < j.size(); i++) events.push_back(parse_event(j[i], i));
     return events;

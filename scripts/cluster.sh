@@ -6,8 +6,11 @@
 #   scripts/cluster.sh env      print the PG* variables and DATABASE_URL to eval
 #   scripts/cluster.sh destroy  stop it and delete it
 #
-# RILLFLOW_CLUSTER names a second cluster (build/<name>) and RILLFLOW_PGPORT
-# gives its port, for tests that need two clusters.
+# RILLFLOW_CLUSTER names a second cluster (build/<name>), for tests that need
+# two clusters. RILLFLOW_PGPORT gives the port; without it the cluster keeps
+# the port it was first started on (written in its folder, so env and stop
+# in later calls agree), and the first start takes 54329 or, when another
+# server listens there, the next free port.
 #
 # It lives under build/pg (data, log, socket) on a private port and never
 # touches a system cluster. PostgreSQL refuses to run as root, so as root the
@@ -15,7 +18,6 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${RILLFLOW_PGPORT:-54329}
 bindir=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 [ -x "$bindir/initdb" ] || bindir=/usr/lib/postgresql/15/bin
 
@@ -33,6 +35,45 @@ fi
 data="$base/data"
 sock="$base/run"
 log="$base/server.log"
+port_file="$base/port"
+
+# True when something accepts connections on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# What listens on port $1, as far as ss can tell.
+port_holder() {
+    local who
+    who=$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n 1 | sed -n 's/.*users:((\(.*\)))/\1/p')
+    echo "${who:-a process this user cannot see}"
+}
+
+# 54329, or the first port after it that nobody listens on.
+free_port() {
+    local p
+    for p in $(seq 54329 54428); do
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    echo "rillflow: no free port in 54329..54428; set RILLFLOW_PGPORT" >&2
+    return 1
+}
+
+# The port this cluster was started on: written by start; older clusters only
+# have it in postgresql.conf.
+recorded_port() {
+    if [ -f "$port_file" ]; then
+        cat "$port_file"
+    elif [ -f "$data/postgresql.conf" ]; then
+        sed -n 's/^port = \([0-9]*\).*/\1/p' "$data/postgresql.conf" | tail -n 1
+    fi
+}
+
+running() { [ -f "$data/PG_VERSION" ] && as_server_user "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+
+# The port of this cluster: RILLFLOW_PGPORT, else the recorded one, else a free one.
+pick_port() {
+    port=${RILLFLOW_PGPORT:-$(recorded_port)}
+    [ -n "$port" ] || port=$(free_port)
+}
 
 print_env() {
     echo "export PGHOST='$sock' PGPORT='$port' PGUSER=postgres"
@@ -41,15 +82,15 @@ print_env() {
 
 case "${1:-}" in
 start)
+    pick_port
     mkdir -p "$base"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$base"
     if [ ! -f "$data/PG_VERSION" ]; then
         as_server_user "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$base/initdb.log" 2>&1 ||
             { cat "$base/initdb.log"; exit 1; }
         cat >>"$data/postgresql.conf" <<CONF
-# rillflow throwaway cluster
+# rillflow throwaway cluster (its port: the file "port" next to data/, given at start)
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = '$sock'
 shared_preload_libraries = 'rillflow'
 max_prepared_transactions = 10
@@ -65,15 +106,25 @@ log_line_prefix = '%m [%p] %q%a '
 CONF
     fi
     as_server_user mkdir -p "$sock"
-    if as_server_user "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-        echo "rillflow: cluster already running on port $port"
+    if running; then
+        echo "rillflow: cluster already running on port $(recorded_port)"
     else
-        as_server_user "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null ||
+        if port_in_use "$port"; then
+            if [ -n "${RILLFLOW_PGPORT:-}" ]; then
+                echo "rillflow: port $port (RILLFLOW_PGPORT) is taken by $(port_holder "$port"); choose another one, or unset RILLFLOW_PGPORT to have a free one found" >&2
+                exit 1
+            fi
+            taken=$port
+            port=$(free_port)
+            echo "rillflow: port $taken is taken by $(port_holder "$taken"); using port $port"
+        fi
+        echo "$port" >"$port_file"
+        as_server_user "$bindir/pg_ctl" -D "$data" -l "$log" -o "-p $port" -w -t 60 start >/dev/null ||
             { echo "rillflow: the server did not start; its log:"; cat "$log"; exit 1; }
     fi
     ;;
 stop)
-    if [ -f "$data/PG_VERSION" ] && as_server_user "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    if running; then
         as_server_user "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
     fi
     ;;
@@ -82,6 +133,7 @@ destroy)
     rm -rf "$base"
     ;;
 env)
+    pick_port
     print_env
     ;;
 *)

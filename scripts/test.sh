@@ -25,6 +25,7 @@ count_pg_regress() {	# tally "... ok" / "... FAILED" lines of a pg_regress log
 # The isolation specs assume nobody else ticks the sequencer, and
 # dump_restore.sh dumps events the worker would sequence first: those run with
 # the background worker off; the GoogleTest and worker tests with it on.
+source tests/shell/lib/preamble.sh
 source tests/shell/lib/worker.sh
 switch_worker() {
     if ! (worker_switch "$1"); then

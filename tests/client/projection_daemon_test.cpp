@@ -105,6 +105,38 @@ TEST_F(ProjectionDaemonTest, AppliesEachEventOnceAndRegistersAnExternalProjectio
     EXPECT_EQ(rows(), 8);
 }
 
+TEST_F(ProjectionDaemonTest, BuildChecksTheSettingsByTheSqlRules) {
+    auto refused = [&](ProjectionDaemonBuilder b) {
+        try {
+            static_cast<void>(b.add(projection_, writer()).build());
+        } catch (const InvalidArgument& e) {
+            return e.sqlstate();
+        }
+        return std::string("built");
+    };
+    auto builder = [&] { return ProjectionDaemon::builder(ts()); };
+    EXPECT_EQ(refused(builder().batch_size(0)), sqlstate::invalid_parameter_value);
+    EXPECT_EQ(refused(builder().batch_size(100001)), sqlstate::invalid_parameter_value);
+    EXPECT_EQ(refused(builder().lease_ttl(std::chrono::milliseconds(99))),
+              sqlstate::invalid_parameter_value);
+    EXPECT_EQ(refused(builder().lease_ttl(std::chrono::hours(25))),
+              sqlstate::invalid_parameter_value);
+    ClusterOptions c;
+    c.name = fresh_name("cl_");
+    c.node_id = "not a node name";
+    EXPECT_EQ(refused(builder().cluster(c)), sqlstate::invalid_parameter_value);
+    EXPECT_EQ(refused(builder().poll_interval(std::chrono::milliseconds(0))),
+              sqlstate::invalid_parameter_value);
+
+    // Without a node id, the node is named "<hostname>-<pid>" by sanitize_node_id.
+    c.node_id.clear();
+    auto daemon = builder().cluster(c).add(projection_, writer()).build();
+    const std::string& node = daemon.cluster()->node_id;
+    EXPECT_EQ(node.substr(node.rfind('-') + 1), std::to_string(getpid()));
+    Result same = ts().transaction().exec("SELECT rillflow.sanitize_node_id($1) = $1", {node});
+    EXPECT_EQ(same.value(0, 0), "t");
+}
+
 TEST_F(ProjectionDaemonTest, HandlerFailureIsRetriedThenDeadLetteredAndItsWritesRolledBack) {
     auto daemon = ProjectionDaemon::builder(ts()).owner("d1").add(projection_, writer()).build();
     run(ts(), "SELECT rillflow.set_projection_options($1, max_attempts => 2, backoff_base => '0')",
@@ -208,6 +240,34 @@ TEST_F(ProjectionDaemonTest, ColdNodeDoesNothingAndDemotedLeaderIsFenced) {
     ASSERT_EQ(nodes.size(), 2u);
     EXPECT_EQ(nodes[0].role, "cold");
     EXPECT_EQ(nodes[1].role, "hot");
+}
+
+TEST_F(ProjectionDaemonTest, AnExceptionRunLoopDoesNotCatchLeavesItWithTheHeartbeatsStopped) {
+    // Not a std::exception, so neither the batch nor run_loop catches it. The heartbeat
+    // thread must be joined on the way out, or its std::thread's destructor ends the process
+    // in std::terminate.
+    struct NotAnError {};
+    append("Ok", 1);
+    ClusterOptions c;
+    c.name = fresh_name("cl_");
+    c.node_id = "n1";
+    c.heartbeat = std::chrono::milliseconds(50);
+    c.lease_ttl = std::chrono::seconds(30);
+    auto daemon =
+        ProjectionDaemon::builder(ts())
+            .cluster(c)
+            .poll_interval(std::chrono::milliseconds(50))
+            .add(projection_, [](const EventEnvelope&, Transaction&) { throw NotAnError{}; })
+            .build();
+    std::atomic<bool> stop{false};
+    EXPECT_THROW(daemon.run_loop(stop), NotAnError);
+    EXPECT_TRUE(daemon.is_hot());  // it got as far as a batch
+
+    // No heartbeat since: the thread was stopped, not left running.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto nodes = ts().projections().cluster_status(c.name);
+    ASSERT_EQ(nodes.size(), 1u);
+    EXPECT_GE(nodes[0].heartbeat_age_seconds, 0.25);
 }
 
 TEST_F(ProjectionDaemonTest, HealthEndpointServesJsonAndPrometheusMetrics) {

@@ -13,6 +13,9 @@ static_assert(!std::is_copy_constructible_v<Transaction>);
 static_assert(!std::is_copy_assignable_v<Transaction>);
 static_assert(std::is_nothrow_move_constructible_v<Transaction>);
 static_assert(std::is_nothrow_move_assignable_v<Transaction>);
+static_assert(!std::is_copy_constructible_v<Savepoint>);
+static_assert(std::is_nothrow_move_constructible_v<Savepoint>);
+static_assert(std::is_nothrow_move_assignable_v<Savepoint>);
 
 class TransactionTest : public ClientTest {};
 
@@ -55,7 +58,40 @@ TEST_F(TransactionTest, ExplicitRollbackEndsTheTransaction) {
         EXPECT_EQ(e.sqlstate(), "25000");
     }
     EXPECT_THROW(tx.commit(), SqlError);
-    EXPECT_THROW(in_tx.stream_version(s), SqlError);  // the handle outlived its transaction
+    EXPECT_THROW(static_cast<void>(in_tx.stream_version(s)),
+                 SqlError);  // the handle outlived its transaction
+}
+
+TEST_F(TransactionTest, SavepointKeepsWhatWasReleasedAndRollsBackTheRest) {
+    const Uuid kept = Uuid::random();
+    const Uuid undone = Uuid::random();
+    const Uuid dropped = Uuid::random();
+    Transaction tx = store().transaction();
+    {
+        Savepoint sp = tx.savepoint();
+        tx.events().append(kept, Expected::Any(), numbered("Kept", 1));
+        sp.release();
+        EXPECT_FALSE(sp.active());
+    }
+    {
+        Savepoint sp = tx.savepoint();
+        tx.events().append(undone, Expected::Any(), numbered("Undone", 1));
+        // A failed statement under a savepoint leaves the transaction usable once rolled back.
+        EXPECT_THROW(tx.exec("SELECT 1 / 0"), InvalidArgument);
+        sp.rollback();
+        EXPECT_THROW(sp.release(), SqlError);  // it has ended
+    }
+    {
+        Savepoint outer = tx.savepoint();
+        Savepoint inner = tx.savepoint();
+        tx.events().append(dropped, Expected::Any(), numbered("Dropped", 1));
+        inner.release();
+        EXPECT_TRUE(outer.active());
+    }  // neither released at the end: the destructor rolls back to the outer savepoint
+    tx.commit();
+    EXPECT_EQ(events().stream_version(kept), 1);
+    EXPECT_EQ(events().stream_version(undone), std::nullopt);
+    EXPECT_EQ(events().stream_version(dropped), std::nullopt);
 }
 
 TEST_F(TransactionTest, MovesCarryTheTransaction) {
@@ -104,8 +140,8 @@ TEST_F(TransactionTest, ExecBindsEveryKindOfParameter) {
     EXPECT_EQ(r.column_name(0), "sum");
     EXPECT_EQ(r.column_index("k"), 3u);
     EXPECT_EQ(r.column_index("missing"), std::nullopt);
-    EXPECT_THROW(r.value(1, 0), std::out_of_range);
-    EXPECT_THROW(r.value(0, 8), std::out_of_range);
+    EXPECT_THROW(static_cast<void>(r.value(1, 0)), std::out_of_range);
+    EXPECT_THROW(static_cast<void>(r.value(0, 8)), std::out_of_range);
 
     std::optional<std::string> maybe;
     r = tx.exec("SELECT $1::text IS NULL", {maybe});

@@ -4,12 +4,10 @@
 # find_package(rillflow) and once with pkg-config, and run both against the
 # test database (DATABASE_URL): each appends and reads back one event.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
 : "${DATABASE_URL:?DATABASE_URL names the test database}"
+source "$(dirname "$0")/lib/preamble.sh"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+make_work_dir
 
 cmake --install build/cmake --prefix "$work/prefix" >"$work/install.log" 2>&1 ||
     { cat "$work/install.log"; fail "cmake --install"; }

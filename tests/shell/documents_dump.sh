@@ -5,15 +5,10 @@
 # tables are not extension members, so pg_dump dumps them whole) and in a
 # tenant's store.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-eval "$(bash scripts/cluster.sh env)"
+source "$(dirname "$0")/lib/preamble.sh"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
+make_work_dir
 
-fail() { echo "FAIL: $*"; exit 1; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 rf_fresh_database rillflow_docdump_src >/dev/null
 q -d rillflow_docdump_src <<'SQL' >/dev/null

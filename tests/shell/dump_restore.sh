@@ -5,15 +5,11 @@
 # and the sequencer repairs the log on its first tick). Events that had no
 # position at dump time get the next positions after restore, none twice.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-eval "$(bash scripts/cluster.sh env)"
+source "$(dirname "$0")/lib/preamble.sh"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy' EXIT
-chmod 755 "$work"
+make_work_dir
+on_exit 'RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy'
 
-fail() { echo "FAIL: $*"; exit 1; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 # --- the source database: two stores, sequenced and unsequenced events
 rf_fresh_database rillflow_dump_src >/dev/null
@@ -107,9 +103,14 @@ pg_restore -d rillflow_dump_dst "$work/dump.pgc"
 check_restored rillflow_dump_dst
 
 # --- another cluster: transaction ids from the dump mean nothing there
-RILLFLOW_CLUSTER=pg2 RILLFLOW_PGPORT=$((PGPORT + 10)) bash scripts/cluster.sh start
-pg2_host=$(RILLFLOW_CLUSTER=pg2 RILLFLOW_PGPORT=$((PGPORT + 10)) bash scripts/cluster.sh env | sed -n "s/^export PGHOST='\([^']*\)'.*/\1/p")
-other=(-h "$pg2_host" -p $((PGPORT + 10)))
+# Its port is the first free one scripts/cluster.sh finds (RILLFLOW_PGPORT names
+# the first cluster's), remembered in its folder until on_exit destroys it.
+pg2() { (unset RILLFLOW_PGPORT; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh "$@"); }
+pg2 start
+pg2_env=$(pg2 env)
+pg2_host=$(sed -n "s/^export PGHOST='\([^']*\)'.*/\1/p" <<<"$pg2_env")
+pg2_port=$(sed -n "s/.* PGPORT='\([0-9]*\)'.*/\1/p" <<<"$pg2_env")
+other=(-h "$pg2_host" -p "$pg2_port")
 q "${other[@]}" -d postgres -c "CREATE DATABASE rillflow_dump_other"
 pg_restore "${other[@]}" -d rillflow_dump_other "$work/dump.pgc"
 check_restored rillflow_dump_other "${other[@]}"

@@ -8,19 +8,19 @@
 # that writes its whole batch in one statement before it stalls. The cluster
 # is left running, as the harness expects.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-eval "$(bash scripts/cluster.sh env)"
+source "$(dirname "$0")/lib/preamble.sh"
 
 # The throwaway cluster runs with synchronous_commit off: a commit would
 # survive the immediate stop only once the WAL writer got to it. This test's
 # commits must be durable when they return.
 export PGOPTIONS="-c synchronous_commit=on"
 
-for mode in event batch; do
-fail() { echo "FAIL ($mode handler): $*"; exit 1; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d rillflow_proj_crash "$@"; }
-trap 'bash scripts/cluster.sh start >/dev/null 2>&1 || true' EXIT
+# Every q below runs in the test's database.
+export PGDATABASE=rillflow_proj_crash
+on_exit 'bash scripts/cluster.sh start >/dev/null 2>&1'
 
+for mode in event batch; do
+echo "-- $mode handler"
 rf_fresh_database rillflow_proj_crash >/dev/null
 q >/dev/null <<'SQL'
 -- not idempotent on purpose: a second application shows as a second row

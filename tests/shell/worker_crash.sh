@@ -3,9 +3,8 @@
 # (crash recovery): afterwards the launcher and the database's worker are
 # back, one of each, and appends are sequenced and projected again.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_crash
 worker_switch on

@@ -5,11 +5,11 @@
 # when the extension is dropped; and out of the way of DROP DATABASE (plain
 # and WITH (FORCE)), CREATE DATABASE ... TEMPLATE and ALTER DATABASE RENAME.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
-trap 'reset_worker_settings; q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rillflow_worker_life2 WITH (FORCE)" -c "DROP DATABASE IF EXISTS rillflow_worker_copy" -c "DROP DATABASE IF EXISTS rillflow_worker_renamed" >/dev/null' EXIT
+on_exit 'q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rillflow_worker_life2 WITH (FORCE)" -c "DROP DATABASE IF EXISTS rillflow_worker_copy" -c "DROP DATABASE IF EXISTS rillflow_worker_renamed" >/dev/null'
+on_exit reset_worker_settings
 db=rillflow_worker_life
 worker_switch on
 

@@ -6,12 +6,11 @@
 # loops is cut by rillflow.batch_statement_timeout while the other
 # projections keep running.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_proj
-trap 'reset_worker_settings' EXIT
+on_exit reset_worker_settings
 worker_switch on
 rf_fresh_database $db >/dev/null
 q -d $db <<'SQL' >/dev/null

@@ -18,19 +18,13 @@
 #    model arrive as dumped, and the restored store goes on appending and
 #    projecting.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
-work=$(mktemp -d)
+on_exit reset_worker_settings
+make_work_dir
 loader=
-cleanup() {
-    [ -n "$loader" ] && kill "$loader" 2>/dev/null || true
-    rm -rf "$work"
-    reset_worker_settings
-}
-trap cleanup EXIT
-chmod 755 "$work"
+on_exit '[ -z "$loader" ] || kill "$loader" 2>/dev/null'
 
 worker_switch on
 
@@ -54,12 +48,10 @@ q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS ril
   -c "CREATE ROLE rillflow_restore_nobody LOGIN" >/dev/null
 q -d $db -c "GRANT USAGE ON SCHEMA rillflow_default TO rillflow_restore_nobody" \
   -c "GRANT SELECT ON rillflow_default.events TO rillflow_restore_nobody" >/dev/null
-{
-    echo "COPY rillflow_default.events FROM stdin;"
-    echo '\.'
-    echo "SELECT 'refused';"
-    for _ in $(seq 1 300); do echo "SELECT pg_sleep(0.1);"; done
-} | psql -X -At -U rillflow_restore_nobody -d $db >"$work/nobody.out" 2>&1 &
+background_session $db refused 300 "$work/nobody.out" -U rillflow_restore_nobody <<'SQL'
+COPY rillflow_default.events FROM stdin;
+\.
+SQL
 loader=$!
 wait_until "the unprivileged COPY to be refused" 30 grep -q '^refused$' "$work/nobody.out"
 grep -q 'permission denied for table events' "$work/nobody.out" || fail "the unprivileged COPY was not refused: $(cat "$work/nobody.out")"

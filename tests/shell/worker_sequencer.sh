@@ -5,19 +5,14 @@
 # the store and head when a tick advanced the log. A reload changes its
 # naptime.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_worker_seq
-work=$(mktemp -d)
+on_exit reset_worker_settings
+make_work_dir
 listener=
-cleanup() {
-    [ -n "$listener" ] && kill "$listener" 2>/dev/null || true
-    rm -rf "$work"
-    reset_worker_settings
-}
-trap cleanup EXIT
+on_exit '[ -z "$listener" ] || kill "$listener" 2>/dev/null'
 
 worker_switch on
 rf_fresh_database $db >/dev/null
@@ -29,11 +24,7 @@ set_naptime 3600000 $db
 echo "ok: reload set the worker's naptime"
 
 # A listener, ready before the appends.
-{
-    echo "LISTEN rillflow_events;"
-    echo "SELECT 'ready';"
-    for _ in $(seq 1 300); do echo "SELECT pg_sleep(0.1);"; done
-} | psql -X -At -d $db >"$work/notify.out" 2>&1 &
+background_session $db ready 300 "$work/notify.out" <<<"LISTEN rillflow_events;"
 listener=$!
 wait_until "the listener to be ready" 30 grep -q '^ready$' "$work/notify.out"
 

@@ -25,7 +25,6 @@
 //
 //   rillflow_stress [--seconds N] [--writers N] [--streams N] [--keep]
 
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +46,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "pg_conn.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -55,7 +56,8 @@ using std::chrono::milliseconds;
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // ---------------------------------------------------------------------------
-// A minimal RAII libpq wrapper: a connection that throws on any failed command.
+// A minimal libpq wrapper: a connection that throws on any failed command. The client's
+// PgConn and PgResult own the handles.
 
 struct PgError : std::runtime_error {
     std::string sqlstate;
@@ -65,75 +67,51 @@ struct PgError : std::runtime_error {
 
 class Result {
   public:
-    explicit Result(PGresult* r) : r_(r) {}
-    Result(Result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
-    Result(const Result&) = delete;
-    Result& operator=(const Result&) = delete;
-    ~Result() {
-        if (r_) PQclear(r_);
-    }
-    int rows() const { return PQntuples(r_); }
-    bool null(int row, int col) const { return PQgetisnull(r_, row, col); }
-    std::string str(int row, int col) const { return PQgetvalue(r_, row, col); }
+    explicit Result(rillflow::detail::PgResult r) : r_(std::move(r)) {}
+    int rows() const { return PQntuples(r_.get()); }
+    bool null(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+    std::string str(int row, int col) const { return PQgetvalue(r_.get(), row, col); }
     int64_t i64(int row, int col) const {
-        return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+        return std::strtoll(PQgetvalue(r_.get(), row, col), nullptr, 10);
     }
 
   private:
-    PGresult* r_;
+    rillflow::detail::PgResult r_;
 };
 
 class Conn {
   public:
     // Connects to the server of `url`, to database `dbname` when it is not empty.
-    Conn(const std::string& url, const std::string& dbname, const char* app) {
-        const char* keys[] = {"dbname", "dbname", "application_name", nullptr};
-        const char* vals[] = {url.c_str(), dbname.empty() ? nullptr : dbname.c_str(), app, nullptr};
-        if (dbname.empty()) {
-            keys[1] = "application_name";
-            vals[1] = app;
-            keys[2] = nullptr;
-        }
-        c_ = PQconnectdbParams(keys, vals, 1);
-        if (PQstatus(c_) != CONNECTION_OK) {
-            std::string msg = PQerrorMessage(c_);
-            PQfinish(c_);
-            c_ = nullptr;
-            throw PgError("connection failed: " + msg, "08000");
-        }
-        PQsetNoticeProcessor(
-            c_, [](void*, const char*) {}, nullptr);
+    Conn(const std::string& url, const std::string& dbname, const char* app)
+        : c_(rillflow::detail::PgConn::open(
+              url,
+              {{"dbname", dbname.empty() ? nullptr : dbname.c_str()}, {"application_name", app}})) {
+        if (!c_.ok()) throw PgError("connection failed: " + c_.error_message(), "08000");
+        c_.ignore_notices();
         // Nothing in this test should wait this long; a statement that does is
         // stuck behind a session it must not wait for, and fails the test
         // instead of hanging it.
         exec("SET statement_timeout = '15s'");
-    }
-    Conn(const Conn&) = delete;
-    Conn& operator=(const Conn&) = delete;
-    ~Conn() {
-        if (c_) PQfinish(c_);
     }
 
     Result exec(const std::string& sql, const std::vector<std::string>& params = {}) {
         std::vector<const char*> p;
         p.reserve(params.size());
         for (const auto& s : params) p.push_back(s.c_str());
-        PGresult* r = PQexecParams(c_, sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(),
-                                   nullptr, nullptr, 0);
-        ExecStatusType st = PQresultStatus(r);
+        rillflow::detail::PgResult r(PQexecParams(c_.get(), sql.c_str(), static_cast<int>(p.size()),
+                                                  nullptr, p.data(), nullptr, nullptr, 0));
+        ExecStatusType st = PQresultStatus(r.get());
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
             std::string msg = std::string(state ? state : "?????") + ": " +
-                              PQresultErrorMessage(r) + " (in: " + sql + ")";
-            std::string s = state ? state : "";
-            PQclear(r);
-            throw PgError(msg, s);
+                              PQresultErrorMessage(r.get()) + " (in: " + sql + ")";
+            throw PgError(msg, state ? state : "");
         }
-        return Result(r);
+        return Result(std::move(r));
     }
 
   private:
-    PGconn* c_ = nullptr;
+    rillflow::detail::PgConn c_;
 };
 
 // ---------------------------------------------------------------------------

@@ -15,12 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string trimmed(const char* text) {
-    std::string s = text != nullptr ? text : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 std::string field(const PGresult* result, int code) {
     const char* value = PQresultErrorField(result, code);
     return value != nullptr ? value : "";
@@ -31,45 +25,41 @@ std::string field(const PGresult* result, int code) {
 Connection::Connection(std::shared_ptr<const ConnectOptions> options)
     : options_(std::move(options)) {
     connect_within_deadline();
-    PQsetNoticeReceiver(conn_, &Connection::receive_notice, this);
+    PQsetNoticeReceiver(conn_.get(), &Connection::receive_notice, this);
     if (options_->tenant) {
         try {
             exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, false)", {*options_->tenant});
         } catch (...) {
-            PQfinish(conn_);
-            conn_ = nullptr;
+            conn_.close();
             throw;
         }
     }
 }
 
-Connection::~Connection() {
-    if (conn_ != nullptr) PQfinish(conn_);
-}
+Connection::~Connection() = default;
 
 // libpq's own connect_timeout has a resolution of seconds (and a floor of two), so the
 // connection is opened asynchronously and polled against our own deadline instead.
 void Connection::connect_within_deadline() {
-    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
-    const char* values[] = {options_->url.c_str(), "rillflow", nullptr};
-    conn_ = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
-    if (conn_ == nullptr) {
-        throw ConnectionError("08001", "could not connect to the database: out of memory");
+    conn_ = PgConn::start(options_->url, {{"fallback_application_name", "rillflow"}});
+    if (!conn_) {
+        throw ConnectionError(sqlstate::sqlclient_unable_to_establish_sqlconnection,
+                              "could not connect to the database: out of memory");
     }
     auto fail = [this](std::string message) {
-        if (message.empty()) message = trimmed(PQerrorMessage(conn_));
-        PQfinish(conn_);
-        conn_ = nullptr;
-        throw ConnectionError("08001", "could not connect to the database: " + message);
+        if (message.empty()) message = conn_.error_message();
+        conn_.close();
+        throw ConnectionError(sqlstate::sqlclient_unable_to_establish_sqlconnection,
+                              "could not connect to the database: " + message);
     };
-    if (PQstatus(conn_) == CONNECTION_BAD) fail({});
+    if (PQstatus(conn_.get()) == CONNECTION_BAD) fail({});
 
     const auto timeout = options_->connect_timeout;
     const auto deadline = Clock::now() + timeout;
     PostgresPollingStatusType status = PGRES_POLLING_WRITING;
     while (status != PGRES_POLLING_OK) {
         if (status == PGRES_POLLING_FAILED) fail({});
-        const int socket = PQsocket(conn_);
+        const int socket = PQsocket(conn_.get());
         if (socket < 0) fail({});
         pollfd pfd{};
         pfd.fd = socket;
@@ -85,7 +75,7 @@ void Connection::connect_within_deadline() {
             if (ready < 0 && errno != EINTR)
                 fail(std::string("poll failed: ") + std::strerror(errno));
         }
-        status = PQconnectPoll(conn_);
+        status = PQconnectPoll(conn_.get());
     }
 }
 
@@ -93,15 +83,15 @@ void Connection::receive_notice(void* arg, const PGresult* result) {
     auto* self = static_cast<Connection*>(arg);
     if (!self->options_->notice_handler) return;
     try {
-        self->options_->notice_handler(trimmed(PQresultErrorMessage(result)));
+        self->options_->notice_handler(pg_message(PQresultErrorMessage(result)));
     } catch (...) {
         // A throwing handler must not unwind through libpq's C frames.
     }
 }
 
 Result Connection::exec(std::string_view sql, const Params& params) {
-    if (conn_ == nullptr || broken_) {
-        throw ConnectionError("08003", "the connection is closed");
+    if (!conn_ || broken_) {
+        throw ConnectionError(sqlstate::connection_does_not_exist, "the connection is closed");
     }
     const std::string text(sql);
     std::vector<const char*> values;
@@ -109,13 +99,13 @@ Result Connection::exec(std::string_view sql, const Params& params) {
     for (const Param& p : params) values.push_back(p.is_null() ? nullptr : p.text().c_str());
 
     std::shared_ptr<pg_result> result(
-        PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                     nullptr, nullptr, /*resultFormat=*/0),
+        PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
+                     values.data(), nullptr, nullptr, /*resultFormat=*/0),
         &PQclear);
-    const bool lost = PQstatus(conn_) == CONNECTION_BAD;
+    const bool lost = PQstatus(conn_.get()) == CONNECTION_BAD;
     if (lost) broken_ = true;
     if (!result) {
-        throw ConnectionError("08006", trimmed(PQerrorMessage(conn_)));
+        throw ConnectionError(sqlstate::connection_failure, conn_.error_message());
     }
     switch (PQresultStatus(result.get())) {
         case PGRES_COMMAND_OK:
@@ -126,29 +116,29 @@ Result Connection::exec(std::string_view sql, const Params& params) {
         case PGRES_COPY_OUT:
         case PGRES_COPY_BOTH:
             broken_ = true;  // the session is stuck in COPY mode now
-            throw SqlError("0A000", "COPY is not supported through rillflow::Transaction::exec");
+            throw SqlError(sqlstate::feature_not_supported,
+                           "COPY is not supported through rillflow::Transaction::exec");
         default:
             break;
     }
-    std::string sqlstate = field(result.get(), PG_DIAG_SQLSTATE);
+    std::string code = field(result.get(), PG_DIAG_SQLSTATE);
     std::string message = field(result.get(), PG_DIAG_MESSAGE_PRIMARY);
-    if (message.empty()) message = trimmed(PQresultErrorMessage(result.get()));
-    if (message.empty()) message = trimmed(PQerrorMessage(conn_));
+    if (message.empty()) message = pg_message(PQresultErrorMessage(result.get()));
+    if (message.empty()) message = conn_.error_message();
     std::string detail = field(result.get(), PG_DIAG_MESSAGE_DETAIL);
     std::string hint = field(result.get(), PG_DIAG_MESSAGE_HINT);
     if (lost) {
         // Whatever the server said last, the connection is gone now.
-        if (sqlstate.empty()) sqlstate = "08006";
-        throw ConnectionError(std::move(sqlstate), std::move(message), std::move(detail),
+        if (code.empty()) code = sqlstate::connection_failure;
+        throw ConnectionError(std::move(code), std::move(message), std::move(detail),
                               std::move(hint));
     }
-    if (sqlstate.empty()) sqlstate = "XX000";
-    throw_error(std::move(sqlstate), std::move(message), std::move(detail), std::move(hint));
+    if (code.empty()) code = sqlstate::internal_error;
+    throw_error(std::move(code), std::move(message), std::move(detail), std::move(hint));
 }
 
 bool Connection::reusable() const noexcept {
-    return conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK &&
-           PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    return conn_.ok() && !broken_ && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
 }
 
 bool Connection::alive() noexcept {
@@ -160,21 +150,21 @@ bool Connection::alive() noexcept {
     // and libpq's non-blocking socket mean this never waits.
     for (int round = 0; round < 4; ++round) {
         pollfd pfd{};
-        pfd.fd = PQsocket(conn_);
+        pfd.fd = PQsocket(conn_.get());
         pfd.events = POLLIN;
         const int ready = ::poll(&pfd, 1, 0);
         if (ready == 0) return true;
         if (ready < 0 && errno == EINTR) continue;
-        if (ready < 0 || (pfd.revents & (POLLERR | POLLNVAL)) != 0 || PQconsumeInput(conn_) == 0 ||
-            PQstatus(conn_) != CONNECTION_OK) {
+        if (ready < 0 || (pfd.revents & (POLLERR | POLLNVAL)) != 0 ||
+            PQconsumeInput(conn_.get()) == 0 || PQstatus(conn_.get()) != CONNECTION_OK) {
             broken_ = true;
             return false;
         }
-        while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
+        while (PGnotify* notify = PQnotifies(conn_.get())) PQfreemem(notify);
     }
-    return PQstatus(conn_) == CONNECTION_OK;
+    return PQstatus(conn_.get()) == CONNECTION_OK;
 }
 
-int Connection::backend_pid() const noexcept { return conn_ != nullptr ? PQbackendPID(conn_) : 0; }
+int Connection::backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_.get()) : 0; }
 
 }  // namespace rillflow::detail

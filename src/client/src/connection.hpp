@@ -1,6 +1,6 @@
-// connection.hpp (private): one libpq connection, opened in the constructor and closed in
-// the destructor. Statements go through exec(), which binds every parameter and turns any
-// failure into the matching rillflow::Error.
+// connection.hpp (private): one libpq connection (held by a PgConn), opened in the
+// constructor and closed in the destructor. Statements go through exec(), which binds every
+// parameter and turns any failure into the matching rillflow::Error.
 #pragma once
 
 #include <chrono>
@@ -9,8 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include <libpq-fe.h>
-
+#include "pg_conn.hpp"
 #include "rillflow/sql.hpp"
 #include "rillflow/store.hpp"
 
@@ -56,7 +55,7 @@ class Connection {
     static void receive_notice(void* arg, const PGresult* result);
 
     std::shared_ptr<const ConnectOptions> options_;
-    PGconn* conn_ = nullptr;
+    PgConn conn_;
     bool broken_ = false;
 };
 

@@ -7,6 +7,7 @@
 #include <typeinfo>
 
 #include "rillflow/errors.hpp"
+#include "rillflow/transaction.hpp"
 #include "run.hpp"
 
 namespace rillflow {
@@ -20,7 +21,8 @@ std::int64_t one_int(detail::Connection& c, const char* sql, const Params& param
     Result r = c.exec(sql, params);
     const std::string_view value = detail::single(r, function);
     if (r.is_null(0, 0)) {
-        throw SqlError("XX000", "rillflow." + std::string(function) + " returned NULL");
+        throw SqlError(sqlstate::internal_error,
+                       "rillflow." + std::string(function) + " returned NULL");
     }
     return detail::to_int64(value);
 }
@@ -87,12 +89,13 @@ std::int64_t Documents::update(const Uuid& id, const json& data,
 
 void Documents::throw_missing(const Uuid& id) const {
     throw NotFound(
-        "RF004", "document " + id.to_string() + " not found in collection \"" + collection_ + "\"",
+        sqlstate::not_found,
+        "document " + id.to_string() + " not found in collection \"" + collection_ + "\"",
         "It does not exist or is soft-deleted.");
 }
 
 void Documents::throw_conflict(const Uuid& id, std::int64_t expected, std::int64_t actual) const {
-    throw DocumentVersionConflict("RF003",
+    throw DocumentVersionConflict(sqlstate::document_version_conflict,
                                   "document " + id.to_string() + " in collection \"" + collection_ +
                                       "\" is not at the expected version",
                                   "Expected version " + std::to_string(expected) +
@@ -182,11 +185,14 @@ std::int64_t Documents::count(const Predicate& filter, bool include_deleted) con
 std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& query,
                                                    const json& params) const {
     const std::string name = query.name();
-    if (name.empty()) throw InvalidArgument("22023", "a compiled query's name() is empty");
+    if (name.empty())
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "a compiled query's name() is empty");
     if (!params.is_object()) {
-        throw InvalidArgument("22023", "the parameters of compiled query \"" + name +
-                                           "\" must be a JSON object, not " +
-                                           std::string(params.type_name()));
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "the parameters of compiled query \"" + name +
+                                  "\" must be a JSON object, not " +
+                                  std::string(params.type_name()));
     }
     // Registers the query (configure() + compile_query) unless this Store already did. A
     // registration made inside a transaction is not remembered: the transaction may roll back.
@@ -197,7 +203,8 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
         if (it != store_->compiled.end()) {
             if (it->second["type"] != type) {
                 throw InvalidArgument(
-                    "22023", "two compiled query classes use the name \"" + name + "\"",
+                    sqlstate::invalid_parameter_value,
+                    "two compiled query classes use the name \"" + name + "\"",
                     "This Store registered \"" + name + "\" for another class first.",
                     "Give each compiled query class its own name().");
             }
@@ -229,21 +236,17 @@ std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& quer
                 return run(c);
             }
         }
-        // In a transaction a failed statement would end it: try under a savepoint.
-        c.exec("SAVEPOINT rillflow_compiled_query");
+        // In a transaction a failed statement would end it: try under a savepoint (any other
+        // error rolls back to it as the guard dies).
+        Savepoint savepoint = Savepoint::set(tx_);
         try {
             auto rows = run(c);
-            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
+            savepoint.release();
             return rows;
         } catch (const NotFound&) {
-            c.exec("ROLLBACK TO SAVEPOINT rillflow_compiled_query");
-            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
+            savepoint.rollback();
             compile(c, true);
             return run(c);
-        } catch (...) {
-            c.exec("ROLLBACK TO SAVEPOINT rillflow_compiled_query");
-            c.exec("RELEASE SAVEPOINT rillflow_compiled_query");
-            throw;
         }
     });
 }

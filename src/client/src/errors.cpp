@@ -20,23 +20,24 @@ std::string describe(const std::string& sqlstate, const std::string& message,
 // exist), as opposed to permission or object-state problems in the same class.
 bool is_bad_input_42(std::string_view s) {
     static constexpr std::string_view codes[] = {
-        "42601",  // syntax_error
-        "42602",  // invalid_name
-        "42622",  // name_too_long
-        "42703",  // undefined_column
-        "42704",  // undefined_object
-        "42725",  // ambiguous_function
-        "42804",  // datatype_mismatch
-        "42846",  // cannot_coerce
-        "42883",  // undefined_function
-        "42P01",  // undefined_table
-        "42P02",  // undefined_parameter
-        "42P18",  // indeterminate_datatype
+        sqlstate::syntax_error,        sqlstate::invalid_name,
+        sqlstate::name_too_long,       sqlstate::undefined_column,
+        sqlstate::undefined_object,    sqlstate::ambiguous_function,
+        sqlstate::datatype_mismatch,   sqlstate::cannot_coerce,
+        sqlstate::undefined_function,  sqlstate::undefined_table,
+        sqlstate::undefined_parameter, sqlstate::indeterminate_datatype,
     };
     for (std::string_view code : codes) {
         if (s == code) return true;
     }
     return false;
+}
+
+// Throws an E made of the four parts (moved from).
+template <typename E>
+[[noreturn]] void throw_as(std::string& code, std::string& message, std::string& detail,
+                           std::string& hint) {
+    throw E(std::move(code), std::move(message), std::move(detail), std::move(hint));
 }
 
 }  // namespace
@@ -61,35 +62,23 @@ InvalidArgument::~InvalidArgument() = default;
 ConnectionError::~ConnectionError() = default;
 SqlError::~SqlError() = default;
 
-void throw_error(std::string sqlstate, std::string message, std::string detail, std::string hint) {
-    const std::string_view s = sqlstate;
+void throw_error(std::string code, std::string message, std::string detail, std::string hint) {
+    const std::string_view s = code;
     const std::string_view cls = s.substr(0, 2);
-    if (s == "RF001")
-        throw VersionConflict(std::move(sqlstate), std::move(message), std::move(detail),
-                              std::move(hint));
-    if (s == "RF002")
-        throw IdempotencyConflict(std::move(sqlstate), std::move(message), std::move(detail),
-                                  std::move(hint));
-    if (s == "RF003")
-        throw DocumentVersionConflict(std::move(sqlstate), std::move(message), std::move(detail),
-                                      std::move(hint));
-    if (s == "RF004")
-        throw NotFound(std::move(sqlstate), std::move(message), std::move(detail), std::move(hint));
-    if (s == "RF005")
-        throw TenantNotFound(std::move(sqlstate), std::move(message), std::move(detail),
-                             std::move(hint));
-    if (s == "RF006")
-        throw LeaseLost(std::move(sqlstate), std::move(message), std::move(detail),
-                        std::move(hint));
-    if (cls == "22" || (cls == "42" && is_bad_input_42(s))) {
-        throw InvalidArgument(std::move(sqlstate), std::move(message), std::move(detail),
-                              std::move(hint));
-    }
-    if (cls == "08" || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300") {
-        throw ConnectionError(std::move(sqlstate), std::move(message), std::move(detail),
-                              std::move(hint));
-    }
-    throw SqlError(std::move(sqlstate), std::move(message), std::move(detail), std::move(hint));
+    if (s == sqlstate::version_conflict) throw_as<VersionConflict>(code, message, detail, hint);
+    if (s == sqlstate::idempotency_conflict)
+        throw_as<IdempotencyConflict>(code, message, detail, hint);
+    if (s == sqlstate::document_version_conflict)
+        throw_as<DocumentVersionConflict>(code, message, detail, hint);
+    if (s == sqlstate::not_found) throw_as<NotFound>(code, message, detail, hint);
+    if (s == sqlstate::tenant_not_found) throw_as<TenantNotFound>(code, message, detail, hint);
+    if (s == sqlstate::lease_lost) throw_as<LeaseLost>(code, message, detail, hint);
+    if (cls == "22" || (cls == "42" && is_bad_input_42(s)))
+        throw_as<InvalidArgument>(code, message, detail, hint);
+    if (cls == "08" || s == sqlstate::admin_shutdown || s == sqlstate::crash_shutdown ||
+        s == sqlstate::cannot_connect_now || s == sqlstate::too_many_connections)
+        throw_as<ConnectionError>(code, message, detail, hint);
+    throw_as<SqlError>(code, message, detail, hint);
 }
 
 }  // namespace rillflow

@@ -34,7 +34,8 @@ auto run(const std::shared_ptr<detail::StoreState>& store,
          const std::shared_ptr<detail::TxState>& tx, F&& f) {
     if (tx) {
         if (!tx->active) {
-            throw SqlError("25000", "the transaction of this Events handle has ended");
+            throw SqlError(sqlstate::invalid_transaction_state,
+                           "the transaction of this Events handle has ended");
         }
         return f(*tx->lease);
     }

@@ -48,7 +48,7 @@ Lease Pool::acquire() {
         if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
             open_ >= config_.max_connections) {
             throw ConnectionError(
-                "08000",
+                sqlstate::connection_exception,
                 "timed out after " + std::to_string(config_.acquire_timeout.count()) +
                     " ms waiting for a free connection",
                 "All " + std::to_string(config_.max_connections) +

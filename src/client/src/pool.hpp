@@ -90,6 +90,7 @@ struct StoreState {
 struct TxState {
     Lease lease;
     bool active = false;
+    int savepoints = 0;  // set so far: each gets a name of its own
 };
 
 }  // namespace rillflow::detail

@@ -1,5 +1,5 @@
 // projection_sql.hpp (private): statements and result readers shared by the projection admin
-// API (projections.cpp) and the daemon (projection_daemon.cpp).
+// API (projections.cpp) and the daemon (daemon/*.cpp).
 #pragma once
 
 #include <chrono>

@@ -79,8 +79,9 @@ std::vector<ClusterNode> cluster_nodes(const Result& r) {
 
 Heartbeat heartbeat(const Result& r) {
     if (r.size() != 1) {
-        throw SqlError("XX000", "rillflow.cluster_heartbeat returned " + std::to_string(r.size()) +
-                                    " rows, expected one");
+        throw SqlError(sqlstate::internal_error, "rillflow.cluster_heartbeat returned " +
+                                                     std::to_string(r.size()) +
+                                                     " rows, expected one");
     }
     Heartbeat h;
     h.hot = r.value(0, 0) == "t";
@@ -117,7 +118,7 @@ ProjectionStatus Projections::status(std::string_view name) const {
         *store_, "SELECT to_jsonb(p) FROM rillflow.projection_status($1::text) AS p", {name});
     auto rows = detail::json_rows(r);
     if (rows.empty()) {
-        throw NotFound("RF004", "projection \"" + std::string(name) + "\" not found");
+        throw NotFound(sqlstate::not_found, "projection \"" + std::string(name) + "\" not found");
     }
     ProjectionStatus st = detail::to_status(rows.front());
     st.name = std::string(name);

@@ -78,7 +78,8 @@ Predicate Predicate::or_(std::vector<Predicate> parts) { return combine("or", st
 
 Predicate Predicate::not_(Predicate part) {
     if (part.empty()) {
-        throw InvalidArgument("22023", "Predicate::not_ of an empty predicate",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "Predicate::not_ of an empty predicate",
                               "An empty predicate matches every document; its negation would "
                               "match none, which is never what a query means.");
     }
@@ -110,14 +111,18 @@ void QuerySpec::order_by(std::string path, SortDirection direction, NullsOrder n
 }
 
 void QuerySpec::limit(std::int64_t n) {
-    if (n < 0) throw InvalidArgument("22023", "limit must be 0 or more, not " + std::to_string(n));
+    if (n < 0)
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "limit must be 0 or more, not " + std::to_string(n));
     limit_ = n;
     page_.reset();
     page_size_.reset();
 }
 
 void QuerySpec::offset(std::int64_t n) {
-    if (n < 0) throw InvalidArgument("22023", "offset must be 0 or more, not " + std::to_string(n));
+    if (n < 0)
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "offset must be 0 or more, not " + std::to_string(n));
     offset_ = n;
     page_.reset();
     page_size_.reset();
@@ -125,11 +130,12 @@ void QuerySpec::offset(std::int64_t n) {
 
 void QuerySpec::page(std::int64_t page, std::int64_t page_size) {
     if (page < 1) {
-        throw InvalidArgument("22023", "page must be 1 or more, not " + std::to_string(page),
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "page must be 1 or more, not " + std::to_string(page),
                               "Pages are numbered from 1.");
     }
     if (page_size < 1) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "page_size must be 1 or more, not " + std::to_string(page_size));
     }
     page_ = page;
@@ -143,7 +149,9 @@ void QuerySpec::select_fields(const std::vector<std::string>& paths) {
 }
 
 void QuerySpec::select_field(std::string output, std::string path) {
-    if (output.empty()) throw InvalidArgument("22023", "select: the output field name is empty");
+    if (output.empty())
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "select: the output field name is empty");
     if (!select_.is_object()) select_ = json::object();
     select_[std::move(output)] = std::move(path);
 }
@@ -179,7 +187,7 @@ json QueryContext::param(std::string_view name) {
         }
     }
     if (!ok) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "invalid compiled query parameter name \"" + std::string(name) + "\"",
                               "A parameter name is letters, digits and _, not starting with a "
                               "digit.");

@@ -25,7 +25,8 @@ template <typename F>
 auto run_on(const std::shared_ptr<StoreState>& store, const std::shared_ptr<TxState>& tx, F&& f) {
     if (tx) {
         if (!tx->active) {
-            throw SqlError("25000", "the transaction of this handle has ended",
+            throw SqlError(sqlstate::invalid_transaction_state,
+                           "the transaction of this handle has ended",
                            "It was committed, rolled back or moved from.");
         }
         return f(*tx->lease);

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <variant>
 
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
@@ -23,20 +24,34 @@ struct Key {
     }
 };
 
-enum class OpKind { Store, Remove, Patch, Append };
-
-struct Op {
-    OpKind kind = OpKind::Store;
+// A staged change, one type per kind; save_changes() applies them in the order staged.
+struct DocumentOp {
     Key key;
-    std::optional<std::int64_t> expected;  // documents: the explicit expected version
-    std::shared_ptr<void> object;          // Store
+    std::optional<std::int64_t> expected;  // the explicit expected version
+};
+struct StoreOp : DocumentOp {
+    std::shared_ptr<void> object;
     json (*to_json)(const void*) = nullptr;
-    json fields;  // Patch
-    // Append
-    Expected stream_expected = Expected::Any();
+};
+struct RemoveOp : DocumentOp {};
+struct PatchOp : DocumentOp {
+    json fields;
+};
+struct AppendOp {
+    Uuid stream;
+    Expected expected = Expected::Any();
     std::vector<EventData> events;
     AppendOptions options;
 };
+using Op = std::variant<StoreOp, RemoveOp, PatchOp, AppendOp>;
+
+// A visitor made of lambdas, one per alternative.
+template <typename... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 // `base` with `over`'s keys on top; either may be null.
 json merge_headers(const json& base, const json& over) {
@@ -68,8 +83,9 @@ Session::Session(std::shared_ptr<detail::StoreState> store, SessionOptions optio
     if (!options.advisory_locks()) options.advisory_locks(store->session_advisory_locks);
     if (!options.headers()) options.headers(store->session_headers);
     if (!options.headers()->is_null() && !options.headers()->is_object()) {
-        throw InvalidArgument("22023", "session headers must be a JSON object, not " +
-                                           std::string(options.headers()->type_name()));
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "session headers must be a JSON object, not " +
+                                  std::string(options.headers()->type_name()));
     }
     state_->store = std::move(store);
     state_->options = std::move(options);
@@ -86,7 +102,7 @@ const Session::Entry* Session::find(const std::string& collection, const Uuid& i
     auto it = state_->known.find(Key{collection, id});
     if (it == state_->known.end() || !it->second.entry.object) return nullptr;
     if (it->second.entry.type != type) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "document " + id.to_string() + " in collection \"" + collection +
                                   "\" is already in this session as another C++ type",
                               {}, "Load and store each document as one type per session.");
@@ -162,58 +178,40 @@ void Session::stage_store(const std::string& collection, const Uuid& id,
                           std::optional<std::int64_t> expected_version) {
     State::Tracked& t = state_->known[Key{collection, id}];
     if (t.entry.object && t.entry.type != type) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "document " + id.to_string() + " in collection \"" + collection +
                                   "\" is already in this session as another C++ type",
                               {}, "Load and store each document as one type per session.");
     }
     t.entry = Entry{object, type, to_json};
-    Op op;
-    op.kind = OpKind::Store;
-    op.key = Key{collection, id};
-    op.expected = expected_version;
-    op.object = std::move(object);
-    op.to_json = to_json;
-    state_->ops.push_back(std::move(op));
+    state_->ops.push_back(
+        StoreOp{{Key{collection, id}, expected_version}, std::move(object), to_json});
 }
 
 void Session::remove(const std::string& collection, const Uuid& id,
                      std::optional<std::int64_t> expected_version) {
-    Op op;
-    op.kind = OpKind::Remove;
-    op.key = Key{collection, id};
-    op.expected = expected_version;
-    state_->ops.push_back(std::move(op));
+    state_->ops.push_back(RemoveOp{{Key{collection, id}, expected_version}});
 }
 
 void Session::patch(const std::string& collection, const Uuid& id, json fields,
                     std::optional<std::int64_t> expected_version) {
     if (!fields.is_object() || fields.empty()) {
-        throw InvalidArgument("22023",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "Session::patch: fields must be a non-empty JSON object of "
                               "dotted path -> value");
     }
-    Op op;
-    op.kind = OpKind::Patch;
-    op.key = Key{collection, id};
-    op.expected = expected_version;
-    op.fields = std::move(fields);
-    state_->ops.push_back(std::move(op));
+    state_->ops.push_back(PatchOp{{Key{collection, id}, expected_version}, std::move(fields)});
 }
 
 void Session::enqueue_events(const Uuid& stream, Expected expected, std::vector<EventData> events,
                              AppendOptions options) {
-    if (events.empty()) throw InvalidArgument("22023", "enqueue_events: no events given");
+    if (events.empty())
+        throw InvalidArgument(sqlstate::invalid_parameter_value, "enqueue_events: no events given");
     if (!options.headers.is_null() && !options.headers.is_object()) {
-        throw InvalidArgument("22023", "enqueue_events: the headers must be a JSON object");
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "enqueue_events: the headers must be a JSON object");
     }
-    Op op;
-    op.kind = OpKind::Append;
-    op.key = Key{{}, stream};
-    op.stream_expected = expected;
-    op.events = std::move(events);
-    op.options = std::move(options);
-    state_->ops.push_back(std::move(op));
+    state_->ops.push_back(AppendOp{stream, expected, std::move(events), std::move(options)});
 }
 
 void Session::enqueue_event(const Uuid& stream, EventData event, Expected expected) {
@@ -248,17 +246,15 @@ void Session::save_changes() {
         // unless one of them names it (what was staged for it wins).
         std::set<Key> named;
         for (const Op& op : s.ops) {
-            if (op.kind != OpKind::Append) named.insert(op.key);
+            std::visit(Overloaded{[&](const DocumentOp& d) { named.insert(d.key); },
+                                  [](const AppendOp&) {}},
+                       op);
         }
         for (const auto& [key, tracked] : s.known) {
             if (!tracked.entry.object || !tracked.snapshot || named.count(key)) continue;
             if (tracked.entry.to_json(tracked.entry.object.get()) == *tracked.snapshot) continue;
-            Op op;
-            op.kind = OpKind::Store;
-            op.key = key;
-            op.object = tracked.entry.object;
-            op.to_json = tracked.entry.to_json;
-            ops.push_back(std::move(op));
+            ops.push_back(
+                StoreOp{{key, std::nullopt}, tracked.entry.object, tracked.entry.to_json});
         }
     }
     if (ops.empty()) return;
@@ -284,35 +280,40 @@ void Session::save_changes() {
     }
     const json& session_headers = *s.options.headers();
     std::map<Key, json> written;  // the JSON each Store op wrote, for the snapshots
+    // What a document write expects: its own expected version, else the one the session
+    // knows. A document known not to exist: a write must create it, a delete expects nothing.
+    auto expected_of = [&](const DocumentOp& op, bool creates) -> std::optional<std::int64_t> {
+        if (op.expected) return op.expected;
+        std::optional<std::int64_t> known = known_version(op.key);
+        if (!creates && known == 0) return std::nullopt;
+        return known;
+    };
     for (const Op& op : ops) {
-        if (op.kind == OpKind::Append) {
-            AppendOptions options = op.options;
-            options.headers = merge_headers(session_headers, op.options.headers);
-            tx.events().append_with(op.key.id, op.stream_expected, op.events, options);
-            continue;
-        }
-        Documents docs = tx.docs(op.key.collection);
-        std::optional<std::int64_t> expected = op.expected ? op.expected : known_version(op.key);
-        // A document known not to exist: a write must create it, a delete expects nothing.
-        if (op.kind != OpKind::Store && !op.expected && expected == 0) expected.reset();
-        switch (op.kind) {
-            case OpKind::Store: {
-                json data = op.to_json(op.object.get());
-                versions[op.key] = docs.put(op.key.id, data, expected);
-                written[op.key] = std::move(data);
-                break;
-            }
-            case OpKind::Patch:
-                versions[op.key] = docs.patch_fields(op.key.id, op.fields, expected);
-                break;
-            case OpKind::Remove:
-                // Nothing to delete is no error: the document is gone either way.
-                docs.remove(op.key.id, expected);
-                versions[op.key] = 0;
-                break;
-            case OpKind::Append:
-                break;
-        }
+        std::visit(Overloaded{
+                       [&](const AppendOp& a) {
+                           AppendOptions options = a.options;
+                           options.headers = merge_headers(session_headers, a.options.headers);
+                           tx.events().append_with(a.stream, a.expected, a.events, options);
+                       },
+                       [&](const StoreOp& o) {
+                           const auto expected = expected_of(o, true);
+                           json data = o.to_json(o.object.get());
+                           versions[o.key] =
+                               tx.docs(o.key.collection).put(o.key.id, data, expected);
+                           written[o.key] = std::move(data);
+                       },
+                       [&](const PatchOp& o) {
+                           const auto expected = expected_of(o, false);
+                           versions[o.key] =
+                               tx.docs(o.key.collection).patch_fields(o.key.id, o.fields, expected);
+                       },
+                       [&](const RemoveOp& o) {
+                           // Nothing to delete is no error: the document is gone either way.
+                           tx.docs(o.key.collection).remove(o.key.id, expected_of(o, false));
+                           versions[o.key] = 0;
+                       },
+                   },
+                   op);
     }
     tx.commit();
 

@@ -46,17 +46,21 @@ StoreBuilder& StoreBuilder::session_advisory_locks(bool on) {
 
 Store StoreBuilder::build() const {
     if (max_connections_ == 0) {
-        throw InvalidArgument("22023", "max_connections must be at least 1");
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "max_connections must be at least 1");
     }
     if (connect_timeout_.count() <= 0) {
-        throw InvalidArgument("22023", "connect_timeout must be positive");
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "connect_timeout must be positive");
     }
     if (acquire_timeout_.count() <= 0) {
-        throw InvalidArgument("22023", "acquire_timeout must be positive");
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "acquire_timeout must be positive");
     }
     if (!session_headers_.is_null() && !session_headers_.is_object()) {
-        throw InvalidArgument("22023", "session_defaults: the headers must be a JSON object, not " +
-                                           std::string(session_headers_.type_name()));
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "session_defaults: the headers must be a JSON object, not " +
+                                  std::string(session_headers_.type_name()));
     }
     auto connect = std::make_shared<detail::ConnectOptions>();
     connect->url = url_;

@@ -1,5 +1,8 @@
-// transaction.cpp: BEGIN in the constructor, ROLLBACK in the destructor unless committed.
+// transaction.cpp: BEGIN in the constructor, ROLLBACK in the destructor unless committed; and
+// savepoints the same way: SAVEPOINT when set, ROLLBACK TO in the destructor unless released.
 #include "rillflow/transaction.hpp"
+
+#include <utility>
 
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
@@ -53,7 +56,7 @@ void Transaction::end() noexcept {
 
 detail::TxState& Transaction::state() const {
     if (!state_ || !state_->active) {
-        throw SqlError("25000", "the transaction has ended",
+        throw SqlError(sqlstate::invalid_transaction_state, "the transaction has ended",
                        "It was committed, rolled back or moved from.");
     }
     return *state_;
@@ -77,7 +80,8 @@ void Transaction::commit() {
     tx.lease.release();
     // COMMIT of a transaction in which a statement failed succeeds as a ROLLBACK.
     if (r.command_status() == "ROLLBACK") {
-        throw SqlError("25P02", "the transaction was rolled back, not committed",
+        throw SqlError(sqlstate::in_failed_sql_transaction,
+                       "the transaction was rolled back, not committed",
                        "A statement in it failed earlier.");
     }
 }
@@ -97,6 +101,11 @@ void Transaction::rollback() {
 
 bool Transaction::active() const noexcept { return state_ && state_->active; }
 
+Savepoint Transaction::savepoint() {
+    state();
+    return Savepoint::set(state_);
+}
+
 Events Transaction::events() const {
     state();
     return Events(store_, state_);
@@ -108,5 +117,69 @@ Documents Transaction::docs(std::string collection) const {
 }
 
 int Transaction::backend_pid() const { return state().lease->backend_pid(); }
+
+// ---- savepoints ------------------------------------------------------------------------------
+
+Savepoint::Savepoint(Savepoint&& other) noexcept
+    : tx_(std::move(other.tx_)),
+      name_(std::move(other.name_)),
+      active_(std::exchange(other.active_, false)) {}
+
+Savepoint& Savepoint::operator=(Savepoint&& other) noexcept {
+    if (this != &other) {
+        end();
+        tx_ = std::move(other.tx_);
+        name_ = std::move(other.name_);
+        active_ = std::exchange(other.active_, false);
+    }
+    return *this;
+}
+
+Savepoint::~Savepoint() { end(); }
+
+Savepoint Savepoint::set(std::shared_ptr<detail::TxState> tx) {
+    std::string name = "rillflow_savepoint_" + std::to_string(++tx->savepoints);
+    tx->lease->exec("SAVEPOINT " + name);
+    return Savepoint(std::move(tx), std::move(name));
+}
+
+// Rolls back to the savepoint and lets go of it, so a transaction that rolls back many
+// savepoints does not pile up subtransactions on the server.
+void Savepoint::undo(detail::TxState& tx) {
+    tx.lease->exec("ROLLBACK TO SAVEPOINT " + name_);
+    tx.lease->exec("RELEASE SAVEPOINT " + name_);
+}
+
+// Rolls back to the savepoint if still open. When that fails the transaction is past saving
+// anyway: its own end (ROLLBACK) decides what becomes of the connection.
+void Savepoint::end() noexcept {
+    if (!active()) return;
+    active_ = false;
+    try {
+        undo(*tx_);
+    } catch (...) {
+    }
+}
+
+detail::TxState& Savepoint::state() const {
+    if (!active()) {
+        throw SqlError(sqlstate::invalid_transaction_state, "the savepoint has ended",
+                       "It was released or rolled back, moved from, or its transaction ended.");
+    }
+    return *tx_;
+}
+
+void Savepoint::release() {
+    state().lease->exec("RELEASE SAVEPOINT " + name_);
+    active_ = false;
+}
+
+void Savepoint::rollback() {
+    detail::TxState& tx = state();
+    active_ = false;
+    undo(tx);
+}
+
+bool Savepoint::active() const noexcept { return active_ && tx_ && tx_->active; }
 
 }  // namespace rillflow

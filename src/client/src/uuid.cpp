@@ -46,7 +46,8 @@ std::optional<Uuid> Uuid::try_parse(std::string_view text) noexcept {
 
 Uuid Uuid::parse(std::string_view text) {
     if (auto uuid = try_parse(text)) return *uuid;
-    throw InvalidArgument("22P02", "invalid UUID: \"" + std::string(text.substr(0, 64)) + "\"",
+    throw InvalidArgument(sqlstate::invalid_text_representation,
+                          "invalid UUID: \"" + std::string(text.substr(0, 64)) + "\"",
                           "A UUID is 32 hexadecimal digits, optionally in 8-4-4-4-12 groups.");
 }
 
@@ -91,7 +92,8 @@ void to_json(nlohmann::json& j, const Uuid& uuid) { j = uuid.to_string(); }
 
 void from_json(const nlohmann::json& j, Uuid& uuid) {
     if (!j.is_string()) {
-        throw InvalidArgument("22P02", "invalid UUID: expected a JSON string, got " + j.dump());
+        throw InvalidArgument(sqlstate::invalid_text_representation,
+                              "invalid UUID: expected a JSON string, got " + j.dump());
     }
     uuid = Uuid::parse(j.get_ref<const std::string&>());
 }

@@ -10,10 +10,10 @@ namespace rillflow::detail {
 
 std::string_view single(const Result& result, std::string_view function) {
     if (result.size() != 1 || result.columns() != 1) {
-        throw SqlError("XX000", "rillflow." + std::string(function) + " returned " +
-                                    std::to_string(result.size()) + " rows of " +
-                                    std::to_string(result.columns()) +
-                                    " columns, expected one value");
+        throw SqlError(sqlstate::internal_error,
+                       "rillflow." + std::string(function) + " returned " +
+                           std::to_string(result.size()) + " rows of " +
+                           std::to_string(result.columns()) + " columns, expected one value");
     }
     return result.value(0, 0);
 }
@@ -23,7 +23,7 @@ std::int64_t to_int64(std::string_view text) {
     const char* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (ec != std::errc() || ptr != end || text.empty()) {
-        throw SqlError("XX000",
+        throw SqlError(sqlstate::internal_error,
                        "expected an integer from the server, got \"" + std::string(text) + "\"");
     }
     return value;
@@ -31,7 +31,8 @@ std::int64_t to_int64(std::string_view text) {
 
 Uuid to_uuid(std::string_view text) {
     if (auto uuid = Uuid::try_parse(text)) return *uuid;
-    throw SqlError("XX000", "expected a UUID from the server, got \"" + std::string(text) + "\"");
+    throw SqlError(sqlstate::internal_error,
+                   "expected a UUID from the server, got \"" + std::string(text) + "\"");
 }
 
 std::string text_array(const std::vector<std::string>& items) {

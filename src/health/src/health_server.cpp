@@ -19,7 +19,8 @@ HealthServer::HealthServer(const ProjectionDaemon& daemon, const std::string& bi
     : impl_(std::make_unique<Impl>()) {
     const auto colon = bind.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == bind.size()) {
-        throw InvalidArgument("22023", "invalid health address \"" + bind + "\"",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "invalid health address \"" + bind + "\"",
                               "It is ADDR:PORT, e.g. 127.0.0.1:9187.");
     }
     const std::string host = bind.substr(0, colon);
@@ -30,7 +31,8 @@ HealthServer::HealthServer(const ProjectionDaemon& daemon, const std::string& bi
         if (used != bind.size() - colon - 1 || port < 0 || port > 65535)
             throw std::out_of_range("");
     } catch (const std::exception&) {
-        throw InvalidArgument("22023", "invalid port in health address \"" + bind + "\"",
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "invalid port in health address \"" + bind + "\"",
                               "The port is a number from 0 to 65535.");
     }
 
@@ -57,10 +59,10 @@ HealthServer::HealthServer(const ProjectionDaemon& daemon, const std::string& bi
 
     if (port == 0) {
         impl_->port = impl_->server.bind_to_any_port(host.c_str());
-        if (impl_->port < 0) throw SqlError("58000", "cannot listen on " + bind);
+        if (impl_->port < 0) throw SqlError(sqlstate::system_error, "cannot listen on " + bind);
     } else {
         if (!impl_->server.bind_to_port(host.c_str(), port))
-            throw SqlError("58000", "cannot listen on " + bind,
+            throw SqlError(sqlstate::system_error, "cannot listen on " + bind,
                            "The address is in use or not this host's.");
         impl_->port = port;
     }

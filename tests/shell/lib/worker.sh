@@ -1,22 +1,7 @@
 # Helpers for the worker tests (tests/shell/worker_*.sh) and for
 # scripts/test.sh, which turns the worker off around make installcheck.
-# Sourced, not run; PGHOST/PGPORT must name the test cluster.
-
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-# wait_until DESCRIPTION SECONDS COMMAND...: run COMMAND every 0.1 s until it
-# succeeds; fail with DESCRIPTION when SECONDS pass first. The deadlines are
-# generous: they bound a failure, they never decide a pass.
-wait_until() {
-    local what=$1 secs=$2 deadline
-    shift 2
-    deadline=$(($(date +%s) + secs))
-    until "$@"; do
-        [ "$(date +%s)" -lt "$deadline" ] || fail "gave up after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
+# Sourced, not run, after preamble.sh (q, fail, wait_until); PGHOST/PGPORT
+# must name the test cluster.
 
 # Activity of the launcher ("waiting" or "disabled") and how many database
 # workers run, from pg_stat_activity.

@@ -298,9 +298,9 @@ class Query;
 class RILLFLOW_EXPORT Documents {
   public:
     /// @brief The same API on another collection.
-    Documents collection(std::string name) const;
+    [[nodiscard]] Documents collection(std::string name) const;
     /// @brief The collection this handle acts on.
-    const std::string& collection_name() const noexcept { return collection_; }
+    [[nodiscard]] const std::string& collection_name() const noexcept { return collection_; }
 
     // ---- writes and reads by id ------------------------------------------------------
     /// @brief Inserts or replaces the document. `expected_version`: none = last writer wins,
@@ -318,14 +318,14 @@ class RILLFLOW_EXPORT Documents {
 
     /// @brief The document, or std::nullopt when it does not exist or is soft-deleted.
     template <typename T = nlohmann::json>
-    std::optional<Document<T>> get(const Uuid& id) const {
+    [[nodiscard]] std::optional<Document<T>> get(const Uuid& id) const {
         auto doc = get_json(id);
         if (!doc) return std::nullopt;
         return Document<T>{doc->id, doc->value.template get<T>(), doc->version};
     }
     /// @brief The documents that exist (not soft-deleted), in the order of `ids`.
     template <typename T = nlohmann::json>
-    std::vector<Document<T>> get_many(const std::vector<Uuid>& ids) const {
+    [[nodiscard]] std::vector<Document<T>> get_many(const std::vector<Uuid>& ids) const {
         std::vector<Document<T>> out;
         for (auto& doc : get_many_json(ids)) {
             out.push_back(Document<T>{doc.id, doc.value.template get<T>(), doc.version});
@@ -380,14 +380,16 @@ class RILLFLOW_EXPORT Documents {
     // ---- queries ---------------------------------------------------------------------
     /// @brief A query builder on this collection; T is the type of each row.
     template <typename T = nlohmann::json>
-    Query<T> query() const;
+    [[nodiscard]] Query<T> query() const;
     /// @brief Runs a spec as doc_query takes it; one JSON value per row.
-    std::vector<nlohmann::json> query_json(const nlohmann::json& spec) const;
+    [[nodiscard]] std::vector<nlohmann::json> query_json(const nlohmann::json& spec) const;
     /// @brief Every document matching `spec`, whole, with its id and version (in the query's
     /// order and paging; the rows also carry any fields selected).
-    std::vector<Document<nlohmann::json>> query_documents_json(const QuerySpec& spec) const;
+    [[nodiscard]] std::vector<Document<nlohmann::json>> query_documents_json(
+        const QuerySpec& spec) const;
     /// @brief How many documents match `filter` (all when empty).
-    std::int64_t count(const Predicate& filter = Predicate(), bool include_deleted = false) const;
+    [[nodiscard]] std::int64_t count(const Predicate& filter = Predicate(),
+                                     bool include_deleted = false) const;
 
     /// @brief Runs a compiled query with `params` (an object: parameter name -> value).
     /// The first run through a Store registers it (compile_query).
@@ -413,7 +415,7 @@ class RILLFLOW_EXPORT Documents {
     /// @brief Drops the collection and its documents. @return True when it existed.
     bool drop_collection(std::string_view name) const;
     /// @brief The store's collections, by name.
-    std::vector<CollectionInfo> list_collections() const;
+    [[nodiscard]] std::vector<CollectionInfo> list_collections() const;
 
     // ---- duplicated fields and the index advisor (on this collection) -------------------
     /// @brief Adds a duplicated field (column, trigger, backfill, index).
@@ -421,9 +423,10 @@ class RILLFLOW_EXPORT Documents {
     /// @brief Drops the duplicated field with this column name. @return True when it existed.
     bool drop_duplicated_field(std::string_view column_name) const;
     /// @brief This collection's duplicated fields.
-    std::vector<DuplicatedField> list_duplicated_fields() const;
+    [[nodiscard]] std::vector<DuplicatedField> list_duplicated_fields() const;
     /// @brief What the server recommends for queries on `path` (`gin`: containment queries).
-    std::vector<IndexAdvice> index_advisor(std::string_view path, bool gin = false) const;
+    [[nodiscard]] std::vector<IndexAdvice> index_advisor(std::string_view path,
+                                                         bool gin = false) const;
 
   private:
     friend class Store;
@@ -450,7 +453,7 @@ template <typename T>
 class Query : public QueryBuilder<Query<T>> {
   public:
     /// @brief Every matching row.
-    std::vector<T> fetch_all() const {
+    [[nodiscard]] std::vector<T> fetch_all() const {
         std::vector<T> out;
         for (auto& row : docs_.query_json(this->spec_.to_json())) {
             out.push_back(row.template get<T>());
@@ -458,7 +461,7 @@ class Query : public QueryBuilder<Query<T>> {
         return out;
     }
     /// @brief The first matching row (in the query's order), if any.
-    std::optional<T> fetch_one() const {
+    [[nodiscard]] std::optional<T> fetch_one() const {
         QuerySpec one = this->spec_;
         one.limit(1);
         auto rows = docs_.query_json(one.to_json());
@@ -467,7 +470,7 @@ class Query : public QueryBuilder<Query<T>> {
     }
     /// @brief Every matching document with its id and version (the select, if any, is
     /// replaced by the whole document).
-    std::vector<Document<T>> fetch_documents() const {
+    [[nodiscard]] std::vector<Document<T>> fetch_documents() const {
         std::vector<Document<T>> out;
         for (auto& doc : docs_.query_documents_json(this->spec_)) {
             out.push_back(Document<T>{doc.id, doc.value.template get<T>(), doc.version});
@@ -475,7 +478,7 @@ class Query : public QueryBuilder<Query<T>> {
         return out;
     }
     /// @brief How many documents match the filter (ignoring order, paging and select).
-    std::int64_t count() const {
+    [[nodiscard]] std::int64_t count() const {
         return docs_.count(this->spec_.filter(), this->spec_.includes_deleted());
     }
 

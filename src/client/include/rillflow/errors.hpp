@@ -2,13 +2,14 @@
 //
 // Every error carries the SQLSTATE the server (or the client, for failures that never
 // reached a server) gave it, plus the message, detail and hint. throw_error() is the one
-// place that maps a SQLSTATE to a type.
+// place that maps a SQLSTATE to a type; sqlstate.hpp names the codes.
 #pragma once
 
 #include <stdexcept>
 #include <string>
 
 #include "rillflow/export.hpp"
+#include "rillflow/sqlstate.hpp"
 
 namespace rillflow {
 

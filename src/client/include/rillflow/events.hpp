@@ -124,21 +124,23 @@ class RILLFLOW_EXPORT Events {
                              const AppendOptions& options) const;
 
     /// @brief A fluent append: `builder(s).headers(h).expected(e).push(ev).send()`.
-    AppendBuilder builder(const Uuid& stream) const;
+    [[nodiscard]] AppendBuilder builder(const Uuid& stream) const;
 
     /// @brief The stream's events from `from_version` (>= 1) on, at most `max_count` (> 0) of
     /// them; a stream that does not exist reads as empty.
-    std::vector<EventEnvelope> read_stream(const Uuid& stream, std::int64_t from_version = 1,
-                                           std::optional<int> max_count = {}) const;
+    [[nodiscard]] std::vector<EventEnvelope> read_stream(const Uuid& stream,
+                                                         std::int64_t from_version = 1,
+                                                         std::optional<int> max_count = {}) const;
 
     /// @brief The global log after `after_position`, at most `max_count` (1..100000) events,
     /// only the given types when `event_types` is not empty. Pass the last position read as
     /// the next `after_position`: nothing is skipped or repeated.
-    std::vector<EventEnvelope> read_all(std::int64_t after_position = 0, int max_count = 1000,
-                                        const std::vector<std::string>& event_types = {}) const;
+    [[nodiscard]] std::vector<EventEnvelope> read_all(
+        std::int64_t after_position = 0, int max_count = 1000,
+        const std::vector<std::string>& event_types = {}) const;
 
     /// @brief The stream's current version; std::nullopt when the stream does not exist.
-    std::optional<std::int64_t> stream_version(const Uuid& stream) const;
+    [[nodiscard]] std::optional<std::int64_t> stream_version(const Uuid& stream) const;
 
   private:
     friend class Store;

@@ -21,6 +21,10 @@
 
 namespace rillflow {
 
+namespace detail {
+struct DaemonState;
+}
+
 /// @brief The C++ side of an external projection: apply() is called once per event, inside
 /// the transaction that also commits the projection's checkpoint, so read-model writes made
 /// through `tx` take effect exactly once. Throwing rolls back this event's writes (a
@@ -127,7 +131,7 @@ class RILLFLOW_EXPORT ProjectionDaemonBuilder {
 
     /// @brief Registers the external projections and builds the daemon.
     /// @throws InvalidArgument for bad settings; the server's errors from registration.
-    ProjectionDaemon build() const;
+    [[nodiscard]] ProjectionDaemon build() const;
 
   private:
     friend class ProjectionDaemon;
@@ -155,7 +159,7 @@ class RILLFLOW_EXPORT ProjectionDaemonBuilder {
 class RILLFLOW_EXPORT ProjectionDaemon {
   public:
     /// @brief Starts configuring a daemon on `store`.
-    static ProjectionDaemonBuilder builder(Store store);
+    [[nodiscard]] static ProjectionDaemonBuilder builder(Store store);
 
     ProjectionDaemon(ProjectionDaemon&&) noexcept;
     ProjectionDaemon& operator=(ProjectionDaemon&&) noexcept;
@@ -180,31 +184,31 @@ class RILLFLOW_EXPORT ProjectionDaemon {
     /// Without a cluster: always true.
     bool heartbeat_once();
     /// @brief True when this node may tick: no cluster, or the hot node at the last heartbeat.
-    bool is_hot() const noexcept;
+    [[nodiscard]] bool is_hot() const noexcept;
     /// @brief Gives up every projection lease this daemon holds (on losing the hot role).
     void release_leases();
 
     /// @brief The lease owner / node id.
-    const std::string& owner() const noexcept;
+    [[nodiscard]] const std::string& owner() const noexcept;
     /// @brief The cluster settings, if in a cluster.
-    const std::optional<ClusterOptions>& cluster() const noexcept;
+    [[nodiscard]] const std::optional<ClusterOptions>& cluster() const noexcept;
     /// @brief The projections this daemon runs.
-    std::vector<std::string> names() const;
+    [[nodiscard]] std::vector<std::string> names() const;
     /// @brief Its own counters per projection.
-    std::vector<ProjectionCounters> stats() const;
+    [[nodiscard]] std::vector<ProjectionCounters> stats() const;
     /// @brief The store it runs on.
-    const Store& store() const noexcept;
+    [[nodiscard]] const Store& store() const noexcept;
 
     /// @brief `GET /`: JSON with the node, its projections (status, checkpoint, lag, DLQ size,
     /// counters) and, in a cluster, every node with role, heartbeat age and lease, the
     /// standby count and min_cold_standbys, and `healthy`.
-    nlohmann::json health_json() const;
+    [[nodiscard]] nlohmann::json health_json() const;
     /// @brief `GET /metrics`: the Prometheus text exposition of the same.
-    std::string prometheus_metrics() const;
+    [[nodiscard]] std::string prometheus_metrics() const;
 
   private:
     friend class ProjectionDaemonBuilder;
-    struct Impl;
+    using Impl = detail::DaemonState;
     explicit ProjectionDaemon(std::unique_ptr<Impl> impl);
     static std::string connection_url(const Store& store);
     static std::shared_ptr<detail::StoreState> state_of(const Store& store);

@@ -89,9 +89,9 @@ struct Heartbeat {
 class RILLFLOW_EXPORT Projections {
   public:
     /// @brief Every projection of the store, by name.
-    std::vector<ProjectionStatus> list() const;
+    [[nodiscard]] std::vector<ProjectionStatus> list() const;
     /// @brief One projection. @throws NotFound
-    ProjectionStatus status(std::string_view name) const;
+    [[nodiscard]] ProjectionStatus status(std::string_view name) const;
     /// @brief Stops ticking it (the worker and daemons skip it). @throws NotFound
     void pause(std::string_view name) const;
     /// @brief Ticks it again (clears a failed state). @throws NotFound
@@ -107,20 +107,21 @@ class RILLFLOW_EXPORT Projections {
     /// nothing left to do. @return The events applied.
     std::int64_t run_until_idle(std::optional<std::string> name = {}) const;
     /// @brief Its dead-letter queue, oldest first, at most `limit` rows (each row as JSON).
-    std::vector<nlohmann::json> dlq_list(std::string_view name, int limit = 100) const;
+    [[nodiscard]] std::vector<nlohmann::json> dlq_list(std::string_view name,
+                                                       int limit = 100) const;
     /// @brief Puts a dead-lettered event back: it is applied again on the next tick.
     void dlq_requeue(std::string_view name, std::int64_t id) const;
     /// @brief Deletes a dead-lettered event.
     void dlq_delete(std::string_view name, std::int64_t id) const;
     /// @brief `projection_metrics(name)` as JSON (one object).
-    nlohmann::json metrics(std::string_view name) const;
+    [[nodiscard]] nlohmann::json metrics(std::string_view name) const;
     /// @brief Registers a projection run by a daemon (`create_external_projection`);
     /// idempotent for the same definition.
     void create_external(std::string_view name,
                          const ExternalProjectionOptions& options = {}) const;
 
     /// @brief The nodes of a daemon cluster. @throws NotFound for an unknown cluster.
-    std::vector<ClusterNode> cluster_status(std::string_view cluster) const;
+    [[nodiscard]] std::vector<ClusterNode> cluster_status(std::string_view cluster) const;
     /// @brief One heartbeat of `node` (see `cluster_heartbeat` in the SQL reference).
     Heartbeat cluster_heartbeat(std::string_view cluster, std::string_view node,
                                 std::chrono::milliseconds lease_ttl,

@@ -156,18 +156,19 @@ class RILLFLOW_EXPORT Session {
     /// expects the version it was read at. Build it as Documents::query() (filter, order_by,
     /// paging); rows are always whole documents.
     template <typename T>
-    SessionQuery<T> query(const std::string& collection);
+    [[nodiscard]] SessionQuery<T> query(const std::string& collection);
     /// @brief query() on the default collection.
     template <typename T>
-    SessionQuery<T> query() {
+    [[nodiscard]] SessionQuery<T> query() {
         return query<T>(std::string(kDefaultCollection));
     }
 
     /// @brief The version the session knows for a document (loaded, or written by
     /// save_changes()), if any.
-    std::optional<std::int64_t> version(const std::string& collection, const Uuid& id) const;
+    [[nodiscard]] std::optional<std::int64_t> version(const std::string& collection,
+                                                      const Uuid& id) const;
     /// @brief version() in the default collection.
-    std::optional<std::int64_t> version(const Uuid& id) const {
+    [[nodiscard]] std::optional<std::int64_t> version(const Uuid& id) const {
         return version(std::string(kDefaultCollection), id);
     }
 
@@ -179,7 +180,9 @@ class RILLFLOW_EXPORT Session {
     template <typename T>
     void store(const std::string& collection, const Uuid& id, std::shared_ptr<T> object,
                std::optional<std::int64_t> expected_version = std::nullopt) {
-        if (!object) throw InvalidArgument("22004", "Session::store: the object is null");
+        if (!object)
+            throw InvalidArgument(sqlstate::null_value_not_allowed,
+                                  "Session::store: the object is null");
         std::shared_ptr<void> erased = object;
         stage_store(collection, id, std::move(erased), typeid(T), &to_json_of<T>, expected_version);
     }
@@ -234,7 +237,7 @@ class RILLFLOW_EXPORT Session {
 
     /// @brief Document writes and appends staged and not saved yet (changed objects that
     /// track_changes() would save are not counted: they are found at save_changes()).
-    std::size_t pending() const noexcept;
+    [[nodiscard]] std::size_t pending() const noexcept;
     /// @brief Drops everything staged (the identity map stays); with track_changes, the
     /// objects as they are now count as unchanged.
     void discard_changes();
@@ -248,7 +251,7 @@ class RILLFLOW_EXPORT Session {
     void save_changes();
 
     /// @brief The options in effect (the Store's defaults filled in).
-    const SessionOptions& options() const noexcept;
+    [[nodiscard]] const SessionOptions& options() const noexcept;
 
   private:
     friend class Store;

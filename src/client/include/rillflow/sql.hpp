@@ -78,28 +78,28 @@ class RILLFLOW_EXPORT Result {
     Result() = default;
 
     /// @brief The number of rows.
-    std::size_t size() const noexcept;
+    [[nodiscard]] std::size_t size() const noexcept;
     /// @brief True when there are no rows.
-    bool empty() const noexcept { return size() == 0; }
+    [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     /// @brief The number of columns.
-    std::size_t columns() const noexcept;
+    [[nodiscard]] std::size_t columns() const noexcept;
     /// @brief The name of a column. @throws std::out_of_range
-    std::string column_name(std::size_t column) const;
+    [[nodiscard]] std::string column_name(std::size_t column) const;
     /// @brief The index of the column with this name, if any.
-    std::optional<std::size_t> column_index(std::string_view name) const;
+    [[nodiscard]] std::optional<std::size_t> column_index(std::string_view name) const;
 
     /// @brief True when the value is SQL NULL. @throws std::out_of_range
-    bool is_null(std::size_t row, std::size_t column) const;
+    [[nodiscard]] bool is_null(std::size_t row, std::size_t column) const;
     /// @brief The value as text, or std::nullopt for NULL. @throws std::out_of_range
-    std::optional<std::string> get(std::size_t row, std::size_t column) const;
+    [[nodiscard]] std::optional<std::string> get(std::size_t row, std::size_t column) const;
     /// @brief The value as text, empty for NULL; valid while this Result (or a copy) lives.
     /// @throws std::out_of_range
-    std::string_view value(std::size_t row, std::size_t column) const;
+    [[nodiscard]] std::string_view value(std::size_t row, std::size_t column) const;
 
     /// @brief Rows affected by INSERT/UPDATE/DELETE/..., 0 when not applicable.
-    std::int64_t affected_rows() const;
+    [[nodiscard]] std::int64_t affected_rows() const;
     /// @brief The command tag, e.g. "INSERT 0 1" or "COMMIT".
-    std::string command_status() const;
+    [[nodiscard]] std::string command_status() const;
 
   private:
     friend class detail::Connection;

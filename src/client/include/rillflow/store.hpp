@@ -17,8 +17,8 @@
 #include "rillflow/documents.hpp"
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
-#include "rillflow/session.hpp"
 #include "rillflow/projections.hpp"
+#include "rillflow/session.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
 
@@ -81,7 +81,7 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// @brief Builds the store and opens its first connection.
     /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
     /// bad setting.
-    Store build() const;
+    [[nodiscard]] Store build() const;
 
   private:
     std::string url_;
@@ -99,20 +99,20 @@ class RILLFLOW_EXPORT StoreBuilder {
 class RILLFLOW_EXPORT Store {
   public:
     /// @brief Starts configuring a store for the database at `url`.
-    static StoreBuilder builder(std::string url);
+    [[nodiscard]] static StoreBuilder builder(std::string url);
     /// @brief `builder(url).build()`.
-    static Store connect(std::string url);
+    [[nodiscard]] static Store connect(std::string url);
 
     /// @brief The event API; each call borrows a pooled connection.
-    Events events() const;
+    [[nodiscard]] Events events() const;
     /// @brief The document API on `collection` (default "docs"); each call borrows a pooled
     /// connection.
-    Documents docs(std::string collection = std::string(kDefaultCollection)) const;
+    [[nodiscard]] Documents docs(std::string collection = std::string(kDefaultCollection)) const;
     /// @brief A unit of work over documents and events (see session.hpp); options not set
     /// take this store's session defaults.
-    Session session(SessionOptions options = SessionOptions()) const;
+    [[nodiscard]] Session session(SessionOptions options = SessionOptions()) const;
     /// @brief Begins a transaction on a pooled connection it keeps until it ends.
-    Transaction transaction(Isolation isolation = Isolation::ReadCommitted) const;
+    [[nodiscard]] Transaction transaction(Isolation isolation = Isolation::ReadCommitted) const;
 
     /// @brief The stream id of a human-readable alias (e.g. "order-42"), created on first use;
     /// concurrent first calls get the same id.
@@ -120,21 +120,21 @@ class RILLFLOW_EXPORT Store {
     /// @brief Creates the tenant's store unless it exists. @return true when this call created it.
     bool ensure_tenant(std::string_view name) const;
     /// @brief The tenants that exist, by name.
-    std::vector<TenantInfo> list_tenants() const;
+    [[nodiscard]] std::vector<TenantInfo> list_tenants() const;
     /// @brief The highest position in this store's global log (0 when empty).
-    std::int64_t head_position() const;
+    [[nodiscard]] std::int64_t head_position() const;
     /// @brief The schema of the store this Store acts on (e.g. "rillflow_default").
     /// @throws TenantNotFound when the configured tenant has no store.
-    std::string current_store() const;
+    [[nodiscard]] std::string current_store() const;
 
     /// @brief The tenant given to the builder, if any.
-    const std::optional<std::string>& tenant() const noexcept;
+    [[nodiscard]] const std::optional<std::string>& tenant() const noexcept;
     /// @brief A snapshot of the connection pool.
-    PoolStats pool_stats() const;
+    [[nodiscard]] PoolStats pool_stats() const;
 
     /// @brief The projection admin API (in-database and external projections, the dead-letter
     /// queue, daemon clusters); each call borrows a pooled connection.
-    Projections projections() const;
+    [[nodiscard]] Projections projections() const;
 
   private:
     friend class StoreBuilder;

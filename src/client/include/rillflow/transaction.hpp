@@ -17,6 +17,8 @@ struct StoreState;
 struct TxState;
 }  // namespace detail
 
+class Savepoint;
+
 /// @brief The isolation level a transaction begins with.
 enum class Isolation { ReadCommitted, RepeatableRead, Serializable };
 
@@ -44,15 +46,19 @@ class RILLFLOW_EXPORT Transaction {
     void commit();
     /// @brief Rolls back now (the destructor then does nothing).
     void rollback();
+    /// @brief Sets a savepoint (libpqxx's subtransaction): what runs after it is kept by
+    /// Savepoint::release() and undone by Savepoint::rollback() or by the guard's destructor,
+    /// which leaves the transaction usable after a failed statement. Savepoints nest.
+    [[nodiscard]] Savepoint savepoint();
     /// @brief True until commit() or rollback() (or a move away).
-    bool active() const noexcept;
+    [[nodiscard]] bool active() const noexcept;
     /// @brief The event API inside this transaction; valid while the transaction is active.
-    Events events() const;
+    [[nodiscard]] Events events() const;
     /// @brief The document API on `collection` inside this transaction; valid while the
     /// transaction is active.
-    Documents docs(std::string collection = std::string(kDefaultCollection)) const;
+    [[nodiscard]] Documents docs(std::string collection = std::string(kDefaultCollection)) const;
     /// @brief The server process id of this transaction's connection (for diagnostics).
-    int backend_pid() const;
+    [[nodiscard]] int backend_pid() const;
 
   private:
     friend class Store;
@@ -63,6 +69,47 @@ class RILLFLOW_EXPORT Transaction {
 
     std::shared_ptr<detail::StoreState> store_;
     std::shared_ptr<detail::TxState> state_;
+};
+
+/// @brief A savepoint guard, from Transaction::savepoint(). release() keeps the work done since
+/// it was set (RELEASE SAVEPOINT); rollback(), or destruction without release(), undoes it
+/// (ROLLBACK TO SAVEPOINT, then RELEASE). Movable, not copyable; use it from the
+/// transaction's thread.
+class RILLFLOW_EXPORT Savepoint {
+  public:
+    Savepoint(const Savepoint&) = delete;
+    Savepoint& operator=(const Savepoint&) = delete;
+    /// @brief Takes over the savepoint; `other` is left ended.
+    Savepoint(Savepoint&& other) noexcept;
+    /// @brief Rolls back to this savepoint if still open, then takes over `other`'s.
+    Savepoint& operator=(Savepoint&& other) noexcept;
+    /// @brief Rolls back to the savepoint unless released or rolled back; never throws.
+    ~Savepoint();
+
+    /// @brief Keeps what was done since the savepoint. @throws SqlError (25000) when it or its
+    /// transaction has ended; the server's error (then the savepoint stays open, to be rolled
+    /// back) when RELEASE fails, e.g. after a failed statement.
+    void release();
+    /// @brief Undoes what was done since the savepoint; the transaction goes on.
+    /// @throws SqlError (25000) when it or its transaction has ended.
+    void rollback();
+    /// @brief True until release() or rollback() (or a move away, or its transaction's end).
+    [[nodiscard]] bool active() const noexcept;
+
+  private:
+    friend class Transaction;
+    friend class Documents;
+    Savepoint(std::shared_ptr<detail::TxState> tx, std::string name) noexcept
+        : tx_(std::move(tx)), name_(std::move(name)), active_(true) {}
+    // SAVEPOINT on `tx`'s connection, which must be in an active transaction.
+    static Savepoint set(std::shared_ptr<detail::TxState> tx);
+    void undo(detail::TxState& tx);
+    void end() noexcept;
+    detail::TxState& state() const;
+
+    std::shared_ptr<detail::TxState> tx_;
+    std::string name_;
+    bool active_ = false;
 };
 
 }  // namespace rillflow

@@ -12,22 +12,14 @@
 #    as that transaction ends, not when the session does.
 # (Restores, which copy the log's own tables, are worker_restore.sh.)
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
-work=$(mktemp -d)
-chmod 755 "$work"
+make_work_dir
 db=rillflow_copy_mark
 session=
-cleanup() {
-    exec 3>&- 2>/dev/null || true
-    [ -n "$session" ] && kill "$session" 2>/dev/null || true
-    q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
-      -c "DROP ROLE IF EXISTS rillflow_copy_writer" -c "DROP ROLE IF EXISTS rillflow_copy_owner" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit 'q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS rillflow_copy_writer" -c "DROP ROLE IF EXISTS rillflow_copy_owner" >/dev/null 2>&1'
+on_exit '[ -z "$session" ] || kill "$session" 2>/dev/null'
 
 worker_switch on
 rf_fresh_database $db >/dev/null

@@ -8,20 +8,14 @@
 # Run with the worker ticking, then with the worker off (readers alone), three
 # crashes each.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
-work=$(mktemp -d)
-chmod 755 "$work"
+make_work_dir
 pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    bash scripts/cluster.sh start >/dev/null 2>&1 || true
-    reset_worker_settings 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit 'reset_worker_settings 2>/dev/null'
+on_exit 'bash scripts/cluster.sh start >/dev/null 2>&1'
+on_exit 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done'
 
 db=rillflow_crash_positions
 rf_fresh_database $db >/dev/null

@@ -8,9 +8,8 @@
 # must keep running, with the same pid, and keep sequencing. Then the same
 # commands by the database's owner still work with the worker on.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
 db=rillflow_ddl_checks
 worker_switch on
@@ -18,7 +17,7 @@ rf_fresh_database $db >/dev/null
 wait_for_worker $db
 q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS rillflow_ddl_stranger" \
   -c "CREATE ROLE rillflow_ddl_stranger LOGIN CREATEDB" >/dev/null
-trap 'q -d postgres -c "DROP DATABASE IF EXISTS rillflow_ddl_copy" -c "DROP DATABASE IF EXISTS rillflow_ddl_renamed WITH (FORCE)" -c "DROP DATABASE IF EXISTS '$db' WITH (FORCE)" -c "DROP ROLE IF EXISTS rillflow_ddl_stranger" >/dev/null 2>&1 || true' EXIT
+on_exit 'q -d postgres -c "DROP DATABASE IF EXISTS rillflow_ddl_copy" -c "DROP DATABASE IF EXISTS rillflow_ddl_renamed WITH (FORCE)" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS rillflow_ddl_stranger" >/dev/null 2>&1' 
 pid=$(worker_pid $db)
 
 refused() {	# sql, what PostgreSQL says: run as the stranger, expect the refusal

@@ -6,12 +6,10 @@
 # sequencer (257 times in 300), and run_sequencer() returned 0 at once. Each
 # of the three, called right after an append committed, must include it.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
+source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
-eval "$(bash scripts/cluster.sh env)"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+make_work_dir
 db=rillflow_read_your_writes
 worker_switch on
 rf_fresh_database $db >/dev/null

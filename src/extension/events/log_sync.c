@@ -90,42 +90,46 @@ rf_log_sync_init(void)
 							NULL, NULL, NULL);
 }
 
-/* S0: the call's snapshot, and its own transaction's id when it has one. */
-static const RfPlanSpec rf_log_now = {
-	"SELECT pg_catalog.pg_current_snapshot(), pg_catalog.pg_current_xact_id_if_assigned()",
-	0, {InvalidOid}
-};
-
 /*
- * The committed head, and whether the committed log covers S0 ($1), leaving
- * out the caller's own transaction ($2, or NULL), for a store whose state
- * this cluster wrote ($3 its system identifier). Without a state, covered
+ * One look at the log: the committed head, whether the committed log covers
+ * S0, and S0 itself. S0 is $1, or this statement's snapshot when $1 is NULL
+ * (the first look, which takes it), together with the caller's own
+ * transaction ($2; taken with S0 on the first look), whose events are left
+ * out; $3 is this cluster's system identifier.
+ *
+ * The log covers S0 when every event visible in S0 is visible in the snapshot
+ * of the last committed tick (l). An event not visible in l has a tx at or
+ * above l's xmax (a short index range up to S0's xmax) or in l's list of
+ * running transactions (one index lookup each). Without a state, covered
  * when no event is visible in S0; with another cluster's state (a restore
  * the next tick repairs), not covered.
  */
 static const RfPlanSpec rf_log_covered = {
-	"WITH st AS MATERIALIZED ("
+	"WITH s AS MATERIALIZED ("
+	"  SELECT COALESCE($1, pg_catalog.pg_current_snapshot()) AS s0,"
+	"         CASE WHEN $1 IS NULL THEN pg_catalog.pg_current_xact_id_if_assigned() ELSE $2 END AS own),"
+	" st AS MATERIALIZED ("
 	"  SELECT head, last_snapshot AS l, system_identifier AS sid FROM %s.log_state)"
 	" SELECT (SELECT head FROM st),"
 	"  CASE"
 	"   WHEN NOT EXISTS (SELECT FROM st) THEN NOT EXISTS ("
-	"     SELECT FROM %s.events e"
-	"      WHERE pg_catalog.pg_visible_in_snapshot(e.tx, $1)"
-	"        AND ($2 IS NULL OR e.tx OPERATOR(pg_catalog.<>) $2))"
+	"     SELECT FROM %s.events e, s"
+	"      WHERE pg_catalog.pg_visible_in_snapshot(e.tx, s.s0)"
+	"        AND (s.own IS NULL OR e.tx OPERATOR(pg_catalog.<>) s.own))"
 	"   WHEN (SELECT sid FROM st) OPERATOR(pg_catalog.<>) $3 THEN false"
 	"   ELSE NOT EXISTS ("
-	"     SELECT FROM %s.events e, st"
-	"      WHERE e.tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(st.l)"
-	"        AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($1)"
-	"        AND pg_catalog.pg_visible_in_snapshot(e.tx, $1)"
-	"        AND ($2 IS NULL OR e.tx OPERATOR(pg_catalog.<>) $2))"
+	"     SELECT FROM %s.events e, s"
+	"      WHERE e.tx OPERATOR(pg_catalog.>=) (SELECT pg_catalog.pg_snapshot_xmax(l) FROM st)"
+	"        AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(s.s0)"
+	"        AND pg_catalog.pg_visible_in_snapshot(e.tx, s.s0)"
+	"        AND (s.own IS NULL OR e.tx OPERATOR(pg_catalog.<>) s.own))"
 	"    AND NOT EXISTS ("
-	"     SELECT FROM %s.events e"
-	"      WHERE e.tx OPERATOR(pg_catalog.=) ANY (ARRAY("
-	"        SELECT x FROM st, pg_catalog.pg_snapshot_xip(st.l) AS x"
-	"         WHERE pg_catalog.pg_visible_in_snapshot(x, $1)"
-	"           AND ($2 IS NULL OR x OPERATOR(pg_catalog.<>) $2))))"
-	"  END",
+	"     SELECT FROM st, s, pg_catalog.pg_snapshot_xip(st.l) AS x, %s.events e"
+	"      WHERE pg_catalog.pg_visible_in_snapshot(x, s.s0)"
+	"        AND (s.own IS NULL OR x OPERATOR(pg_catalog.<>) s.own)"
+	"        AND e.tx OPERATOR(pg_catalog.=) x)"
+	"  END,"
+	"  (SELECT s0 FROM s), (SELECT own FROM s)",
 	3, {PG_SNAPSHOTOID, XID8OID, INT8OID}
 };
 
@@ -230,13 +234,9 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 	if (!rf_log_waits_here(store))
 		return false;
 
-	/* A read-write SPI statement runs on a new snapshot: S0. */
-	rf_execute_plan(rf_keep_plan(InvalidOid, &rf_log_now, ""), NULL, NULL, false, 1);
-	values[0] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-						  false, -1);
-	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull)
-		nulls[1] = 'n';
+	/* The first look takes S0 (a read-write SPI statement runs on a new snapshot). */
+	nulls[0] = 'n';
+	nulls[1] = 'n';
 	values[2] = Int64GetDatum((int64) GetSystemIdentifier());
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), rf_log_wait_timeout_ms);
@@ -254,8 +254,16 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 				head = 0;
 			covered = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 			if (first)
+			{
+				/* Keep S0 and the caller's own transaction for the next looks. */
 				head_before = head;
-			first = false;
+				values[0] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull),
+									  false, -1);
+				nulls[0] = ' ';
+				values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+				nulls[1] = isnull ? 'n' : ' ';
+				first = false;
+			}
 			if (covered)
 				break;
 			remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);

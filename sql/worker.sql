@@ -53,8 +53,11 @@ SELECT count(*) AS workers_here FROM rillflow.worker_status() WHERE database = c
 SHOW rillflow.worker_enabled;
 SET rillflow.naptime = '5s';
 \echo SQLSTATE :SQLSTATE
+-- (except the projection budget, which a superuser may set for a session:
+-- projections_timeout.sql)
 SET rillflow.batch_statement_timeout = '1s';
 \echo SQLSTATE :SQLSTATE
+RESET rillflow.batch_statement_timeout;
 SET rillflow.worker_role = 'someone';
 \echo SQLSTATE :SQLSTATE
 SET rillflow.max_workers = 3;

@@ -4,20 +4,42 @@
 # its own write through wait_for_projection; a handler that errors has its
 # event retried and dead-lettered while the worker lives on; a handler that
 # loops is cut by rillflow.batch_statement_timeout while the other
-# projections keep running.
+# projections keep running; every handler runs as the role that registered
+# its projection.
+#
+# RILLFLOW_TEST_OWNER=role registers the projections, handlers and read-model
+# tables as that role (a login role that is not a superuser, with the grants
+# a projection owner needs): worker_nonsuper_owner.sh runs it so.
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 db=rillflow_worker_proj
+owner=${RILLFLOW_TEST_OWNER:-}
 on_exit reset_worker_settings
 worker_switch on
 rf_fresh_database $db >/dev/null
-q -d $db <<'SQL' >/dev/null
+q -d $db -c "SELECT rillflow.ensure_tenant('acme')" >/dev/null
+if [ -n "$owner" ]; then
+    q -d $db <<SQL >/dev/null
+GRANT CREATE ON SCHEMA public TO $owner;
+GRANT USAGE ON SCHEMA rillflow, rillflow_default, rillflow_tenant_acme TO $owner;
+GRANT SELECT ON ALL TABLES IN SCHEMA rillflow TO $owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA rillflow_default, rillflow_tenant_acme TO $owner;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA rillflow_default, rillflow_tenant_acme TO $owner;
+SQL
+fi
+# as the projections' owner
+qo() { q -d $db ${owner:+-c "SET ROLE $owner"} "$@"; }
+qo -f - <<'SQL' >/dev/null
 CREATE TABLE public.totals (store text, projection text, n bigint, sum bigint, PRIMARY KEY (store, projection));
+-- who the handlers ran as
+CREATE TABLE public.handler_roles (usr name PRIMARY KEY, super boolean NOT NULL);
 -- one handler per projection, so each counts into its own row
 CREATE FUNCTION public.count_added(e rillflow.event_envelope, proj text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    INSERT INTO public.handler_roles SELECT current_user, r.rolsuper FROM pg_catalog.pg_roles r
+        WHERE r.rolname = current_user ON CONFLICT DO NOTHING;
     IF e.type = 'Bad' THEN
         RAISE EXCEPTION 'bad event %', e.position USING ERRCODE = '22000';
     ELSIF e.type = 'Loop' THEN
@@ -35,7 +57,6 @@ CREATE FUNCTION public.looping(e rillflow.event_envelope) RETURNS void LANGUAGE 
 SELECT rillflow.create_projection('counter', 'public.counter(rillflow.event_envelope)', ARRAY['Added']);
 SELECT rillflow.create_projection('fragile', 'public.fragile(rillflow.event_envelope)', ARRAY['Added', 'Bad']);
 SELECT rillflow.set_projection_options('fragile', max_attempts => 2, backoff_base => '10 ms');
-SELECT rillflow.ensure_tenant('acme');
 SET rillflow.tenant = 'acme';
 SELECT rillflow.create_projection('counter', 'public.counter(rillflow.event_envelope)', ARRAY['Added']);
 SQL
@@ -81,8 +102,8 @@ echo "ok: a handler error is dead-lettered and the worker lives on"
 
 # --- a looping handler is cut by batch_statement_timeout; the rest keeps running
 q -d postgres -c "ALTER SYSTEM SET rillflow.batch_statement_timeout = '500ms'" -c "SELECT pg_reload_conf()" >/dev/null
-q -d $db -c "SELECT rillflow.create_projection('looping', 'public.looping(rillflow.event_envelope)', ARRAY['Added', 'Loop'])" \
-         -c "SELECT rillflow.set_projection_options('looping', max_attempts => 2, backoff_base => '10 ms')" >/dev/null
+qo -c "SELECT rillflow.create_projection('looping', 'public.looping(rillflow.event_envelope)', ARRAY['Added', 'Loop'])" \
+   -c "SELECT rillflow.set_projection_options('looping', max_attempts => 2, backoff_base => '10 ms')" >/dev/null
 _looping_caught_up() { [ "$(total rillflow_default looping)" = "4:113" ]; }
 wait_until "the looping projection to catch up" 30 _looping_caught_up
 q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'Loop', '{}')" >/dev/null
@@ -93,4 +114,12 @@ wait_until "the looping event in the dead-letter queue with 57014" 60 _loop_dead
 wait_until "the looping projection to go past the looping event" 20 _total_is rillflow_default looping 5:1113
 [ "$(worker_pid $db)" = "$pid" ] || fail "the worker was replaced after a statement timeout"
 echo "ok: a looping handler is cut by batch_statement_timeout, the others keep running"
+
+# --- every handler ran as the projections' owner: the given role, or the
+# superuser that registered them here
+want=postgres:true
+[ -z "$owner" ] || want=$owner:false
+seen=$(q -d $db -c "SELECT string_agg(usr || ':' || super, ',' ORDER BY usr) FROM public.handler_roles")
+[ "$seen" = "$want" ] || fail "the handlers ran as $seen, want $want"
+echo "ok: every handler ran as its projection's owner ($want)"
 echo "worker projections: ok"

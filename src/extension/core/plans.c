@@ -77,8 +77,13 @@ rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
 	if (entry->plan == NULL)
 	{
 		const char *t = target;
-		char	   *sql = psprintf(spec->sql, t, t, t, t, t, t);
-		SPIPlanPtr	plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
+		char	   *sql;
+		SPIPlanPtr	plan;
+
+		if (spec->nargs < 0 || spec->nargs > RF_PLAN_MAX_ARGS)
+			elog(ERROR, "rillflow statement with %d parameters", spec->nargs);
+		sql = psprintf(spec->sql, t, t, t, t, t, t);
+		plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare rillflow statement \"%s\": %s",

@@ -21,13 +21,18 @@
  * statement on one table (a collection), as %s alone (the quoted, qualified
  * table); everything else in it is schema-qualified and every operator is
  * spelled OPERATOR(pg_catalog.x), so a caller's search_path cannot change
- * what it means.
+ * what it means. Every statement's specification is one of these, so a
+ * copy never reads or writes past argtypes; a shape with more parameters
+ * than RF_PLAN_MAX_ARGS fails to compile (its initialiser has excess
+ * elements; and append.c's static assertions).
  */
+#define RF_PLAN_MAX_ARGS 11
+
 typedef struct RfPlanSpec
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[10];
+	Oid			argtypes[RF_PLAN_MAX_ARGS];
 } RfPlanSpec;
 
 extern SPIPlanPtr rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target);

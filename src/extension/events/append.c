@@ -127,34 +127,34 @@ typedef enum RfInsertShape
 	"pg_catalog.unnest($10), pg_catalog.unnest($11)) " \
 	"WITH ORDINALITY AS u(type, body, headers, event_version, event_id, ord) "
 
-typedef struct RfInsertSpec
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[11];
-} RfInsertSpec;
+/* The parameters of each shape, bounded at compile time. */
+#define RF_ONE_EVENT_NARGS 10
+#define RF_MANY_EVENTS_NARGS 11
+StaticAssertDecl(RF_ONE_EVENT_NARGS <= RF_PLAN_MAX_ARGS && RF_MANY_EVENTS_NARGS <= RF_PLAN_MAX_ARGS,
+				 "an insert shape has more parameters than RfPlanSpec holds");
 
-static const RfInsertSpec rf_inserts[RF_N_INSERT_SHAPES] = {
+/* The insert of each shape; completed by its stream CTE (rf_append_spec). */
+static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 	[RF_INSERT_ONE] = {
 		RF_ONE_EVENT("COALESCE($8, pg_catalog.gen_random_uuid())")
 		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
-		10, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
+		RF_ONE_EVENT_NARGS, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_INSERT_ONE_NEW_ID] = {
 		RF_ONE_EVENT("pg_catalog.gen_random_uuid()")
 		"RETURNING version",
-		10, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
+		RF_ONE_EVENT_NARGS, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_INSERT_MANY] = {
 		RF_MANY_EVENTS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
 		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
-		11, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
+		RF_MANY_EVENTS_NARGS, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},
 	[RF_INSERT_MANY_NEW_IDS] = {
 		RF_MANY_EVENTS("pg_catalog.gen_random_uuid()")
 		"RETURNING version",
-		11, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
+		RF_MANY_EVENTS_NARGS, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},
 };
@@ -169,12 +169,12 @@ rf_append_spec(RfStreamMode mode, RfInsertShape shape)
 
 	if (spec->sql == NULL)
 	{
-		const RfInsertSpec *insert = &rf_inserts[shape];
+		const RfPlanSpec *insert = &rf_inserts[shape];
 
 		spec->sql = MemoryContextStrdup(TopMemoryContext,
 										psprintf("%s%s", rf_stream_ctes[mode], insert->sql));
 		spec->nargs = insert->nargs;
-		memcpy(spec->argtypes, insert->argtypes, sizeof(insert->argtypes));
+		memcpy(spec->argtypes, insert->argtypes, sizeof(spec->argtypes));
 	}
 	return spec;
 }

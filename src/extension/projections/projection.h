@@ -12,49 +12,82 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/timestamp.h"
 
 #include "core/plans.h"
 #include "core/store.h"
 
 /*
- * Apply events[from..to) to the handler in one subtransaction. Returns -1
- * when every call succeeded (their writes are kept), or the index of the
- * event whose call raised an error: then nothing of events[from..to) is kept
- * and *error holds the error (allocated in the caller's memory context).
- * A query cancel or statement timeout is not a handler failure: it is
- * re-thrown, after noting the event it interrupted (see below).
- */
-extern int	rf_apply_events(FmgrInfo *handler, const Datum *events, const int64 *positions,
-							int from, int to, ErrorData **error);
-
-/*
- * A batch handler (one taking rillflow.event_envelope[]): call it once on
- * events[from..to), in log order, in one subtransaction. Returns true when
- * the call succeeded (its writes are kept); false when it raised an error:
- * then nothing of the call is kept and *error holds the error. Which event
- * caused it is the caller's to find (the runtime bisects). A cancel or
- * statement timeout is re-thrown, noting the batch's first event.
+ * The element type of a batch handler's argument (rillflow.event_envelope).
  */
 typedef struct RfEnvelopeArrayType
 {
-	Oid			elemtype;		/* rillflow.event_envelope */
+	Oid			elemtype;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
 } RfEnvelopeArrayType;
 
-extern bool rf_apply_batch(FmgrInfo *handler, const RfEnvelopeArrayType *type, const Datum *events,
-						   const int64 *positions, int from, int to, ErrorData **error);
+/*
+ * A handler as the runtime calls it: as its owner, under a time budget.
+ *
+ * Every call runs as `owner` in a security-restricted context (as
+ * autovacuum and REFRESH MATERIALIZED VIEW run user code), and settings the
+ * handler changes are rolled back when the call's run ends. The budget
+ * (rillflow.batch_statement_timeout) starts at the first call after
+ * rf_handler_budget_restart() and bounds every call after it: when it runs
+ * out, the call in progress is cancelled, and cancelled again each time the
+ * handler catches the cancel (in an EXCEPTION block), until it returns to
+ * the runtime.
+ */
+typedef struct RfHandler
+{
+	FmgrInfo	flinfo;
+	Oid			owner;
+	bool		batch;			/* takes rillflow.event_envelope[] */
+	RfEnvelopeArrayType array_type;
+	int			budget_ms;		/* 0: no budget */
+	int			calls;			/* calls started under the current budget */
+	TimestampTz deadline;		/* set at the budget's first call */
+	bool		cancel_charges; /* a cancel (not the budget) is the event's
+								 * failure: in the worker; elsewhere it is
+								 * re-thrown to the caller */
+} RfHandler;
+
+typedef enum RfApplyOutcome
+{
+	RF_APPLY_DONE,				/* every call returned: the writes are kept */
+	RF_APPLY_FAILED,			/* a call raised an error: nothing is kept */
+	RF_APPLY_TIMED_OUT			/* the budget ran out: nothing is kept */
+} RfApplyOutcome;
 
 /*
- * The position of the event whose handler call was cancelled (query cancel
- * or statement_timeout) in this backend's last run, 0 when no call was
- * interrupted. The background worker reads it after catching the cancel, to
- * report the failure with rillflow.projection_fail(name, NULL, position, ...)
- * in a new transaction.
+ * Apply events[from..to) to a per-event handler in one subtransaction.
+ * DONE: every call returned, their writes are kept. Otherwise nothing of
+ * events[from..to) is kept, *at is the event that was running, *error the
+ * error (allocated in the caller's memory context; for a timeout, one that
+ * names the budget), and *alone whether that call was the first of its
+ * budget (it ran out of time on its own). A query cancel or statement
+ * timeout of the caller is re-thrown (except in the worker, see
+ * cancel_charges).
  */
-extern int64 rf_projection_interrupted_position(void);
-extern void rf_projection_set_interrupted(int64 position);
+extern RfApplyOutcome rf_apply_events(RfHandler *handler, const Datum *events, const int64 *positions,
+									  int from, int to, int *at, ErrorData **error, bool *alone);
+
+/*
+ * A batch handler: one call on events[from..to), in log order, in one
+ * subtransaction; the outcome as for rf_apply_events, with *at = from
+ * (which event caused it is the caller's to find).
+ */
+extern RfApplyOutcome rf_apply_batch(RfHandler *handler, const Datum *events, const int64 *positions,
+									 int from, int to, ErrorData **error, bool *alone);
+
+/* Start a new budget: the next call is its first. */
+extern void rf_handler_budget_restart(RfHandler *handler);
+
+/* Whether a handler's calls are in progress in this backend. */
+extern bool rf_in_handler_run(void);
+
 
 /*
  * The projection name rule (22023) and the RF004 of a projection the store

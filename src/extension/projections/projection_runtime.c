@@ -13,19 +13,31 @@
  *
  *	  A batch handler (taking rillflow.event_envelope[]) is called once per
  *	  run of events; when the call fails, bisection finds the first failing
- *	  event (rf_apply_run_batch), and from there on it is as for a per-event
- *	  handler.
+ *	  event (rf_apply_batch_calls), and from there on it is as for a
+ *	  per-event handler (rf_apply_per_event).
  *
  *	  A handler error counts an attempt at that event
  *	  (rillflow._projection_record_failure, in SQL: it is the rare path):
  *	  the batch stops before the event and retries it after a backoff, or,
- *	  after max_attempts, dead-letters it and goes on.
+ *	  after max_attempts, dead-letters it and goes on. A call that runs out
+ *	  of the batch's time budget is charged only when it ran out on its own;
+ *	  otherwise the events before it are kept and it is called again alone.
+ *	  So every event read is applied, dead-lettered, or left for a later
+ *	  batch: none is passed over.
+ *
+ *	  Before any call, the projection is checked (rf_check_runnable): its
+ *	  handler's signature, its owner's existence and rights. The calls run
+ *	  as the owner (projection_apply.c); the runtime's own statements run as
+ *	  the caller. The store is copied at the start: a handler can change
+ *	  rillflow.tenant, and the run must stay in its store.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -33,10 +45,12 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "postmaster/bgworker.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/syscache.h"
 
 #include "core/args.h"
@@ -45,6 +59,7 @@
 #include "core/store.h"
 #include "events/log_sync.h"
 #include "projections/projection.h"
+#include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(rillflow_run_projection);
 PG_FUNCTION_INFO_V1(rillflow_run_projections_until_idle);
@@ -58,7 +73,8 @@ PG_FUNCTION_INFO_V1(rillflow_note_checkpoint_advance);
 static const RfPlanSpec rf_lock_plan = {
 	"SELECT kind, handler::pg_catalog.oid, event_types, batch_size, status, checkpoint, "
 	"  (lease_owner IS NOT NULL AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()), "
-	"  (retry_at IS NOT NULL AND retry_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()) "
+	"  (retry_at IS NOT NULL AND retry_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()), "
+	"  owner::pg_catalog.oid "
 	"FROM %s.projections WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE SKIP LOCKED",
 	1, {TEXTOID}
 };
@@ -148,13 +164,11 @@ typedef struct RfProjection
 {
 	const char *name;
 	Datum		name_datum;
-	Oid			handler;
+	Oid			handler_oid;
 	Datum		event_types;	/* 0 for every type */
 	int			batch_size;
 	int64		checkpoint;
-	FmgrInfo	flinfo;
-	bool		batch;			/* the handler takes rillflow.event_envelope[] */
-	RfEnvelopeArrayType array_type;
+	RfHandler	handler;
 } RfProjection;
 
 /*
@@ -193,27 +207,30 @@ rf_text_or_null(const char *s, char *null)
 }
 
 /*
- * Stop a projection whose handler is gone or was never runnable: status
- * failed, the reason in last_error. The run returns 0 with a warning; the
- * worker goes on with the other projections.
+ * Stop a projection that cannot run as it is: its handler is gone or is not
+ * a handler, its owner is gone or may not run it. Status failed, the reason
+ * and its SQLSTATE in last_error; nothing is called and nobody else's
+ * rights are tried. The run returns 0 with a warning; the worker goes on
+ * with the other projections.
  */
 static void
-rf_mark_failed(const RfStore *store, const char *name, const char *message)
+rf_mark_failed(const RfStore *store, const char *name, int sqlstate, const char *message,
+			   const char *hint)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3] = {CStringGetTextDatum(store->quoted_schema), CStringGetTextDatum(name),
-	CStringGetTextDatum(message)};
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4] = {CStringGetTextDatum(store->quoted_schema), CStringGetTextDatum(name),
+		CStringGetTextDatum(message), CStringGetTextDatum(unpack_sql_state(sqlstate))};
 	char	   *sql = psprintf("UPDATE %s.projections SET status = 'failed', updated_at = pg_catalog.now(), "
 						   "last_error = pg_catalog.jsonb_build_object('message', $3::pg_catalog.text, "
-						   "'sqlstate', '55000', 'at', pg_catalog.clock_timestamp()) "
+						   "'sqlstate', $4::pg_catalog.text, 'at', pg_catalog.clock_timestamp()) "
 						   "WHERE name OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL",
 						   store->quoted_schema);
 
-	rf_exec(sql, 3, types, values, NULL);
+	rf_exec(sql, 4, types, values, NULL);
 	ereport(WARNING,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			(errcode(sqlstate),
 			 errmsg("projection \"%s\" failed: %s", name, message),
-			 errhint("Fix the handler, then call rillflow.resume_projection('%s').", name)));
+			 errhint("%s", hint)));
 }
 
 /*
@@ -246,140 +263,267 @@ rf_record_failure(const RfStore *store, RfProjection *proj, int64 position, Erro
 
 /*
  * Apply events[from..to) in one subtransaction, per event or in one batch
- * call. Returns -1 on success, else the index of the failing event for a
- * per-event handler, and from for a batch handler (it is not known which).
+ * call; for a batch handler, *at is from.
  */
-static int
+static RfApplyOutcome
 rf_apply_range(RfProjection *proj, Datum *events, int64 *positions, int from, int to,
-			   ErrorData **error)
+			   int *at, ErrorData **error, bool *alone)
 {
-	if (!proj->batch)
-		return rf_apply_events(&proj->flinfo, events, positions, from, to, error);
-	return rf_apply_batch(&proj->flinfo, &proj->array_type, events, positions, from, to, error)
-		? -1 : from;
+	if (!proj->handler.batch)
+		return rf_apply_events(&proj->handler, events, positions, from, to, at, error, alone);
+	*at = from;
+	return rf_apply_batch(&proj->handler, events, positions, from, to, error, alone);
 }
 
 /*
- * rf_apply_run for a batch handler. One call for events[from..n); when it
- * fails, bisection: the invariant is that calling the handler on [lo, hi)
- * after what is applied so far fails with *edata. Call it on the first half:
- * a failure narrows to it; a success is kept, and the second half is called
- * to learn its error (or kept too, when it succeeds on its own: a handler
- * whose failure came from two events together, or one that is not
- * deterministic, then goes on from hi). At most about 2 log2(n) calls find
- * the first failing event k, with events[from..k) applied, each exactly once.
+ * What a batch's events came to: *done events are passed (applied or
+ * dead-lettered: the checkpoint goes past them), *stopped when a retry is
+ * pending at the next one. Returns the events applied.
+ *
+ * The batch's calls share one budget (rillflow.batch_statement_timeout).
+ * When it runs out during the call of event k after other calls, k is not
+ * to blame: the events before it are kept (applied again, as after a handler
+ * error, since their run was rolled back with k's), k is called again alone
+ * with a budget of its own, and the batch ends with it. Only an event whose
+ * call runs out of time on its own is charged (SQLSTATE 57014), as a
+ * handler error is: retried after a backoff, dead-lettered at max_attempts.
+ * Every event is either applied or dead-lettered; none is passed over.
+ *
+ * Per-event handlers: a run is called on events[pos..to); on a problem at
+ * k, the events before k are applied again in a new run, then k is dealt
+ * with. The state: `blamed` is an event to charge once everything before it
+ * is applied (a handler error, or out of time on its own), `alone` one to
+ * call alone with a fresh budget once everything before it is applied. Each
+ * turn of the loop applies a run, or moves `blamed`, `alone` or `end` to an
+ * earlier event, or charges: it ends.
  */
 static int
-rf_apply_run_batch(const RfStore *store, RfProjection *proj, Datum *events, int64 *positions,
-				   int from, int n, int *failed, bool *dead)
+rf_apply_per_event(const RfStore *store, RfProjection *proj, Datum *events, int64 *positions,
+				   int n, int *done, bool *stopped)
 {
-	int			pos = from;
+	int			pos = 0;
+	int			end = n;
+	int			blamed = -1;
+	bool		blamed_timed_out = false;
+	ErrorData  *blame = NULL;
+	int			alone = -1;
+	int			applied = 0;
 
-	*failed = -1;
-	*dead = false;
-	while (pos < n)
+	*stopped = false;
+	while (pos < end)
+	{
+		int			to = end;
+		int			at;
+		bool		first;
+		ErrorData  *error = NULL;
+		RfApplyOutcome outcome;
+
+		CHECK_FOR_INTERRUPTS();
+		if (blamed == pos)
+		{
+			bool		dead = rf_record_failure(store, proj, positions[pos], blame);
+
+			FreeErrorData(blame);
+			blame = NULL;
+			blamed = -1;
+			if (!dead)
+			{
+				*stopped = true;
+				break;
+			}
+			pos++;
+			if (blamed_timed_out)
+				end = pos;		/* its budget is spent: the batch ends */
+			continue;
+		}
+		if (pos == alone)
+		{
+			rf_handler_budget_restart(&proj->handler);
+			to = pos + 1;
+		}
+		else
+		{
+			if (blamed > pos)
+				to = blamed;
+			if (alone > pos && alone < to)
+				to = alone;
+		}
+
+		outcome = rf_apply_events(&proj->handler, events, positions, pos, to, &at, &error, &first);
+		if (outcome == RF_APPLY_DONE)
+		{
+			applied += to - pos;
+			pos = to;
+			continue;
+		}
+		if (outcome == RF_APPLY_FAILED || first)
+		{
+			/* at is to blame: apply what comes before it first */
+			if (blame != NULL)
+				FreeErrorData(blame);
+			blamed = at;
+			blame = error;
+			blamed_timed_out = outcome == RF_APPLY_TIMED_OUT;
+			continue;
+		}
+		/* Out of time after other calls: at goes alone, and the batch ends with it. */
+		FreeErrorData(error);
+		if (blame != NULL)
+			FreeErrorData(blame);
+		blame = NULL;
+		blamed = -1;
+		alone = at;
+		end = at + 1;
+		rf_handler_budget_restart(&proj->handler);
+	}
+	*done = pos;
+	return applied;
+}
+
+/*
+ * rf_apply_per_event for a batch handler: one call for events[pos..end).
+ * When it fails, bisection: the invariant is that calling the handler on
+ * [lo, hi) after what is applied so far fails with *edata. Call it on the
+ * first half: a failure narrows to it; a success is kept, and the second
+ * half is called to learn its error (or kept too, when it succeeds on its
+ * own: a handler whose failure came from two events together, or one that
+ * is not deterministic, then goes on from hi). At most about 2 log2(n) calls
+ * find the first failing event k, with events[pos..k) applied, each exactly
+ * once; k is charged as a handler error is.
+ *
+ * A call that runs out of time on events[a..b) (all before a applied): with
+ * more than one event, the batch is cut to its first half, called with a
+ * fresh budget; with one event, it is charged when it was the budget's
+ * first call, else called again alone with a fresh budget; the batch ends
+ * with it either way.
+ */
+static int
+rf_apply_batch_calls(const RfStore *store, RfProjection *proj, Datum *events, int64 *positions,
+					 int n, int *done, bool *stopped)
+{
+	int			pos = 0;
+	int			end = n;
+	int			applied = 0;
+
+	*stopped = false;
+	while (pos < end)
 	{
 		ErrorData  *edata = NULL;
 		int			lo = pos,
-					hi = n;
+					hi = end;
+		int			at;
+		bool		first;
+		RfApplyOutcome outcome;
 
-		if (rf_apply_range(proj, events, positions, pos, n, &edata) < 0)
-			return n - from;
-		while (hi - lo > 1)
+		CHECK_FOR_INTERRUPTS();
+		outcome = rf_apply_range(proj, events, positions, lo, hi, &at, &edata, &first);
+		while (outcome == RF_APPLY_FAILED && hi - lo > 1)
 		{
 			int			mid = lo + (hi - lo) / 2;
 			ErrorData  *again = NULL;
 
 			CHECK_FOR_INTERRUPTS();
-			if (rf_apply_range(proj, events, positions, lo, mid, &again) >= 0)
+			outcome = rf_apply_range(proj, events, positions, lo, mid, &at, &again, &first);
+			if (outcome == RF_APPLY_FAILED)
 			{
 				hi = mid;
 				FreeErrorData(edata);
 				edata = again;
 				continue;
 			}
-			lo = mid;
-			if (rf_apply_range(proj, events, positions, lo, hi, &again) < 0)
+			if (outcome == RF_APPLY_TIMED_OUT)
 			{
-				lo = hi;		/* the rest of the range went through on its own */
+				FreeErrorData(edata);
+				edata = again;
+				hi = mid;
 				break;
 			}
+			applied += mid - lo;
+			pos = lo = mid;
+			outcome = rf_apply_range(proj, events, positions, lo, hi, &at, &again, &first);
 			FreeErrorData(edata);
 			edata = again;
 		}
-		if (lo < hi)
+
+		if (outcome == RF_APPLY_DONE)
 		{
-			*failed = lo;
-			*dead = rf_record_failure(store, proj, positions[lo], edata);
-			return lo - from;
+			/* the whole range, or the rest of it on its own */
+			applied += hi - lo;
+			pos = hi;
+			continue;
+		}
+		if (outcome == RF_APPLY_TIMED_OUT)
+		{
+			if (hi - lo > 1)
+			{
+				end = lo + (hi - lo) / 2;
+				FreeErrorData(edata);
+				rf_handler_budget_restart(&proj->handler);
+				continue;
+			}
+			end = lo + 1;
+			if (!first)
+			{
+				FreeErrorData(edata);
+				rf_handler_budget_restart(&proj->handler);
+				continue;
+			}
+		}
+		/* lo alone failed, or ran out of time alone: charge it */
+		if (!rf_record_failure(store, proj, positions[lo], edata))
+		{
+			*stopped = true;
+			FreeErrorData(edata);
+			break;
 		}
 		FreeErrorData(edata);
-		pos = hi;
+		pos = lo + 1;
 	}
-	return n - from;
-}
-
-/*
- * Apply events[from..n): on a failure, apply the events before it again
- * (their run was rolled back with it) and count the failure. Returns the
- * number of events applied; *next is where to go on (n when done), *failed
- * the index of the failing event or -1, *dead whether it was dead-lettered.
- */
-static int
-rf_apply_run(const RfStore *store, RfProjection *proj, Datum *events, int64 *positions,
-			 int from, int n, int *failed, bool *dead)
-{
-	ErrorData  *edata = NULL;
-	int			k;
-
-	if (proj->batch)
-		return rf_apply_run_batch(store, proj, events, positions, from, n, failed, dead);
-	k = rf_apply_events(&proj->flinfo, events, positions, from, n, &edata);
-	*failed = -1;
-	*dead = false;
-	if (k < 0)
-		return n - from;
-
-	/* Keep what came before the failing event. */
-	while (k > from)
-	{
-		ErrorData  *again = NULL;
-		int			j = rf_apply_events(&proj->flinfo, events, positions, from, k, &again);
-
-		if (j < 0)
-			break;
-		/* The handler is not deterministic: blame the event that failed now. */
-		k = j;
-		edata = again;
-	}
-	*failed = k;
-	*dead = rf_record_failure(store, proj, positions[k], edata);
-	return k - from;
+	*done = pos;
+	return applied;
 }
 
 /*
  * Requeued dead letters go first, one at a time: a success removes the
- * dead letter, a failure puts it back with the new error.
+ * dead letter, a failure puts it back with the new error. A call that runs
+ * out of time after others is called again alone with a fresh budget; once
+ * one has run out of time, the budget is spent and *spent says so (the
+ * batch reads no new events).
  */
 static int64
-rf_apply_requeued(const RfStore *store, RfProjection *proj)
+rf_apply_requeued(const RfStore *store, RfProjection *proj, bool *spent)
 {
 	SPITupleTable *tab;
 	uint64		n;
 	int64		applied = 0;
 
+	*spent = false;
 	rf_run_plan(store, &rf_requeued_plan, &proj->name_datum, NULL, false, 0);
 	tab = SPI_tuptable;
 	n = SPI_processed;
-	for (uint64 i = 0; i < n; i++)
+	for (uint64 i = 0; i < n && !*spent; i++)
 	{
 		bool		isnull;
 		Datum		id = SPI_getbinval(tab->vals[i], tab->tupdesc, 1, &isnull);
 		int64		position = DatumGetInt64(SPI_getbinval(tab->vals[i], tab->tupdesc, 2, &isnull));
 		Datum		event = SPI_getbinval(tab->vals[i], tab->tupdesc, 3, &isnull);
 		ErrorData  *edata = NULL;
+		int			at;
+		bool		first;
+		RfApplyOutcome outcome;
 
-		if (rf_apply_range(proj, &event, &position, 0, 1, &edata) < 0)
+		outcome = rf_apply_range(proj, &event, &position, 0, 1, &at, &edata, &first);
+		if (outcome == RF_APPLY_TIMED_OUT && !first)
+		{
+			FreeErrorData(edata);
+			edata = NULL;
+			rf_handler_budget_restart(&proj->handler);
+			outcome = rf_apply_range(proj, &event, &position, 0, 1, &at, &edata, &first);
+			*spent = true;
+		}
+		if (outcome == RF_APPLY_TIMED_OUT)
+			*spent = true;
+		if (outcome == RF_APPLY_DONE)
 		{
 			rf_run_plan(store, &rf_dlq_done_plan, &id, NULL, false, 0);
 			applied++;
@@ -395,6 +539,7 @@ rf_apply_requeued(const RfStore *store, RfProjection *proj)
 			values[3] = rf_text_or_null(edata->detail, &nulls[3]);
 			values[4] = rf_text_or_null(edata->context, &nulls[4]);
 			rf_run_plan(store, &rf_dlq_refailed_plan, values, nulls, false, 0);
+			FreeErrorData(edata);
 		}
 	}
 	SPI_freetuptable(tab);
@@ -409,12 +554,14 @@ rf_apply_requeued(const RfStore *store, RfProjection *proj)
 static int64
 rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progress)
 {
-	SPITupleTable *tab;
-	uint64		n;
-	int64		head;
+	SPITupleTable *tab = NULL;
+	uint64		n = 0;
+	int64		head = 0;
 	int64		checkpoint = proj->checkpoint;
 	int64		applied = 0;
 	bool		stopped = false;
+	bool		spent = false;
+	int			done = 0;
 	Datum	   *events;
 	int64	   *positions;
 	Datum		values[4];
@@ -422,25 +569,29 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 				duration;
 
 	INSTR_TIME_SET_CURRENT(start);
+	rf_handler_budget_restart(&proj->handler);
 	if (first)
-		applied += rf_apply_requeued(store, proj);
+		applied += rf_apply_requeued(store, proj, &spent);
 
-	/*
-	 * Everything up to head is visible to the read below: positions are
-	 * given in order by one ticker at a time, and this statement's snapshot
-	 * is older than the read's.
-	 */
-	rf_run_plan(store, &rf_head_plan, NULL, NULL, false, 1);
-	head = rf_spi_int8(0, 1);
+	if (!spent)
+	{
+		/*
+		 * Everything up to head is visible to the read below: positions are
+		 * given in order by one ticker at a time, and this statement's
+		 * snapshot is older than the read's.
+		 */
+		rf_run_plan(store, &rf_head_plan, NULL, NULL, false, 1);
+		head = rf_spi_int8(0, 1);
 
-	values[0] = Int64GetDatum(proj->checkpoint);
-	values[1] = Int64GetDatum(head);
-	values[2] = Int32GetDatum(proj->batch_size);
-	values[3] = proj->event_types;
-	rf_run_plan(store, proj->event_types ? &rf_events_types_plan : &rf_events_plan,
-				values, NULL, false, 0);
-	tab = SPI_tuptable;
-	n = SPI_processed;
+		values[0] = Int64GetDatum(proj->checkpoint);
+		values[1] = Int64GetDatum(head);
+		values[2] = Int32GetDatum(proj->batch_size);
+		values[3] = proj->event_types;
+		rf_run_plan(store, proj->event_types ? &rf_events_types_plan : &rf_events_plan,
+					values, NULL, false, 0);
+		tab = SPI_tuptable;
+		n = SPI_processed;
+	}
 	events = palloc(sizeof(Datum) * (n + 1));
 	positions = palloc(sizeof(int64) * (n + 1));
 	for (uint64 i = 0; i < n; i++)
@@ -451,36 +602,22 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 		events[i] = SPI_getbinval(tab->vals[i], tab->tupdesc, 2, &isnull);
 	}
 
-	for (int i = 0; i < (int) n;)
-	{
-		int			failed;
-		bool		dead;
-
-		applied += rf_apply_run(store, proj, events, positions, i, (int) n, &failed, &dead);
-		if (failed < 0)
-		{
-			checkpoint = positions[n - 1];
-			break;
-		}
-		if (failed > i)
-			checkpoint = positions[failed - 1];
-		if (!dead)
-		{
-			stopped = true;		/* retried after the backoff */
-			break;
-		}
-		checkpoint = positions[failed];
-		i = failed + 1;
-	}
+	if (n > 0)
+		applied += proj->handler.batch
+			? rf_apply_batch_calls(store, proj, events, positions, (int) n, &done, &stopped)
+			: rf_apply_per_event(store, proj, events, positions, (int) n, &done, &stopped);
+	if (done > 0)
+		checkpoint = positions[done - 1];
 	/* A short batch read all there is: the types it skipped are passed too. */
-	if (!stopped && n < (uint64) proj->batch_size && head > checkpoint)
+	if (!spent && !stopped && done == (int) n && n < (uint64) proj->batch_size && head > checkpoint)
 		checkpoint = head;
 
 	/* An idle batch writes nothing (the worker runs one per projection per tick). */
 	*progress = (checkpoint > proj->checkpoint || applied > 0) && !stopped;
 	if (checkpoint == proj->checkpoint && applied == 0 && !stopped)
 	{
-		SPI_freetuptable(tab);
+		if (tab != NULL)
+			SPI_freetuptable(tab);
 		return 0;
 	}
 
@@ -498,16 +635,114 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 	if (checkpoint > proj->checkpoint)
 		rf_checkpoint_advanced();
 	proj->checkpoint = checkpoint;
-	SPI_freetuptable(tab);
+	if (tab != NULL)
+		SPI_freetuptable(tab);
 	pfree(events);
 	pfree(positions);
 	return applied;
 }
 
+/* The OID of rillflow.event_envelope, the type every handler takes. */
+static Oid
+rf_envelope_type(void)
+{
+	Oid			nsp = get_namespace_oid("rillflow", false);
+
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("event_envelope"),
+						   ObjectIdGetDatum(nsp));
+}
+
+/*
+ * Whether the projection can run, checked before any call: its handler is
+ * a plain function taking one rillflow.event_envelope or one
+ * rillflow.event_envelope[] (the registry checks it too, but the row can
+ * have been changed since), its owner exists and may execute it and use the
+ * store. Otherwise the projection is failed (rf_mark_failed) and false
+ * returned: it is never run as anyone else.
+ */
+static bool
+rf_check_runnable(const RfStore *store, RfProjection *proj, Oid owner)
+{
+	HeapTuple	tuple;
+	Form_pg_proc procform;
+	Oid			envelope = rf_envelope_type();
+	Oid			argtype;
+	bool		ok;
+	char	   *signature;
+	char	   *owner_name;
+	AclResult	aclresult;
+
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(proj->handler_oid));
+	if (!HeapTupleIsValid(tuple))
+	{
+		rf_mark_failed(store, proj->name, ERRCODE_UNDEFINED_FUNCTION,
+					   "its handler function no longer exists",
+					   psprintf("Fix the handler, then call rillflow.resume_projection('%s').", proj->name));
+		return false;
+	}
+	procform = (Form_pg_proc) GETSTRUCT(tuple);
+	argtype = procform->pronargs == 1 ? procform->proargtypes.values[0] : InvalidOid;
+	ok = procform->prokind == PROKIND_FUNCTION && !procform->proretset && OidIsValid(argtype) &&
+		(argtype == envelope || get_element_type(argtype) == envelope);
+	ReleaseSysCache(tuple);
+	signature = format_procedure(proj->handler_oid);
+	if (!ok)
+	{
+		rf_mark_failed(store, proj->name, ERRCODE_DATATYPE_MISMATCH,
+					   psprintf("its handler %s does not take one rillflow.event_envelope or one rillflow.event_envelope[]",
+								signature),
+					   "Register the projection again with a handler of that signature.");
+		return false;
+	}
+
+	owner_name = GetUserNameFromId(owner, true);
+	if (owner_name == NULL)
+	{
+		rf_mark_failed(store, proj->name, ERRCODE_UNDEFINED_OBJECT,
+					   "its owner role no longer exists",
+					   "A projection runs only as the role that registered it: register it again as an existing role.");
+		return false;
+	}
+	proj->handler.owner = owner;
+	aclresult = pg_proc_aclcheck(proj->handler_oid, proj->handler.owner, ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+	{
+		rf_mark_failed(store, proj->name, ERRCODE_INSUFFICIENT_PRIVILEGE,
+					   psprintf("its owner %s may not execute its handler %s",
+								quote_identifier(owner_name), signature),
+					   psprintf("Grant EXECUTE on the handler to %s, then call rillflow.resume_projection('%s').",
+								quote_identifier(owner_name), proj->name));
+		return false;
+	}
+	aclresult = pg_namespace_aclcheck(store->schema_oid, proj->handler.owner, ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+	{
+		rf_mark_failed(store, proj->name, ERRCODE_INSUFFICIENT_PRIVILEGE,
+					   psprintf("its owner %s may not use store \"%s\"",
+								quote_identifier(owner_name), store->schema_name),
+					   psprintf("Give %s access to the store again, then call rillflow.resume_projection('%s').",
+								quote_identifier(owner_name), proj->name));
+		return false;
+	}
+	proj->handler.batch = argtype != envelope;
+	return true;
+}
+
+/*
+ * Whether this backend is the rillflow worker: a cancel there is no
+ * caller's to see (worker_db.c), and charges the event it interrupted.
+ */
+static bool
+rf_in_worker(void)
+{
+	return MyBgworkerEntry != NULL && strcmp(MyBgworkerEntry->bgw_type, RF_WORKER_TYPE) == 0;
+}
+
 /*
  * Lock and load a projection for a run. Returns false when there is nothing
  * to do now: another batch holds it, it is paused or failed, a daemon holds
- * a lease on it, or a retry is not yet due.
+ * a lease on it, or a retry is not yet due; or it cannot run
+ * (rf_check_runnable).
  */
 static bool
 rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
@@ -516,7 +751,7 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 	bool		isnull;
 	char	   *kind;
 	char	   *status;
-	AclResult	aclresult;
+	Oid			owner;
 
 	proj->name = name;
 	proj->name_datum = CStringGetTextDatum(name);
@@ -541,7 +776,7 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 		DatumGetBool(SPI_getbinval(tab->vals[0], tab->tupdesc, 8, &isnull)))
 		return false;
 
-	proj->handler = DatumGetObjectId(SPI_getbinval(tab->vals[0], tab->tupdesc, 2, &isnull));
+	proj->handler_oid = DatumGetObjectId(SPI_getbinval(tab->vals[0], tab->tupdesc, 2, &isnull));
 	proj->event_types = SPI_getbinval(tab->vals[0], tab->tupdesc, 3, &isnull);
 	if (isnull)
 		proj->event_types = (Datum) 0;
@@ -549,30 +784,33 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 		proj->event_types = PointerGetDatum(DatumGetArrayTypePCopy(proj->event_types));
 	proj->batch_size = DatumGetInt32(SPI_getbinval(tab->vals[0], tab->tupdesc, 4, &isnull));
 	proj->checkpoint = DatumGetInt64(SPI_getbinval(tab->vals[0], tab->tupdesc, 6, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(tab->vals[0], tab->tupdesc, 9, &isnull));
 
-	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(proj->handler)))
-	{
-		rf_mark_failed(store, name, "its handler function no longer exists");
+	if (!rf_check_runnable(store, proj, owner))
 		return false;
-	}
-	aclresult = pg_proc_aclcheck(proj->handler, GetUserId(), ACL_EXECUTE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(proj->handler));
-	InvokeFunctionExecuteHook(proj->handler);
-	fmgr_info(proj->handler, &proj->flinfo);
+	proj->handler.cancel_charges = rf_in_worker();
 
-	/* The registry admits one argument: the envelope, or an array of them. */
+	/*
+	 * A role that calls run_projection causes the handler's calls (as its
+	 * owner): it needs EXECUTE on the handler itself, as for calling it. The
+	 * worker runs every projection by design.
+	 */
+	if (!proj->handler.cancel_charges)
 	{
-		Oid		   *argtypes;
-		int			nargs;
+		AclResult	aclresult = pg_proc_aclcheck(proj->handler_oid, GetUserId(), ACL_EXECUTE);
 
-		(void) get_func_signature(proj->handler, &argtypes, &nargs);
-		proj->array_type.elemtype = nargs == 1 ? get_element_type(argtypes[0]) : InvalidOid;
-		proj->batch = OidIsValid(proj->array_type.elemtype);
-		if (proj->batch)
-			get_typlenbyvalalign(proj->array_type.elemtype, &proj->array_type.typlen,
-								 &proj->array_type.typbyval, &proj->array_type.typalign);
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(proj->handler_oid));
 	}
+	InvokeFunctionExecuteHook(proj->handler_oid);
+	fmgr_info(proj->handler_oid, &proj->handler.flinfo);
+	if (proj->handler.batch)
+	{
+		proj->handler.array_type.elemtype = rf_envelope_type();
+		get_typlenbyvalalign(proj->handler.array_type.elemtype, &proj->handler.array_type.typlen,
+							 &proj->handler.array_type.typbyval, &proj->handler.array_type.typalign);
+	}
+	proj->handler.budget_ms = rf_batch_statement_timeout_ms;
 	return true;
 
 external:
@@ -607,10 +845,28 @@ rf_run_one(const RfStore *store, const char *name, int64 max_batches, bool *prog
 	return applied;
 }
 
-static void
-rf_begin_run(const RfStore *store)
+/*
+ * The current store, copied: a handler can change rillflow.tenant and look
+ * the store up again, which rewrites the cached one (store.c), and the run
+ * must go on in the store it began in.
+ */
+static RfStore *
+rf_begin_run(void)
 {
-	rf_projection_set_interrupted(0);
+	RfStore    *store;
+
+	/*
+	 * A run inside a handler's call would switch to another owner and arm
+	 * the one budget timer over the outer run's: refused.
+	 */
+	if (rf_in_handler_run())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a projection handler cannot run projections"),
+				 errdetail("run_projection and run_projections_until_idle were called from a handler's call.")));
+	store = palloc(sizeof(RfStore));
+	*store = *rf_current_store();
+	store->quoted_schema = pstrdup(store->quoted_schema);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/*
@@ -618,6 +874,7 @@ rf_begin_run(const RfStore *store)
 	 * when the log cannot catch up in time, it goes on with what is there.
 	 */
 	(void) rf_log_sync(store, true, NULL);
+	return store;
 }
 
 /*
@@ -644,8 +901,7 @@ rillflow_run_projection(PG_FUNCTION_ARGS)
 				 errhint("Use rillflow.run_projections_until_idle() to run until there is nothing left.")));
 	max_batches = PG_GETARG_INT32(1);
 
-	store = rf_current_store();
-	rf_begin_run(store);
+	store = rf_begin_run();
 	applied = rf_run_one(store, name, max_batches, &progress);
 	SPI_finish();
 	PG_RETURN_INT64(applied);
@@ -668,8 +924,7 @@ rillflow_run_projections_until_idle(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(0))
 		rf_check_projection_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	store = rf_current_store();
-	rf_begin_run(store);
+	store = rf_begin_run();
 	if (!PG_ARGISNULL(0))
 		applied = rf_run_one(store, text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_INT64_MAX, &progress);
 	else

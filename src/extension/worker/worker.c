@@ -61,13 +61,14 @@ rf_worker_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rillflow.batch_statement_timeout",
-							"statement_timeout of each projection batch the worker runs.",
-							"A handler that runs longer is cancelled and counted as a failure; 0 disables.",
+							"Time budget of the handler calls of each projection batch.",
+							"When it runs out, the events before the call are kept and the call's event is run again alone; "
+							"an event that runs out of it alone is counted as a failure. 0 disables.",
 							&rf_batch_statement_timeout_ms,
 							30000,
 							0,
 							INT_MAX,
-							PGC_SIGHUP,
+							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

@@ -47,7 +47,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "core/plans.h"
@@ -168,7 +167,6 @@ rf_catch_error(MemoryContext cxt, const char *what)
 {
 	ErrorData  *edata;
 
-	disable_timeout(STATEMENT_TIMEOUT, false);
 	MemoryContextSwitchTo(cxt);
 	/* what may live in ErrorContext, which FlushErrorState resets. */
 	what = pstrdup(what);
@@ -188,6 +186,8 @@ static void
 rf_begin(const char *activity)
 {
 	pgstat_report_activity(STATE_RUNNING, activity);
+	/* now() is the time of this transaction, as for a client's statement. */
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -320,35 +320,32 @@ rf_set_local(const char *name, const char *value)
 }
 
 /*
- * Record a batch that failed as a whole (a statement timeout, an error
- * outside the handlers) with projection_fail, so retries, backoff and the
- * dead-letter queue apply to it as to a handler error: against the event
- * whose handler call was cancelled, or (position NULL) the next event after
- * the checkpoint. Worker projections hold no lease between transactions,
- * hence the NULL token.
+ * Record a batch that failed outside its handlers' calls (handler errors,
+ * timeouts and cancels are the runtime's, projection_runtime.c) with
+ * projection_fail, so retries, backoff and the dead-letter queue apply to it
+ * as to a handler error: against the next event after the checkpoint. Worker
+ * projections hold no lease between transactions, hence the NULL token.
  */
 static void
-rf_record_failure(const RfStoreRef *ref, const char *name, int64 position, ErrorData *edata)
+rf_record_failure(const RfStoreRef *ref, const char *name, ErrorData *edata)
 {
 	PG_TRY();
 	{
-		Oid			argtypes[6] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		args[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		args[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		rf_begin("rillflow: recording a failed batch");
 		rf_set_local("rillflow.tenant", ref->tenant);
 		args[0] = CStringGetTextDatum(name);
-		args[1] = Int64GetDatum(position);
-		nulls[1] = position > 0 ? ' ' : 'n';
-		args[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
-		args[3] = CStringGetTextDatum(edata->message ? edata->message : "");
-		args[4] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
-		nulls[4] = edata->detail ? ' ' : 'n';
-		args[5] = edata->context ? CStringGetTextDatum(edata->context) : (Datum) 0;
-		nulls[5] = edata->context ? ' ' : 'n';
-		if (SPI_execute_with_args("SELECT rillflow.projection_fail($1, NULL, $2, $3, $4, $5, $6)",
-								  6, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+		args[1] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+		args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
+		args[3] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
+		nulls[3] = edata->detail ? ' ' : 'n';
+		args[4] = edata->context ? CStringGetTextDatum(edata->context) : (Datum) 0;
+		nulls[4] = edata->context ? ' ' : 'n';
+		if (SPI_execute_with_args("SELECT rillflow.projection_fail($1, NULL, NULL, $2, $3, $4, $5)",
+								  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not record the failure");
 		rf_end();
 	}
@@ -362,8 +359,11 @@ rf_record_failure(const RfStoreRef *ref, const char *name, int64 position, Error
 }
 
 /*
- * One batch of one projection, in its own transaction, cut by
- * rillflow.batch_statement_timeout. Returns the events applied.
+ * One batch of one projection, in its own transaction. Its handler calls
+ * are bounded by rillflow.batch_statement_timeout in the runtime itself,
+ * which keeps the events before a call that ran out of time and charges only
+ * an event that runs out of time on its own (projection_runtime.c).
+ * Returns the events applied.
  */
 static int64
 rf_run_one_projection(const RfStoreRef *ref, const char *name)
@@ -373,36 +373,29 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 	PG_TRY();
 	{
 		Datum		args[1];
-		char		timeout[32];
 
 		rf_begin(psprintf("rillflow: projection %s in store %s", name, ref->schema));
 		rf_set_local("rillflow.tenant", ref->tenant);
-		snprintf(timeout, sizeof(timeout), "%d", rf_batch_statement_timeout_ms);
-		rf_set_local("statement_timeout", timeout);
-
-		/*
-		 * statement_timeout is armed by the client protocol loop, which a
-		 * background worker does not run: arm it here for the batch.
-		 */
-		if (rf_batch_statement_timeout_ms > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, rf_batch_statement_timeout_ms);
 		args[0] = CStringGetTextDatum(name);
 		rf_execute_plan(rf_keep_plan(InvalidOid, &rf_run_batch_plan, ""), args, NULL, false, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "run_projection returned no row");
 		applied = rf_spi_int8(0, 1);
-		disable_timeout(STATEMENT_TIMEOUT, false);
 		rf_end();
 	}
 	PG_CATCH();
 	{
-		/* Read before anything else runs a projection in this backend. */
-		int64		position = rf_projection_interrupted_position();
 		ErrorData  *edata = rf_catch_error(rf_pass_context,
 										   psprintf("projection \"%s\" in store \"%s\"", name, ref->schema));
 
+		/*
+		 * A cancel outside the handlers' calls (pg_cancel_backend while the
+		 * runtime reads or writes its own rows) is no event's fault: the
+		 * batch runs again in the next pass.
+		 */
 		applied = 0;
-		rf_record_failure(ref, name, position, edata);
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+			rf_record_failure(ref, name, edata);
 	}
 	PG_END_TRY();
 	return applied;

@@ -121,6 +121,7 @@ rf_list_databases(Oid *roleoid, bool *role_ok)
 	HeapTuple	tup;
 	MemoryContext caller = CurrentMemoryContext;
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
 

@@ -23,8 +23,8 @@ BEGIN
     END IF;
     -- Concurrent creators queue on the primary key; the loser compares.
     EXECUTE format($q$
-        INSERT INTO %I.projections (name, kind, handler, event_types, batch_size, start_from, checkpoint)
-        VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING$q$, store)
+        INSERT INTO %I.projections (name, kind, handler, owner, event_types, batch_size, start_from, checkpoint)
+        VALUES ($1, $2, $3, current_user::regrole, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING$q$, store)
         USING name, kind, handler, event_types, batch_size, start_from;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     IF inserted = 1 THEN

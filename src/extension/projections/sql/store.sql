@@ -40,6 +40,9 @@ BEGIN
             last_error          jsonb,
             last_run_at         timestamptz,
             reset_function      regprocedure,
+            -- the role that registered it: its handler and reset function run
+            -- with this role's rights only (set by projections_owner)
+            owner               regrole NOT NULL,
             created_at          timestamptz NOT NULL DEFAULT now(),
             updated_at          timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT projections_handler_kind CHECK ((kind = 'worker') = (handler IS NOT NULL))

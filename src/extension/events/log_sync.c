@@ -196,6 +196,24 @@ rf_ask_for_tick(const RfStore *store, RfTickRequest *req, int wait_ms)
 		req->no_slot = true;
 }
 
+/*
+ * No ticker of a reader outlives its call: once the log covers what the
+ * reader waited for, its ticker (still starting, or idle-ticking after
+ * another process's tick did the work) is stopped and waited for, so it
+ * holds no lock when the call returns (a DROP of the store right after must
+ * not meet it). A reader that fails stops its ticker without waiting.
+ */
+static void
+rf_stop_ticker(RfTickRequest *req)
+{
+	if (req->ticker == NULL)
+		return;
+	TerminateBackgroundWorker(req->ticker);
+	(void) WaitForBackgroundWorkerShutdown(req->ticker);
+	pfree(req->ticker);
+	req->ticker = NULL;
+}
+
 static void
 rf_log_timed_out(const RfStore *store, const RfTickRequest *req)
 {
@@ -280,11 +298,16 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		rf_set_waiting(InvalidOid);
+		if (req.ticker != NULL)
+			TerminateBackgroundWorker(req.ticker);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	rf_set_waiting(InvalidOid);
+	rf_stop_ticker(&req);
 	if (gained != NULL)
 		*gained = head - head_before;
 	return true;

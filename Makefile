@@ -31,6 +31,8 @@ OBJS = \
 	src/extension/events/event_input.o \
 	src/extension/events/reads.o \
 	src/extension/events/sequencer.o \
+	src/extension/events/log_sync.o \
+	src/extension/events/ticker.o \
 	src/extension/events/store_load.o \
 	src/extension/documents/documents_init.o \
 	src/extension/documents/collections.o \

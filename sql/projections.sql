@@ -192,19 +192,20 @@ TRUNCATE regress_proj_seen;
 SELECT rillflow.run_projection('late') AS applied;
 SELECT position FROM regress_proj_seen;
 
--- projection_acquire, outside a transaction block, first sequences what was
--- appended since the last tick: a daemon needs no read of its own for it
+-- projection_acquire first waits for the log to include what was appended
+-- before it: a daemon needs no read of its own for it
 SELECT rillflow.create_external_projection('ticker') AS created;
 SELECT head AS head_before FROM rillflow_tenant_regress_proj.log_state \gset
 SELECT count(rillflow.append_event(rillflow.resolve_stream_alias('o-late'), 'Late', '{}')) FROM generate_series(1, 2);
 SELECT head - :head_before AS sequenced_before_acquire FROM rillflow_tenant_regress_proj.log_state;
 SELECT count(*) AS leased FROM rillflow.projection_acquire('ticker', 'node-t', '1 minute');
 SELECT head - :head_before AS sequenced_by_acquire FROM rillflow_tenant_regress_proj.log_state;
--- inside a transaction block it does not tick (it would hold the log's lock)
+-- inside a transaction block too: it takes no lock, a ticker commits the
+-- positions
 SELECT count(rillflow.append_event(rillflow.resolve_stream_alias('o-late'), 'Late', '{}')) FROM generate_series(1, 2);
 BEGIN;
 SELECT count(*) AS leased FROM rillflow.projection_acquire('ticker', 'node-t', '1 minute');
-SELECT head - :head_before AS not_sequenced_in_a_block FROM rillflow_tenant_regress_proj.log_state;
+SELECT head - :head_before AS sequenced_in_a_block FROM rillflow_tenant_regress_proj.log_state;
 COMMIT;
 SELECT rillflow.drop_projection('ticker');
 

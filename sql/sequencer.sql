@@ -20,8 +20,9 @@ ROLLBACK;
 SELECT rillflow.append_event(:s, 'B', '{}');
 SELECT position, version, type FROM rillflow.read_all();
 
--- inside a transaction block, readers do not sequence (they would hold the
--- sequencer until the block ends) and see only what is already sequenced
+-- inside a transaction block (at READ COMMITTED) readers wait, as outside,
+-- for every event committed before them, but not for the block's own: those
+-- get positions after it commits
 BEGIN;
 SELECT rillflow.append_event(:s, 'C', '{}');
 SELECT position, type FROM rillflow.read_all(1);
@@ -77,8 +78,8 @@ SELECT count(*) AS events, max(position) AS head, count(DISTINCT seq) AS distinc
 SELECT rillflow.head_position();
 RESET rillflow.tenant;
 
--- a read-only reader (a standby, or default_transaction_read_only) does not
--- sequence, and reads what is sequenced
+-- a read-only reader (default_transaction_read_only) writes nothing either
+-- way: it reads its writes like any other (a ticker writes the positions)
 SET rillflow.tenant = 'regress_seq';
 SELECT rillflow.append_event(:s, 'ReadOnly', '{}');
 SET default_transaction_read_only = on;
@@ -87,13 +88,13 @@ SELECT rillflow.head_position();
 RESET default_transaction_read_only;
 SELECT position, type FROM rillflow.read_all(9);
 
--- a transaction that ran the sequencer cannot be prepared: it would hold the
--- store's log until it is finished
+-- run_sequencer holds nothing in the caller's transaction (the positions are
+-- a ticker's, committed), so that transaction can be prepared, and the log
+-- moves on while it stays prepared
 BEGIN;
 SELECT rillflow.run_sequencer();
 PREPARE TRANSACTION 'rillflow_regress_ticked'; \echo SQLSTATE :SQLSTATE
-SELECT count(*) AS not_prepared FROM pg_prepared_xacts WHERE gid = 'rillflow_regress_ticked';
--- and the log moves on
 SELECT rillflow.append_event(:s, 'H', '{}');
 SELECT position, type FROM rillflow.read_all(10);
+COMMIT PREPARED 'rillflow_regress_ticked';
 RESET rillflow.tenant;

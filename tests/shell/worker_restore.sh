@@ -2,13 +2,16 @@
 # Restores with the background worker on. pg_restore creates the extension,
 # then copies events, log_state and positions in transactions of their own; a
 # tick in between would stamp restored events anew or seed a state the copy
-# then collides with. A session that COPYs into a store's tables keeps every
-# tick (the worker's and the readers') out of its database until it ends.
+# then collides with. A COPY of a store's log tables by its owner holds that
+# store's ticks until its log is whole again, and its projections until the
+# loading session ends (events/store_load.c).
 #
-# 1. Deterministic: while a session that ran COPY into a store table stays
-#    connected, appends get no positions (from the worker or from read_all),
-#    projections do not run, and the worker says why; when it leaves, the
-#    worker catches up at once.
+# 1. Deterministic: a session loads a store's log the way a restore does,
+#    one COPY per transaction, and stays connected. Until the log is whole,
+#    the store gets no tick (the worker passes it over, read_all does not
+#    wait) while another store of the database goes on; once whole, the
+#    store is ticked and reads wait for their writes again, with the session
+#    still open; its projections run when the session leaves.
 # 2. Round trips with the worker on and a short naptime: pg_restore,
 #    pg_restore -j 2 and a plain dump through psql, each into a fresh
 #    database while the worker runs; the log, positions, checkpoints and read
@@ -61,31 +64,79 @@ q -d $db -c "REVOKE ALL ON rillflow_default.events FROM rillflow_restore_nobody"
   -c "REVOKE ALL ON SCHEMA rillflow_default FROM rillflow_restore_nobody" -c "DROP ROLE rillflow_restore_nobody" >/dev/null
 echo "ok: a COPY the role may not run holds nothing still"
 
-background_session $db loading 600 "$work/loader.out" <<'SQL'
-COPY rillflow_default.idempotency_keys FROM stdin;
-\.
+# The log of a store with three sequenced events, loaded into a fresh
+# database table by table, as a restore loads it.
+src0=rillflow_restore_guard_src
+rf_fresh_database $src0 >/dev/null
+q -d $src0 -c "SELECT rillflow.append_event(gen_random_uuid(), 'Restored', '{}') FROM generate_series(1, 3)" \
+  -c "SELECT rillflow.run_sequencer()" >/dev/null
+for t in events log_state positions; do
+    q -d $src0 -c "\copy rillflow_default.$t TO '$work/$t.copy'"
+done
+q -d postgres -c "DROP DATABASE $src0 WITH (FORCE)" >/dev/null
+q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+q -d $db <<'SQL' >/dev/null
+CREATE EXTENSION rillflow;
+SELECT rillflow.ensure_tenant('beside');
+CREATE TABLE seen (position bigint PRIMARY KEY);
+CREATE FUNCTION note(e rillflow.event_envelope) RETURNS void LANGUAGE sql
+    AS $$ INSERT INTO public.seen VALUES (e.position) $$;
+SELECT rillflow.create_projection('seen', 'note(rillflow.event_envelope)');
 SQL
-loader=$!
-wait_until "the loading session to copy" 30 grep -q '^loading$' "$work/loader.out"
+wait_for_worker $db
 
-q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'Held', '{}') FROM generate_series(1, 5)" >/dev/null
-# read_all would tick in a single-statement transaction: not while loading
-[ "$(q -d $db -c "SELECT count(*) FROM rillflow.read_all(0, 100)")" -eq 1 ] || fail "read_all ticked while a session was loading the store"
-loader_pid=$(q -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db' AND query LIKE 'SELECT pg_sleep%' LIMIT 1")
+rm -f "$work/fifo" "$work/loader.out"
+mkfifo "$work/fifo"
+psql -X -q -At -d $db <"$work/fifo" >"$work/loader.out" 2>&1 &
+loader=$!
+exec 3>"$work/fifo"
+say() { echo "$*" >&3; }
+_loader_says() { grep -q "^$1\$" "$work/loader.out"; }
+
+beside=0
+_beside_done() { [ "$(positioned $db rillflow_tenant_beside)" -eq $beside ]; }
+held_while() {	# what the loader just did: the store stays still, the other store goes on
+    [ "$(q -d $db -c "SELECT count(*) FROM rillflow.read_all(0, 100)")" -eq 0 ] || fail "$1: read_all saw positions of a log being loaded"
+    q -d $db -c "SET rillflow.tenant = 'beside'" -c "SELECT rillflow.append_event(gen_random_uuid(), 'Beside', '{}')" >/dev/null
+    beside=$((beside + 1))
+    wait_until "$1: the other store to be sequenced" 30 _beside_done
+    [ "$(positioned $db)" -eq 0 ] || fail "$1: the worker ticked a store whose log was being loaded"
+}
+say "\\copy rillflow_default.events FROM '$work/events.copy'"
+say "SELECT 'events', pg_backend_pid();"
+_loader_copied_events() { grep -q "^events|" "$work/loader.out"; }
+wait_until "the loader to copy events" 30 _loader_copied_events
+loader_pid=$(grep "^events|" "$work/loader.out" | cut -d'|' -f2)
+held_while "events loaded"
 _worker_waits_for_loader() {
     [ "$(q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'rillflow worker' AND datname = '$db' AND query = 'waiting: pid $loader_pid is loading store tables'")" -eq 1 ]
 }
 wait_until "the worker to show it waits for the loading session" 30 _worker_waits_for_loader
-sleep 1	# a second of naptimes and wake-ups: still nothing may move
-[ "$(positioned $db)" -eq 1 ] || fail "the worker ticked while a session was loading the store"
-[ "$(q -d $db -c "SELECT count(*) FROM seen")" -eq 0 ] || fail "a projection ran while a session was loading the store"
-echo "ok: while a session loads store tables, nothing ticks and no projection runs"
+say "\\copy rillflow_default.log_state FROM '$work/log_state.copy'"
+say "SELECT 'log_state';"
+wait_until "the loader to copy log_state" 30 _loader_says log_state
+held_while "events and log_state loaded"
+echo "ok: while a store's log is incomplete, nothing ticks it and reads do not wait; other stores go on"
 
-kill "$loader"; wait "$loader" 2>/dev/null || true; loader=
-wait_until "the worker to sequence after the loading session left" 30 all_positioned $db
-_seen_all() { [ "$(q -d $db -c "SELECT count(*) FROM seen")" -eq 5 ]; }
+say "\\copy rillflow_default.positions FROM '$work/positions.copy'"
+say "SELECT pg_catalog.setval('rillflow_default.events_seq', 3);"
+say "SELECT 'positions';"
+wait_until "the loader to copy positions" 30 _loader_says positions
+q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'After', '{}')" >/dev/null
+[ "$(q -d $db -c "SELECT string_agg(position || ':' || type, ' ' ORDER BY position) FROM rillflow.read_all(0, 100)")" = "1:Restored 2:Restored 3:Restored 4:After" ] \
+    || fail "once the log was whole, read_all did not read the restored positions and its own write"
+echo "ok: once the log is whole, it is ticked and read with the loading session still open"
+
+_seen_none() { [ "$(q -d $db -c "SELECT count(*) FROM seen")" -eq 0 ]; }
+q -d $db -c "SET rillflow.tenant = 'beside'" -c "SELECT rillflow.append_event(gen_random_uuid(), 'Beside', '{}')" >/dev/null
+beside=$((beside + 1))
+wait_until "another pass of the worker" 30 _beside_done
+_seen_none || fail "a projection ran while its store was being restored"
+exec 3>&-
+wait "$loader" 2>/dev/null || true; loader=
+_seen_all() { [ "$(q -d $db -c "SELECT count(*) FROM seen")" -eq 4 ]; }
 wait_until "the projection to run after the loading session left" 30 _seen_all
-echo "ok: when the loading session ends, the worker sequences and projects at once"
+echo "ok: the store's projections run when the loading session ends"
 
 # --- 2. round trips with the worker ticking every 10 ms
 set_naptime 10 $db

@@ -370,9 +370,9 @@ int Run(const Options& opt, const std::string& url) {
         failed = true;
         errors[opt.writers] = std::string("head_position: ") + e.what();
     }
-    // Drain to what the writers know they committed, not to that head: while the
-    // worker is in the middle of a tick, head_position() (which only try-locks the
-    // sequencer) can still report the previous tick's head.
+    // head_position() waits until the log includes every event committed before it
+    // (read-your-writes, contract point 6), so that head is what the writers know
+    // they committed; the drain goes to the writers' count, checked against it below.
     int64_t n = static_cast<int64_t>(shared.committed.size());
     follower.DrainTo(failed.load() ? 0 : n);
     // The drain must finish within a few seconds; a stall here is a failure.
@@ -474,6 +474,8 @@ int Run(const Options& opt, const std::string& url) {
     f.Check(wrong_version == 0,
             std::to_string(wrong_version) + " events with another stream/version than appended");
     f.Check(stream_gaps == 0, std::to_string(stream_gaps) + " per-stream version gaps or reorders");
+    f.Check(head == n, "head_position() right after the writers was " + std::to_string(head) +
+                           ", not the " + std::to_string(n) + " events they committed");
     f.Check(final_head == n, "head_position() " + std::to_string(final_head) +
                                  " at the end, expected " + std::to_string(n));
     bool same = replay.size() == seen.size();

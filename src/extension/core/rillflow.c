@@ -17,6 +17,7 @@
 #include "core/store.h"
 #include "core/utility.h"
 #include "documents/collections.h"
+#include "events/log_sync.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -68,6 +69,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	rf_documents_init();
+	rf_log_sync_init();
 	rf_worker_init();
 
 	/*

@@ -3,7 +3,8 @@
  * shmem.c
  *	  rillflow's shared memory (see shmem.h) and the wake-ups sent at commit:
  *	  an appending transaction sets its database worker's latch, a
- *	  projection_commit wakes the backends waiting in wait_for_projection,
+ *	  projection_commit and a tick that gave positions wake the backends
+ *	  waiting in wait_for_projection or for the log (events/log_sync.c),
  *	  and CREATE EXTENSION tells the launcher to look at databases again.
  *
  *	  Wake-ups are sent from a transaction callback at XACT_EVENT_COMMIT,
@@ -28,7 +29,7 @@
 
 RfShared   *rf_shared = NULL;
 Oid		   *rf_waiters = NULL;
-Oid		   *rf_loaders = NULL;
+RfLoad	   *rf_loads = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -36,6 +37,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* What this transaction asks to be done at its commit. */
 static bool rf_pending_append = false;
 static bool rf_pending_checkpoint = false;
+static bool rf_pending_log = false;
 static bool rf_pending_extension = false;
 static bool rf_xact_callback_registered = false;
 
@@ -46,11 +48,18 @@ rf_shared_size(void)
 					mul_size(sizeof(RfDbSlot), rf_max_workers));
 }
 
-/* rf_waiters and rf_loaders: one Oid per backend each. */
+/* rf_waiters: one Oid per backend. */
 static Size
 rf_per_backend_size(void)
 {
 	return mul_size(sizeof(Oid), MaxBackends);
+}
+
+/* rf_loads: RF_LOADS_PER_BACKEND entries per backend. */
+static Size
+rf_loads_size(void)
+{
+	return mul_size(sizeof(RfLoad), mul_size(RF_LOADS_PER_BACKEND, MaxBackends));
 }
 
 static void
@@ -58,7 +67,7 @@ rf_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(rf_shared_size(), mul_size(2, rf_per_backend_size())));
+	RequestAddinShmemSpace(add_size(add_size(rf_shared_size(), rf_per_backend_size()), rf_loads_size()));
 	RequestNamedLWLockTranche("rillflow", 1);
 }
 
@@ -80,7 +89,7 @@ rf_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	rf_shared = ShmemInitStruct("rillflow", rf_shared_size(), &found_shared);
 	rf_waiters = ShmemInitStruct("rillflow waiters", rf_per_backend_size(), &found_waiters);
-	rf_loaders = ShmemInitStruct("rillflow loaders", rf_per_backend_size(), &found_loaders);
+	rf_loads = ShmemInitStruct("rillflow loads", rf_loads_size(), &found_loaders);
 	if (!found_shared)
 	{
 		memset(rf_shared, 0, rf_shared_size());
@@ -91,7 +100,7 @@ rf_shmem_startup(void)
 	if (!found_waiters)
 		memset(rf_waiters, 0, rf_per_backend_size());
 	if (!found_loaders)
-		memset(rf_loaders, 0, rf_per_backend_size());
+		memset(rf_loads, 0, rf_loads_size());
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -128,6 +137,33 @@ rf_wake_db_worker(Oid dboid)
 	LWLockRelease(rf_shared->lock);
 }
 
+/*
+ * Whether a worker runs in the database; *projecting whether it is inside a
+ * projection batch right now (a hint: it may start or end one any moment).
+ */
+bool
+rf_db_worker_serves(Oid dboid, bool *projecting)
+{
+	bool		serves = false;
+
+	*projecting = false;
+	if (rf_shared == NULL)
+		return false;
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < rf_shared->nslots; i++)
+	{
+		RfDbSlot   *slot = &rf_shared->slots[i];
+
+		if (slot->dboid == dboid && slot->pid != 0 && slot->state == RF_SLOT_RUNNING)
+		{
+			serves = true;
+			*projecting = slot->projecting;
+		}
+	}
+	LWLockRelease(rf_shared->lock);
+	return serves;
+}
+
 void
 rf_wake_launcher(void)
 {
@@ -139,7 +175,10 @@ rf_wake_launcher(void)
 	LWLockRelease(rf_shared->lock);
 }
 
-/* Wake every backend of this database waiting in wait_for_projection. */
+/*
+ * Wake every backend of this database waiting in wait_for_projection or for
+ * the log; each looks again at what it waits for.
+ */
 static void
 rf_wake_waiters(Oid dboid)
 {
@@ -160,7 +199,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 			{
 				if (rf_pending_append)
 					rf_wake_db_worker(MyDatabaseId);
-				if (rf_pending_checkpoint)
+				if (rf_pending_checkpoint || rf_pending_log)
 					rf_wake_waiters(MyDatabaseId);
 				if (rf_pending_extension)
 				{
@@ -170,7 +209,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 					rf_wake_launcher();
 				}
 			}
-			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = false;
+			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = rf_pending_log = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
@@ -181,7 +220,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 			 * A prepared transaction's events become visible at COMMIT
 			 * PREPARED, whose own commit wakes the worker (utility.c).
 			 */
-			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = false;
+			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = rf_pending_log = false;
 			break;
 		default:
 			break;
@@ -214,6 +253,29 @@ rf_note_checkpoint_advance(void)
 		return;
 	rf_register_xact_callback();
 	rf_pending_checkpoint = true;
+}
+
+/*
+ * Register this backend as waiting in a database (InvalidOid: no longer), so
+ * that commits of projection_commit and of ticks there set its latch.
+ */
+void
+rf_set_waiting(Oid dboid)
+{
+	if (rf_shared == NULL)
+		return;
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	rf_waiters[MyProc->pgprocno] = dboid;
+	LWLockRelease(rf_shared->lock);
+}
+
+void
+rf_note_log_advance(void)
+{
+	if (rf_shared == NULL || rf_pending_log)
+		return;
+	rf_register_xact_callback();
+	rf_pending_log = true;
 }
 
 /* CREATE EXTENSION rillflow: at commit, the launcher probes databases again. */
@@ -286,61 +348,4 @@ rf_unpause_database(Oid dboid)
 		}
 	LWLockRelease(rf_shared->lock);
 	rf_wake_launcher();
-}
-
-/* before_shmem_exit of a loading backend: lift its mark, wake the worker. */
-static void
-rf_unmark_database_loading(int code, Datum arg)
-{
-	Oid			dboid;
-
-	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
-	dboid = rf_loaders[MyProc->pgprocno];
-	if (OidIsValid(dboid))
-	{
-		rf_loaders[MyProc->pgprocno] = InvalidOid;
-		rf_shared->nloaders--;
-	}
-	LWLockRelease(rf_shared->lock);
-	if (OidIsValid(dboid))
-		rf_wake_db_worker(dboid);
-}
-
-/*
- * Mark this backend's database as being loaded until the backend exits. The
- * mark is written (under the lock, which orders it) before the load's first
- * row, so a tick whose snapshot sees loaded rows also sees the mark.
- */
-void
-rf_mark_database_loading(void)
-{
-	static bool marked = false;
-
-	if (rf_shared == NULL || marked)
-		return;
-	before_shmem_exit(rf_unmark_database_loading, (Datum) 0);
-	marked = true;
-	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
-	rf_loaders[MyProc->pgprocno] = MyDatabaseId;
-	rf_shared->nloaders++;
-	LWLockRelease(rf_shared->lock);
-}
-
-pid_t
-rf_database_loader(Oid dboid)
-{
-	pid_t		pid = 0;
-
-	if (rf_shared == NULL)
-		return 0;
-	/* Every tick asks: without a load anywhere, one read answers. */
-	pg_memory_barrier();
-	if (rf_shared->nloaders == 0)
-		return 0;
-	LWLockAcquire(rf_shared->lock, LW_SHARED);
-	for (int i = 0; i < MaxBackends && pid == 0; i++)
-		if (rf_loaders[i] == dboid)
-			pid = ProcGlobal->allProcs[i].pid;
-	LWLockRelease(rf_shared->lock);
-	return pid;
 }

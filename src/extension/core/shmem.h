@@ -32,12 +32,11 @@ extern void rf_note_append(void);
 extern void rf_note_checkpoint_advance(void);
 
 /*
- * A session that loads a store's tables (events/store_load.c) marks its database
- * until it exits: no tick runs there meanwhile. rf_database_loader returns
- * the pid of a backend loading into the database, or 0.
+ * Called by a tick that gave positions (events/sequencer.c): at commit it
+ * wakes every backend of this database waiting for the log (reads that wait
+ * for their own writes, events/log_sync.c).
  */
-extern void rf_mark_database_loading(void);
-extern pid_t rf_database_loader(Oid dboid);
+extern void rf_note_log_advance(void);
 
 /* ---- internals shared by worker/, projections/wait.c, utility.c and shmem.c ---- */
 
@@ -66,6 +65,9 @@ typedef struct RfDbSlot
 	int64		events_sequenced;
 	int64		events_projected;
 	int64		errors;
+	bool		projecting;		/* inside a projection batch: readers that
+								 * need a tick start a ticker instead of
+								 * waiting for this worker (a hint) */
 } RfDbSlot;
 
 /* The pause table: databases a DDL command needs free of workers. */
@@ -80,7 +82,7 @@ typedef struct RfShared
 	uint64		ext_created;	/* +1 at each commit of CREATE EXTENSION */
 	Oid			paused[RF_MAX_PAUSED];
 	int			paused_refs[RF_MAX_PAUSED];
-	int			nloaders;		/* entries of rf_loaders in use */
+	int			nloads;			/* entries of rf_loads in use */
 	int			nslots;
 	RfDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } RfShared;
@@ -99,8 +101,21 @@ extern RfShared *rf_shared;
 extern Oid *rf_waiters;			/* per PGPROC number: the database waited
 								 * in, or InvalidOid */
 
-extern Oid *rf_loaders;			/* per PGPROC number: the database whose
-								 * store tables it loads, or InvalidOid */
+/*
+ * The stores a backend is loading (events/store_load.c): RF_LOADS_PER_BACKEND
+ * entries per PGPROC number, free when dboid is InvalidOid; store is the
+ * store's schema, or InvalidOid for every store of the database (when a
+ * backend loads more stores than it has entries). hold is a set of
+ * RF_HOLD_* flags (store_load.h).
+ */
+#define RF_LOADS_PER_BACKEND 8
+typedef struct RfLoad
+{
+	Oid			dboid;
+	Oid			store;
+	uint32		hold;
+} RfLoad;
+extern RfLoad *rf_loads;
 
 extern void rf_shmem_init(void);	/* from _PG_init, while preloading */
 extern void rf_wake_db_worker(Oid dboid);
@@ -109,5 +124,7 @@ extern bool rf_database_paused(Oid dboid);
 extern bool rf_pause_database(Oid dboid);
 extern void rf_unpause_database(Oid dboid);
 extern void rf_note_extension_created(void);
+extern void rf_set_waiting(Oid dboid);
+extern bool rf_db_worker_serves(Oid dboid, bool *projecting);
 
 #endif							/* RILLFLOW_SHMEM_H */

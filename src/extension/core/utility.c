@@ -7,7 +7,7 @@
  *	  - worker: the commands that need a database to themselves (DROP
  *	    DATABASE, CREATE DATABASE ... TEMPLATE, ...) first pause the database
  *	    and stop its worker (worker/worker_ddl.c), and lift the pause afterwards;
- *	  - events: a COPY into a store's tables marks the database as loading
+ *	  - events: a COPY into a store's tables by its owner holds that store
  *	    (events/store_load.c);
  *	  - core: COMMIT PREPARED wakes the database's worker.
  *

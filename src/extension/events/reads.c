@@ -22,7 +22,7 @@
 #include "core/args.h"
 #include "core/plans.h"
 #include "core/store.h"
-#include "events/sequencer.h"
+#include "events/log_sync.h"
 
 PG_FUNCTION_INFO_V1(rillflow_read_all);
 PG_FUNCTION_INFO_V1(rillflow_read_stream);
@@ -112,8 +112,8 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (rf_may_sequence_here())
-		rf_sequence(store, NULL);
+	/* The log includes every event committed before the call (log_sync.c). */
+	(void) rf_log_sync(store, false, NULL);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);

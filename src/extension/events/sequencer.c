@@ -12,9 +12,26 @@
  *	  appends leave no rows to wait on, and an open transaction holds back
  *	  only its own events.
  *
- *	  A tick runs on every read_all from a short transaction, so it is one
- *	  statement prepared once per backend and store; an idle tick costs one
- *	  short index range scan and writes nothing.
+ *	  Invariants of every tick:
+ *	  - It runs in a transaction of its own, in a background process (the
+ *	    database worker, or a ticker a reader started: log_sync.c), never in
+ *	    a client's transaction. So a tick never shares a transaction with an
+ *	    append (inside an appender it would take the appender's own events for
+ *	    committed ones, and record a snapshot in which the appender counts as
+ *	    done: its later events would never be stamped), and no reader ever
+ *	    sees positions of a tick that has not committed.
+ *	  - It commits durably (synchronous_commit raised from off): a reader that
+ *	    saw a position sees it again after a crash. Its commit record follows
+ *	    the commits of every event it stamped, so those are durable too.
+ *	  - It runs as the owner of the store's schema, in a security-restricted
+ *	    context, so readers need only SELECT, and whoever asked for the tick
+ *	    (the worker's role, a reader) lends it no rights.
+ *	  - Its lock is an object lock no SQL statement can take (below), so no
+ *	    session can hold the log still from SQL.
+ *	  - It skips a store whose tables a restore is loading (store_load.c).
+ *
+ *	  An idle tick costs one short index range scan and writes nothing; the
+ *	  worker runs one per store at every appending commit.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,20 +39,30 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
 #include "events/sequencer.h"
+#include "events/store_load.h"
 
-PG_FUNCTION_INFO_V1(rillflow_sequence);
-PG_FUNCTION_INFO_V1(rillflow_may_sequence);
 PG_FUNCTION_INFO_V1(rillflow_system_identifier);
 
 /*
@@ -107,107 +134,175 @@ static const RfPlanSpec rf_seed_state = {
 	1, {INT8OID}
 };
 
-/* Whether the current transaction holds a store's sequencer lock. */
-static bool rf_xact_holds_sequencer = false;
-static bool rf_xact_callback_registered = false;
+/*
+ * The restore repair (data restored from another cluster, where the recorded
+ * transaction ids mean nothing), with every writer of the store locked out
+ * for a moment: freeze every event's tx as long committed, so no later tick
+ * looks at it again; stamp every event without a position in provisional
+ * order; record the new head and this cluster's snapshot and identifier.
+ * Events appended after the repair have transaction ids this snapshot shows
+ * as running or future, so the next ticks stamp them as usual.
+ */
+static const RfPlanSpec rf_restored_freeze = {
+	"UPDATE %s.events SET tx = '1'::pg_catalog.xid8 WHERE tx OPERATOR(pg_catalog.<>) '1'::pg_catalog.xid8",
+	0, {InvalidOid}
+};
+
+static const RfPlanSpec rf_restored_stamp = {
+	"WITH fresh AS ("
+	"  SELECT e.seq FROM %s.events e"
+	"   WHERE NOT EXISTS (SELECT FROM %s.positions p WHERE p.seq OPERATOR(pg_catalog.=) e.seq)),"
+	" stamped AS ("
+	"  INSERT INTO %s.positions (position, seq)"
+	"  SELECT $1 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY seq), seq FROM fresh"
+	"  RETURNING 1)"
+	" SELECT pg_catalog.count(*) FROM stamped",
+	1, {INT8OID}
+};
+
+static const RfPlanSpec rf_restored_state = {
+	"UPDATE %s.log_state SET head = $1, last_snapshot = pg_catalog.pg_current_snapshot(),"
+	" system_identifier = $2, updated_at = pg_catalog.now()",
+	2, {INT8OID, INT8OID}
+};
 
 /*
- * A prepared transaction keeps its locks and its uncommitted positions until
- * COMMIT PREPARED, so one that ran a tick would stop the store's log for as
- * long as it stays prepared, possibly forever. Refuse it, the way PostgreSQL
- * refuses to prepare a transaction that used temporary objects.
+ * Whether a store's log is whole, after a restore loaded its tables: the
+ * state is there, the positions are exactly 1..head, and each names an
+ * event. (Each table arrives in one COPY, so a log that is whole has all
+ * three.) Runs only while a restore's hold is on the store.
+ */
+static const RfPlanSpec rf_log_whole = {
+	"SELECT EXISTS (SELECT FROM %s.log_state l"
+	"   WHERE l.head OPERATOR(pg_catalog.=) (SELECT pg_catalog.count(*) FROM %s.positions)"
+	"     AND l.head OPERATOR(pg_catalog.=) (SELECT COALESCE(pg_catalog.max(position), 0) FROM %s.positions))"
+	" AND NOT EXISTS (SELECT FROM %s.positions p"
+	"   WHERE NOT EXISTS (SELECT FROM %s.events e WHERE e.seq OPERATOR(pg_catalog.=) p.seq))",
+	0, {InvalidOid}
+};
+
+/*
+ * The sequencer's lock of a store: an object lock on (pg_namespace, the
+ * store's schema, RF_SEQUENCER_LOCK_SUBID). PostgreSQL locks a schema only
+ * with sub-id 0, and no SQL statement takes an object lock of its choosing
+ * (advisory locks have a lock tag type of their own), so nobody can hold the
+ * log still from SQL: not an ordinary role with pg_advisory_lock, not even a
+ * superuser. It is a heavyweight lock all the same: released at transaction
+ * end or backend exit, shown in pg_locks (locktype object, classid
+ * pg_namespace, objsubid RF_SEQUENCER_LOCK_SUBID).
  */
 static void
-rf_sequencer_xact_callback(XactEvent event, void *arg)
+rf_sequencer_locktag(LOCKTAG *tag, const RfStore *store)
 {
-	switch (event)
-	{
-		case XACT_EVENT_PRE_PREPARE:
-			if (rf_xact_holds_sequencer)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has run the rillflow sequencer"),
-						 errdetail("A prepared transaction would hold the store's global log until it is committed or rolled back."),
-						 errhint("Run the sequencer, or read_all() outside a transaction block, in a transaction of its own.")));
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			rf_xact_holds_sequencer = false;
-			break;
-		default:
-			break;
-	}
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, NamespaceRelationId, store->schema_oid,
+					   RF_SEQUENCER_LOCK_SUBID);
 }
 
 /*
- * Take the store's sequencer lock for the rest of the transaction if it is
- * free: a transaction-scoped advisory lock on (RFLG, low 32 bits of the
- * store schema's OID), so stores never wait on each other.
+ * Take the store's sequencer lock for the rest of the transaction; when
+ * another process ticks, try again every few milliseconds for up to wait_ms
+ * (0: just once). Polling, not a lock wait, so a ticker that gives up leaves
+ * no error behind.
  */
 static bool
-rf_try_sequencer_lock(const RfStore *store)
+rf_sequencer_lock(const RfStore *store, int wait_ms)
 {
-	bool		locked;
+	LOCKTAG		tag;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 
-	locked = DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
-											  Int32GetDatum(RF_SEQUENCER_LOCK_CLASS),
-											  Int32GetDatum((int32) store->schema_oid)));
-	if (locked)
+	rf_sequencer_locktag(&tag, store);
+	for (;;)
 	{
-		if (!rf_xact_callback_registered)
-		{
-			RegisterXactCallback(rf_sequencer_xact_callback, NULL);
-			rf_xact_callback_registered = true;
-		}
-		rf_xact_holds_sequencer = true;
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+			return true;
+		if (wait_ms <= 0 || GetCurrentTimestamp() >= deadline)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RF_SEQUENCER_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
-	return locked;
+}
+
+/* The owner of a store's schema. */
+static Oid
+rf_store_owner(const RfStore *store)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(store->schema_oid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("the schema of store \"%s\" does not exist", store->schema_name)));
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
 }
 
 /*
- * A session started loading the store's tables (store_load.c) after the
- * caller's check but before this tick's snapshot: what the tick stamped may
- * be rows of a restore in progress. Throw the whole transaction away.
+ * A load of the store's tables began after the caller's check but before
+ * this tick's snapshot: what the tick stamped may be rows of a restore in
+ * progress. Throw the whole transaction away.
  */
 static void
-rf_refuse_tick_during_load(int64 stamped)
+rf_refuse_tick_during_load(const RfStore *store, int64 stamped)
 {
-	pid_t		loader;
+	pid_t		loader = 0;
 
-	if (stamped == 0 || (loader = rf_database_loader(MyDatabaseId)) == 0)
+	if (stamped == 0 ||
+		(rf_store_load_hold(MyDatabaseId, store->schema_oid, &loader) &
+		 (RF_HOLD_XACT | RF_HOLD_RESTORE | RF_HOLD_LOG)) == 0)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("the rillflow sequencer cannot run while store tables are being loaded"),
-			 errdetail("The backend with PID %d copied rows into a store's tables, as a restore does.", (int) loader),
-			 errhint("Wait for the restore to end; the log is sequenced when its session disconnects.")));
+			 errmsg("the rillflow sequencer cannot run while the tables of store \"%s\" are being loaded",
+					store->schema_name),
+			 errdetail("The backend with PID %d copied rows into the store's tables, as a restore does.",
+					   (int) loader),
+			 errhint("Wait for the restore to end; the log is sequenced when it is whole again.")));
+}
+
+/* The repair of a store restored from another cluster (rf_restored_*). */
+static int64
+rf_sequence_restored(const RfStore *store, int64 head)
+{
+	Oid			events = get_relname_relid("events", store->schema_oid);
+	Datum		values[2];
+	int64		stamped;
+
+	/* Writers busy: the next tick tries again. */
+	if (!OidIsValid(events) || !ConditionalLockRelationOid(events, ExclusiveLock))
+		return 0;
+	rf_run_plan(store, &rf_restored_freeze, NULL, NULL, false, 0);
+	values[0] = Int64GetDatum(head);
+	rf_run_plan(store, &rf_restored_stamp, values, NULL, false, 1);
+	stamped = rf_spi_int8(0, 1);
+	values[0] = Int64GetDatum(head + stamped);
+	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	rf_run_plan(store, &rf_restored_state, values, NULL, false, 0);
+	ereport(LOG,
+			(errmsg("rillflow: sequenced " INT64_FORMAT " events of store \"%s\" restored from another cluster",
+					stamped, store->schema_name)));
+	return stamped;
 }
 
 /*
- * One tick of the store's sequencer; SPI must be connected, at READ
- * COMMITTED, so that every statement below sees what earlier ticks committed
- * before we got the lock. Returns how many events got positions; 0 when
- * another session holds the sequencer lock right now. When it gave
- * positions and head is not NULL, *head is the log's new head.
+ * The tick itself, holding the lock, as the store's owner. Returns how many
+ * events got positions; *head the new head when some did.
  */
-int64
-rf_sequence(const RfStore *store, int64 *head)
+static int64
+rf_tick_store_log(const RfStore *store, int64 *head)
 {
 	Datum		values[1] = {Int64GetDatum((int64) GetSystemIdentifier())};
 	int64		stamped;
-
-	if (rf_database_loader(MyDatabaseId) != 0 || !rf_try_sequencer_lock(store))
-		return 0;
 
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
 	if (rf_spi_int8(0, 1) == 1)
 	{
 		stamped = rf_spi_int8(0, 2);
-		rf_refuse_tick_during_load(stamped);
-		if (head != NULL)
+		if (stamped > 0)
 			*head = rf_spi_int8(0, 4);
 		return stamped;
 	}
@@ -215,20 +310,11 @@ rf_sequence(const RfStore *store, int64 *head)
 	rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
 	if (SPI_processed == 1)
 	{
-		/* Restored from another cluster: the rare path stays in SQL. */
-		Oid			argtypes[2] = {NAMEOID, INT8OID};
-		Datum		args[2] = {PointerGetDatum(store->schema_name), Int64GetDatum(rf_spi_int8(0, 1))};
+		/* Restored from another cluster. */
+		int64		old_head = rf_spi_int8(0, 1);
 
-		if (SPI_execute_with_args("SELECT rillflow._sequence_restored($1, $2)", 2, argtypes,
-								  args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not sequence a restored store");
-		stamped = rf_spi_int8(0, 1);
-		rf_refuse_tick_during_load(stamped);
-		if (head != NULL && stamped > 0)
-		{
-			rf_run_plan(store, &rf_read_state, NULL, NULL, false, 1);
-			*head = rf_spi_int8(0, 1);
-		}
+		stamped = rf_sequence_restored(store, old_head);
+		*head = old_head + stamped;
 		return stamped;
 	}
 
@@ -236,59 +322,91 @@ rf_sequence(const RfStore *store, int64 *head)
 	rf_run_plan(store, &rf_seed_state, values, NULL, false, 0);
 	rf_run_plan(store, &rf_tick, values, NULL, false, 1);
 	stamped = rf_spi_int8(0, 2);
-	rf_refuse_tick_during_load(stamped);
-	if (head != NULL)
+	if (stamped > 0)
 		*head = rf_spi_int8(0, 4);
 	return stamped;
 }
 
 /*
- * Whether a reader may run a tick here. Whoever ticks holds the store's
- * sequencer lock and its uncommitted positions until its transaction ends,
- * so only a single-statement (implicit) transaction may do it: inside
- * BEGIN ... COMMIT it would stall every other reader for as long as the
- * transaction lasts. The tick must also read the log's state with a snapshot
- * taken after it got the lock, which only READ COMMITTED gives.
+ * NOTIFY rillflow_events with {"store": ..., "head": N}, sent at the tick's
+ * commit, for external listeners.
  */
-bool
-rf_may_sequence_here(void)
+static void
+rf_notify_head(const RfStore *store, int64 head)
 {
-	return !IsTransactionBlock() &&
-		XactIsoLevel == XACT_READ_COMMITTED &&
-		!XactReadOnly &&
-		!RecoveryInProgress();
+	StringInfoData payload;
+
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"store\":");
+	escape_json(&payload, store->schema_name);
+	appendStringInfo(&payload, ",\"head\":" INT64_FORMAT "}", head);
+	Async_Notify(RF_NOTIFY_CHANNEL, payload.data);
 }
 
 /*
- * rillflow._sequence(store name) RETURNS bigint
+ * One tick of the store's sequencer, in the current transaction, which must
+ * be of its own: READ COMMITTED (every statement below sees what earlier
+ * ticks committed before we got the lock), read-write, with no transaction
+ * id yet, SPI connected. Waits up to wait_ms for another process's tick to
+ * end (0: not at all). Returns how many events got positions: 0 when it did
+ * not tick (another process ticks, or the store is being loaded). When it
+ * gave positions, it has asked for a durable commit, a NOTIFY and a wake-up
+ * of the readers waiting for the log, all sent at commit; *head (when not
+ * NULL) is the new head.
  */
-Datum
-rillflow_sequence(PG_FUNCTION_ARGS)
+int64
+rf_sequence(const RfStore *store, int wait_ms, int64 *head)
 {
-	RfStore		store;
-	int64		stamped;
+	uint32		hold;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	int64		stamped = 0;
+	int64		new_head = 0;
+	bool		whole = true;
+	bool		isnull;
 
-	if (XactIsoLevel != XACT_READ_COMMITTED)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("the rillflow sequencer needs READ COMMITTED, not %s",
-						XactIsoLevel == XACT_SERIALIZABLE ? "SERIALIZABLE" : "REPEATABLE READ"),
-				 errhint("Call it in its own transaction at the default isolation level.")));
-	rf_store_by_schema(NameStr(*PG_GETARG_NAME(0)), &store);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	stamped = rf_sequence(&store, NULL);
-	SPI_finish();
-	PG_RETURN_INT64(stamped);
-}
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()) || XactIsoLevel != XACT_READ_COMMITTED)
+		elog(ERROR, "rillflow: a tick must run at READ COMMITTED, in a transaction of its own");
 
-/*
- * rillflow._may_sequence() RETURNS boolean
- */
-Datum
-rillflow_may_sequence(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(rf_may_sequence_here());
+	hold = rf_store_load_hold(MyDatabaseId, store->schema_oid, NULL);
+	if ((hold & (RF_HOLD_XACT | RF_HOLD_RESTORE)) != 0 || !rf_sequencer_lock(store, wait_ms))
+		return 0;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rf_store_owner(store),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+
+	if (hold & RF_HOLD_LOG)
+	{
+		rf_run_plan(store, &rf_log_whole, NULL, NULL, false, 1);
+		whole = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (whole)
+			rf_release_log_hold(MyDatabaseId, store->schema_oid);
+	}
+	if (whole)
+	{
+		stamped = rf_tick_store_log(store, &new_head);
+		rf_refuse_tick_during_load(store, stamped);
+	}
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	if (stamped > 0)
+	{
+		/* A position a reader saw must survive a crash. */
+		if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+			(void) set_config_option("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+		rf_notify_head(store, new_head);
+		rf_note_log_advance();
+		if (head != NULL)
+			*head = new_head;
+	}
+	return stamped;
 }
 
 /*

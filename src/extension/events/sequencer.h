@@ -14,15 +14,22 @@
 #include "core/store.h"
 
 /*
- * First key of the two-key advisory locks rillflow takes ("RFLG"); the second
- * key is the store schema's OID, so each store has its own sequencer lock.
+ * Sub-id of the sequencer's lock: an object lock on (pg_namespace, the
+ * store's schema, this), which no SQL statement can take ("RF").
  */
-#define RF_SEQUENCER_LOCK_CLASS		0x52464C47
+#define RF_SEQUENCER_LOCK_SUBID		0x5246
 
-/* Whether a reader may run a tick here (see sequencer.c). */
-extern bool rf_may_sequence_here(void);
+/* How often a tick that waits for another process's tick tries the lock. */
+#define RF_SEQUENCER_POLL_MS		5
 
-/* One tick of the store's sequencer (see sequencer.c). */
-extern int64 rf_sequence(const RfStore *store, int64 *head);
+/* The channel a tick that advanced a store's log notifies, at its commit. */
+#define RF_NOTIFY_CHANNEL	"rillflow_events"
+
+/*
+ * One tick of the store's sequencer, in a transaction of its own in a
+ * background process (see sequencer.c). Returns how many events got
+ * positions.
+ */
+extern int64 rf_sequence(const RfStore *store, int wait_ms, int64 *head);
 
 #endif							/* RILLFLOW_SEQUENCER_H */

@@ -57,7 +57,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
-#include "events/sequencer.h"
+#include "events/log_sync.h"
 #include "projections/projection.h"
 #include "worker/worker.h"
 
@@ -869,9 +869,11 @@ rf_begin_run(void)
 	store->quoted_schema = pstrdup(store->quoted_schema);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* The same rule as read_all: only a short, single-statement transaction ticks. */
-	if (rf_may_sequence_here())
-		rf_sequence(store, NULL);
+	/*
+	 * The batch reads what was committed before the call, as read_all does;
+	 * when the log cannot catch up in time, it goes on with what is there.
+	 */
+	(void) rf_log_sync(store, true, NULL);
 	return store;
 }
 

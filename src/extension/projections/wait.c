@@ -35,16 +35,6 @@ PG_FUNCTION_INFO_V1(rillflow_wait_for_projection);
 /* Without shared memory there is nobody to wake us: look this often. */
 #define RF_WAIT_POLL_MS 50
 
-static void
-rf_set_waiting(Oid dboid)
-{
-	if (rf_shared == NULL)
-		return;
-	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
-	rf_waiters[MyProc->pgprocno] = dboid;
-	LWLockRelease(rf_shared->lock);
-}
-
 static const RfPlanSpec rf_checkpoint_plan = {
 	"SELECT checkpoint FROM %s.projections WHERE name OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}

@@ -23,9 +23,6 @@
 /* Seconds before the postmaster restarts a launcher or worker that died. */
 #define RF_RESTART_SECONDS	2
 
-/* The channel the worker notifies when a tick advanced a store's log. */
-#define RF_NOTIFY_CHANNEL	"rillflow_events"
-
 /* Settings (worker.c) */
 extern bool rf_worker_enabled;
 extern int	rf_naptime_ms;

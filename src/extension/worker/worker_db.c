@@ -52,7 +52,9 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/log_sync.h"
 #include "events/sequencer.h"
+#include "events/store_load.h"
 #include "projections/projection.h"
 #include "worker/worker.h"
 
@@ -120,6 +122,17 @@ rf_slot_attach(void)
 	}
 	LWLockRelease(rf_shared->lock);
 	return ok;
+}
+
+/*
+ * Show readers that this worker is inside a projection batch: one that needs
+ * a tick then starts a ticker rather than wait for this pass
+ * (events/log_sync.c). A hint, written without the lock.
+ */
+static void
+rf_set_projecting(bool projecting)
+{
+	rf_shared->slots[rf_args.slot].projecting = projecting;
 }
 
 static bool
@@ -250,7 +263,9 @@ rf_list_stores(void)
  * A store's part of a pass that needs no projection: one sequencer tick and
  * the names of its running worker-kind projections, in one short
  * transaction (a pass runs per appending commit, so it opens no more than it
- * needs). When the tick gave positions, the NOTIFY goes out with the commit.
+ * needs). When the tick gave positions, its NOTIFY goes out with the commit
+ * (events/sequencer.c). A store whose tables a session is loading
+ * (events/store_load.c) is neither ticked nor projected.
  * Returns how many events got positions; *projections gets the names (NIL
  * when the transaction failed).
  */
@@ -271,18 +286,11 @@ rf_tick_store(const RfStoreRef *ref, List **projections)
 		if (OidIsValid(nsp))
 		{
 			rf_store_by_schema(ref->schema, &store);
-			stamped = rf_sequence(&store, &head);
-			if (stamped > 0)
-			{
-				StringInfoData payload;
+			stamped = rf_sequence(&store, 0, &head);
 
-				initStringInfo(&payload);
-				appendStringInfoString(&payload, "{\"store\":");
-				escape_json(&payload, ref->schema);
-				appendStringInfo(&payload, ",\"head\":" INT64_FORMAT "}", head);
-				Async_Notify(RF_NOTIFY_CHANNEL, payload.data);
-			}
-			if (OidIsValid(get_relname_relid("projections", nsp)))
+			/* A load of the store's tables holds its projections still. */
+			if (OidIsValid(get_relname_relid("projections", nsp)) &&
+				rf_store_load_hold(MyDatabaseId, nsp, NULL) == 0)
 			{
 				rf_run_plan(&store, &rf_running_projections_spec, NULL, NULL, true, 0);
 				MemoryContextSwitchTo(rf_pass_context);
@@ -417,7 +425,9 @@ rf_worker_pass(void)
 		foreach(nc, names)
 		{
 			CHECK_FOR_INTERRUPTS();
+			rf_set_projecting(true);
 			rf_pass_projected += rf_run_one_projection(ref, lfirst(nc));
+			rf_set_projecting(false);
 		}
 	}
 
@@ -453,6 +463,9 @@ rf_db_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(rf_args.dboid, rf_args.roleoid, 0);
 	pgstat_report_appname(RF_WORKER_TYPE);
 
+	/* The worker ticks the log: it never waits for it (events/log_sync.c). */
+	rf_log_no_wait = true;
+
 	/* The sequencer needs READ COMMITTED and a writable transaction. */
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -462,8 +475,8 @@ rf_db_worker_main(Datum main_arg)
 
 	for (;;)
 	{
-		bool		busy = false;
-		pid_t		loader;
+		bool		busy;
+		pid_t		loader = 0;
 		char		activity[96];
 
 		CHECK_FOR_INTERRUPTS();
@@ -477,20 +490,19 @@ rf_db_worker_main(Datum main_arg)
 		if (!rf_slot_still_ours())
 			rf_leave(RF_SLOT_FREE, "the launcher or a DDL command took the slot back");
 
-		/* A restore in progress: no tick and no projection (events/store_load.c). */
-		loader = rf_database_loader(rf_args.dboid);
-		if (loader == 0)
-		{
-			MemoryContextSwitchTo(rf_pass_context);
-			busy = rf_worker_pass();
-			MemoryContextSwitchTo(TopMemoryContext);
-			MemoryContextReset(rf_pass_context);
-			pgstat_report_stat(true);
-		}
+		MemoryContextSwitchTo(rf_pass_context);
+		busy = rf_worker_pass();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(rf_pass_context);
+		pgstat_report_stat(true);
 		if (busy)
 			continue;
 
-		/* The naptime shows in pg_stat_activity.query: a reload is seen. */
+		/*
+		 * The naptime shows in pg_stat_activity.query: a reload is seen. So
+		 * does a load that holds a store still (events/store_load.c).
+		 */
+		(void) rf_store_load_hold(rf_args.dboid, InvalidOid, &loader);
 		if (loader != 0)
 			snprintf(activity, sizeof(activity), "waiting: pid %d is loading store tables", (int) loader);
 		else

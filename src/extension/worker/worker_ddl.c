@@ -20,13 +20,17 @@
 
 #include <signal.h>
 
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
+#include "commands/tablespace.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/acl.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "core/shmem.h"
@@ -35,43 +39,103 @@
 /* How long to wait for a worker to leave; the command then runs anyway. */
 #define RF_EVICT_TIMEOUT_MS 10000
 
-/* The database a utility statement needs to itself, or InvalidOid. */
+/*
+ * Whether the current role has CREATEDB: the check of dbcommands.c's
+ * have_createdb_privilege(), which is static there.
+ */
+static bool
+rf_has_createdb_privilege(void)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/* Whether a database is marked as a template (anyone with CREATEDB may copy it). */
+static bool
+rf_database_is_template(Oid dboid)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * The database a utility statement needs to itself, or InvalidOid. The hook
+ * acts before the command runs (the command would fail while the worker is
+ * connected), so it asks first what PostgreSQL will ask of the role, with
+ * the same checks (dbcommands.c: dropdb, createdb, RenameDatabase, movedb):
+ * a command the role may not run stops no worker, and fails as it would
+ * have anyway. What PostgreSQL checks later (other sessions connected, the
+ * target name free) can still fail the command after the worker left; the
+ * worker is back within a naptime.
+ */
 Oid
 rf_database_needed_alone(Node *parsetree)
 {
 	ListCell   *lc;
+	Oid			dboid;
 
 	switch (nodeTag(parsetree))
 	{
 		case T_DropdbStmt:
-			{
-				Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
-
-				/* Only its owner can drop it: nobody else disturbs the worker. */
-				if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
-					return dboid;
-				return InvalidOid;
-			}
+			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+			if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+				return dboid;
+			return InvalidOid;
 		case T_CreatedbStmt:
 			foreach(lc, ((CreatedbStmt *) parsetree)->options)
 			{
 				DefElem    *opt = lfirst(lc);
 
-				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-					return get_database_oid(defGetString(opt), true);
+				if (strcmp(opt->defname, "template") != 0 || opt->arg == NULL)
+					continue;
+				dboid = get_database_oid(defGetString(opt), true);
+				if (OidIsValid(dboid) && rf_has_createdb_privilege() &&
+					(rf_database_is_template(dboid) || pg_database_ownercheck(dboid, GetUserId())))
+					return dboid;
+				return InvalidOid;
 			}
 			return InvalidOid;
 		case T_RenameStmt:
-			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-				return get_database_oid(((RenameStmt *) parsetree)->subname, true);
+			if (((RenameStmt *) parsetree)->renameType != OBJECT_DATABASE)
+				return InvalidOid;
+			dboid = get_database_oid(((RenameStmt *) parsetree)->subname, true);
+			if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()) &&
+				rf_has_createdb_privilege())
+				return dboid;
 			return InvalidOid;
 		case T_AlterDatabaseStmt:
 			foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
 			{
 				DefElem    *opt = lfirst(lc);
+				Oid			tblspc;
 
-				if (strcmp(opt->defname, "tablespace") == 0)
-					return get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+				if (strcmp(opt->defname, "tablespace") != 0)
+					continue;
+				dboid = get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+				tblspc = get_tablespace_oid(defGetString(opt), true);
+				if (OidIsValid(dboid) && OidIsValid(tblspc) &&
+					pg_database_ownercheck(dboid, GetUserId()) &&
+					pg_tablespace_aclcheck(tblspc, GetUserId(), ACL_CREATE) == ACLCHECK_OK)
+					return dboid;
+				return InvalidOid;
 			}
 			return InvalidOid;
 		default:

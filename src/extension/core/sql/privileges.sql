@@ -28,7 +28,7 @@ DECLARE
         '_collection_base_columns', '_collection_table', '_duplicated_field_transforms',
         '_check_duplicated_field_type', '_max_batch_size', '_tenant_level_grants', '_tenant_level_rank',
         '_tenant_schema',
-        '_may_sequence', '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
+        '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
         '_lease_lost',
         -- SECURITY INVOKER functions on a store: with the caller's rights they
         -- do nothing the caller could not do by hand with its grants
@@ -42,14 +42,12 @@ DECLARE
         -- collection: they make a collection's table match the store's
         -- registry, which only its admins write (see each one's comment)
         '_create_collection_table', '_sync_collection_table', '_drop_collection_table',
-        -- the sequencer's tick, which readers run (docs/global-log.md), and
-        -- its repair of a restored store, which writes the log tables with
-        -- the caller's rights (the store's owner's, when the tick calls it)
-        -- and reads the system identifier pg_control_system() shows anyone;
-        -- _sync_log, the wait for the log that projection_acquire makes, is
-        -- the name the log part gives its successor (a name no function has
-        -- is granted nothing)
-        '_sequence', '_sequence_restored', '_system_identifier', '_sync_log'];
+        -- the wait for the log that projection_acquire makes (the tick
+        -- itself runs as the store's owner in the worker or a ticker, never
+        -- in a caller's transaction: docs/global-log.md), and the system
+        -- identifier the log state records, which pg_control_system() shows
+        -- anyone
+        '_sync_log', '_system_identifier'];
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p

@@ -32,12 +32,10 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Use a name unique to the process, such as host:pid.';
     END IF;
     PERFORM rillflow._check_lease_ttl(lease_ttl);
-    -- A daemon acquires in a statement of its own, before each batch: that is
-    -- where to sequence what was appended since the last tick (with no worker
-    -- running, nobody else may), without a round trip of its own.
-    IF rillflow._may_sequence() THEN
-        PERFORM rillflow._sequence(store);
-    END IF;
+    -- A daemon acquires in a statement of its own, before each batch: the
+    -- batch then reads every event committed before, as read_all would
+    -- (events/log_sync.c), without a round trip of its own.
+    PERFORM rillflow._sync_log();
     EXECUTE format('SELECT * FROM %I.projections WHERE name = $1 FOR UPDATE SKIP LOCKED', store)
         INTO r USING name;
     IF r IS NULL THEN

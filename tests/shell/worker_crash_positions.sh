@@ -47,7 +47,7 @@ reader() {	# follows the log, printing "position event_id" for every event read
             echo "SELECT coalesce(string_agg(position || ' ' || event_id, E'\\n' ORDER BY position), '') AS rows, coalesce(max(position), :last) AS last FROM rillflow.read_all(:last, 1000) \\gset"
             echo "\\echo :rows"
         done
-    } | psql -X -q -At -d $db 2>/dev/null | grep -v '^$' || true
+    } | stdbuf -oL psql -X -q -At -d $db 2>/dev/null | grep --line-buffered -v '^$' || true
 }
 
 round() {	# label: run writers and readers, crash under load, check
@@ -55,7 +55,9 @@ round() {	# label: run writers and readers, crash under load, check
     pids=()
     for w in 1 2 3; do writer & pids+=($!); done
     for r in 1 2; do reader >"$work/$label.reader$r" & pids+=($!); done
-    _read_some() { [ "$(cat "$work/$label".reader* 2>/dev/null | wc -l)" -ge 0 ] && [ "$(q -d $db -c "SELECT count(*) FROM rillflow_default.positions" 2>/dev/null || echo 0)" -ge 500 ]; }
+    # line-buffered readers: each must have read something before the crash,
+    # or a crash that came first would leave nothing to check
+    _read_some() { [ -s "$work/$label.reader1" ] && [ -s "$work/$label.reader2" ] && [ "$(q -d $db -c "SELECT count(*) FROM rillflow_default.positions" 2>/dev/null || echo 0)" -ge 500 ]; }
     wait_until "$label: the log to grow under load" 60 _read_some
     crash
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done

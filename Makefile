@@ -80,7 +80,8 @@ SQL_PARTS = \
 	src/extension/worker/sql/worker.sql \
 	src/extension/core/sql/default_store.sql \
 	src/extension/documents/sql/default_store.sql \
-	src/extension/projections/sql/default_store.sql
+	src/extension/projections/sql/default_store.sql \
+	src/extension/core/sql/privileges.sql
 DATA_built = src/extension/rillflow--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard src/extension/rillflow--*--*.sql))
 

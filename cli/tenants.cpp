@@ -1,11 +1,12 @@
-// cli/tenants.cpp: `rillflow tenants ensure|list`.
+// cli/tenants.cpp: `rillflow tenants ensure|list|grant|revoke`.
 #include "context.hpp"
 #include "output.hpp"
 
 namespace rillflow::cli {
 
 void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands) {
-    CLI::App* tenants = app.add_subcommand("tenants", "Create and list tenants' stores");
+    CLI::App* tenants =
+        app.add_subcommand("tenants", "Create and list tenants' stores, grant access to them");
     tenants->require_subcommand(1);
 
     // tenants ensure <name>
@@ -21,6 +22,47 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 print_json({{"tenant", *name}, {"created", created}});
             else
                 print_line((created ? "created tenant " : "tenant exists: ") + *name);
+            return 0;
+        });
+    }
+
+    // tenants grant|revoke --tenant T --role R --level read|write|admin
+    for (bool grant : {true, false}) {
+        struct Args {
+            std::string tenant, role, level;
+        };
+        auto a = std::make_shared<Args>();
+        CLI::App* cmd = tenants->add_subcommand(
+            grant ? "grant" : "revoke",
+            grant ? "Give a role a level (and the levels below it) on a tenant's store"
+                  : "Take a level (and the levels above it) on a tenant's store from a role");
+        cmd->add_option("--tenant", a->tenant, "The tenant ('' for the default store)")->required();
+        cmd->add_option("--role", a->role, "The role")->required();
+        cmd->add_option("--level", a->level, "read, write or admin")->required();
+        commands.add(cmd, [&ctx, a, grant] {
+            TenantAccess level = TenantAccess::Read;
+            if (a->level == "read")
+                level = TenantAccess::Read;
+            else if (a->level == "write")
+                level = TenantAccess::Write;
+            else if (a->level == "admin")
+                level = TenantAccess::Admin;
+            else
+                invalid("22023", "invalid access level '" + a->level + "'",
+                        "The level is read, write or admin.");
+            if (grant)
+                ctx.store().grant_tenant(a->tenant, a->role, level);
+            else
+                ctx.store().revoke_tenant(a->tenant, a->role, level);
+            if (ctx.json)
+                print_json({{"tenant", a->tenant},
+                            {"role", a->role},
+                            {"level", a->level},
+                            {grant ? "granted" : "revoked", true}});
+            else
+                print_line(std::string(grant ? "granted " : "revoked ") + a->level + " on tenant " +
+                           (a->tenant.empty() ? "(default store)" : a->tenant) +
+                           (grant ? " to " : " from ") + a->role);
             return 0;
         });
     }

@@ -109,6 +109,40 @@ bool Store::ensure_tenant(std::string_view name) const {
     return detail::single(r, "ensure_tenant") == "t";
 }
 
+namespace {
+// The level's name in rillflow.grant_tenant / revoke_tenant.
+std::string_view access_name(TenantAccess level) {
+    switch (level) {
+        case TenantAccess::Read:
+            return "read";
+        case TenantAccess::Write:
+            return "write";
+        case TenantAccess::Admin:
+            return "admin";
+    }
+    return "read";
+}
+}  // namespace
+
+// The role is passed by name and quoted on the server, so a name that needs quoting is
+// still the role it names (an unknown one is 42704 from regrole's input).
+void Store::grant_tenant(std::string_view tenant, std::string_view role, TenantAccess level) const {
+    auto lease = state_->pool->acquire();
+    lease->exec(
+        "SELECT rillflow.grant_tenant($1::text, pg_catalog.quote_ident($2::text)::regrole, "
+        "$3::text)",
+        {tenant, role, access_name(level)});
+}
+
+void Store::revoke_tenant(std::string_view tenant, std::string_view role,
+                          TenantAccess level) const {
+    auto lease = state_->pool->acquire();
+    lease->exec(
+        "SELECT rillflow.revoke_tenant($1::text, pg_catalog.quote_ident($2::text)::regrole, "
+        "$3::text)",
+        {tenant, role, access_name(level)});
+}
+
 std::vector<TenantInfo> Store::list_tenants() const {
     auto lease = state_->pool->acquire();
     Result r = lease->exec(

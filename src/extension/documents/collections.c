@@ -11,15 +11,24 @@
  *	  creates its table under the collections row's lock, so concurrent first
  *	  writers create it once.
  *
+ *	  A collection's table is used only when it is a plain table owned by its
+ *	  store's owner (rf_check_collection_table): one that another role made
+ *	  first, under a collection's name, is never adopted (docs/security.md).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "core/args.h"
 #include "core/errcodes.h"
@@ -28,6 +37,7 @@
 
 PG_FUNCTION_INFO_V1(rillflow_collection_table);
 PG_FUNCTION_INFO_V1(rillflow_collection_relid);
+PG_FUNCTION_INFO_V1(rillflow_check_collection_table);
 
 /* 1 to 48 characters of a-z, 0-9 and _, starting with a letter. */
 bool
@@ -52,6 +62,48 @@ void
 rf_collection_table_name(const char *collection, char *buf)
 {
 	snprintf(buf, NAMEDATALEN, RF_COLLECTION_TABLE_PREFIX "%s", collection);
+}
+
+/*
+ * Raise 55000 unless relid is a plain table owned by the owner of its schema
+ * (the store's owner). Two syscache probes, so every document call can afford
+ * it.
+ */
+void
+rf_check_collection_table(Oid relid)
+{
+	HeapTuple	reltup;
+	HeapTuple	nsptup;
+	Form_pg_class rel;
+	Oid			store_owner;
+
+	reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(reltup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	rel = (Form_pg_class) GETSTRUCT(reltup);
+	nsptup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(rel->relnamespace));
+	if (!HeapTupleIsValid(nsptup))
+		elog(ERROR, "cache lookup failed for namespace %u", rel->relnamespace);
+	store_owner = ((Form_pg_namespace) GETSTRUCT(nsptup))->nspowner;
+	ReleaseSysCache(nsptup);
+	if (rel->relkind != RELKIND_RELATION || rel->relowner != store_owner)
+	{
+		char	   *name = quote_qualified_identifier(get_namespace_name(rel->relnamespace),
+													  NameStr(rel->relname));
+		bool		is_table = rel->relkind == RELKIND_RELATION;
+		Oid			owner = rel->relowner;
+
+		ReleaseSysCache(reltup);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is not a collection table rillflow made", name),
+				 is_table
+				 ? errdetail("It is owned by role \"%s\", not by the store's owner \"%s\": rillflow never uses a table another role could have made first.",
+							 GetUserNameFromId(owner, false), GetUserNameFromId(store_owner, false))
+				 : errdetail("It is not a plain table."),
+				 errhint("Check what it holds, then drop it, or rename it out of the way.")));
+	}
+	ReleaseSysCache(reltup);
 }
 
 /* Run rillflow._ensure_collection; InvalidOid when it does not exist. */
@@ -101,7 +153,10 @@ rf_collection_relid(const RfStore *store, const char *collection, bool create_if
 	rf_collection_table_name(collection, table);
 	relid = get_relname_relid(table, store->schema_oid);
 	if (OidIsValid(relid))
+	{
+		rf_check_collection_table(relid);
 		return relid;
+	}
 
 	relid = rf_ensure_collection(store, collection,
 								 create_if_missing && rf_auto_create_collections);
@@ -150,4 +205,17 @@ rillflow_collection_relid(PG_FUNCTION_ARGS)
 	PG_RETURN_OID(rf_collection_relid(rf_current_store(),
 									  text_to_cstring(PG_GETARG_TEXT_PP(0)),
 									  !PG_ARGISNULL(1) && PG_GETARG_BOOL(1)));
+}
+
+/*
+ * rillflow._check_collection_table(rel regclass) RETURNS void
+ *
+ * rf_check_collection_table, for the SQL functions that make, change and
+ * drop collection tables.
+ */
+Datum
+rillflow_check_collection_table(PG_FUNCTION_ARGS)
+{
+	rf_check_collection_table(PG_GETARG_OID(0));
+	PG_RETURN_VOID();
 }

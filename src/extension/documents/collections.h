@@ -27,6 +27,7 @@ extern void rf_documents_init(void);
 extern bool rf_collection_name_is_valid(const char *name);
 extern void rf_check_collection_name(const char *name);
 extern void rf_collection_table_name(const char *collection, char *buf);
+extern void rf_check_collection_table(Oid relid);
 
 /*
  * The oid of a collection's table in a store. Checks the name (22023); when

@@ -7,11 +7,19 @@
  *
  *	  The trigger is self-describing: its arguments are the fields, four per
  *	  field (column, path, type, transform or ''), written by
- *	  rillflow._sync_duplicated_fields_trigger from the store's
- *	  duplicated_fields table whenever a field is added or dropped. So it reads
- *	  no catalog table per row, and pg_dump carries it with the collection
- *	  table. A value that does not convert to the column's type fails the
- *	  write with an error naming the path, the type and the document.
+ *	  rillflow._sync_collection_table from the store's duplicated_fields table
+ *	  whenever a field is added or dropped. So it reads no catalog table per
+ *	  row, and pg_dump carries it with the collection table. A value that does
+ *	  not convert to the column's type fails the write with an error naming
+ *	  the path, the type and the document.
+ *
+ *	  The trigger trusts neither its arguments nor its table: before it
+ *	  touches a row it checks that the table has id uuid and data jsonb, that
+ *	  each field's column exists with exactly the field's type, and that each
+ *	  path, type and transform is one rillflow makes (42804 for a column of
+ *	  the wrong type, 22023 for a bad argument). Writing a datum of one type
+ *	  into a column of another would hand out server memory or crash the
+ *	  server (issue 8). The checked shape is kept for the statement.
  *
  *-------------------------------------------------------------------------
  */
@@ -262,6 +270,18 @@ rillflow_doc_field_value(PG_FUNCTION_ARGS)
 	rf_require_arg(fcinfo, 3, "path", RF_DOC_PATH_HINT);
 	rf_require_arg(fcinfo, 4, "type", NULL);
 	t = rf_field_type_index(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+	{
+		RfDocPath	path;
+		PGFunction	fns[RF_MAX_TRANSFORM_DEPTH];
+		char	   *transform = PG_ARGISNULL(5) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(5));
+
+		rf_doc_path_or_error(text_to_cstring(PG_GETARG_TEXT_PP(3)), "path", &path);
+		if (transform[0] != '\0' && rf_parse_transform(transform, fns) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid transform %s", quote_literal_cstr(transform)),
+					 errhint("A transform is one that rillflow.add_duplicated_field accepts (docs/documents.md).")));
+	}
 	if (get_fn_expr_argtype(fcinfo->flinfo, 6) != rf_field_types[t].oid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -276,6 +296,113 @@ rillflow_doc_field_value(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(value);
 }
 
+/* One field of a duplicated-fields trigger, checked against its table. */
+typedef struct RfSyncField
+{
+	int			attnum;			/* the column's number in the table */
+	int			type;			/* index into rf_field_types */
+	const char *column;
+	char	   *path;
+	const char *transform;
+} RfSyncField;
+
+/* A trigger's checked shape on its table, kept in fn_extra for a statement. */
+typedef struct RfSyncShape
+{
+	Oid			tgoid;
+	Oid			relid;
+	int			data_attnum;
+	int			id_attnum;
+	int			nfields;
+	RfSyncField *fields;
+} RfSyncShape;
+
+/* The number of a column of tupdesc, which must be of type typid (42804). */
+static int
+rf_typed_column(TupleDesc tupdesc, Relation rel, const char *column, Oid typid)
+{
+	int			attnum = SPI_fnumber(tupdesc, column);
+
+	if (attnum <= 0 || TupleDescAttr(tupdesc, attnum - 1)->atttypid != typid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("rillflow._doc_sync_fields needs a column \"%s\" of type %s in table \"%s\"",
+						column, format_type_be(typid), RelationGetRelationName(rel)),
+				 attnum > 0
+				 ? errdetail("The column is of type %s.",
+							 format_type_be(TupleDescAttr(tupdesc, attnum - 1)->atttypid))
+				 : errdetail("The table has no such column."),
+				 errhint("The trigger belongs on a rillflow collection table; rillflow.add_duplicated_field creates it.")));
+	return attnum;
+}
+
+/*
+ * Check a trigger's arguments against its table (see the file header), once
+ * per statement: the result is kept in flinfo->fn_extra.
+ */
+static RfSyncShape *
+rf_sync_shape(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	RfSyncShape *shape = (RfSyncShape *) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+
+	if (shape != NULL && shape->tgoid == trigger->tgoid && shape->relid == RelationGetRelid(rel))
+		return shape;
+
+	if (trigger->tgnargs % 4 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rillflow._doc_sync_fields takes four arguments per field, not %d arguments",
+						trigger->tgnargs),
+				 errdetail("Each field is a column, a path, a type and a transform ('' for none).")));
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	shape = palloc0(sizeof(RfSyncShape));
+	shape->nfields = trigger->tgnargs / 4;
+	shape->fields = palloc0(sizeof(RfSyncField) * Max(shape->nfields, 1));
+	MemoryContextSwitchTo(old);
+	shape->data_attnum = rf_typed_column(tupdesc, rel, "data", JSONBOID);
+	shape->id_attnum = rf_typed_column(tupdesc, rel, "id", UUIDOID);
+	for (int i = 0; i < shape->nfields; i++)
+	{
+		char	  **arg = &trigger->tgargs[i * 4];
+		RfSyncField *f = &shape->fields[i];
+		RfDocPath	path;
+		PGFunction	fns[RF_MAX_TRANSFORM_DEPTH];
+		Form_pg_attribute att;
+
+		f->column = arg[0];
+		f->attnum = SPI_fnumber(tupdesc, arg[0]);
+		if (f->attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("duplicated field column \"%s\" is missing from table \"%s\"",
+							arg[0], RelationGetRelationName(rel))));
+		f->type = rf_field_type_index(arg[2]);	/* 22023 */
+		att = TupleDescAttr(tupdesc, f->attnum - 1);
+		if (att->atttypid != rf_field_types[f->type].oid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of table \"%s\" is of type %s, not of the duplicated field's type %s",
+							arg[0], RelationGetRelationName(rel), format_type_be(att->atttypid),
+							rf_field_types[f->type].name)));
+		rf_doc_path_or_error(arg[1], "a duplicated field of rillflow._doc_sync_fields", &path);	/* 22023 */
+		f->path = arg[1];
+		if (arg[3][0] != '\0' && rf_parse_transform(arg[3], fns) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid transform %s for duplicated field \"%s\"", quote_literal_cstr(arg[3]), arg[0]),
+					 errhint("A transform is one that rillflow.add_duplicated_field accepts (docs/documents.md).")));
+		f->transform = arg[3];
+	}
+	shape->tgoid = trigger->tgoid;
+	shape->relid = RelationGetRelid(rel);
+	fcinfo->flinfo->fn_extra = shape;
+	return shape;
+}
+
 /*
  * rillflow._doc_sync_fields() RETURNS trigger
  *
@@ -286,10 +413,9 @@ Datum
 rillflow_doc_sync_fields(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Trigger    *trigger;
+	RfSyncShape *shape;
 	TupleDesc	tupdesc;
 	HeapTuple	tuple;
-	int			nfields;
 	int		   *columns;
 	Datum	   *values;
 	bool	   *nulls;
@@ -305,32 +431,26 @@ rillflow_doc_sync_fields(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("rillflow._doc_sync_fields must run as a BEFORE INSERT OR UPDATE row trigger")));
-	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs % 4 != 0)
-		elog(ERROR, "rillflow._doc_sync_fields takes four arguments per field, not %d", trigger->tgnargs);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	nfields = trigger->tgnargs / 4;
-	if (nfields == 0)
+	shape = rf_sync_shape(fcinfo, trigdata);
+	if (shape->nfields == 0)
 		return PointerGetDatum(tuple);
 
-	data = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, "data"), &isnull);
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	data = heap_getattr(tuple, shape->data_attnum, tupdesc, &isnull);
 	doc = isnull ? NULL : DatumGetJsonbP(data);
-	columns = palloc(sizeof(int) * nfields);
-	values = palloc(sizeof(Datum) * nfields);
-	nulls = palloc(sizeof(bool) * nfields);
-	idvalue = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, "id"), &idnull);
-	for (int i = 0; i < nfields; i++)
+	idvalue = heap_getattr(tuple, shape->id_attnum, tupdesc, &idnull);
+	columns = palloc(sizeof(int) * shape->nfields);
+	values = palloc(sizeof(Datum) * shape->nfields);
+	nulls = palloc(sizeof(bool) * shape->nfields);
+	for (int i = 0; i < shape->nfields; i++)
 	{
-		char	  **arg = &trigger->tgargs[i * 4];
+		RfSyncField *f = &shape->fields[i];
 
-		columns[i] = SPI_fnumber(tupdesc, arg[0]);
-		if (columns[i] <= 0)
-			elog(ERROR, "rillflow: duplicated field column \"%s\" is missing from \"%s\"",
-				 arg[0], RelationGetRelationName(trigdata->tg_relation));
-		values[i] = rf_field_value(doc, idnull ? NULL : DatumGetUUIDP(idvalue), arg[0], arg[1],
-								   rf_field_type_index(arg[2]), arg[3], &nulls[i]);
+		columns[i] = f->attnum;
+		values[i] = rf_field_value(doc, idnull ? NULL : DatumGetUUIDP(idvalue), f->column, f->path,
+								   f->type, f->transform, &nulls[i]);
 	}
-	tuple = heap_modify_tuple_by_cols(tuple, tupdesc, nfields, columns, values, nulls);
+	tuple = heap_modify_tuple_by_cols(tuple, tupdesc, shape->nfields, columns, values, nulls);
 	return PointerGetDatum(tuple);
 }

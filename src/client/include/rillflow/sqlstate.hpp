@@ -43,6 +43,9 @@ inline constexpr char invalid_text_representation[] = "22P02";
 inline constexpr char invalid_transaction_state[] = "25000";
 /// @brief 25P02: in_failed_sql_transaction.
 inline constexpr char in_failed_sql_transaction[] = "25P02";
+/// @brief 42501: insufficient_privilege (SqlError): the role lacks a grant the call needs
+/// (docs/security.md).
+inline constexpr char insufficient_privilege[] = "42501";
 /// @brief 42601: syntax_error.
 inline constexpr char syntax_error[] = "42601";
 /// @brief 42602: invalid_name.

@@ -44,6 +44,17 @@ struct TenantInfo {
     std::chrono::system_clock::time_point created_at{};
 };
 
+/// @brief A role's access level on a tenant's store (docs/security.md): each level includes
+/// the ones before it.
+enum class TenantAccess {
+    /// @brief Read the log, documents and registries.
+    Read,
+    /// @brief Also append events and write documents in existing collections.
+    Write,
+    /// @brief Also manage collections, duplicated fields, queries, projections and daemons.
+    Admin,
+};
+
 /// @brief A snapshot of a store's connection pool.
 struct PoolStats {
     /// @brief The most connections the pool opens.
@@ -118,9 +129,20 @@ class RILLFLOW_EXPORT Store {
     /// concurrent first calls get the same id.
     Uuid resolve_stream_alias(std::string_view alias) const;
     /// @brief Creates the tenant's store unless it exists. @return true when this call created it.
+    /// Needs EXECUTE on `rillflow.ensure_tenant`, which the extension's owner grants (SqlError
+    /// with SQLSTATE 42501 otherwise); creating a tenant gives no access to it (grant_tenant()).
     bool ensure_tenant(std::string_view name) const;
     /// @brief The tenants that exist, by name.
     [[nodiscard]] std::vector<TenantInfo> list_tenants() const;
+    /// @brief Gives `role` the `level` (and the levels below it) on `tenant`'s store; `""` is
+    /// the default store. Granting again changes nothing. Only the store's owner, its members
+    /// and superusers may (SqlError with SQLSTATE 42501 otherwise).
+    /// @throws TenantNotFound for an unknown tenant; InvalidArgument for an unknown role (42704)
+    /// or a malformed tenant name (22023).
+    void grant_tenant(std::string_view tenant, std::string_view role, TenantAccess level) const;
+    /// @brief Takes `level`, and the levels above it, on `tenant`'s store away from `role`; the
+    /// levels below stay (revoking Read leaves nothing). Errors as for grant_tenant().
+    void revoke_tenant(std::string_view tenant, std::string_view role, TenantAccess level) const;
     /// @brief The highest position in this store's global log (0 when empty).
     [[nodiscard]] std::int64_t head_position() const;
     /// @brief The schema of the store this Store acts on (e.g. "rillflow_default").

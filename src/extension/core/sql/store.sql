@@ -6,7 +6,16 @@ CREATE FUNCTION rillflow._create_store(store name) RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    EXECUTE format('CREATE SCHEMA %I', store);
+    -- A schema of that name made by anyone else is never adopted: its owner
+    -- could drop and replace the store's tables.
+    BEGIN
+        EXECUTE format('CREATE SCHEMA %I', store);
+    EXCEPTION WHEN duplicate_schema THEN
+        RAISE EXCEPTION 'schema "%" already exists', store
+            USING ERRCODE = '42P06',
+                  DETAIL = 'rillflow creates each store''s schema itself and never adopts one made before.',
+                  HINT = 'Check what the schema holds (\dn+ shows its owner), then drop or rename it and try again.';
+    END;
     EXECUTE format($ddl$
         CREATE SEQUENCE %1$I.events_seq;
 

@@ -31,29 +31,107 @@ CREATE FUNCTION rillflow._collection_base_columns() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY['id', 'data', 'version', 'created_at', 'updated_at', 'deleted_at'];
 
--- Rewrite the collection table's trigger from its duplicated_fields rows: the
--- trigger carries its fields as arguments (column, path, type, transform).
-CREATE FUNCTION rillflow._sync_duplicated_fields_trigger(store name, collection text) RETURNS void
-    LANGUAGE plpgsql
+-- Make a collection's table match its duplicated_fields rows: add the column
+-- of each new field (backfilled as the trigger computes it, in one UPDATE of
+-- that column alone, and indexed when asked), rewrite the trigger, which
+-- carries the fields as its arguments (column, path, type, transform), and
+-- drop the columns of the fields the old trigger carried and the registry no
+-- longer lists (no other column: one the table's owner added by hand stays).
+--
+-- SECURITY DEFINER: only the table's owner (the store's owner) may alter it.
+-- It takes no instruction from its caller beyond a store and a collection: it
+-- makes the table match the store's registry, which only the store's admins
+-- can write, and it checks every value it reads from there again before
+-- using it, so calling it directly grants nothing.
+CREATE FUNCTION rillflow._sync_collection_table(store name, collection text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tbl name := rillflow._collection_table(collection);
-    args text;
+    owner oid := rillflow._store_owner(store);          -- 22023 unless a store
+    tbl name := rillflow._collection_table(collection);  -- checks the name (22004, 22023)
+    rel regclass := to_regclass(format('%I.%I', store, tbl));
+    f record;
+    existing_type regtype;
+    args text := '';
+    listed name[] := '{}';
+    previous name[];
+    added jsonb := '[]';   -- the new fields, to backfill once the trigger is in place
+    a jsonb;
+    col name;
 BEGIN
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = format('%I.%I', store, tbl)::regclass
-                                        AND tgname = 'rillflow_duplicated_fields') THEN
+    IF rel IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM rillflow._check_collection_table(rel);   -- 55000 unless the owner's own table
+    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', store, tbl);
+    -- the columns the trigger carries now: every fourth argument from the
+    -- first (tgargs holds them NUL-terminated)
+    SELECT array_agg(x.arg::name) INTO previous
+      FROM pg_trigger t,
+           unnest(string_to_array(encode(t.tgargs, 'escape'), '\000')) WITH ORDINALITY AS x (arg, i)
+     WHERE t.tgrelid = rel AND t.tgname = 'rillflow_duplicated_fields'
+       AND x.i <= t.tgnargs AND x.i % 4 = 1;
+    FOR f IN EXECUTE format('SELECT column_name, path, type, transform, indexed FROM %I.duplicated_fields '
+                            'WHERE collection = $1 ORDER BY column_name', store) USING collection LOOP
+        -- (the column name is only ever quoted; a base column would be
+        -- overwritten by the trigger)
+        IF f.column_name = ANY (rillflow._collection_base_columns())
+           OR NOT coalesce(f.transform = ANY (rillflow._duplicated_field_transforms()), true) THEN
+            RAISE EXCEPTION 'duplicated field "%" of collection "%" in store "%" is malformed', f.column_name,
+                            collection, store
+                USING ERRCODE = '22023',
+                      DETAIL = format('Its row in %I.duplicated_fields has type %L and transform %L.',
+                                      store, f.type, f.transform),
+                      HINT = 'Add duplicated fields with rillflow.add_duplicated_field.';
+        END IF;
+        PERFORM rillflow._check_field_path(f.path, 'path');     -- 22004, 22023
+        PERFORM rillflow._check_duplicated_field_type(f.type);   -- 22004, 22023: the trigger's own list
+        SELECT a.atttypid INTO existing_type FROM pg_attribute a
+         WHERE a.attrelid = rel AND a.attname = f.column_name AND a.attnum > 0 AND NOT a.attisdropped;
+        IF existing_type IS NULL THEN
+            -- f.type passed _check_duplicated_field_type: each of those is a type's name
+            EXECUTE format('ALTER TABLE %I.%I ADD COLUMN %I %s', store, tbl, f.column_name, f.type);
+            added := added || jsonb_build_object('column_name', f.column_name, 'path', f.path, 'type', f.type,
+                                                 'transform', coalesce(f.transform, ''), 'indexed', f.indexed);
+        ELSIF existing_type <> f.type::regtype THEN
+            RAISE EXCEPTION 'column "%" of %.% is of type %, not the duplicated field''s type %', f.column_name,
+                            quote_ident(store), quote_ident(tbl), existing_type, f.type
+                USING ERRCODE = '55000',
+                      HINT = 'Drop the duplicated field and add it again.';
+        END IF;
+        args := args || CASE WHEN args = '' THEN '' ELSE ', ' END
+                || format('%L, %L, %L, %L', f.column_name, f.path, f.type, coalesce(f.transform, ''));
+        listed := listed || f.column_name;
+    END LOOP;
+
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'rillflow_duplicated_fields') THEN
         EXECUTE format('DROP TRIGGER rillflow_duplicated_fields ON %I.%I', store, tbl);
     END IF;
-    EXECUTE format($q$
-        SELECT string_agg(format('%%L, %%L, %%L, %%L', column_name, path, type, coalesce(transform, '')),
-                          ', ' ORDER BY column_name)
-          FROM %I.duplicated_fields WHERE collection = $1$q$, store)
-        INTO args USING collection;
-    IF args IS NOT NULL THEN
+    IF args <> '' THEN
         EXECUTE format('CREATE TRIGGER rillflow_duplicated_fields BEFORE INSERT OR UPDATE OF data ON %I.%I '
                        'FOR EACH ROW EXECUTE FUNCTION rillflow._doc_sync_fields(%s)', store, tbl, args);
     END IF;
+
+    -- Backfill: one UPDATE of each new column alone, computed as the trigger
+    -- computes it (which fires neither the trigger, on UPDATE OF data, nor a
+    -- rewrite of data). A document whose value does not convert fails the
+    -- whole call, which adds nothing.
+    FOR a IN SELECT value FROM jsonb_array_elements(added) LOOP
+        EXECUTE format('UPDATE %I.%I SET %I = rillflow._doc_field_value(id, data, $1, $2, $3, $4, NULL::%s)',
+                       store, tbl, a->>'column_name', a->>'type')
+            USING a->>'column_name', a->>'path', a->>'type', a->>'transform';
+        IF (a->>'indexed')::boolean THEN
+            EXECUTE format('CREATE INDEX ON %I.%I (%I)', store, tbl, a->>'column_name');
+        END IF;
+    END LOOP;
+
+    FOR col IN SELECT a.attname FROM pg_attribute a
+                WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+                  AND a.attname = ANY (previous) AND NOT a.attname = ANY (listed)
+                  AND NOT a.attname::text = ANY (rillflow._collection_base_columns()) LOOP
+        EXECUTE format('ALTER TABLE %I.%I DROP COLUMN %I', store, tbl, col);
+    END LOOP;
 END
 $fn$;
 
@@ -104,6 +182,8 @@ BEGIN
 
     tbl := rillflow._collection_table(collection);
     PERFORM rillflow._collection_relid(collection, false);   -- RF004 unless it exists
+    PERFORM rillflow._check_store_admin(store, 'duplicated_fields', 'INSERT',
+                                        format('add a duplicated field to collection %I', collection));   -- 42501
     -- Field changes of one collection queue here, before any check.
     EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', store, tbl);
     EXECUTE format('SELECT column_name FROM %I.duplicated_fields WHERE collection = $1 AND path = $2', store)
@@ -123,21 +203,11 @@ BEGIN
     EXECUTE format('INSERT INTO %I.duplicated_fields (collection, path, column_name, type, indexed, transform) '
                    'VALUES ($1, $2, $3, $4, $5, $6)', store)
         USING collection, path, column_name, type, indexed, canonical_transform;
-    EXECUTE format('ALTER TABLE %I.%I ADD COLUMN %I %s', store, tbl, column_name, type);
-    PERFORM rillflow._sync_duplicated_fields_trigger(store, collection);
-
-    -- Backfill: one UPDATE of the new column alone, computed as the trigger
-    -- computes it (which fires neither the trigger, on UPDATE OF data, nor a
-    -- rewrite of data). A document whose value does not convert fails the
-    -- whole call, which adds nothing. The table is locked throughout, so
-    -- batches would bound nothing.
-    EXECUTE format('UPDATE %I.%I SET %I = rillflow._doc_field_value(id, data, $1, $2, $3, $4, NULL::%s)',
-                   store, tbl, column_name, type)
-        USING column_name, path, type, coalesce(canonical_transform, '');
-
-    IF indexed THEN
-        EXECUTE format('CREATE INDEX ON %I.%I (%I)', store, tbl, column_name);
-    END IF;
+    -- The column, its backfill, index and trigger, made by the table's owner.
+    -- A document whose value does not convert fails the whole call, which
+    -- adds nothing. The table is locked throughout, so batches would bound
+    -- nothing.
+    PERFORM rillflow._sync_collection_table(store, collection);
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.add_duplicated_field(text, text, text, text, boolean, text)
@@ -156,6 +226,8 @@ BEGIN
         RAISE EXCEPTION 'column_name must not be null' USING ERRCODE = '22004';
     END IF;
     PERFORM rillflow._collection_relid(collection, false);   -- RF004 unless it exists
+    PERFORM rillflow._check_store_admin(store, 'duplicated_fields', 'DELETE',
+                                        format('drop a duplicated field of collection %I', collection));   -- 42501
     EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', store, tbl);
     EXECUTE format('DELETE FROM %I.duplicated_fields WHERE collection = $1 AND column_name = $2', store)
         USING collection, column_name;
@@ -163,8 +235,7 @@ BEGIN
     IF n = 0 THEN
         RETURN false;
     END IF;
-    PERFORM rillflow._sync_duplicated_fields_trigger(store, collection);
-    EXECUTE format('ALTER TABLE %I.%I DROP COLUMN %I', store, tbl, column_name);
+    PERFORM rillflow._sync_collection_table(store, collection);   -- the trigger, then the column
     RETURN true;
 END
 $fn$;

@@ -69,11 +69,22 @@ AS $fn$
 DECLARE
     store name := rillflow.current_store();
     fn regprocedure;
+    fn_owner regrole;
 BEGIN
     PERFORM rillflow._projection_lock(store, name);
-    EXECUTE format('SELECT reset_function FROM %I.projections WHERE name = $1', store) INTO fn USING name;
+    EXECUTE format('SELECT reset_function, owner FROM %I.projections WHERE name = $1', store)
+        INTO fn, fn_owner USING name;
     IF fn IS NULL OR NOT EXISTS (SELECT FROM pg_proc WHERE oid = fn) THEN
         RETURN '';
+    END IF;
+    -- The reset function is the owner's code: it runs with the owner's rights
+    -- only, never with those of another caller (a superuser included).
+    IF fn_owner IS DISTINCT FROM current_user::regrole THEN
+        RAISE EXCEPTION 'permission denied to run the reset function of projection "%"', name
+            USING ERRCODE = '42501',
+                  DETAIL = format('Its reset function %s runs as the projection''s owner, role %s, and only as it.',
+                                  fn, fn_owner),
+                  HINT = format('SET ROLE %s, then call rillflow.rebuild_projection again.', fn_owner);
     END IF;
     -- Schema-qualified, so the caller's search_path cannot redirect the call.
     RETURN format('SELECT %I.%I(%s)', (SELECT nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

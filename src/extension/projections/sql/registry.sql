@@ -14,6 +14,12 @@ BEGIN
     PERFORM rillflow._check_projection_name(name);
     IF kind = 'worker' THEN
         PERFORM rillflow._check_handler(handler);
+        -- it runs as the registering role, which must be able to call it
+        IF NOT has_function_privilege(handler, 'EXECUTE') THEN
+            RAISE EXCEPTION 'permission denied for handler %', handler
+                USING ERRCODE = '42501',
+                      DETAIL = 'A projection''s handler runs as the role that registers it, which must have EXECUTE on it.';
+        END IF;
     END IF;
     PERFORM rillflow._check_event_types(event_types);
     PERFORM rillflow._check_batch_size(batch_size);
@@ -137,6 +143,11 @@ BEGIN
             RAISE EXCEPTION 'reset function % must be a function taking no argument or one text argument', fn
                 USING ERRCODE = '22023',
                       HINT = 'It is called by rebuild_projection with the projection''s name when it takes a text.';
+        END IF;
+        IF NOT has_function_privilege(fn, 'EXECUTE') THEN
+            RAISE EXCEPTION 'permission denied for reset function %', fn
+                USING ERRCODE = '42501',
+                      DETAIL = 'A reset function runs as the projection''s owner, which must have EXECUTE on it.';
         END IF;
     END IF;
     PERFORM rillflow._projection_lock(store, name);

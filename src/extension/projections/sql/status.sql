@@ -4,7 +4,7 @@
 CREATE FUNCTION rillflow.list_projections()
     RETURNS TABLE (name text, kind text, handler regprocedure, event_types text[], batch_size integer,
                    status text, checkpoint bigint, head bigint, lag bigint, events_processed bigint,
-                   events_dead_lettered bigint, last_run_at timestamptz)
+                   events_dead_lettered bigint, last_run_at timestamptz, owner regrole)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -13,7 +13,8 @@ DECLARE
 BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT p.name, p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, $1,
-               greatest($1 - p.checkpoint, 0), p.events_processed, p.events_dead_lettered, p.last_run_at
+               greatest($1 - p.checkpoint, 0), p.events_processed, p.events_dead_lettered, p.last_run_at,
+               p.owner
           FROM %I.projections p ORDER BY p.name$q$, store) USING rillflow._log_head(store);
 END
 $fn$;
@@ -25,7 +26,8 @@ CREATE FUNCTION rillflow.projection_status(name text)
                    lease_owner text, lease_expires_at timestamptz, lease_token bigint,
                    last_error jsonb, retry_position bigint, retry_attempts integer, retry_at timestamptz,
                    max_attempts integer, backoff_base interval, events_processed bigint,
-                   events_dead_lettered bigint, last_run_at timestamptz, reset_function regprocedure)
+                   events_dead_lettered bigint, last_run_at timestamptz, reset_function regprocedure,
+                   owner regrole)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -37,7 +39,7 @@ BEGIN
         SELECT p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, $2,
                greatest($2 - p.checkpoint, 0), p.lease_owner, p.lease_expires_at, p.lease_token,
                p.last_error, p.retry_position, p.retry_attempts, p.retry_at, p.max_attempts, p.backoff_base,
-               p.events_processed, p.events_dead_lettered, p.last_run_at, p.reset_function
+               p.events_processed, p.events_dead_lettered, p.last_run_at, p.reset_function, p.owner
           FROM %I.projections p WHERE p.name = $1$q$, store) USING name, rillflow._log_head(store);
     IF NOT FOUND THEN
         PERFORM rillflow._projection_not_found(name);

@@ -1,0 +1,64 @@
+-- Who may execute the internal functions (docs/security.md, "Internal
+-- functions"). The last part of the install script, so it sees them all.
+--
+-- EXECUTE on every internal function (name starting with _) is revoked from
+-- PUBLIC, then given back to the ones the public API calls with its caller's
+-- rights, which are harmless to call directly, each for one of the reasons
+-- below. A new internal function is not executable by PUBLIC until it is
+-- listed here (sql/security.sql pins the list). Not listed, so run only by
+-- their owner and the functions that run as it: the store's DDL
+-- (_create_store*, _store_owner, _check_collection_table), the trigger functions
+-- (_doc_sync_fields, _projection_guard: a trigger fires without EXECUTE, and
+-- only its table's owner creates it), the backfill (_doc_field_value), the
+-- worker's hook at CREATE EXTENSION and the query cache's diagnostics.
+
+-- The API is open to every role, as if it were installed in public; the
+-- stores are not (grant_tenant). rillflow.tenants is read by every call that
+-- names a tenant (rillflow.tenant); its names are those of the stores'
+-- schemas, which pg_namespace shows anyone.
+GRANT USAGE ON SCHEMA rillflow TO PUBLIC;
+GRANT SELECT ON rillflow.tenants TO PUBLIC;
+
+DO $privileges$
+DECLARE
+    public_internal CONSTANT text[] := ARRAY[
+        -- checks, constants and the errors they raise: no store access
+        '_acts_as', '_check_batch_size', '_check_event_types', '_check_field_path', '_check_handler',
+        '_check_lease_ttl', '_check_projection_name', '_cluster_check_lease', '_cluster_check_name',
+        '_collection_base_columns', '_collection_table', '_duplicated_field_transforms',
+        '_check_duplicated_field_type', '_max_batch_size', '_tenant_level_grants', '_tenant_level_rank',
+        '_tenant_schema',
+        '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
+        '_lease_lost',
+        -- SECURITY INVOKER functions on a store: with the caller's rights they
+        -- do nothing the caller could not do by hand with its grants
+        '_log_head', '_check_store_admin', '_check_store_owner', '_tenant_store', '_collection_tables',
+        '_collection_relid', '_ensure_collection', '_create_projection', '_dlq_entry',
+        '_projection_check_lease', '_projection_exists', '_projection_lock', '_projection_record_failure',
+        '_rebuild_begin', '_rebuild_finish', '_cluster_lock_node', '_cluster_release_hot',
+        -- a wake-up of wait_for_projection's waiters, and worker_status's rows
+        '_note_checkpoint_advance', '_worker_slots',
+        -- SECURITY DEFINER, taking no instruction beyond a store and a
+        -- collection: they make a collection's table match the store's
+        -- registry, which only its admins write (see each one's comment)
+        '_create_collection_table', '_sync_collection_table', '_drop_collection_table',
+        -- the wait for the log that projection_acquire makes (the tick
+        -- itself runs as the store's owner in the worker or a ticker, never
+        -- in a caller's transaction: docs/global-log.md), and the system
+        -- identifier the log state records, which pg_control_system() shows
+        -- anyone
+        '_sync_log', '_system_identifier'];
+    fn regprocedure;
+BEGIN
+    FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p
+               WHERE p.pronamespace OPERATOR(pg_catalog.=) 'rillflow'::pg_catalog.regnamespace
+                 AND p.proname OPERATOR(pg_catalog.~~) '\_%' LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+    END LOOP;
+    FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p
+               WHERE p.pronamespace OPERATOR(pg_catalog.=) 'rillflow'::pg_catalog.regnamespace
+                 AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (public_internal) LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', fn);
+    END LOOP;
+END
+$privileges$;

@@ -98,6 +98,10 @@ ISOLATION_OPTS = --inputdir=regress --outputdir=build/isolation --load-extension
 EXTRA_CLEAN = build/regress build/isolation
 
 PG_CONFIG ?= pg_config
+# Header dependencies: without them an incremental build after a header
+# change (shmem.h, say) links stale objects into a server that misbehaves.
+override autodepend = yes
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

@@ -23,7 +23,7 @@ DO $privileges$
 DECLARE
     public_internal CONSTANT text[] := ARRAY[
         -- checks, constants and the errors they raise: no store access
-        '_acts_as', '_check_batch_size', '_check_event_types', '_check_field_path', '_check_handler',
+        '_acts_as', '_check_batch_size', '_check_grantee', '_check_event_types', '_check_field_path', '_check_handler',
         '_check_lease_ttl', '_check_projection_name', '_cluster_check_lease', '_cluster_check_name',
         '_collection_base_columns', '_collection_table', '_duplicated_field_transforms',
         '_check_duplicated_field_type', '_max_batch_size', '_tenant_level_grants', '_tenant_level_rank',

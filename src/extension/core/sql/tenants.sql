@@ -176,6 +176,22 @@ BEGIN
 END
 $fn$;
 
+-- The role a tenant grant names: 22004 when NULL, 42704 when no such role
+-- (a regrole argument can outlive its role: the OID of a dropped one).
+CREATE FUNCTION rillflow._check_grantee(role regrole) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = role) THEN
+        RAISE EXCEPTION 'role with OID % does not exist', role::oid USING ERRCODE = '42704';
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION rillflow.grant_tenant(tenant text, role regrole, level text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -187,12 +203,7 @@ DECLARE
     g record;
     tbl name;
 BEGIN
-    IF role IS NULL THEN
-        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = role) THEN
-        RAISE EXCEPTION 'role with OID % does not exist', role::oid USING ERRCODE = '42704';
-    END IF;
+    PERFORM rillflow._check_grantee(role);                -- 22004, 42704
     owner := rillflow._check_store_owner(store, 'grant');  -- 42501
     -- read: the schema and every table, now and later (the API's schema is
     -- every role's already)
@@ -224,12 +235,7 @@ DECLARE
     owner regrole;
     g record;
 BEGIN
-    IF role IS NULL THEN
-        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = role) THEN
-        RAISE EXCEPTION 'role with OID % does not exist', role::oid USING ERRCODE = '42704';
-    END IF;
+    PERFORM rillflow._check_grantee(role);                -- 22004, 42704
     owner := rillflow._check_store_owner(store, 'revoke');  -- 42501
     -- the level and those above it go; the ones below stay
     FOR g IN SELECT * FROM rillflow._tenant_level_grants() x

@@ -285,9 +285,11 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             if (!o->health.empty()) server = std::make_unique<HealthServer>(daemon, o->health);
             std::signal(SIGINT, on_signal);
             std::signal(SIGTERM, on_signal);
-            std::cerr << "rillflow: running projections as " << daemon.owner();
-            if (server) std::cerr << ", health on port " << server->port();
-            std::cerr << std::endl;
+            // One write: std::cerr is unbuffered, and a reader of this line (a supervisor, a test)
+            // must never see it cut before the port.
+            std::string banner = "rillflow: running projections as " + daemon.owner();
+            if (server) banner += ", health on port " + std::to_string(server->port());
+            std::cerr << banner + "\n" << std::flush;
             daemon.run_loop(g_stop);
             return 0;
         });

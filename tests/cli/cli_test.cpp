@@ -540,7 +540,10 @@ TEST_F(Cli, ProjectionsRunLoopServesHealthAndLeavesOnSigterm) {
                   "--cluster-name", cluster, "--node-id", "n1", "--heartbeat-secs", "0.2",
                   "--lease-ttl-secs", "2", "--health-bind", "127.0.0.1:0"});
     ASSERT_TRUE(loop.read_until(
-        [&](const std::string&) { return loop.err.find("health on port ") != std::string::npos; },
+        [&](const std::string&) {
+            auto at = loop.err.find("health on port ");
+            return at != std::string::npos && loop.err.find('\n', at) != std::string::npos;
+        },
         std::chrono::seconds(15)))
         << loop.out << loop.err;
     int port = std::atoi(loop.err.c_str() + loop.err.find("health on port ") + 15);

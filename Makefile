@@ -67,6 +67,7 @@ SQL_PARTS = \
 	src/extension/documents/sql/documents.sql \
 	src/extension/documents/sql/duplicated_fields.sql \
 	src/extension/documents/sql/index_advisor.sql \
+	src/extension/documents/sql/read_only.sql \
 	src/extension/query/sql/queries.sql \
 	src/extension/projections/sql/store.sql \
 	src/extension/projections/sql/rules.sql \

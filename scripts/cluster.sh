@@ -7,7 +7,9 @@
 #   scripts/cluster.sh destroy  stop it and delete it
 #
 # RILLFLOW_CLUSTER names a second cluster (build/<name>), for tests that need
-# two clusters. RILLFLOW_PGPORT gives the port; without it the cluster keeps
+# two clusters. RILLFLOW_PRELOAD sets shared_preload_libraries of a new
+# cluster (default 'rillflow'; empty for none, as on a managed service, or
+# 'pg_cron'), and RILLFLOW_EXTRA_CONF adds lines to its postgresql.conf. RILLFLOW_PGPORT gives the port; without it the cluster keeps
 # the port it was first started on (written in its folder, so env and stop
 # in later calls agree), and the first start takes 54329 or, when another
 # server listens there, the next free port.
@@ -92,17 +94,18 @@ start)
 # rillflow throwaway cluster (its port: the file "port" next to data/, given at start)
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$sock'
-shared_preload_libraries = 'rillflow'
+shared_preload_libraries = '${RILLFLOW_PRELOAD-rillflow}'
 max_prepared_transactions = 10
 max_connections = 100
 max_worker_processes = 40
-rillflow.max_workers = 32
+$(case ",${RILLFLOW_PRELOAD-rillflow}," in *,rillflow,*) echo "rillflow.max_workers = 32" ;; esac)
 rillflow.worker_enabled = ${RILLFLOW_WORKER_ENABLED:-on}
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%a '
+${RILLFLOW_EXTRA_CONF:-}
 CONF
     fi
     as_server_user mkdir -p "$sock"

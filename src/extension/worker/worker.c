@@ -49,16 +49,24 @@ rf_worker_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("rillflow.max_workers",
-							"Most databases a rillflow worker runs in at once.",
-							"Each takes one of max_worker_processes, besides the launcher.",
-							&rf_max_workers,
-							8,
-							1,
-							1024,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while the postmaster
+	 * loads the library: defined later (CREATE EXTENSION on a server that
+	 * did not preload it) it is a FATAL error. It sizes the workers' shared
+	 * memory, which exists only when preloaded, so without preload it does
+	 * not exist at all (docs/managed-postgresql.md).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("rillflow.max_workers",
+								"Most databases a rillflow worker runs in at once.",
+								"Each takes one of max_worker_processes, besides the launcher.",
+								&rf_max_workers,
+								8,
+								1,
+								1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rillflow.batch_statement_timeout",
 							"Time budget of the handler calls of each projection batch.",

@@ -49,6 +49,7 @@ OBJS = \
 	src/extension/projections/projection_apply.o \
 	src/extension/projections/projection_runtime.o \
 	src/extension/projections/wait.o \
+	src/extension/projections/function_refs.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
@@ -70,6 +71,7 @@ SQL_PARTS = \
 	src/extension/documents/sql/read_only.sql \
 	src/extension/query/sql/queries.sql \
 	src/extension/projections/sql/store.sql \
+	src/extension/projections/sql/function_refs.sql \
 	src/extension/projections/sql/rules.sql \
 	src/extension/projections/sql/registry.sql \
 	src/extension/projections/sql/status.sql \

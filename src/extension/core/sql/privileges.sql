@@ -27,7 +27,7 @@ DECLARE
         '_check_lease_ttl', '_check_projection_name', '_cluster_check_lease', '_cluster_check_name',
         '_collection_base_columns', '_collection_table', '_duplicated_field_transforms',
         '_check_duplicated_field_type', '_max_batch_size', '_tenant_level_grants', '_tenant_level_rank',
-        '_tenant_schema',
+        '_tenant_schema', '_function_ref', '_function_ref_text',
         '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
         '_lease_lost',
         -- SECURITY INVOKER functions on a store: with the caller's rights they

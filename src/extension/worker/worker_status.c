@@ -56,7 +56,20 @@ rillflow_worker_slots(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (rf_shared == NULL)
+	{
+		/*
+		 * The library was not preloaded: no worker can run, readers tick the
+		 * log themselves and rillflow.run_maintenance() does the rest
+		 * (docs/managed-postgresql.md). One row says so.
+		 */
+		memset(nulls, true, sizeof(nulls));
+		values[0] = CStringGetTextDatum("launcher");
+		nulls[0] = false;
+		values[3] = CStringGetTextDatum("not preloaded");
+		nulls[3] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		PG_RETURN_VOID();
+	}
 
 	LWLockAcquire(rf_shared->lock, LW_SHARED);
 	if (rf_shared->launcher_pid != 0)

@@ -73,6 +73,9 @@ SELECT rillflow.ensure_tenant('regress_platform_ro');
 ROLLBACK TO s;
 SELECT rillflow.create_collection('ro');
 \echo SQLSTATE :SQLSTATE
+ROLLBACK TO s;
+SELECT * FROM rillflow.run_maintenance();
+\echo SQLSTATE :SQLSTATE
 ROLLBACK;
 \set VERBOSITY default
 SELECT to_regclass('rillflow_tenant_regress_platform.doc_docs') IS NULL AS still_no_table;

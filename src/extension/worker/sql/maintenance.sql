@@ -21,6 +21,13 @@ DECLARE
     s record;
     p text;
 BEGIN
+    -- a write like any other: on a hot standby or in a READ ONLY
+    -- transaction it fails as a whole, with PostgreSQL's own 25006
+    IF current_setting('transaction_read_only')::boolean THEN
+        RAISE EXCEPTION 'cannot execute rillflow.run_maintenance() in a read-only transaction'
+            USING ERRCODE = '25006',
+                  HINT = CASE WHEN pg_is_in_recovery() THEN 'Run it on the primary.' END;
+    END IF;
     IF max_batches IS NULL OR max_batches < 1 THEN
         RAISE EXCEPTION 'max_batches must be at least 1, not %', coalesce(max_batches::text, 'NULL')
             USING ERRCODE = '22023';

@@ -26,7 +26,8 @@ BEGIN
     IF current_setting('transaction_read_only')::boolean THEN
         RAISE EXCEPTION 'cannot execute rillflow.run_maintenance() in a read-only transaction'
             USING ERRCODE = '25006',
-                  HINT = CASE WHEN pg_is_in_recovery() THEN 'Run it on the primary.' END;
+                  HINT = CASE WHEN pg_is_in_recovery() THEN 'Run it on the primary.'
+                              ELSE 'Run it in a read-write transaction.' END;
     END IF;
     IF max_batches IS NULL OR max_batches < 1 THEN
         RAISE EXCEPTION 'max_batches must be at least 1, not %', coalesce(max_batches::text, 'NULL')

@@ -82,7 +82,13 @@ _PG_init(void)
 	{
 		rf_shmem_init();
 		rf_utility_init();
-		rf_worker_register_launcher();
+		/*
+		 * Not while pg_upgrade runs the server (binary upgrade mode): a
+		 * worker would write to tables whose files pg_upgrade then
+		 * replaces (docs/operations.md).
+		 */
+		if (!IsBinaryUpgrade)
+			rf_worker_register_launcher();
 	}
 
 	MarkGUCPrefixReserved("rillflow");

@@ -22,6 +22,7 @@ bool		rf_worker_enabled = true;
 int			rf_naptime_ms = 1000;
 int			rf_max_workers = 8;
 int			rf_batch_statement_timeout_ms = 30000;
+int			rf_worker_time_slice_ms = 10000;
 char	   *rf_worker_role = NULL;
 
 /* The worker's settings; they exist wherever the library is loaded. */
@@ -67,6 +68,19 @@ rf_worker_init(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.worker_time_slice",
+							"How long a rillflow worker keeps its slot while other databases wait for one.",
+							"When more databases have the extension than workers can run, the launcher "
+							"asks the workers that ran this long to leave after their pass, and gives "
+							"the slots to the databases that waited longest.",
+							&rf_worker_time_slice_ms,
+							10000,
+							100,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rillflow.batch_statement_timeout",
 							"Time budget of the handler calls of each projection batch.",

@@ -5,6 +5,9 @@
 #   scripts/cluster.sh stop     stop it (a no-op when it is not running)
 #   scripts/cluster.sh env      print the PG* variables and DATABASE_URL to eval
 #   scripts/cluster.sh destroy  stop it and delete it
+#   scripts/cluster.sh standby  start a streaming hot standby of it (pg_basebackup -R,
+#                               <base>-standby, its own port) and print that port
+#   scripts/cluster.sh standby-destroy   stop the standby and delete it
 #
 # RILLFLOW_CLUSTER names a second cluster (build/<name>), for tests that need
 # two clusters. RILLFLOW_PRELOAD sets shared_preload_libraries of a new
@@ -132,6 +135,7 @@ stop)
     fi
     ;;
 destroy)
+    "$0" standby-destroy
     "$0" stop
     rm -rf "$base"
     ;;
@@ -139,8 +143,31 @@ env)
     pick_port
     print_env
     ;;
+standby)
+    running || { echo "rillflow: the cluster is not running" >&2; exit 1; }
+    pick_port
+    sbase="$base-standby"
+    "$0" standby-destroy
+    mkdir -p "$sbase"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$sbase"
+    as_server_user "$bindir/pg_basebackup" -h "$sock" -p "$port" -U postgres -D "$sbase/data" -R -X stream -c fast \
+        >"$sbase/basebackup.log" 2>&1 || { cat "$sbase/basebackup.log"; exit 1; }
+    sport=$((port + 1))
+    while port_in_use "$sport"; do sport=$((sport + 1)); done
+    echo "$sport" >"$sbase/port"
+    as_server_user "$bindir/pg_ctl" -D "$sbase/data" -l "$sbase/server.log" -o "-p $sport" -w -t 60 start >/dev/null ||
+        { echo "rillflow: the standby did not start; its log:"; cat "$sbase/server.log"; exit 1; }
+    echo "$sport"
+    ;;
+standby-destroy)
+    sbase="$base-standby"
+    if [ -f "$sbase/data/PG_VERSION" ]; then
+        as_server_user "$bindir/pg_ctl" -D "$sbase/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$sbase"
+    ;;
 *)
-    echo "usage: $0 start|stop|destroy|env" >&2
+    echo "usage: $0 start|stop|destroy|env|standby|standby-destroy" >&2
     exit 2
     ;;
 esac

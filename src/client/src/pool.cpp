@@ -11,12 +11,16 @@ Lease& Lease::operator=(Lease&& other) noexcept {
         release();
         pool_ = std::move(other.pool_);
         connection_ = std::move(other.connection_);
+        counted_ = other.counted_;
     }
     return *this;
 }
 
 void Lease::release() noexcept {
-    if (connection_ && pool_) pool_->give_back(std::move(connection_));
+    if (connection_ && pool_) {
+        pool_->give_back(std::move(connection_));
+        if (counted_) pool_->note_returned();
+    }
     connection_.reset();
     pool_.reset();
 }

@@ -3,6 +3,7 @@
 
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
+#include "run.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -44,6 +45,16 @@ StoreBuilder& StoreBuilder::session_advisory_locks(bool on) {
     return *this;
 }
 
+StoreBuilder& StoreBuilder::read_replicas(std::vector<std::string> urls) {
+    replica_urls_ = std::move(urls);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::replica_wait(std::chrono::milliseconds wait) {
+    replica_wait_ = wait;
+    return *this;
+}
+
 Store StoreBuilder::build() const {
     if (max_connections_ == 0) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
@@ -56,6 +67,16 @@ Store StoreBuilder::build() const {
     if (acquire_timeout_.count() <= 0) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "acquire_timeout must be positive");
+    }
+    if (replica_wait_.count() < 0) {
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "replica_wait must not be negative");
+    }
+    for (const std::string& url : replica_urls_) {
+        if (url.empty()) {
+            throw InvalidArgument(sqlstate::invalid_parameter_value,
+                                  "read_replicas: a replica URL must not be empty");
+        }
     }
     if (!session_headers_.is_null() && !session_headers_.is_object()) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
@@ -78,8 +99,22 @@ Store StoreBuilder::build() const {
     state->tenant = tenant_;
     state->session_headers = session_headers_;
     state->session_advisory_locks = session_advisory_locks_;
+    // Replicas open their connections on first use: one that is down sends reads to the
+    // primary rather than failing the build.
+    for (const std::string& url : replica_urls_) {
+        auto replica_connect =
+            std::make_shared<detail::ConnectOptions>(*state->pool->config().connect);
+        replica_connect->url = url;
+        detail::PoolConfig replica_config;
+        replica_config.connect = std::move(replica_connect);
+        replica_config.max_connections = max_connections_;
+        replica_config.acquire_timeout = acquire_timeout_;
+        state->replicas.push_back(std::make_shared<detail::Pool>(std::move(replica_config)));
+    }
+    state->replica_wait = replica_wait_;
     // Open the first connection now, so a wrong URL fails here and not at the first call.
     state->pool->acquire().release();
+    state->lsn_seen_at = state->log_lsn_seen_at = state->pool->returned_count();
     return Store(std::move(state));
 }
 
@@ -144,7 +179,7 @@ void Store::revoke_tenant(std::string_view tenant, std::string_view role,
 }
 
 std::vector<TenantInfo> Store::list_tenants() const {
-    auto lease = state_->pool->acquire();
+    auto lease = detail::acquire_for_read(*state_);
     Result r = lease->exec(
         "SELECT name, schema_name, (extract(epoch FROM created_at) * 1000000)::bigint "
         "FROM rillflow.list_tenants()");
@@ -163,13 +198,13 @@ std::vector<TenantInfo> Store::list_tenants() const {
 }
 
 std::int64_t Store::head_position() const {
-    auto lease = state_->pool->acquire();
+    auto lease = detail::acquire_for_read(*state_, detail::ReadKind::Log);
     Result r = lease->exec("SELECT rillflow.head_position()");
     return detail::to_int64(detail::single(r, "head_position"));
 }
 
 std::string Store::current_store() const {
-    auto lease = state_->pool->acquire();
+    auto lease = detail::acquire_for_read(*state_);
     Result r = lease->exec("SELECT rillflow.current_store()");
     return std::string(detail::single(r, "current_store"));
 }

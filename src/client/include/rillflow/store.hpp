@@ -89,6 +89,18 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// rillflow.stream_advisory_locks in save_changes()); default off.
     StoreBuilder& session_advisory_locks(bool on);
 
+    /// @brief Read replicas (hot standbys of the database, libpq URIs or `key=value` strings):
+    /// reads outside a transaction (events' reads, documents' gets, queries and counts,
+    /// projections' status, the log head, tenants) go to them in turn, with a pool of their
+    /// own each (max_connections each); writes and transactions go to the primary. A Store
+    /// reads its own writes: after it wrote, a read waits (up to replica_wait()) until the
+    /// replica has replayed the primary's WAL position, else runs on the primary, as it does
+    /// when a replica cannot be reached. See docs/scaling.md.
+    StoreBuilder& read_replicas(std::vector<std::string> urls);
+    /// @brief How long a read waits for a replica to replay this Store's writes before it
+    /// reads from the primary (default 1 s; 0: never wait).
+    StoreBuilder& replica_wait(std::chrono::milliseconds wait);
+
     /// @brief Builds the store and opens its first connection.
     /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
     /// bad setting.
@@ -103,6 +115,8 @@ class RILLFLOW_EXPORT StoreBuilder {
     NoticeHandler notice_handler_;
     nlohmann::json session_headers_;
     bool session_advisory_locks_ = false;
+    std::vector<std::string> replica_urls_;
+    std::chrono::milliseconds replica_wait_{1000};
 };
 
 /// @brief A rillflow store seen through a pool of connections. Cheap to copy (copies share

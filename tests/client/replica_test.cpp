@@ -45,7 +45,8 @@ class ReplicaTest : public ClientTest {
     std::string on_standby(const std::string& sql) {
         Transaction tx = standby_->transaction();
         Result r = tx.exec(sql);
-        std::string value = r.empty() || r.is_null(0, 0) ? std::string() : std::string(r.value(0, 0));
+        std::string value =
+            r.empty() || r.is_null(0, 0) ? std::string() : std::string(r.value(0, 0));
         tx.commit();
         return value;
     }

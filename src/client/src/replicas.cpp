@@ -31,10 +31,12 @@ std::string written_lsn(StoreState& store, ReadKind kind) {
     if (returned == seen_at) return lsn;
     Lease lease = store.pool->acquire();
     lease.uncounted();
-    Result r = lease->exec(log ? "SELECT rillflow.run_sequencer(), "
-                                 "pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text"
-                               : "SELECT 0, pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text");
-    if (r.size() != 1) throw SqlError(sqlstate::internal_error, "pg_current_wal_insert_lsn returned no row");
+    Result r =
+        lease->exec(log ? "SELECT rillflow.run_sequencer(), "
+                          "pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text"
+                        : "SELECT 0, pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text");
+    if (r.size() != 1)
+        throw SqlError(sqlstate::internal_error, "pg_current_wal_insert_lsn returned no row");
     lsn = std::string(r.value(0, 1));
     seen_at = returned;
     return lsn;

@@ -209,6 +209,25 @@ std::string Store::current_store() const {
     return std::string(detail::single(r, "current_store"));
 }
 
+std::vector<MaintenanceResult> Store::run_maintenance(int max_batches) const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec(
+        "SELECT tenant, projections, events_applied, error FROM "
+        "rillflow.run_maintenance($1::integer)",
+        {max_batches});
+    std::vector<MaintenanceResult> out;
+    out.reserve(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        MaintenanceResult m;
+        if (!r.is_null(i, 0)) m.tenant = std::string(r.value(i, 0));
+        m.projections = static_cast<int>(detail::to_int64(r.value(i, 1)));
+        m.events_applied = detail::to_int64(r.value(i, 2));
+        if (!r.is_null(i, 3)) m.error = std::string(r.value(i, 3));
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 const std::optional<std::string>& Store::tenant() const noexcept { return state_->tenant; }
 
 PoolStats Store::pool_stats() const { return state_->pool->stats(); }

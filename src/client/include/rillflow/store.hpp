@@ -55,6 +55,18 @@ enum class TenantAccess {
     Admin,
 };
 
+/// @brief What rillflow.run_maintenance() did in one store (Store::run_maintenance()).
+struct MaintenanceResult {
+    /// @brief The store's tenant; std::nullopt for the default store.
+    std::optional<std::string> tenant;
+    /// @brief How many projections ran there.
+    int projections = 0;
+    /// @brief Events they applied.
+    std::int64_t events_applied = 0;
+    /// @brief "SQLSTATE: message" when the store's maintenance failed (the others went on).
+    std::optional<std::string> error;
+};
+
 /// @brief A snapshot of a store's connection pool.
 struct PoolStats {
     /// @brief The most connections the pool opens.
@@ -162,6 +174,12 @@ class RILLFLOW_EXPORT Store {
     /// @brief The schema of the store this Store acts on (e.g. "rillflow_default").
     /// @throws TenantNotFound when the configured tenant has no store.
     [[nodiscard]] std::string current_store() const;
+
+    /// @brief Runs what the background worker runs, in every store of the database
+    /// (rillflow.run_maintenance: each running projection up to `max_batches` batches), for
+    /// servers without the worker (docs/managed-postgresql.md). One entry per store; a store
+    /// that failed says why in its entry, and the others still ran.
+    std::vector<MaintenanceResult> run_maintenance(int max_batches = 10) const;
 
     /// @brief The tenant given to the builder, if any.
     [[nodiscard]] const std::optional<std::string>& tenant() const noexcept;

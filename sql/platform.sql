@@ -127,8 +127,10 @@ SELECT rillflow.resume_projection('platform_p');
 -- run_maintenance: every store's projections, from one call
 RESET rillflow.tenant;
 CREATE TABLE regress_platform_default_seen (position bigint);
+-- the handler names its table without a schema: it sees the caller's
+-- search_path, as under the worker (run_maintenance pins none)
 CREATE FUNCTION regress_platform_fns.hd(e rillflow.event_envelope) RETURNS void LANGUAGE sql
-    AS $$ INSERT INTO public.regress_platform_default_seen VALUES (e.position) $$;
+    AS $$ INSERT INTO regress_platform_default_seen VALUES (e.position) $$;
 SELECT rillflow.create_projection('platform_default', 'regress_platform_fns.hd(rillflow.event_envelope)',
                                   start_from => rillflow.head_position());
 SELECT rillflow.append_event(gen_random_uuid(), 'Maintained', '{}') FROM generate_series(1, 3);

@@ -54,7 +54,7 @@ class ReplicaTest : public ClientTest {
     // Waits (up to 10 s) until the standby has replayed everything the primary wrote so far.
     void wait_for_replay() {
         Transaction tx = store().transaction();
-        const std::string lsn(tx.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").value(0, 0));
+        const std::string lsn(tx.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").value(0, 0));
         tx.commit();
         const auto deadline = std::chrono::steady_clock::now() + 10s;
         while (on_standby("SELECT (pg_catalog.pg_last_wal_replay_lsn() >= '" + lsn +

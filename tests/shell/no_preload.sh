@@ -21,10 +21,23 @@ oq -d postgres -c "CREATE DATABASE rillflow_nopreload" >/dev/null
 oq -d rillflow_nopreload -c "CREATE EXTENSION rillflow" >/dev/null || fail "CREATE EXTENSION failed without preload"
 [ "$(oq -d rillflow_nopreload -c "SELECT process || ' ' || state FROM rillflow.worker_status()")" = "launcher not preloaded" ] ||
     fail "worker_status() does not say the library is not preloaded"
-out=$(psql -X -At "${other[@]}" -d rillflow_nopreload -c "SHOW rillflow.max_workers" 2>&1 || true)
+# the settings exist once a session has loaded the library (its first call), but for
+# the one a server start must define
+loaded=(-c "SELECT rillflow.current_store()")
+out=$(psql -X -At "${other[@]}" -d rillflow_nopreload "${loaded[@]}" -c "SHOW rillflow.max_workers" 2>&1 || true)
 grep -q 'unrecognized configuration parameter "rillflow.max_workers"' <<<"$out" ||
     fail "rillflow.max_workers exists without preload: $out"
-[ "$(oq -d rillflow_nopreload -c "SHOW rillflow.log_wait_timeout")" = 5s ] || fail "rillflow.log_wait_timeout is missing"
+[ "$(oq -d rillflow_nopreload "${loaded[@]}" -c "SHOW rillflow.log_wait_timeout" | tail -n 1)" = 5s ] ||
+    fail "rillflow.log_wait_timeout is missing"
+# a tenant set before the first call loaded the library is kept, so the call fails on it
+# (once, it was dropped with a WARNING and the calls acted on the default store)
+out=$(psql -X -At "${other[@]}" -d rillflow_nopreload -v VERBOSITY=verbose \
+        -c "SET rillflow.tenant = 'Bad Name'" -c "SELECT rillflow.current_store()" 2>&1 || true)
+grep -q 'ERROR:  RF005' <<<"$out" || fail "a malformed tenant set before the library loaded did not fail the call: $out"
+! grep -q rillflow_default <<<"$out" || fail "a malformed tenant set before the library loaded acted on the default store"
+oq -d rillflow_nopreload -c "SELECT rillflow.ensure_tenant('acme')" >/dev/null
+[ "$(oq -d rillflow_nopreload -c "SET rillflow.tenant = 'acme'" -c "SELECT rillflow.current_store()" | tail -n 1)" = rillflow_tenant_acme ] ||
+    fail "a tenant set before the library loaded is not the store the calls act on"
 # readers tick without the worker (a ticker, started by the reader)
 oq -d rillflow_nopreload -c "SELECT rillflow.append_event(gen_random_uuid(), 'A', '{}')" >/dev/null
 [ "$(oq -d rillflow_nopreload -c "SELECT count(*) FROM rillflow.read_all()")" -eq 1 ] || fail "read_all did not see the event"

@@ -53,7 +53,7 @@ rq() { q "${replica[@]}" -d rillflow_standby "$@"; }
 [ "$(rq -c "SELECT pg_is_in_recovery()")" = t ] || fail "the standby is not in recovery"
 replayed() {
     local lsn
-    lsn=$(q "${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
+    lsn=$(q "${primary[@]}" -d postgres -c "SELECT pg_current_wal_insert_lsn()")
     [ "$(rq -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ]
 }
 wait_until "the standby to replay the primary's WAL" 60 replayed

@@ -32,10 +32,23 @@ bool		rf_stream_advisory_locks = false;
  * instead of at the first call. Whether the tenant exists is checked at use,
  * because tenants come and go while the setting stays.
  */
+/* True while _PG_init defines rillflow.tenant (see rf_check_tenant). */
+static bool rf_defining_tenant = false;
+
 static bool
 rf_check_tenant(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+
+	/*
+	 * Without shared_preload_libraries, a session can SET rillflow.tenant
+	 * before its first call loads the library; the definition then applies
+	 * that value, and a value refused here would be dropped with a WARNING,
+	 * leaving the calls on the default store. Keep it instead: the first
+	 * call fails on it (RF005), never silently on another store.
+	 */
+	if (rf_defining_tenant)
 		return true;
 	if (!rf_tenant_name_is_valid(*newval))
 	{
@@ -50,6 +63,7 @@ rf_check_tenant(char **newval, void **extra, GucSource source)
 void
 _PG_init(void)
 {
+	rf_defining_tenant = true;
 	DefineCustomStringVariable("rillflow.tenant",
 							   "The tenant whose store rillflow's functions act on.",
 							   "Empty means the default store.",
@@ -58,6 +72,7 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   rf_check_tenant, NULL, NULL);
+	rf_defining_tenant = false;
 
 	DefineCustomBoolVariable("rillflow.stream_advisory_locks",
 							 "Appends take a per-stream advisory lock before touching the stream.",

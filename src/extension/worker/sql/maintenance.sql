@@ -11,29 +11,33 @@
 -- rights there, say) is reported in its row and the others go on. The
 -- projections run with rillflow.tenant set to the store's tenant, their
 -- handlers as each projection's owner (projections/projection_runtime.c).
+-- No SET search_path here, on purpose (security.sql lists it): the handlers run_projection calls see
+-- the caller's search_path, as they do when the worker runs them (a handler
+-- that names its tables without a schema must work from pg_cron as from the
+-- worker; docs/projections.md asks handlers to pin their own). Every name
+-- below is schema-qualified instead, operators included (search_path.sql).
 CREATE OR REPLACE FUNCTION rillflow.run_maintenance(max_batches integer DEFAULT 10)
     RETURNS TABLE (tenant text, projections integer, events_applied bigint, error text)
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    saved text := current_setting('rillflow.tenant', true);
+    saved pg_catalog.text := pg_catalog.current_setting('rillflow.tenant', true);
     s record;
-    p text;
+    p pg_catalog.text;
 BEGIN
     -- a write like any other: on a hot standby or in a READ ONLY
     -- transaction it fails as a whole, with PostgreSQL's own 25006
-    IF current_setting('transaction_read_only')::boolean THEN
+    IF pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool THEN
         RAISE EXCEPTION 'cannot execute rillflow.run_maintenance() in a read-only transaction'
             USING ERRCODE = '25006',
-                  HINT = CASE WHEN pg_is_in_recovery() THEN 'Run it on the primary.'
+                  HINT = CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'Run it on the primary.'
                               ELSE 'Run it in a read-write transaction.' END;
     END IF;
-    IF max_batches IS NULL OR max_batches < 1 THEN
-        RAISE EXCEPTION 'max_batches must be at least 1, not %', coalesce(max_batches::text, 'NULL')
+    IF max_batches IS NULL OR max_batches OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'max_batches must be at least 1, not %', COALESCE(max_batches::pg_catalog.text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
-    FOR s IN SELECT NULL::text AS name, 'rillflow_default'::name AS schema_name
+    FOR s IN SELECT NULL::pg_catalog.text AS name, 'rillflow_default'::pg_catalog.name AS schema_name
              UNION ALL
              SELECT * FROM (SELECT t.name, t.schema_name FROM rillflow.tenants t ORDER BY t.name) t LOOP
         tenant := s.name;
@@ -41,19 +45,20 @@ BEGIN
         events_applied := 0;
         error := NULL;
         BEGIN
-            PERFORM set_config('rillflow.tenant', coalesce(s.name, ''), true);
-            FOR p IN EXECUTE format($q$SELECT name FROM %I.projections
-                                        WHERE kind = 'worker' AND status = 'running' ORDER BY name$q$,
-                                    s.schema_name) LOOP
-                events_applied := events_applied + rillflow.run_projection(p, max_batches);
-                projections := projections + 1;
+            PERFORM pg_catalog.set_config('rillflow.tenant', COALESCE(s.name, ''), true);
+            FOR p IN EXECUTE pg_catalog.format(
+                         $q$SELECT name FROM %I.projections
+                             WHERE kind OPERATOR(pg_catalog.=) 'worker' AND status OPERATOR(pg_catalog.=) 'running'
+                             ORDER BY name$q$, s.schema_name) LOOP
+                events_applied := events_applied OPERATOR(pg_catalog.+) rillflow.run_projection(p, max_batches);
+                projections := projections OPERATOR(pg_catalog.+) 1;
             END LOOP;
         EXCEPTION WHEN OTHERS THEN
-            error := format('%s: %s', SQLSTATE, SQLERRM);
+            error := pg_catalog.format('%s: %s', SQLSTATE, SQLERRM);
         END;
         RETURN NEXT;
     END LOOP;
-    PERFORM set_config('rillflow.tenant', coalesce(saved, ''), true);
+    PERFORM pg_catalog.set_config('rillflow.tenant', COALESCE(saved, ''), true);
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.run_maintenance(integer)

@@ -93,13 +93,13 @@ DECLARE
     switched boolean;
     r record;
 BEGIN
-    PERFORM FROM rillflow.stores s WHERE s.schema_name = store FOR UPDATE;
     owner := rillflow._store_owner(store)::regrole;      -- 22023, 55000
     IF NOT pg_has_role(current_user, owner, 'USAGE') THEN
         RAISE EXCEPTION 'permission denied to sync store "%"', store
             USING ERRCODE = '42501',
                   DETAIL = format('Only the store''s owner (role %s), its members and superusers may.', owner);
     END IF;
+    PERFORM FROM rillflow.stores s WHERE s.schema_name = store FOR UPDATE;
     repaired := 0;
     unrepaired := '[]';
     -- as the owner (a security-definer caller, ensure_tenant, is it already)

@@ -56,19 +56,15 @@ BEGIN
         RAISE EXCEPTION 'store version % does not exist', target
             USING ERRCODE = '22023', DETAIL = format('This install has store steps 1 to %s.', newest);
     END IF;
-    SELECT s.schema_version INTO current_version FROM rillflow.stores s WHERE s.schema_name = store FOR UPDATE;
-    IF current_version IS NULL THEN
-        RAISE EXCEPTION 'schema % is not a rillflow store', coalesce(quote_ident(store), 'NULL')
-            USING ERRCODE = '22023', HINT = 'rillflow.schema_health() lists the stores.';
-    END IF;
-    IF current_version >= target THEN
-        RETURN 0;
-    END IF;
-    owner := rillflow._store_owner(store)::regrole;    -- 55000
+    owner := rillflow._store_owner(store)::regrole;    -- 22023, 55000
     IF NOT pg_has_role(current_user, owner, 'USAGE') THEN
         RAISE EXCEPTION 'permission denied to migrate store "%"', store
             USING ERRCODE = '42501',
                   DETAIL = format('Only the store''s owner (role %s), its members and superusers may.', owner);
+    END IF;
+    SELECT s.schema_version INTO current_version FROM rillflow.stores s WHERE s.schema_name = store FOR UPDATE;
+    IF current_version >= target THEN
+        RETURN 0;
     END IF;
     -- as the owner (a security-definer caller, ensure_tenant, is it already)
     switched := current_user::regrole <> owner;

@@ -21,7 +21,8 @@ struct ScopeOptions {
 };
 
 void add_scope_options(CLI::App* cmd, ScopeOptions& o) {
-    cmd->add_flag("--all-tenants", o.all_tenants, "Every store: the default store and each tenant's");
+    cmd->add_flag("--all-tenants", o.all_tenants,
+                  "Every store: the default store and each tenant's");
     cmd->add_option("--schema", o.schema,
                     "The store in this schema ('public' or 'rillflow_default': the default store)");
 }
@@ -71,7 +72,8 @@ void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands) {
             } else {
                 for (const auto& s : plan) {
                     print_line("-- " + store_label(s.store, s.tenant) + ": " + s.step);
-                    print_line(s.ddl ? *s.ddl + ";" : "-- (left to a person: schema-sync will not)");
+                    print_line(s.ddl ? *s.ddl + ";"
+                                     : "-- (left to a person: schema-sync will not)");
                 }
             }
             return 0;
@@ -159,10 +161,10 @@ void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 print_line(store_label(h.store, h.tenant) + ": " + h.status + " (version " +
                            std::to_string(h.schema_version) + ")");
                 for (const auto& p : h.problems)
-                    print_line("  " + p.problem + " " + p.kind + " " +
-                               (p.object.empty() ? std::string("(schema)") : p.object) +
-                               (p.repairable ? "  [schema-sync repairs it]"
-                                             : "  [left to a person]"));
+                    print_line(
+                        "  " + p.problem + " " + p.kind + " " +
+                        (p.object.empty() ? std::string("(schema)") : p.object) +
+                        (p.repairable ? "  [schema-sync repairs it]" : "  [left to a person]"));
             }
             if (ctx.json) print_json({{"stores", rows}, {"ok", all_ok}});
             return all_ok ? 0 : 1;

@@ -72,10 +72,11 @@ TEST_F(SchemaCli, DriftExitsOneIsPlannedAndSynced) {
 
     o = run({"schema-plan", "--tenant", tenant_});
     ASSERT_EQ(o.code, 0) << o;
-    EXPECT_NE(o.out.find("-- " + schema() + " (tenant " + tenant_ +
-                         "): repair: missing index events.events_tx_idx\nCREATE INDEX events_tx_idx ON " +
-                         schema() + ".events USING btree (tx);"),
-              std::string::npos)
+    EXPECT_NE(
+        o.out.find("-- " + schema() + " (tenant " + tenant_ +
+                   "): repair: missing index events.events_tx_idx\nCREATE INDEX events_tx_idx ON " +
+                   schema() + ".events USING btree (tx);"),
+        std::string::npos)
         << o;
     // plan runs nothing
     EXPECT_EQ(run({"health", "schema", "--tenant", tenant_}).code, 1);
@@ -90,7 +91,8 @@ TEST_F(SchemaCli, DriftExitsOneIsPlannedAndSynced) {
     sql("CREATE TABLE " + schema() + ".planted (x int)");
     o = run({"schema-sync", "--schema", schema()});
     EXPECT_EQ(o.code, 1) << o;
-    EXPECT_NE(o.out.find("  left to a person: unexpected relation planted"), std::string::npos) << o;
+    EXPECT_NE(o.out.find("  left to a person: unexpected relation planted"), std::string::npos)
+        << o;
     sql("DROP TABLE " + schema() + ".planted");
     EXPECT_EQ(run({"schema-sync", "--tenant", tenant_}).code, 0);
 }
@@ -101,7 +103,8 @@ TEST_F(SchemaCli, BadScopesAreRefused) {
     EXPECT_EQ(o.err.rfind("error: RF005: ", 0), 0u) << o;
     o = run({"schema-plan", "--schema", "pg_catalog"});
     EXPECT_EQ(o.code, 1) << o;
-    EXPECT_EQ(o.err.rfind("error: 22023: schema \"pg_catalog\" is not a rillflow store", 0), 0u) << o;
+    EXPECT_EQ(o.err.rfind("error: 22023: schema \"pg_catalog\" is not a rillflow store", 0), 0u)
+        << o;
     o = run({"schema-sync", "--all-tenants", "--tenant", tenant_});
     EXPECT_EQ(o.code, 2) << o;
     o = run({"health", "bogus"});

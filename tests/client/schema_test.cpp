@@ -35,9 +35,8 @@ TEST_F(SchemaTest, AFreshTenantIsHealthyAndHasNothingToPlan) {
     std::vector<StoreHealth> all = store().schema().health(StoreScope::all());
     ASSERT_FALSE(all.empty());
     EXPECT_FALSE(all.front().tenant.has_value());
-    EXPECT_TRUE(std::any_of(all.begin(), all.end(), [&](const StoreHealth& h) {
-        return h.tenant && *h.tenant == tenant;
-    }));
+    EXPECT_TRUE(std::any_of(all.begin(), all.end(),
+                            [&](const StoreHealth& h) { return h.tenant && *h.tenant == tenant; }));
 }
 
 TEST_F(SchemaTest, DriftIsNamedPlannedAndRepaired) {

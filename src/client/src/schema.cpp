@@ -57,8 +57,8 @@ std::vector<SchemaSyncResult> SchemaAdmin::sync(const StoreScope& scope) const {
 }
 
 std::vector<StoreHealth> SchemaAdmin::health(const StoreScope& scope) const {
-    Result r = exec_in_store(
-        *store_, "SELECT to_jsonb(h) FROM rillflow.schema_health($1::text) h", {scope_param(scope)});
+    Result r = exec_in_store(*store_, "SELECT to_jsonb(h) FROM rillflow.schema_health($1::text) h",
+                             {scope_param(scope)});
     std::vector<StoreHealth> out;
     for (const auto& row : detail::json_rows(r)) {
         StoreHealth h;

@@ -20,7 +20,9 @@ git cat-file -e "$release^{commit}" 2>/dev/null ||
     fail "needs the git history of commit $release (0.1.0) to build the released binaries: run it in a full clone"
 
 make_work_dir
-export RILLFLOW_CLUSTER=upgrade RILLFLOW_PGPORT=
+# its own cluster, with the worker on whatever the caller's has: projections
+# run in it before and after the upgrade
+export RILLFLOW_CLUSTER=upgrade RILLFLOW_PGPORT= RILLFLOW_WORKER_ENABLED=on
 on_exit 'bash scripts/cluster.sh destroy'
 
 # --- a private PostgreSQL installation (Debian's layout, relocatable)

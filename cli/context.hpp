@@ -32,6 +32,8 @@ class Context {
   public:
     std::string database_url;
     std::string tenant;
+    /// @brief Whether --tenant or --schema named a store on the command line.
+    bool one_store_named = false;
     bool json = false;
 
     /// @brief The store, connected on first use with --database-url and --tenant.

@@ -106,6 +106,10 @@ class RILLFLOW_EXPORT ProjectionDaemonBuilder {
     ProjectionDaemonBuilder& lease_ttl(std::chrono::milliseconds ttl);
     /// @brief The longest run_loop() waits without a notification (default 1 s).
     ProjectionDaemonBuilder& poll_interval(std::chrono::milliseconds interval);
+    /// @brief Whether run_loop() LISTENs for the worker's NOTIFY rillflow_events (default true);
+    /// false: it only polls, every poll interval (for poolers that drop LISTEN, such as
+    /// PgBouncer in transaction mode).
+    ProjectionDaemonBuilder& use_notify(bool listen);
     /// @brief The lease owner name (default: the cluster node id, else "<hostname>-<pid>").
     ProjectionDaemonBuilder& owner(std::string owner);
     /// @brief Where the daemon's log lines go (default: stderr).
@@ -146,6 +150,7 @@ class RILLFLOW_EXPORT ProjectionDaemonBuilder {
     int batch_size_ = 500;
     std::chrono::milliseconds lease_ttl_{std::chrono::seconds(30)};
     std::chrono::milliseconds poll_interval_{std::chrono::seconds(1)};
+    bool use_notify_ = true;
     std::string owner_;
     std::function<void(const std::string&)> log_;
     std::optional<ClusterOptions> cluster_;

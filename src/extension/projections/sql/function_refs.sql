@@ -2,7 +2,8 @@
 -- projection's handler and reset function are stored as their signature, so
 -- pg_upgrade, which refuses regprocedure columns in user tables, can upgrade
 -- a database with projections (docs/operations.md). The API keeps its
--- regprocedure arguments and result columns.
+-- regprocedure arguments and result columns. Store step 0006 made the
+-- columns text.
 
 -- The function a stored signature names; NULL when none exists (dropped,
 -- renamed). Cached per backend, emptied when pg_proc, pg_namespace or pg_type
@@ -33,30 +34,5 @@ BEGIN
                   HINT = 'Use a function in a regular schema.';
     END IF;
     RETURN signature;
-END
-$fn$;
-
--- The store DDL of running where users run PostgreSQL (issue 16), as changes
--- to tables _create_store made before; called at the end of
--- rillflow._create_store. The function references of S.projections become
--- text (the signature), as pg_upgrade needs. Re-runnable: it changes only a
--- column that is still regprocedure.
-CREATE OR REPLACE FUNCTION rillflow._create_store_platform(store name) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    col name;
-BEGIN
-    FOREACH col IN ARRAY ARRAY['handler', 'reset_function']::name[] LOOP
-        IF EXISTS (SELECT FROM pg_attribute a
-                    WHERE a.attrelid = format('%I.projections', store)::regclass
-                      AND a.attname = col AND a.atttypid = 'regprocedure'::regtype) THEN
-            -- USING runs under this function's search_path, so the text is
-            -- the signature _function_ref reads back
-            EXECUTE format('ALTER TABLE %1$I.projections ALTER COLUMN %2$I TYPE text USING %2$I::text',
-                           store, col);
-        END IF;
-    END LOOP;
 END
 $fn$;

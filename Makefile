@@ -78,6 +78,8 @@ SQL_PARTS = \
 	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
 	src/extension/worker/sql/worker.sql \
+	src/extension/core/sql/store_state_stub.sql \
+	src/extension/core/sql/tenant_lifecycle.sql \
 	src/extension/core/sql/default_store.sql \
 	src/extension/documents/sql/default_store.sql \
 	src/extension/projections/sql/default_store.sql \

@@ -269,7 +269,8 @@ REVOKE EXECUTE ON FUNCTION rillflow.drop_tenant(text, boolean) FROM PUBLIC;
 -- the one way a schema rillflow did not create in this database becomes a
 -- store, so it takes nothing on trust: the schema must be the tenant's, hold
 -- exactly a store's tables (the default store's, column for column, plus the
--- collection tables its registry lists), every object in it must be the
+-- collection tables its registry lists, with a collection's columns and its
+-- duplicated fields), every object in it must be the
 -- extension owner's, nothing in it may call a function outside rillflow and
 -- pg_catalog, and no tenant of that name may exist. 42P06 when any of this
 -- fails, naming what. Not executable by PUBLIC: the extension's owner (who
@@ -340,7 +341,7 @@ BEGIN
     -- the store's tables, column for column as the default store's
     problems := problems || ARRAY(
         SELECT format('table %I %s', coalesce(a.relname, b.relname),
-                      CASE WHEN a.relname IS NULL THEN 'is missing' WHEN b.relname IS NULL THEN 'is not a store table'
+                      CASE WHEN b.relname IS NULL THEN 'is missing' WHEN a.relname IS NULL THEN 'is not a store table'
                            ELSE 'has other columns than a store''s' END)
           FROM (SELECT c.relname, array_agg(format('%s %s %s', at.attname, at.atttypid::regtype, at.attnotnull) ORDER BY at.attnum) cols
                   FROM pg_class c JOIN pg_attribute at ON at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped
@@ -364,18 +365,15 @@ BEGIN
               SELECT format('collection table %%I has a column %%I it should not', c.relname, at.attname) x
                 FROM pg_class c JOIN pg_attribute at ON at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped
                WHERE c.relnamespace = $1 AND c.relkind = 'r' AND c.relname LIKE 'doc\_%%'
-                 AND NOT EXISTS (SELECT FROM pg_attribute d
-                                  WHERE d.attrelid = 'rillflow_default.doc_docs'::regclass AND d.attname = at.attname
-                                    AND d.atttypid = at.atttypid AND d.attnotnull = at.attnotnull)
+                 AND at.attname <> ALL (rillflow._collection_base_columns())
                  AND NOT EXISTS (SELECT FROM %1$I.duplicated_fields f JOIN %1$I.collections k ON k.name = f.collection
                                   WHERE k.table_name = c.relname AND f.column_name = at.attname)
               UNION ALL
-              SELECT format('collection table %%I lacks the column %%I', c.relname, d.attname)
-                FROM pg_class c CROSS JOIN pg_attribute d
+              SELECT format('collection table %%I lacks the column %%I', c.relname, b.col)
+                FROM pg_class c CROSS JOIN unnest(rillflow._collection_base_columns()) b(col)
                WHERE c.relnamespace = $1 AND c.relkind = 'r' AND c.relname LIKE 'doc\_%%'
-                 AND d.attrelid = 'rillflow_default.doc_docs'::regclass AND d.attnum > 0 AND NOT d.attisdropped
-                 AND NOT EXISTS (SELECT FROM pg_attribute at WHERE at.attrelid = c.oid AND at.attname = d.attname
-                                    AND at.atttypid = d.atttypid AND NOT at.attisdropped)) y$q$, store)
+                 AND NOT EXISTS (SELECT FROM pg_attribute at WHERE at.attrelid = c.oid AND at.attname = b.col
+                                    AND NOT at.attisdropped)) y$q$, store)
             INTO more USING nsp;
         problems := problems || coalesce(more, '{}');
     END IF;

@@ -62,9 +62,11 @@ std::string find_pg_tool(const std::string& name) {
         ::pclose(f);
         std::string dir = read ? std::string(line) : std::string();
         while (!dir.empty() && (dir.back() == '\n' || dir.back() == '\r')) dir.pop_back();
-        if (!dir.empty() && executable(fs::path(dir) / name)) return (fs::path(dir) / name).string();
+        if (!dir.empty() && executable(fs::path(dir) / name))
+            return (fs::path(dir) / name).string();
     }
-    throw_error("58P01", "could not find " + name, "Looked in PG_BINDIR, PATH and pg_config --bindir.",
+    throw_error("58P01", "could not find " + name,
+                "Looked in PG_BINDIR, PATH and pg_config --bindir.",
                 "Install the PostgreSQL client programs of the server's major version, or set "
                 "PG_BINDIR to the folder that holds " +
                     name + ".");
@@ -121,9 +123,10 @@ Json read_manifest(const fs::path& dir) {
         throw_error("22023", p.string() + " is not the manifest of a rillflow tenant archive");
     }
     if (m.value("format_version", 0) != kFormatVersion) {
-        throw_error("22023",
-                    "unsupported archive format version " + m.value("format_version", Json()).dump(),
-                    "This rillflow reads version " + std::to_string(kFormatVersion) + ".");
+        throw_error(
+            "22023",
+            "unsupported archive format version " + m.value("format_version", Json()).dump(),
+            "This rillflow reads version " + std::to_string(kFormatVersion) + ".");
     }
     return m;
 }
@@ -149,7 +152,8 @@ int archive(Context& ctx, const std::string& tenant, const std::string& output) 
     Json archived_at = Json::parse(std::string(head_info.value(0, 2)));
     Result s = tx.exec(
         "SELECT s.\"exists\", s.schema_name, s.schema_version, s.streams, s.events, s.documents, "
-        "s.projections, pg_catalog.to_json(s.created_at)::text, pg_catalog.quote_ident(s.schema_name) "
+        "s.projections, pg_catalog.to_json(s.created_at)::text, "
+        "pg_catalog.quote_ident(s.schema_name) "
         "FROM rillflow.tenant_status($1::text) s",
         {tenant});
     if (s.value(0, 0) != "t") {
@@ -214,10 +218,11 @@ int restore(Context& ctx, const std::string& tenant, const std::string& input) {
     fs::path dir(input);
     Json m = read_manifest(dir);
     if (m.value("tenant", "") != tenant) {
-        throw_error("22023",
-                    "the archive in " + input + " is of tenant \"" + m.value("tenant", "") +
-                        "\", not \"" + tenant + "\"",
-                    {}, "A store keeps its tenant's name: restore it under the name it was archived as.");
+        throw_error(
+            "22023",
+            "the archive in " + input + " is of tenant \"" + m.value("tenant", "") + "\", not \"" +
+                tenant + "\"",
+            {}, "A store keeps its tenant's name: restore it under the name it was archived as.");
     }
     fs::path dump = dir / m.value("dump", kDumpFile);
     if (!fs::exists(dump) || !m.contains("dump_bytes") ||
@@ -238,7 +243,8 @@ int restore(Context& ctx, const std::string& tenant, const std::string& input) {
             "SELECT rillflow._tenant_schema($1::text), "
             "pg_catalog.to_regnamespace(rillflow._tenant_schema($1::text)) IS NOT NULL, "
             "(SELECT r.rolname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_roles r "
-            "   ON r.oid OPERATOR(pg_catalog.=) e.extowner WHERE e.extname OPERATOR(pg_catalog.=) 'rillflow'), "
+            "   ON r.oid OPERATOR(pg_catalog.=) e.extowner WHERE e.extname OPERATOR(pg_catalog.=) "
+            "'rillflow'), "
             "(SELECT s.schema_version FROM rillflow.tenant_status('') s), "
             "EXISTS (SELECT FROM rillflow.tenants t WHERE t.name OPERATOR(pg_catalog.=) $1::text)",
             {tenant});
@@ -259,8 +265,9 @@ int restore(Context& ctx, const std::string& tenant, const std::string& input) {
         tx.commit();
     }
     if (m.value("schema", "") != schema) {
-        throw_error("22023", "the archive's schema \"" + m.value("schema", "") + "\" is not tenant \"" +
-                                 tenant + "\"'s store schema \"" + schema + "\"");
+        throw_error("22023", "the archive's schema \"" + m.value("schema", "") +
+                                 "\" is not tenant \"" + tenant + "\"'s store schema \"" + schema +
+                                 "\"");
     }
     if (m["schema_version"].is_number() && current_version &&
         m["schema_version"].get<std::int64_t>() > *current_version) {
@@ -285,8 +292,9 @@ int restore(Context& ctx, const std::string& tenant, const std::string& input) {
     // old grants.
     {
         Transaction tx = store.transaction();
-        Result q = tx.exec("SELECT pg_catalog.quote_ident($1::text), pg_catalog.quote_ident($2::text)",
-                           {owner, schema});
+        Result q =
+            tx.exec("SELECT pg_catalog.quote_ident($1::text), pg_catalog.quote_ident($2::text)",
+                    {owner, schema});
         tx.exec("SET LOCAL ROLE " + std::string(q.value(0, 0)));
         tx.exec("CREATE SCHEMA " + std::string(q.value(0, 1)));
         tx.exec("COMMENT ON SCHEMA " + std::string(q.value(0, 1)) + " IS 'rillflow store'");
@@ -303,9 +311,8 @@ int restore(Context& ctx, const std::string& tenant, const std::string& input) {
     }
     try {
         Transaction tx = store.transaction();
-        Param created_at = m["created_at"].is_string()
-                               ? Param(m["created_at"].get<std::string>())
-                               : Param::null();
+        Param created_at =
+            m["created_at"].is_string() ? Param(m["created_at"].get<std::string>()) : Param::null();
         tx.exec("SELECT rillflow._register_restored_store($1::text, $2::timestamptz)",
                 {tenant, created_at});
         tx.commit();

@@ -141,7 +141,9 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 print_line("schema          " + s.schema_name);
                 if (!name->empty()) print_line("created at      " + format_timestamp(s.created_at));
                 print_line("schema version  " + opt_text(s.schema_version));
-                print_line("drift           " + std::string(!s.drift ? "?" : *s.drift ? "yes" : "no"));
+                print_line("drift           " + std::string(!s.drift   ? "?"
+                                                            : *s.drift ? "yes"
+                                                                       : "no"));
                 print_line("streams         " + opt_text(s.streams));
                 print_line("events          " + opt_text(s.events));
                 print_line("documents       " + opt_text(s.documents));

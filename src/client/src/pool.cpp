@@ -150,15 +150,14 @@ void ensure_known_tenant(const StoreState& store, Connection& connection,
     if (store.create_missing_tenants && *may_create) {
         connection.exec("SELECT rillflow.ensure_tenant($1::text)", {tenant});
     } else {
-        Result r =
-            connection.exec("SELECT s.\"exists\" FROM rillflow.tenant_status($1::text) s", {tenant});
+        Result r = connection.exec("SELECT s.\"exists\" FROM rillflow.tenant_status($1::text) s",
+                                   {tenant});
         if (r.size() != 1 || r.value(0, 0) != "t") {
-            throw TenantNotFound(sqlstate::tenant_not_found,
-                                 "tenant \"" + tenant + "\" does not exist",
-                                 "This role may not create tenants (EXECUTE on "
-                                 "rillflow.ensure_tenant), so the store was not created.",
-                                 "Create it with rillflow.ensure_tenant('" + tenant +
-                                     "') as a role that may.");
+            throw TenantNotFound(
+                sqlstate::tenant_not_found, "tenant \"" + tenant + "\" does not exist",
+                "This role may not create tenants (EXECUTE on "
+                "rillflow.ensure_tenant), so the store was not created.",
+                "Create it with rillflow.ensure_tenant('" + tenant + "') as a role that may.");
         }
     }
     std::lock_guard<std::mutex> lock(cache.mutex);

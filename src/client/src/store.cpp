@@ -218,8 +218,9 @@ TenantStatus Store::tenant_status(std::string_view tenant) const {
     TenantStatus s;
     s.name = std::string(tenant);
     if (r.size() != 1) {
-        throw SqlError(sqlstate::internal_error, "rillflow.tenant_status returned " +
-                                                     std::to_string(r.size()) + " rows, expected one");
+        throw SqlError(
+            sqlstate::internal_error,
+            "rillflow.tenant_status returned " + std::to_string(r.size()) + " rows, expected one");
     }
     s.exists = r.value(0, 0) == "t";
     read_tenant(r, 0, 1, s);

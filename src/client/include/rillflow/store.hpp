@@ -217,7 +217,7 @@ class RILLFLOW_EXPORT Store {
 
   private:
     friend class StoreBuilder;
-    friend class Session;  // a session's tenant makes a view of its store
+    friend class Session;           // a session's tenant makes a view of its store
     friend class ProjectionDaemon;  // opens its own LISTEN connection with the store's URL
     explicit Store(std::shared_ptr<detail::StoreState> state) : state_(std::move(state)) {}
 

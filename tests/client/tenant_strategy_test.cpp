@@ -179,11 +179,11 @@ TEST_F(TenantStrategyTest, SchemaPerTenantActsOnTheTenantTheResolverGivesAtEachC
     std::atomic<int> done{0};
     std::vector<std::thread> threads;
     thread_local std::string request_tenant;
-    Store threaded = Store::builder(url())
-                         .max_connections(3)
-                         .tenant_strategy(TenantStrategy::SchemaPerTenant,
-                                          [] { return request_tenant; })
-                         .build();
+    Store threaded =
+        Store::builder(url())
+            .max_connections(3)
+            .tenant_strategy(TenantStrategy::SchemaPerTenant, [] { return request_tenant; })
+            .build();
     for (int i = 0; i < 4; ++i) {
         threads.emplace_back([&, i] {
             request_tenant = (i % 2 == 0) ? a : b;

@@ -313,8 +313,11 @@ int restore(Context& ctx, const std::string& tenant, const std::string& input) {
         Transaction tx = store.transaction();
         Param created_at =
             m["created_at"].is_string() ? Param(m["created_at"].get<std::string>()) : Param::null();
-        tx.exec("SELECT rillflow._register_restored_store($1::text, $2::timestamptz)",
-                {tenant, created_at});
+        Param version = m["schema_version"].is_number_integer()
+                            ? Param(std::to_string(m["schema_version"].get<std::int64_t>()))
+                            : Param::null();
+        tx.exec("SELECT rillflow._register_restored_store($1::text, $2::timestamptz, $3::integer)",
+                {tenant, created_at, version});
         tx.commit();
     } catch (const Error&) {
         discard();

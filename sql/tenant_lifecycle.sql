@@ -93,6 +93,7 @@ SELECT 'rillflow_tenant_regress_tl_full'::regnamespace::oid AS full_nsp \gset
 SELECT count(*) > 0 AS had_default_acl FROM pg_default_acl WHERE defaclnamespace = :full_nsp;
 SELECT rillflow.drop_tenant('regress_tl_full', force => true);
 SELECT (SELECT count(*) FROM rillflow.tenants WHERE name = 'regress_tl_full') AS tenant_rows,
+       (SELECT count(*) FROM rillflow.stores WHERE tenant = 'regress_tl_full') AS store_rows,
        (SELECT count(*) FROM pg_namespace WHERE nspname = 'rillflow_tenant_regress_tl_full') AS schemas,
        (SELECT count(*) FROM pg_class WHERE relnamespace = :full_nsp) AS relations,
        (SELECT count(*) FROM pg_default_acl WHERE defaclnamespace = :full_nsp) AS default_acls,
@@ -157,12 +158,13 @@ SELECT rillflow.drop_tenant('regress_tl_req', true);
 
 -- _register_restored_store: the only way a schema rillflow did not create
 -- becomes a store, so it checks everything, and is not PUBLIC's
-SELECT has_function_privilege('public', 'rillflow._register_restored_store(text, timestamptz)', 'EXECUTE')
+SELECT has_function_privilege('public', 'rillflow._register_restored_store(text, timestamptz, integer)', 'EXECUTE')
     AS public_may_register;
+SELECT rillflow._store_steps_version() AS steps \gset
 SET ROLE regress_tl_outsider;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 RESET ROLE;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 -- a store detached from the catalog (as pg_restore of an archive leaves one) is taken back, data intact
 SELECT rillflow.ensure_tenant('regress_tl_back');
 SET rillflow.tenant = 'regress_tl_back';
@@ -171,38 +173,48 @@ SELECT rillflow.create_collection('things');
 SELECT rillflow.add_duplicated_field('things', 'sku', 'sku', 'text');
 SELECT rillflow.doc_put('things', '7a000000-0000-0000-0000-0000000000da', '{"sku": "x"}');
 RESET rillflow.tenant;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
+-- detach it: no tenant row, no stores row
 DELETE FROM rillflow.tenants WHERE name = 'regress_tl_back';
-SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00');
+DELETE FROM rillflow.stores WHERE tenant = 'regress_tl_back';
+SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00', NULL); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00', :steps + 1); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00', :steps);
+SELECT s.tenant, s.schema_version = :steps AS current_version FROM rillflow.stores s WHERE s.tenant = 'regress_tl_back';
+SELECT drift FROM rillflow.tenant_status('regress_tl_back');
 SELECT "exists", created_at, streams, events, documents FROM rillflow.tenant_status('regress_tl_back');
 SET rillflow.tenant = 'regress_tl_back';
 SELECT rillflow.append_event('7a000000-0000-0000-0000-000000000010', 'A', '{}', expected_version => 1);
 RESET rillflow.tenant;
 -- a schema that is not a store's shape, or holds something of its own, is refused (42P06)
 DELETE FROM rillflow.tenants WHERE name = 'regress_tl_back';
+DELETE FROM rillflow.stores WHERE tenant = 'regress_tl_back';
 CREATE FUNCTION rillflow_tenant_regress_tl_back.planted() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 DROP FUNCTION rillflow_tenant_regress_tl_back.planted();
 CREATE FUNCTION public.regress_tl_planted() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE TRIGGER planted BEFORE INSERT ON rillflow_tenant_regress_tl_back.events
     FOR EACH ROW EXECUTE FUNCTION public.regress_tl_planted();
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 DROP TRIGGER planted ON rillflow_tenant_regress_tl_back.events;
 DROP FUNCTION public.regress_tl_planted();
 ALTER TABLE rillflow_tenant_regress_tl_back.streams OWNER TO regress_tl_outsider;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 ALTER TABLE rillflow_tenant_regress_tl_back.streams OWNER TO CURRENT_USER;
 ALTER TABLE rillflow_tenant_regress_tl_back.events ADD COLUMN extra int;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 ALTER TABLE rillflow_tenant_regress_tl_back.events DROP COLUMN extra;
 CREATE TABLE rillflow_tenant_regress_tl_back.doc_stray (id uuid);
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 DROP TABLE rillflow_tenant_regress_tl_back.doc_stray;
 ALTER TABLE rillflow_tenant_regress_tl_back.doc_things ADD COLUMN stray int;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 ALTER TABLE rillflow_tenant_regress_tl_back.doc_things DROP COLUMN stray;
+DROP INDEX rillflow_tenant_regress_tl_back.events_tx_idx;
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
+SELECT count(*) AS not_registered FROM rillflow.stores WHERE tenant = 'regress_tl_back';
 DROP TABLE rillflow_tenant_regress_tl_back.positions;
-SELECT rillflow._register_restored_store('regress_tl_back'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS not_registered FROM rillflow.tenants WHERE name = 'regress_tl_back';
 SET client_min_messages = warning;
 DROP SCHEMA rillflow_tenant_regress_tl_back CASCADE;

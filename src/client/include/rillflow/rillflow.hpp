@@ -6,6 +6,7 @@
 #include "rillflow/events.hpp"
 #include "rillflow/projection_daemon.hpp"
 #include "rillflow/projections.hpp"
+#include "rillflow/schema.hpp"
 #include "rillflow/session.hpp"
 #include "rillflow/sql.hpp"
 #include "rillflow/sqlstate.hpp"

@@ -177,8 +177,8 @@ AS $fn$
      ORDER BY 1;
 $fn$;
 
--- Drop a tenant: its store's schema with everything in it and its row in
--- rillflow.tenants; nothing of it is left (docs/tenancy.md, "Dropping a
+-- Drop a tenant: its store's schema with everything in it and its rows in
+-- rillflow.tenants and rillflow.stores; nothing of it is left (docs/tenancy.md, "Dropping a
 -- tenant"). Not SECURITY DEFINER: only the store's owner (a member of that
 -- role, or a superuser) may drop a store, so the caller needs that role's
 -- rights anyway; an admin of the tenant (grant_tenant) may not (42501).
@@ -257,6 +257,7 @@ BEGIN
         END IF;
         EXECUTE format('DROP SCHEMA %I CASCADE', store);
     END IF;
+    DELETE FROM rillflow.stores s WHERE s.schema_name OPERATOR(pg_catalog.=) store;
     DELETE FROM rillflow.tenants t WHERE t.name OPERATOR(pg_catalog.=) tenant;
 END
 $fn$;
@@ -272,10 +273,15 @@ REVOKE EXECUTE ON FUNCTION rillflow.drop_tenant(text, boolean) FROM PUBLIC;
 -- collection tables its registry lists, with a collection's columns and its
 -- duplicated fields), every object in it must be the
 -- extension owner's, nothing in it may call a function outside rillflow and
--- pg_catalog, and no tenant of that name may exist. 42P06 when any of this
--- fails, naming what. Not executable by PUBLIC: the extension's owner (who
--- must have made the schema, since it must own everything in it) runs it.
-CREATE OR REPLACE FUNCTION rillflow._register_restored_store(tenant text, created_at timestamptz DEFAULT NULL)
+-- pg_catalog, no tenant of that name may exist, and once recorded in
+-- rillflow.stores at the archive's schema version, the store must have the
+-- shape of that version (_store_problems: indexes, constraints, triggers,
+-- owner, grants). 42P06 when any of this fails, naming what. Then the store
+-- steps it lacks are applied (_store_migrate). Not executable by PUBLIC: the
+-- extension's owner (who must have made the schema, since it must own
+-- everything in it) runs it.
+CREATE OR REPLACE FUNCTION rillflow._register_restored_store(tenant text, created_at timestamptz DEFAULT NULL,
+                                                             schema_version integer DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -293,7 +299,8 @@ BEGIN
         RAISE EXCEPTION 'schema "%" does not exist', store USING ERRCODE = '3F000',
             HINT = 'Restore the archive''s schema first (rillflow tenants restore does both).';
     END IF;
-    IF EXISTS (SELECT FROM rillflow.tenants t WHERE t.name OPERATOR(pg_catalog.=) tenant) THEN
+    IF EXISTS (SELECT FROM rillflow.tenants t WHERE t.name OPERATOR(pg_catalog.=) tenant)
+       OR EXISTS (SELECT FROM rillflow.stores s WHERE s.schema_name OPERATOR(pg_catalog.=) store) THEN
         RAISE EXCEPTION 'tenant "%" exists already', tenant USING ERRCODE = '42710',
             HINT = 'A restore never replaces a live tenant; drop it first (rillflow.drop_tenant) if it is to be replaced.';
     END IF;
@@ -377,6 +384,21 @@ BEGIN
             INTO more USING nsp;
         problems := problems || coalesce(more, '{}');
     END IF;
+    IF cardinality(problems) = 0 THEN
+        IF _register_restored_store.schema_version IS NULL
+           OR _register_restored_store.schema_version NOT BETWEEN 1 AND rillflow._store_steps_version() THEN
+            RAISE EXCEPTION 'invalid store schema version %', coalesce(_register_restored_store.schema_version::text, 'NULL')
+                USING ERRCODE = '22023',
+                      HINT = format('The archive''s manifest gives it; this extension makes stores of versions 1 to %s.',
+                                    rillflow._store_steps_version());
+        END IF;
+        INSERT INTO rillflow.stores (schema_name, tenant, schema_version, created_at)
+            VALUES (store, tenant, _register_restored_store.schema_version,
+                    coalesce(_register_restored_store.created_at, now()));
+        problems := problems || ARRAY(
+            SELECT format('%s %s: %s', p.kind, coalesce(nullif(p.object, ''), 'schema'), p.problem)
+              FROM rillflow._store_problems(store) p ORDER BY 1);
+    END IF;
     IF cardinality(problems) > 0 THEN
         RAISE EXCEPTION 'schema "%" is not a rillflow store', store
             USING ERRCODE = '42P06',
@@ -385,6 +407,7 @@ BEGIN
     END IF;
     INSERT INTO rillflow.tenants (name, schema_name, created_at)
         VALUES (tenant, store, coalesce(_register_restored_store.created_at, now()));
+    PERFORM rillflow._store_migrate(store);     -- the steps added since the archive's version
 END
 $fn$;
-REVOKE EXECUTE ON FUNCTION rillflow._register_restored_store(text, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rillflow._register_restored_store(text, timestamptz, integer) FROM PUBLIC;

@@ -23,7 +23,8 @@ SELECT rillflow.doc_put('orders', '7a000000-0000-0000-0000-0000000000d3', '{"n":
 SELECT rillflow.doc_soft_delete('orders', '7a000000-0000-0000-0000-0000000000d3');
 SELECT rillflow.create_projection('p1', 'regress_tl_handler(rillflow.event_envelope)');
 RESET rillflow.tenant;
-SELECT "exists", schema_name, created_at IS NOT NULL AS has_created_at, schema_version, drift,
+SELECT "exists", schema_name, created_at IS NOT NULL AS has_created_at,
+       schema_version = rillflow._store_steps_version() AS current_version, drift,
        streams, events, documents, projections, size_bytes > 0 AS has_size
   FROM rillflow.tenant_status('regress_tl_full');
 SELECT "exists", schema_name, streams, events, documents, projections, size_bytes > 0 AS has_size
@@ -33,7 +34,8 @@ SELECT "exists", schema_name, created_at FROM rillflow.tenant_status('');
 SELECT * FROM rillflow.tenant_status(NULL); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.tenant_status('Bad Name'); \echo SQLSTATE :SQLSTATE
 -- list_tenants: the same columns, one row per tenant
-SELECT name, schema_name, schema_version, drift, streams, events, documents, projections, size_bytes > 0 AS has_size
+SELECT name, schema_name, schema_version = rillflow._store_steps_version() AS current_version, drift,
+       streams, events, documents, projections, size_bytes > 0 AS has_size
   FROM rillflow.list_tenants() WHERE name LIKE 'regress_tl_%';
 -- counts are NULL for a role that may not read the store; its size is anyone's to see
 SELECT rillflow.grant_tenant('regress_tl_full', 'regress_tl_reader', 'read');
@@ -177,8 +179,10 @@ SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo
 -- detach it: no tenant row, no stores row
 DELETE FROM rillflow.tenants WHERE name = 'regress_tl_back';
 DELETE FROM rillflow.stores WHERE tenant = 'regress_tl_back';
+\set VERBOSITY sqlstate
 SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00', NULL); \echo SQLSTATE :SQLSTATE
 SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00', :steps + 1); \echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
 SELECT rillflow._register_restored_store('regress_tl_back', '2020-01-01 00:00:00+00', :steps);
 SELECT s.tenant, s.schema_version = :steps AS current_version FROM rillflow.stores s WHERE s.tenant = 'regress_tl_back';
 SELECT drift FROM rillflow.tenant_status('regress_tl_back');

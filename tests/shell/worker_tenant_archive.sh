@@ -66,10 +66,12 @@ rf tenants archive acme --output "$work/acme" >/dev/null
 [ -s "$work/acme/store.dump" ] || fail "no dump written"
 manifest=$(cat "$work/acme/manifest.json")
 for want in '"tenant": "acme"' '"schema": "rillflow_tenant_acme"' '"events": 20' '"streams": 10' \
-            '"documents": 5' '"projections": 1' '"log_head": 20' '"schema_version": 1'; do
+            '"documents": 5' '"projections": 1' '"log_head": 20'; do
     grep -qF "$want" <<<"$manifest" || fail "manifest lacks $want: $manifest"
 done
 grep -q '"extension_version": "' <<<"$manifest" || fail "manifest lacks the extension version"
+steps=$(q -d $db -c "SELECT rillflow._store_steps_version()")
+grep -qF "\"schema_version\": $steps" <<<"$manifest" || fail "manifest lacks schema_version $steps: $manifest"
 grep -q '"created_at": "' <<<"$manifest" || fail "manifest lacks created_at"
 # an archive is never written over another
 if rf tenants archive acme --output "$work/acme" 2>"$work/err.txt"; then fail "archive wrote over an archive"; fi

@@ -88,5 +88,6 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_observe_commands(CLI::App& app, Context& ctx, Commands& commands);
 
 }  // namespace rillflow::cli

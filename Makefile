@@ -100,7 +100,9 @@ CODE_PARTS = \
 	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
 	src/extension/worker/sql/worker.sql \
-	src/extension/core/sql/tenant_lifecycle.sql
+	src/extension/core/sql/tenant_lifecycle.sql \
+	src/extension/observability/sql/metrics.sql \
+	src/extension/observability/sql/trace_mermaid.sql
 
 # The install script: the catalog, the steps, the code, the default store,
 # then who may execute what (privileges.sql sees every function).

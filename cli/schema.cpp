@@ -2,8 +2,8 @@
 // against the store steps and the shape of each store's version (docs/upgrades.md).
 //
 // Which stores: --all-tenants every store; --tenant T (the global option) that tenant's;
-// --schema S the store in schema S ("public", the seed's default, and "rillflow_default" are
-// the default store); none of them the default store.
+// --schema S (also global) the store in schema S ("public", the seed's default, and
+// "rillflow_default" are the default store); none of them the default store.
 #include <unistd.h>
 
 #include <iostream>
@@ -17,29 +17,19 @@ namespace {
 
 struct ScopeOptions {
     bool all_tenants = false;
-    std::string schema;
 };
 
 void add_scope_options(CLI::App* cmd, ScopeOptions& o) {
     cmd->add_flag("--all-tenants", o.all_tenants,
                   "Every store: the default store and each tenant's");
-    cmd->add_option("--schema", o.schema,
-                    "The store in this schema ('public' or 'rillflow_default': the default store)");
 }
 
+// --tenant and --schema (global options) name one store, as ctx.tenant; main.cpp refuses both.
 StoreScope scope_of(const ScopeOptions& o, const Context& ctx) {
-    int given = (o.all_tenants ? 1 : 0) + (o.schema.empty() ? 0 : 1) + (ctx.tenant.empty() ? 0 : 1);
-    if (given > 1) throw UsageError("give at most one of --all-tenants, --tenant and --schema");
+    if (o.all_tenants && (!ctx.tenant.empty() || ctx.one_store_named))
+        throw UsageError("give --all-tenants, or one store with --tenant or --schema, not both");
     if (o.all_tenants) return StoreScope::all();
-    if (!ctx.tenant.empty()) return StoreScope::tenant(ctx.tenant);
-    if (o.schema.empty() || o.schema == "public" || o.schema == "rillflow_default")
-        return StoreScope::default_store();
-    const std::string prefix = "rillflow_tenant_";
-    if (o.schema.compare(0, prefix.size(), prefix) == 0 && o.schema.size() > prefix.size())
-        return StoreScope::tenant(o.schema.substr(prefix.size()));
-    invalid("22023", "schema \"" + o.schema + "\" is not a rillflow store",
-            "A store's schema is rillflow_default or rillflow_tenant_<tenant>; rillflow health "
-            "schema --all-tenants lists them.");
+    return StoreScope::tenant(ctx.tenant);  // "" is the default store
 }
 
 std::string store_label(const std::string& store, const std::optional<std::string>& tenant) {

@@ -45,6 +45,8 @@ DECLARE
         -- recorded shapes, nothing of a store's rows
         '_stores_for', '_store_steps_version', '_store_schema_version', '_store_has_drift', '_store_shape',
         '_is_collection_table', '_store_problems', '_store_repair', '_store_plan', '_store_owner',
+        -- metrics() and trace_mermaid() with the caller's rights: what it may read
+        '_store_metrics', '_mermaid_label',
         -- schema_sync's: they refuse (42501) a caller that does not act as the
         -- store's owner, and then do only what the owner may
         '_store_sync', '_store_migrate',

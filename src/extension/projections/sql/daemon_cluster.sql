@@ -269,6 +269,26 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.cluster_status(text) IS 'The nodes of a daemon cluster, their roles, heartbeats and lease';
 
+-- Every cluster of the current store: its hot node (while its lease is live),
+-- the lease, the fencing token and how many nodes it has.
+CREATE OR REPLACE FUNCTION rillflow.list_clusters()
+    RETURNS TABLE (cluster text, hot_node text, lease_expires_at timestamptz, token bigint, nodes bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT c.cluster,
+               CASE WHEN c.lease_expires_at > clock_timestamp() THEN c.hot_node END,
+               c.lease_expires_at, c.fencing_token,
+               (SELECT count(*) FROM %1$I.daemon_nodes n WHERE n.cluster = c.cluster)
+          FROM %1$I.daemon_clusters c
+         ORDER BY c.cluster
+    $q$, rillflow.current_store());
+END
+$fn$;
+COMMENT ON FUNCTION rillflow.list_clusters() IS 'The daemon clusters of the current store, their hot nodes and sizes';
+
 -- Makes `node` the hot node now, whoever held the lease: a new token, a lease
 -- of the node's own TTL. The old holder learns it is cold at its next
 -- heartbeat and cannot pass cluster_fence meanwhile. Returns the new token.

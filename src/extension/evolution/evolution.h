@@ -65,8 +65,22 @@ extern void rf_upcasters_release(RfUpcasters *ups);
  */
 extern bool rf_upcast_fields(RfUpcasters *ups, Datum *values, bool *isnull);
 
-/* The same for an envelope Datum: a new one when upcast, else the same. */
-extern Datum rf_upcast_envelope(RfUpcasters *ups, Datum envelope);
+/* A filter on the types as read (upcast): NULL types for none. */
+typedef struct RfTypeFilter
+{
+	Datum	   *types;
+	int			ntypes;
+} RfTypeFilter;
+
+extern void rf_type_filter_init(RfTypeFilter *filter, Datum types);
+extern bool rf_type_filter_match(const RfTypeFilter *filter, Datum type);
+
+/*
+ * The same for an envelope Datum: a new one when upcast, else the same;
+ * *wanted says whether its type as read passes `filter` (NULL: every type).
+ */
+extern Datum rf_upcast_envelope(RfUpcasters *ups, Datum envelope, const RfTypeFilter *filter,
+								bool *wanted);
 
 /*
  * The stored types to read when a caller filters on `types` (a text[]):

@@ -450,6 +450,15 @@ rf_call_step(RfUpcasters *ups, RfUpcastStep *step, Datum *values, bool *isnull)
 	return result;
 }
 
+static bool
+rf_type_in(Datum type, Datum *types, int ntypes)
+{
+	for (int i = 0; i < ntypes; i++)
+		if (DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, type, types[i])))
+			return true;
+	return false;
+}
+
 bool
 rf_upcast_fields(RfUpcasters *ups, Datum *values, bool *isnull)
 {
@@ -474,16 +483,33 @@ rf_upcast_fields(RfUpcasters *ups, Datum *values, bool *isnull)
 	return true;
 }
 
+void
+rf_type_filter_init(RfTypeFilter *filter, Datum types)
+{
+	filter->types = NULL;
+	filter->ntypes = 0;
+	if (types != (Datum) 0)
+		deconstruct_array(DatumGetArrayTypeP(types), TEXTOID, -1, false, TYPALIGN_INT,
+						  &filter->types, NULL, &filter->ntypes);
+}
+
+bool
+rf_type_filter_match(const RfTypeFilter *filter, Datum type)
+{
+	return filter == NULL || filter->types == NULL || rf_type_in(type, filter->types, filter->ntypes);
+}
+
 Datum
-rf_upcast_envelope(RfUpcasters *ups, Datum envelope)
+rf_upcast_envelope(RfUpcasters *ups, Datum envelope, const RfTypeFilter *filter, bool *wanted)
 {
 	HeapTupleHeader th;
 	HeapTupleData tuple;
 	TupleDesc	desc;
 	Datum		values[RF_ENV_NATTS];
 	bool		isnull[RF_ENV_NATTS];
-	Datum		result;
+	Datum		result = envelope;
 
+	*wanted = true;
 	if (ups == NULL)
 		return envelope;
 	th = DatumGetHeapTupleHeader(envelope);
@@ -494,24 +520,13 @@ rf_upcast_envelope(RfUpcasters *ups, Datum envelope)
 	tuple.t_data = th;
 	Assert(desc->natts == RF_ENV_NATTS);
 	heap_deform_tuple(&tuple, desc, values, isnull);
-	if (!rf_upcast_fields(ups, values, isnull))
-	{
-		ReleaseTupleDesc(desc);
-		return envelope;
-	}
-	result = HeapTupleGetDatum(heap_form_tuple(desc, values, isnull));
+	if (rf_upcast_fields(ups, values, isnull))
+		result = HeapTupleGetDatum(heap_form_tuple(desc, values, isnull));
+	*wanted = rf_type_filter_match(filter, values[RF_ENV_TYPE]);
 	ReleaseTupleDesc(desc);
 	return result;
 }
 
-static bool
-rf_type_in(Datum type, Datum *types, int ntypes)
-{
-	for (int i = 0; i < ntypes; i++)
-		if (DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, type, types[i])))
-			return true;
-	return false;
-}
 
 Datum
 rf_upcast_source_types(RfUpcasters *ups, Datum types)

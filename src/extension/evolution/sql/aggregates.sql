@@ -155,9 +155,11 @@ BEGIN
     IF aggregate IS NOT NULL THEN
         PERFORM rillflow._check_aggregate_name(aggregate);
         EXECUTE format('SELECT FROM %I.aggregates WHERE name = $1', store) USING aggregate;
-        IF NOT FOUND THEN
+        GET DIAGNOSTICS done = ROW_COUNT;
+        IF done = 0 THEN
             RAISE EXCEPTION 'aggregate "%" does not exist', aggregate USING ERRCODE = 'RF004';
         END IF;
+        done := 0;
     END IF;
     IF batch IS NULL OR batch < 1 OR batch > 100000 THEN
         RAISE EXCEPTION 'batch must be from 1 to 100000, not %', coalesce(batch::text, 'NULL') USING ERRCODE = '22023';

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
     add_tenants_commands(app, ctx, commands);
     add_docs_commands(app, ctx, commands);
     add_projections_commands(app, ctx, commands);
+    add_upcasters_commands(app, ctx, commands);
+    add_snapshots_commands(app, ctx, commands);
 
     try {
         app.parse(argc, argv);

@@ -7,8 +7,10 @@ namespace rillflow::cli {
 namespace {
 
 Json step_json(const UpcasterStep& s) {
-    Json j = {{"event_type", s.event_type}, {"from_version", s.from_version},
-              {"to_type", s.to_type},       {"to_version", s.to_version},
+    Json j = {{"event_type", s.event_type},
+              {"from_version", s.from_version},
+              {"to_type", s.to_type},
+              {"to_version", s.to_version},
               {"fn", s.fn}};
     if (!s.owner.empty()) j["owner"] = s.owner;
     return j;
@@ -16,7 +18,8 @@ Json step_json(const UpcasterStep& s) {
 
 std::string step_line(const UpcasterStep& s) {
     return s.event_type + " v" + std::to_string(s.from_version) + " -> " + s.to_type + " v" +
-           std::to_string(s.to_version) + "  " + s.fn + (s.owner.empty() ? "" : "  (" + s.owner + ")");
+           std::to_string(s.to_version) + "  " + s.fn +
+           (s.owner.empty() ? "" : "  (" + s.owner + ")");
 }
 
 }  // namespace
@@ -62,13 +65,15 @@ void add_upcasters_commands(CLI::App& app, Context& ctx, Commands& commands) {
             ->check(at_least(1));
         commands.add(cmd, [&ctx, a] {
             std::vector<UpcasterStep> steps =
-                Upcasters(ctx.store()).path(a->from_type, a->from_version, a->to_type, a->to_version);
+                Upcasters(ctx.store())
+                    .path(a->from_type, a->from_version, a->to_type, a->to_version);
             if (ctx.json) {
                 Json list = Json::array();
                 for (const auto& s : steps) list.push_back(step_json(s));
                 print_json({{"steps", list}});
             } else if (steps.empty()) {
-                print_line("no steps: already at " + a->to_type + " v" + std::to_string(a->to_version));
+                print_line("no steps: already at " + a->to_type + " v" +
+                           std::to_string(a->to_version));
             } else {
                 int n = 0;
                 for (const auto& s : steps) print_line(std::to_string(++n) + ". " + step_line(s));

@@ -38,7 +38,8 @@ TEST_F(EvolutionCli, UpcastersListAndPath) {
     const std::string fn = unique("cli_up_");
     ASSERT_TRUE(sql("CREATE FUNCTION public." + fn +
                     "(b jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT b'; "
-                    "SELECT rillflow.register_upcaster('OrderPlaced', 1, 2, 'public." + fn +
+                    "SELECT rillflow.register_upcaster('OrderPlaced', 1, 2, 'public." +
+                    fn +
                     "(jsonb)'); SELECT rillflow.register_upcaster('OrderPlaced', 2, 3, 'public." +
                     fn + "(jsonb)')"));
     o = run({"upcasters", "list", "--tenant", tenant_, "--json"});
@@ -68,22 +69,24 @@ TEST_F(EvolutionCli, UpcastersListAndPath) {
 
 TEST_F(EvolutionCli, SnapshotsCompactOnceAndRunUntilIdle) {
     const std::string fn = unique("cli_fold_");
-    ASSERT_TRUE(sql(
-        "CREATE FUNCTION public." + fn +
-        "(s jsonb, e rillflow.event_envelope) RETURNS jsonb LANGUAGE sql AS "
-        "'SELECT jsonb_build_object(''n'', (s->>''n'')::int + 1)'; "
-        "SELECT rillflow.create_aggregate('counter', 'public." + fn +
-        "(jsonb,rillflow.event_envelope)', jsonb_build_object('n', 0)); "
-        "SELECT count(*) FROM generate_series(1, 5) i, LATERAL rillflow.aggregate_commit("
-        "'counter', ('dddddddd-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, (SELECT jsonb_agg(jsonb_build_object('type', 'A', "
-        "'body', '{}'::jsonb)) FROM generate_series(1, 3)))"));
+    ASSERT_TRUE(
+        sql("CREATE FUNCTION public." + fn +
+            "(s jsonb, e rillflow.event_envelope) RETURNS jsonb LANGUAGE sql AS "
+            "'SELECT jsonb_build_object(''n'', (s->>''n'')::int + 1)'; "
+            "SELECT rillflow.create_aggregate('counter', 'public." +
+            fn +
+            "(jsonb,rillflow.event_envelope)', jsonb_build_object('n', 0)); "
+            "SELECT count(*) FROM generate_series(1, 5) i, LATERAL rillflow.aggregate_commit("
+            "'counter', ('dddddddd-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, (SELECT "
+            "jsonb_agg(jsonb_build_object('type', 'A', "
+            "'body', '{}'::jsonb)) FROM generate_series(1, 3)))"));
 
-    Output o = run({"snapshots", "compact-once", "--tenant", tenant_, "--threshold", "3",
-                    "--batch", "2", "--json"});
+    Output o = run({"snapshots", "compact-once", "--tenant", tenant_, "--threshold", "3", "--batch",
+                    "2", "--json"});
     ASSERT_EQ(o.code, 0) << o;
     EXPECT_EQ(parse(o)["snapshotted"], 2) << o;
-    o = run({"snapshots", "run-until-idle", "--tenant", tenant_, "--threshold", "3", "--batch",
-             "2", "--aggregate", "counter"});
+    o = run({"snapshots", "run-until-idle", "--tenant", tenant_, "--threshold", "3", "--batch", "2",
+             "--aggregate", "counter"});
     EXPECT_EQ(o.code, 0) << o;
     EXPECT_NE(o.out.find("snapshotted 3 streams"), std::string::npos) << o;
     o = run({"snapshots", "compact-once", "--tenant", tenant_, "--threshold", "3"});

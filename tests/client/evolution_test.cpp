@@ -68,7 +68,8 @@ TEST_F(EvolutionTest, ClientUpcastersRunAfterTheServersChainOnEveryRead) {
     auto registry = std::make_shared<UpcasterRegistry>();
     registry->add(Upcaster{"Placed", 2, "OrderPlaced", 3, [](const json& body) {
                                json out = body;
-                               out["client"] = body.value("server", false);  // saw the server's step
+                               out["client"] =
+                                   body.value("server", false);  // saw the server's step
                                return out;
                            }});
     Store store = with_registry(registry);

@@ -254,8 +254,10 @@ int SqlAggregates::run_snapshotter(int threshold, int batch,
 
 namespace detail {
 
-std::optional<std::pair<std::int64_t, json>> AggregateIo::load_snapshot(
-    Transaction& tx, const Uuid& id, const std::string& name, int state_version) {
+std::optional<std::pair<std::int64_t, json>> AggregateIo::load_snapshot(Transaction& tx,
+                                                                        const Uuid& id,
+                                                                        const std::string& name,
+                                                                        int state_version) {
     Result r = tx.exec(
         "SELECT version, state FROM rillflow.snapshot_load($1::uuid, $2::text, $3::integer)",
         {id, name, state_version});
@@ -308,8 +310,9 @@ void AggregateIo::conflict(const Uuid& id, const Expected& expected, std::int64_
 }
 
 void AggregateIo::rejected(const std::string& name, const Uuid& id) {
-    throw SqlError("23514", "a validator rejected the new state of aggregate \"" + name +
-                                "\" on stream " + id.to_string(),
+    throw SqlError("23514",
+                   "a validator rejected the new state of aggregate \"" + name + "\" on stream " +
+                       id.to_string(),
                    "Nothing was appended.");
 }
 

@@ -65,10 +65,17 @@ static const RfPlanSpec rf_snapshot_plan = {
 };
 
 /* The envelope columns of read_stream, from a version on. */
+/*
+ * The position is a scalar subquery (an index probe per event) rather than a
+ * join: a generic plan of the join, which cannot know how short the tail is,
+ * hashes the whole positions table, and a load from a snapshot would pay for
+ * the whole log.
+ */
 static const RfPlanSpec rf_tail_plan = {
-	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
+	"SELECT (SELECT p.position FROM %s.positions p WHERE p.seq OPERATOR(pg_catalog.=) e.seq), "
+	"  e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
 	"  e.event_id, e.causation_id, e.correlation_id, e.created_at "
-	"FROM %s.events e LEFT JOIN %s.positions p ON p.seq OPERATOR(pg_catalog.=) e.seq "
+	"FROM %s.events e "
 	"WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 "
 	"ORDER BY e.version",
 	2, {UUIDOID, INT8OID}

@@ -75,6 +75,7 @@ typedef struct RfUpcastStep
 	char	   *from_type;
 	int32		from_version;
 	char	   *to_type;
+	Datum		to_type_datum;	/* to_type as text, made once */
 	int32		to_version;
 	Oid			fn;
 	Oid			owner;
@@ -211,8 +212,10 @@ rf_register_callbacks(void)
 static void
 rf_make_key(char *key, int32 version, const char *type, int typelen)
 {
-	int			n = snprintf(key, RF_UPCAST_KEYLEN, "%d:", version);
+	/* pg_ltoa, not snprintf: this runs for every event read */
+	int			n = pg_ltoa(version, key);
 
+	key[n++] = ':';
 	typelen = Min(typelen, RF_UPCAST_KEYLEN - n - 1);
 	memcpy(key + n, type, typelen);
 	key[n + typelen] = '\0';
@@ -283,6 +286,7 @@ rf_load(const RfStore *store)
 		step->from_version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 		step->to_version = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		step->to_type = SPI_getvalue(tup, desc, 4);
+		step->to_type_datum = CStringGetTextDatum(step->to_type);
 		step->fn = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
 		step->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
 		step->takes_envelope = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
@@ -394,16 +398,17 @@ rf_event_where(Datum *values, bool *isnull)
 					DatumGetInt64(values[RF_ENV_VERSION]));
 }
 
-/* Call one step on the event as it is now; returns the new body. */
+/*
+ * Call one step on the event as it is now, already as its owner
+ * (rf_upcast_fields); returns the new body.
+ */
 static Datum
 rf_call_step(RfUpcasters *ups, RfUpcastStep *step, Datum *values, bool *isnull)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile Datum result = (Datum) 0;
 	volatile bool result_null = false;
-	RfUserCall	call;
 
-	rf_step_ready(ups, step);
 	PG_TRY();
 	{
 		LOCAL_FCINFO(fcinfo, 1);
@@ -413,13 +418,11 @@ rf_call_step(RfUpcasters *ups, RfUpcastStep *step, Datum *values, bool *isnull)
 			arg = HeapTupleGetDatum(heap_form_tuple(ups->envelope_desc, values, isnull));
 		else
 			arg = values[RF_ENV_BODY];
-		rf_user_call_enter(&call, step->owner);
 		InitFunctionCallInfoData(*fcinfo, &step->flinfo, 1, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = arg;
 		fcinfo->args[0].isnull = false;
 		result = FunctionCallInvoke(fcinfo);
 		result_null = fcinfo->isnull;
-		rf_user_call_leave(&call);
 	}
 	PG_CATCH();
 	{
@@ -459,27 +462,57 @@ rf_type_in(Datum type, Datum *types, int ntypes)
 	return false;
 }
 
-bool
-rf_upcast_fields(RfUpcasters *ups, Datum *values, bool *isnull)
+/* The chain of an event's stored (type, event_version); NULL when none. */
+static RfUpcastChain *
+rf_event_chain(RfUpcasters *ups, const Datum *values, const bool *isnull)
 {
 	text	   *type;
-	RfUpcastChain *chain;
 
 	if (ups == NULL || isnull[RF_ENV_TYPE] || isnull[RF_ENV_EVENT_VERSION])
-		return false;
+		return NULL;
 	type = DatumGetTextPP(values[RF_ENV_TYPE]);
-	chain = rf_chain(ups, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type),
-					 DatumGetInt32(values[RF_ENV_EVENT_VERSION]));
-	if (chain == NULL)
-		return false;
+	return rf_chain(ups, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type),
+					DatumGetInt32(values[RF_ENV_EVENT_VERSION]));
+}
+
+/* Run a chain on an event's fields (rf_upcast_fields). */
+static void
+rf_run_chain(RfUpcasters *ups, RfUpcastChain *chain, Datum *values, bool *isnull)
+{
+	RfUserCall	call;
+	for (int i = 0; i < chain->nsteps; i++)
+		rf_step_ready(ups, chain->steps[i]);
+
+	/*
+	 * Each step runs as its owner, restricted, in a GUC nest level; steps in
+	 * a row of one owner share it (settings one leaves are its owner's own),
+	 * since opening and closing a nest level walks every setting.
+	 */
 	for (int i = 0; i < chain->nsteps; i++)
 	{
 		RfUpcastStep *step = chain->steps[i];
 
+		if (i == 0 || step->owner != chain->steps[i - 1]->owner)
+		{
+			if (i > 0)
+				rf_user_call_leave(&call);
+			rf_user_call_enter(&call, step->owner);
+		}
 		values[RF_ENV_BODY] = rf_call_step(ups, step, values, isnull);
-		values[RF_ENV_TYPE] = CStringGetTextDatum(step->to_type);
+		values[RF_ENV_TYPE] = step->to_type_datum;
 		values[RF_ENV_EVENT_VERSION] = Int32GetDatum(step->to_version);
 	}
+	rf_user_call_leave(&call);
+}
+
+bool
+rf_upcast_fields(RfUpcasters *ups, Datum *values, bool *isnull)
+{
+	RfUpcastChain *chain = rf_event_chain(ups, values, isnull);
+
+	if (chain == NULL)
+		return false;
+	rf_run_chain(ups, chain, values, isnull);
 	return true;
 }
 
@@ -583,23 +616,30 @@ rf_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContext old;
 	bool		ok = true;
 	int			natts = slot->tts_tupleDescriptor->natts;
+	RfUpcastChain *chain;
 
-	slot_getallattrs(slot);
+	/* Most events have no chain: look at their type and version only. */
+	slot_getsomeattrs(slot, RF_ENV_EVENT_VERSION + 1);
+	chain = rf_event_chain(r->ups, slot->tts_values, slot->tts_isnull);
 	old = MemoryContextSwitchTo(r->rowcxt);
-	ExecClearTuple(r->slot);
-	memcpy(r->slot->tts_values, slot->tts_values, sizeof(Datum) * natts);
-	memcpy(r->slot->tts_isnull, slot->tts_isnull, sizeof(bool) * natts);
-	if (rf_upcast_fields(r->ups, r->slot->tts_values, r->slot->tts_isnull))
+	if (chain != NULL)
 	{
+		slot_getallattrs(slot);
+		ExecClearTuple(r->slot);
+		memcpy(r->slot->tts_values, slot->tts_values, sizeof(Datum) * natts);
+		memcpy(r->slot->tts_isnull, slot->tts_isnull, sizeof(bool) * natts);
+		rf_run_chain(r->ups, chain, r->slot->tts_values, r->slot->tts_isnull);
 		ExecStoreVirtualTuple(r->slot);
 		if (r->types == NULL || rf_type_in(r->slot->tts_values[RF_ENV_TYPE], r->types, r->ntypes))
 			ok = r->inner->receiveSlot(r->slot, r->inner);
+		MemoryContextSwitchTo(old);
+		ExecClearTuple(r->slot);
+		MemoryContextReset(r->rowcxt);
+		return ok;
 	}
-	else if (r->types == NULL || rf_type_in(slot->tts_values[RF_ENV_TYPE], r->types, r->ntypes))
+	if (r->types == NULL || rf_type_in(slot->tts_values[RF_ENV_TYPE], r->types, r->ntypes))
 		ok = r->inner->receiveSlot(slot, r->inner);
 	MemoryContextSwitchTo(old);
-	ExecClearTuple(r->slot);
-	MemoryContextReset(r->rowcxt);
 	return ok;
 }
 

@@ -63,8 +63,7 @@ struct AsyncUpcaster {
     /// @brief The event_version it gives; above from_version.
     int to_version = 2;
     /// @brief The new body, some time later.
-    std::function<std::future<nlohmann::json>(const EventEnvelope& event, const Store& store)>
-        fn;
+    std::function<std::future<nlohmann::json>(const EventEnvelope& event, const Store& store)> fn;
 
     /// @brief Calls fn.
     std::future<nlohmann::json> upcast(const EventEnvelope& event, const Store& store) const {
@@ -131,8 +130,7 @@ class RILLFLOW_EXPORT Upcasters {
     /// @brief The steps from one (type, version) to another. @throws NotFound (RF004) when the
     /// chain does not pass through it.
     [[nodiscard]] std::vector<UpcasterStep> path(const std::string& from_type, int from_version,
-                                                 const std::string& to_type,
-                                                 int to_version) const;
+                                                 const std::string& to_type, int to_version) const;
 
   private:
     Store store_;
@@ -175,8 +173,7 @@ struct RILLFLOW_EXPORT AggregateIo {
     static std::optional<std::pair<std::int64_t, nlohmann::json>> load_snapshot(
         Transaction& tx, const Uuid& id, const std::string& name, int state_version);
     static void save_snapshot(Transaction& tx, const Uuid& id, const std::string& name,
-                              std::int64_t version, const nlohmann::json& state,
-                              int state_version);
+                              std::int64_t version, const nlohmann::json& state, int state_version);
     static void track(Transaction& tx, const std::string& name, const Uuid& id);
     // Events of the stream from a version on, upcast (server chains, then the client's).
     static std::vector<EventEnvelope> read(Transaction& tx, const Store& store, const Uuid& id,
@@ -189,8 +186,8 @@ struct RILLFLOW_EXPORT AggregateIo {
     [[noreturn]] static void rejected(const std::string& name, const Uuid& id);
     static void check_expected(const Uuid& id, const Expected& expected, std::int64_t actual);
     static void check_name(const std::string& name);
-    static std::vector<Uuid> candidates(Transaction& tx, const std::string& name,
-                                        int threshold, int batch, int state_version);
+    static std::vector<Uuid> candidates(Transaction& tx, const std::string& name, int threshold,
+                                        int batch, int state_version);
 };
 
 template <typename T, typename = void>
@@ -283,8 +280,8 @@ class AggregateRepository {
     std::int64_t commit_and_snapshot(const Uuid& id, T& agg, const std::vector<EventData>& events,
                                      int every_n) const {
         if (every_n < 1) {
-            throw InvalidArgument("22023", "every_n must be at least 1, not " +
-                                               std::to_string(every_n));
+            throw InvalidArgument("22023",
+                                  "every_n must be at least 1, not " + std::to_string(every_n));
         }
         Transaction tx = store_.transaction();
         T next = agg;

@@ -18,6 +18,7 @@
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
 #include "rillflow/projections.hpp"
+#include "rillflow/schema.hpp"
 #include "rillflow/session.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
@@ -162,6 +163,10 @@ class RILLFLOW_EXPORT Store {
     /// @brief The projection admin API (in-database and external projections, the dead-letter
     /// queue, daemon clusters); each call borrows a pooled connection.
     [[nodiscard]] Projections projections() const;
+
+    /// @brief The stores' schema admin API (schema_plan, schema_sync, schema_health), over
+    /// every store or one, whatever tenant this Store acts on.
+    [[nodiscard]] SchemaAdmin schema() const;
 
   private:
     friend class StoreBuilder;

@@ -115,6 +115,8 @@ BEGIN ATOMIC
            ('write', 'TABLE', 'idempotency_keys', 'INSERT'),
            ('write', 'TABLE', 'stream_aliases', 'INSERT'),
            ('write', 'SEQUENCE', 'events_seq', 'USAGE'),
+           ('write', 'TABLE', 'snapshots', 'INSERT, UPDATE, DELETE'),
+           ('write', 'TABLE', 'aggregate_streams', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'collections', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'duplicated_fields', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'compiled_queries', 'INSERT, UPDATE, DELETE'),
@@ -122,7 +124,9 @@ BEGIN ATOMIC
            ('admin', 'TABLE', 'projection_dlq', 'INSERT, UPDATE, DELETE'),
            ('admin', 'SEQUENCE', 'projection_dlq_seq', 'USAGE'),
            ('admin', 'TABLE', 'daemon_clusters', 'INSERT, UPDATE, DELETE'),
-           ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE');
+           ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'upcasters', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'aggregates', 'INSERT, UPDATE, DELETE');
 END;
 
 -- The store's owner, or 42501 unless the current user acts with its rights

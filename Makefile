@@ -108,6 +108,7 @@ CODE_PARTS = \
 	src/extension/evolution/sql/snapshots.sql \
 	src/extension/evolution/sql/aggregates.sql \
 	src/extension/worker/sql/worker.sql \
+	src/extension/core/sql/tenant_lifecycle.sql \
 	src/extension/observability/sql/metrics.sql \
 	src/extension/observability/sql/trace_mermaid.sql
 

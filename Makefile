@@ -7,7 +7,7 @@
 #   make bench      run the benchmarks on a throwaway cluster
 #
 # Folders: src/extension/<subsystem>/ (core, events, documents, query,
-# projections, worker) hold each subsystem's C sources and headers, its SQL parts
+# projections, evolution, worker) hold each subsystem's C sources and headers, its SQL parts
 # under <subsystem>/sql/, and a README of its invariants; the parts, in the
 # order SQL_PARTS gives, make the versioned install script. sql/ + expected/
 # pg_regress inputs and outputs; regress/specs + regress/expected isolation
@@ -51,6 +51,9 @@ OBJS = \
 	src/extension/projections/projection_runtime.o \
 	src/extension/projections/wait.o \
 	src/extension/projections/function_refs.o \
+	src/extension/evolution/user_code.o \
+	src/extension/evolution/upcast.o \
+	src/extension/evolution/aggregates.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
@@ -76,7 +79,8 @@ STORE_STEPS = \
 	src/extension/store/0003_projections.sql \
 	src/extension/store/0004_daemon.sql \
 	src/extension/store/0005_owners.sql \
-	src/extension/store/0006_function_refs.sql
+	src/extension/store/0006_evolution.sql \
+	src/extension/store/0007_function_refs.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql
@@ -103,8 +107,15 @@ CODE_PARTS = \
 	src/extension/projections/sql/runtime.sql \
 	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
+	src/extension/evolution/sql/store.sql \
+	src/extension/evolution/sql/upcasters.sql \
+	src/extension/evolution/sql/snapshots.sql \
+	src/extension/evolution/sql/aggregates.sql \
 	src/extension/worker/sql/worker.sql \
-	src/extension/worker/sql/maintenance.sql
+	src/extension/worker/sql/maintenance.sql \
+	src/extension/core/sql/tenant_lifecycle.sql \
+	src/extension/observability/sql/metrics.sql \
+	src/extension/observability/sql/trace_mermaid.sql
 
 # The install script: the catalog, the steps, the code, the default store,
 # then who may execute what (privileges.sql sees every function).

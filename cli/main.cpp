@@ -87,7 +87,10 @@ int main(int argc, char** argv) {
     add_docs_commands(app, ctx, commands);
     add_projections_commands(app, ctx, commands);
     add_maintenance_commands(app, ctx, commands);
+    add_upcasters_commands(app, ctx, commands);
+    add_snapshots_commands(app, ctx, commands);
     add_schema_commands(app, ctx, commands);
+    add_observe_commands(app, ctx, commands);
 
     // An unknown command is named, with the known ones (CLI11 would only say that a
     // subcommand is required, or that an argument was not expected).

@@ -9,7 +9,7 @@
 # A cluster that was already running is left running; one this script started
 # is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
 # and round of the event benchmark (default 4; three rounds);
-# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections: all by default);
+# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,evolution: all by default);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
 # benchmarks (1,000,000 each by default).
 set -euo pipefail
@@ -35,7 +35,7 @@ echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || set
     FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
                                     'max_wal_size', 'shared_preload_libraries')")"
 echo
-only=${RILLFLOW_BENCH_ONLY:-events,docs,projections}
+only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,evolution}
 if [[ ",$only," == *,events,* ]]; then
     echo "== events"
     DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
@@ -49,6 +49,11 @@ fi
 if [[ ",$only," == *,projections,* ]]; then
     echo "== projections"
     DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-1000000}"
+    echo
+fi
+if [[ ",$only," == *,evolution,* ]]; then
+    echo "== event evolution"
+    DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench
     echo
 fi
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the run"

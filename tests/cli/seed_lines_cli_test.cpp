@@ -66,7 +66,8 @@ TEST_F(SeedLines, SchemaPicksTheStore) {
 TEST_F(SeedLines, ProjectionCommandsAsTheSeedSpellsThem) {
     // an external projection to move, and a cluster to list, promote and demote
     const std::string t = tenant_;
-    Output o = run({"--tenant", t, "events", "append", random_uuid(), "--type", "A", "--body", "{}"});
+    Output o =
+        run({"--tenant", t, "events", "append", random_uuid(), "--type", "A", "--body", "{}"});
     ASSERT_EQ(o.code, 0) << o;
     o = run({"--json", "--tenant", t, "projections", "run-once"});
     ASSERT_EQ(o.code, 0) << o;
@@ -122,7 +123,8 @@ TEST_F(SeedLines, AClusterIsListedPromotedAndDemotedByName) {
     ASSERT_EQ(o.code, 0) << o;
     EXPECT_EQ(parse(o)["node"], "n1") << o;
     EXPECT_EQ(parse(o)["was_hot"], true) << o;
-    o = run({"--json", "--tenant", t, "projections", "promote", "--cluster", cluster, "--node", "n1"});
+    o = run(
+        {"--json", "--tenant", t, "projections", "promote", "--cluster", cluster, "--node", "n1"});
     ASSERT_EQ(o.code, 0) << o;
     EXPECT_EQ(parse(o)["hot"], "n1") << o;
 

@@ -59,7 +59,25 @@ bool replayed(Connection& c, const std::string& lsn, std::chrono::milliseconds w
 
 }  // namespace
 
-Lease acquire_for_read(StoreState& store, ReadKind kind) {
+Lease acquire_for_read(StoreState& store, ReadKind kind, ReadTenant for_tenant) {
+    std::string tenant;
+    if (for_tenant == ReadTenant::ForCall) {
+        tenant = tenant_for_call(store);
+        // A tenant this Store has not used yet is looked up, or created, on the primary
+        // (a standby cannot run ensure_tenant); that lease counts as a write, so the read
+        // below waits for the replica to have the new store.
+        if (store.strategy == TenantStrategy::SchemaPerTenant && !tenant.empty()) {
+            bool known;
+            {
+                std::lock_guard<std::mutex> lock(store.tenants->mutex);
+                known = store.tenants->known.count(tenant) != 0;
+            }
+            if (!known) {
+                Lease primary = store.pool->acquire();
+                ensure_known_tenant(store, *primary, tenant);
+            }
+        }
+    }
     if (!store.replicas.empty()) {
         const std::string lsn = written_lsn(store, kind);
         const std::size_t n = store.replicas.size();
@@ -67,7 +85,10 @@ Lease acquire_for_read(StoreState& store, ReadKind kind) {
         for (std::size_t i = 0; i < n; ++i) {
             try {
                 Lease lease = store.replicas[(first + i) % n]->acquire();
-                if (lsn.empty() || replayed(*lease, lsn, store.replica_wait)) return lease;
+                if (lsn.empty() || replayed(*lease, lsn, store.replica_wait)) {
+                    if (for_tenant == ReadTenant::ForCall) lease->use_tenant(tenant);
+                    return lease;
+                }
                 break;  // behind: the primary has this Store's writes
             } catch (const ConnectionError&) {
                 // this replica is down: the next one, then the primary
@@ -76,6 +97,7 @@ Lease acquire_for_read(StoreState& store, ReadKind kind) {
     }
     Lease lease = store.pool->acquire();
     lease.uncounted();
+    if (for_tenant == ReadTenant::ForCall) lease->use_tenant(tenant);
     return lease;
 }
 

@@ -31,7 +31,7 @@ auto run_on(const std::shared_ptr<StoreState>& store, const std::shared_ptr<TxSt
         }
         return f(*tx->lease);
     }
-    Lease lease = store->pool->acquire();
+    Lease lease = acquire(*store);
     return f(*lease);
 }
 
@@ -39,9 +39,15 @@ auto run_on(const std::shared_ptr<StoreState>& store, const std::shared_ptr<TxSt
 /// from ticks on the primary: replicas.cpp).
 enum class ReadKind { Data, Log };
 
+/// Whether a read acts on a tenant's store (set on the connection as acquire() does) or on
+/// none (list_tenants, tenant_status: the whole database).
+enum class ReadTenant { ForCall, None };
+
 /// A connection for a read outside a transaction: a read replica that has replayed this
-/// Store's writes (replicas.cpp), else the primary.
-Lease acquire_for_read(StoreState& store, ReadKind kind = ReadKind::Data);
+/// Store's writes (replicas.cpp), else the primary; set, like acquire(), to the tenant the
+/// call acts on (a tenant new to this Store is looked up or created on the primary first).
+Lease acquire_for_read(StoreState& store, ReadKind kind = ReadKind::Data,
+                       ReadTenant tenant = ReadTenant::ForCall);
 
 /// Runs the read `f(Connection&)` on the transaction's connection when `tx` is set, else on a
 /// read replica when the Store has them (acquire_for_read), else on a pooled connection.

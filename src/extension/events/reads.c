@@ -7,6 +7,10 @@
  *	  aggregates load streams on every command, so these run prepared
  *	  statements (plans.c) and hand the rows straight to a tuplestore.
  *
+ *	  Unless called with raw => true, the rows go through the store's
+ *	  upcasters on the way (evolution/upcast.c); a store without upcasters
+ *	  reads as before.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -23,6 +27,7 @@
 #include "core/plans.h"
 #include "core/store.h"
 #include "events/log_sync.h"
+#include "evolution/evolution.h"
 
 PG_FUNCTION_INFO_V1(rillflow_read_all);
 PG_FUNCTION_INFO_V1(rillflow_read_stream);
@@ -64,22 +69,41 @@ static const RfPlanSpec rf_stream_version_plan = {
 	1, {UUIDOID}
 };
 
-/* Run a read whose rows are the function's result. */
+/*
+ * Run a read whose rows are the function's result, upcast when `ups` is set;
+ * `types` is the filter of upcast types, when the read has one.
+ */
 static void
 rf_read_into_result(FunctionCallInfo fcinfo, const RfStore *store, const RfPlanSpec *spec,
-					Datum *values, const char *nulls, bool read_only)
+					Datum *values, const char *nulls, bool read_only, RfUpcasters *ups, Datum types)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	rf_run_plan_into(store, spec, values, nulls, read_only, rsinfo->setResult, rsinfo->setDesc);
+	if (ups == NULL)
+		rf_run_plan_into(store, spec, values, nulls, read_only, rsinfo->setResult, rsinfo->setDesc);
+	else
+		rf_upcast_run_plan_into(ups, store, spec, values, nulls, read_only, types,
+								rsinfo->setResult, rsinfo->setDesc);
+}
+
+/* The upcasters a read applies: none when raw (an argument, NULL = false). */
+static RfUpcasters *
+rf_read_upcasters(FunctionCallInfo fcinfo, int raw_arg, const RfStore *store)
+{
+	if (PG_NARGS() > raw_arg && !PG_ARGISNULL(raw_arg) && PG_GETARG_BOOL(raw_arg))
+		return NULL;
+	return rf_upcasters_acquire(store);
 }
 
 /*
  * rillflow.read_all(after_position bigint, max_count integer,
- *     event_types text[]) RETURNS SETOF rillflow.event_envelope
+ *     event_types text[], raw boolean) RETURNS SETOF rillflow.event_envelope
  *
  * The global log after a position. Outside a transaction block it first runs
- * a sequencer tick, so what has committed is in the log.
+ * a sequencer tick, so what has committed is in the log. event_types filters
+ * on the type as read (upcast, unless raw): the statement reads the stored
+ * types that can become one of them, and the upcast rows of other types are
+ * dropped, so a page can hold fewer than max_count events though more follow.
  */
 Datum
 rillflow_read_all(PG_FUNCTION_ARGS)
@@ -88,6 +112,7 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	char		nulls[4] = "   ";
 	bool		by_type = !PG_ARGISNULL(2);
+	RfUpcasters *ups;
 
 	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) < 0)
 		ereport(ERROR,
@@ -114,20 +139,21 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	/* The log includes every event committed before the call (log_sync.c). */
 	(void) rf_log_sync(store, false, NULL);
+	ups = rf_read_upcasters(fcinfo, 3, store);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
-	values[2] = by_type ? PG_GETARG_DATUM(2) : (Datum) 0;
+	values[2] = by_type ? rf_upcast_source_types(ups, PG_GETARG_DATUM(2)) : (Datum) 0;
 	/* Not read-only: the statement must see the positions the tick just gave. */
 	rf_read_into_result(fcinfo, store, by_type ? &rf_read_all_types_plan : &rf_read_all_plan,
-						values, nulls, false);
+						values, nulls, false, ups, by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
 	SPI_finish();
 	return (Datum) 0;
 }
 
 /*
- * rillflow.read_stream(stream_id uuid, from_version bigint, max_count integer)
- *     RETURNS SETOF rillflow.event_envelope
+ * rillflow.read_stream(stream_id uuid, from_version bigint, max_count integer,
+ *     raw boolean) RETURNS SETOF rillflow.event_envelope
  */
 Datum
 rillflow_read_stream(PG_FUNCTION_ARGS)
@@ -160,7 +186,8 @@ rillflow_read_stream(PG_FUNCTION_ARGS)
 		nulls[2] = 'n';		/* LIMIT NULL: the whole stream */
 	else
 		values[2] = Int64GetDatum((int64) PG_GETARG_INT32(2));
-	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true);
+	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true,
+						rf_read_upcasters(fcinfo, 3, store), (Datum) 0);
 	SPI_finish();
 	return (Datum) 0;
 }

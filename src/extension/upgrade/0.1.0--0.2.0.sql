@@ -29,3 +29,8 @@ DROP FUNCTION rillflow._create_collection_table(name, text);
 -- a tenant at a schema that is not its store.
 ALTER TABLE rillflow.tenants ADD CONSTRAINT tenants_schema_name_rule
     CHECK (schema_name OPERATOR(pg_catalog.=) rillflow._tenant_schema(name));
+
+-- read_stream and read_all take raw (event evolution): the old signatures go,
+-- or a call without raw would be ambiguous.
+DROP FUNCTION rillflow.read_stream(uuid, bigint, integer);
+DROP FUNCTION rillflow.read_all(bigint, integer, text[]);

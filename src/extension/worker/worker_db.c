@@ -328,7 +328,7 @@ rf_tick_store(const RfStoreRef *ref, List **projections)
 
 		rf_begin("rillflow: sequencer tick");
 		nsp = get_namespace_oid(ref->schema, true);
-		if (OidIsValid(nsp))
+		if (OidIsValid(nsp) && rf_lock_store_shared(nsp, false))
 		{
 			rf_store_by_schema(ref->schema, &store);
 			stamped = rf_sequence(&store, 0, &head);
@@ -366,6 +366,29 @@ rf_set_local(const char *name, const char *value)
 }
 
 /*
+ * Point the current transaction at a store listed at the start of the pass:
+ * rillflow.tenant set to its tenant (rillflow.tenant_required off, which a
+ * database or role default may have turned on: the worker serves the default
+ * store on purpose). False when the store has been dropped since it was
+ * listed (drop_tenant), or a drop holds it now: the caller then leaves it
+ * alone for this pass, without an error, and never waits on a drop (one left
+ * in an open transaction would stall every store).
+ * Once true, the store's schema is share-locked to the end of the
+ * transaction, so no drop can go on under the batch.
+ */
+static bool
+rf_enter_store(const RfStoreRef *ref)
+{
+	Oid			nsp = get_namespace_oid(ref->schema, true);
+
+	if (!OidIsValid(nsp) || !rf_lock_store_shared(nsp, false))
+		return false;
+	rf_set_local("rillflow.tenant", ref->tenant);
+	rf_set_local("rillflow.tenant_required", "off");
+	return true;
+}
+
+/*
  * Record a batch that failed outside its handlers' calls (handler errors,
  * timeouts and cancels are the runtime's, projection_runtime.c) with
  * projection_fail, so retries, backoff and the dead-letter queue apply to it
@@ -382,7 +405,11 @@ rf_record_failure(const RfStoreRef *ref, const char *name, ErrorData *edata)
 		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		rf_begin("rillflow: recording a failed batch");
-		rf_set_local("rillflow.tenant", ref->tenant);
+		if (!rf_enter_store(ref))
+		{
+			rf_end();
+			return;
+		}
 		args[0] = CStringGetTextDatum(name);
 		args[1] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
 		args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
@@ -421,7 +448,11 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 		Datum		args[1];
 
 		rf_begin(psprintf("rillflow: projection %s in store %s", name, ref->schema));
-		rf_set_local("rillflow.tenant", ref->tenant);
+		if (!rf_enter_store(ref))
+		{
+			rf_end();
+			return 0;
+		}
 		args[0] = CStringGetTextDatum(name);
 		rf_execute_plan(rf_keep_plan(InvalidOid, &rf_run_batch_plan, ""), args, NULL, false, 1);
 		if (SPI_processed != 1)
@@ -447,6 +478,52 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 	return applied;
 }
 
+static const RfPlanSpec rf_snapshotter_plan = {
+	"SELECT rillflow.run_snapshotter($1, $2)",
+	2, {INT4OID, INT4OID}
+};
+
+/* When the snapshotter last ran in this worker. */
+static TimestampTz rf_last_snapshotter = 0;
+
+/*
+ * The snapshotter of a store (evolution/sql/aggregates.sql), in its own
+ * transaction, when rillflow.snapshot_threshold is on. Folds run as their
+ * aggregates' owners (evolution/aggregates.c), never as the worker. A store
+ * without aggregates is skipped. Returns the streams snapshotted.
+ */
+static int64
+rf_run_snapshotter(const RfStoreRef *ref)
+{
+	int64		done = 0;
+
+	PG_TRY();
+	{
+		Datum		args[2];
+		Oid			nsp;
+
+		rf_begin(psprintf("rillflow: snapshotter in store %s", ref->schema));
+		nsp = get_namespace_oid(ref->schema, true);
+		if (OidIsValid(nsp) && OidIsValid(get_relname_relid("aggregates", nsp)))
+		{
+			rf_set_local("rillflow.tenant", ref->tenant);
+			args[0] = Int32GetDatum(rf_snapshot_threshold);
+			args[1] = Int32GetDatum(rf_snapshot_batch);
+			rf_execute_plan(rf_keep_plan(InvalidOid, &rf_snapshotter_plan, ""), args, NULL, false, 1);
+			if (SPI_processed == 1)
+				done = rf_spi_int8(0, 1);
+		}
+		rf_end();
+	}
+	PG_CATCH();
+	{
+		(void) rf_catch_error(rf_pass_context, psprintf("snapshotter of store \"%s\"", ref->schema));
+		done = 0;
+	}
+	PG_END_TRY();
+	return done;
+}
+
 /*
  * One pass over every store of the database. Returns whether it did
  * anything, in which case the worker goes again at once.
@@ -457,8 +534,21 @@ rf_worker_pass(void)
 	List	   *stores;
 	ListCell   *lc;
 	RfDbSlot   *slot = &rf_shared->slots[rf_args.slot];
+	int64		snapshotted = 0;
+	bool		snapshotter = false;
 
 	rf_pass_sequenced = rf_pass_projected = rf_pass_errors = 0;
+
+	/*
+	 * The snapshotter scans each store's aggregate streams: at most once per
+	 * naptime, or at once again when its last run had work.
+	 */
+	if (rf_snapshot_threshold > 0 &&
+		TimestampDifferenceExceeds(rf_last_snapshotter, GetCurrentTimestamp(), rf_naptime_ms))
+	{
+		snapshotter = true;
+		rf_last_snapshotter = GetCurrentTimestamp();
+	}
 	stores = rf_list_stores();
 	foreach(lc, stores)
 	{
@@ -475,7 +565,11 @@ rf_worker_pass(void)
 			rf_pass_projected += rf_run_one_projection(ref, lfirst(nc));
 			rf_set_projecting(false);
 		}
+		if (snapshotter)
+			snapshotted += rf_run_snapshotter(ref);
 	}
+	if (snapshotted > 0)
+		rf_last_snapshotter = 0;
 
 	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
 	if (rf_slot_is_ours())
@@ -487,7 +581,7 @@ rf_worker_pass(void)
 		slot->errors += rf_pass_errors;
 	}
 	LWLockRelease(rf_shared->lock);
-	return rf_pass_sequenced > 0 || rf_pass_projected > 0;
+	return rf_pass_sequenced > 0 || rf_pass_projected > 0 || snapshotted > 0;
 }
 
 /*

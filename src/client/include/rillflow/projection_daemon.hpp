@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -208,10 +209,12 @@ class RILLFLOW_EXPORT ProjectionDaemon {
     /// counters) and, in a cluster, every node with role, heartbeat age and lease, the
     /// standby count and min_cold_standbys, and `healthy`.
     [[nodiscard]] nlohmann::json health_json() const;
-    /// @brief `GET /metrics`: the Prometheus text exposition of the same.
+    /// @brief `GET /metrics`: the Prometheus text exposition of the same, followed by the
+    /// database's `rillflow.metrics()` under the same names.
     [[nodiscard]] std::string prometheus_metrics() const;
 
   private:
+    void append_database_metrics(std::ostream& out) const;
     friend class ProjectionDaemonBuilder;
     using Impl = detail::DaemonState;
     explicit ProjectionDaemon(std::unique_ptr<Impl> impl);

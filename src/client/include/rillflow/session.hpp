@@ -86,6 +86,10 @@ class RILLFLOW_EXPORT SessionOptions {
 
 template <typename T>
 class SessionQuery;
+template <typename T>
+class AggregateRepository;
+template <typename T>
+class SessionAggregates;
 
 /// @brief A unit of work, from Store::session(). Movable, not copyable; use it from one
 /// thread at a time. Nothing is written before save_changes().
@@ -226,6 +230,12 @@ class RILLFLOW_EXPORT Session {
         patch(std::string(kDefaultCollection), id, std::move(fields), expected_version);
     }
 
+    /// @brief Commits of `repo`'s aggregates staged in this session (evolution.hpp): each
+    /// commit() loads and validates at once and enqueues its append, which save_changes()
+    /// writes with everything else. Include rillflow/evolution.hpp to use it.
+    template <typename T>
+    SessionAggregates<T> aggregates(const AggregateRepository<T>& repo);
+
     /// @brief Stages an append of `events` to `stream` (with the session's default headers).
     void enqueue_events(const Uuid& stream, Expected expected, std::vector<EventData> events,
                         AppendOptions options = AppendOptions{});
@@ -253,11 +263,22 @@ class RILLFLOW_EXPORT Session {
     /// @brief The options in effect (the Store's defaults filled in).
     [[nodiscard]] const SessionOptions& options() const noexcept;
 
+    /// @brief Act on `tenant`'s store for the whole session, as SessionOptions::tenant() does;
+    /// only before the session's first operation (a load, query, staged change or
+    /// save_changes()), when its tenant is fixed: under TenantStrategy::SchemaPerTenant, the
+    /// resolver's unless set here.
+    /// @throws SqlError (55000) after the first operation.
+    void set_tenant(std::string tenant);
+    /// @brief The tenant the session acts on: set, or fixed by its first operation.
+    [[nodiscard]] const std::optional<std::string>& tenant() const noexcept;
+
   private:
     friend class Store;
     template <typename T>
     friend class SessionQuery;
     struct State;
+    // Fixes the session's tenant at its first operation (see set_tenant()).
+    void begin_use();
     struct Entry {
         std::shared_ptr<void> object;
         std::type_index type = typeid(void);

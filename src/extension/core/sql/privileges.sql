@@ -32,9 +32,12 @@ DECLARE
         '_tenant_schema', '_function_ref', '_function_ref_text',
         '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
         '_lease_lost',
+        '_check_event_type', '_check_event_version', '_check_upcaster_function', '_check_fold_function',
+        '_check_aggregate_name',
         -- SECURITY INVOKER functions on a store: with the caller's rights they
         -- do nothing the caller could not do by hand with its grants
         '_log_head', '_check_store_admin', '_check_store_owner', '_tenant_store', '_collection_tables',
+        '_store_status',
         '_collection_relid', '_ensure_collection', '_create_projection', '_dlq_entry',
         '_projection_check_lease', '_projection_exists', '_projection_lock', '_projection_record_failure',
         '_rebuild_begin', '_rebuild_finish', '_cluster_lock_node', '_cluster_release_hot',
@@ -44,6 +47,8 @@ DECLARE
         -- recorded shapes, nothing of a store's rows
         '_stores_for', '_store_steps_version', '_store_schema_version', '_store_has_drift', '_store_shape',
         '_is_collection_table', '_store_problems', '_store_repair', '_store_plan', '_store_owner',
+        -- metrics() and trace_mermaid() with the caller's rights: what it may read
+        '_store_metrics', '_mermaid_label',
         -- schema_sync's: they refuse (42501) a caller that does not act as the
         -- store's owner, and then do only what the owner may
         '_store_sync', '_store_migrate',

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A major-version upgrade with pg_upgrade (15 to 15, copy mode) of a cluster
 # holding events, documents, a compiled query, projections (in the default
-# store and a tenant's, one with a reset function) and tenants. pg_upgrade
+# store and a tenant's, one with a reset function), an upcaster, an SQL
+# aggregate and tenants. pg_upgrade
 # --check once refused it ("Checking for reg* data types in user tables":
-# projections.handler and reset_function were regprocedure). Afterwards
+# projections.handler and reset_function were regprocedure; so were
+# upcasters.fn and aggregates.fold). Afterwards
 # everything is there, and the projections go on from their checkpoints:
 # no event applied twice, none skipped.
 set -euo pipefail
@@ -28,6 +30,11 @@ SELECT rillflow.append_events(rillflow.resolve_stream_alias('order-' || i),
          '[{"type": "Placed", "body": {}}, {"type": "Paid", "body": {}}]', 0, 'key-' || i)
   FROM generate_series(1, 10) i;
 SELECT rillflow.run_projection('seen', 2);            -- 10 of 20: a checkpoint mid-way
+CREATE FUNCTION app.paid_v2(b jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT b || '{"v2": true}' $$;
+SELECT rillflow.register_upcaster('Paid', 1, 2, 'app.paid_v2(jsonb)');
+CREATE FUNCTION app.count(s jsonb, e rillflow.event_envelope) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT jsonb_build_object('n', coalesce((s->>'n')::int, 0) + 1, 'last', e.type) $$;
+SELECT rillflow.create_aggregate('counter', 'app.count(jsonb, rillflow.event_envelope)');
 SELECT rillflow.doc_put('orders', ('00000000-0000-0000-0000-0000000000' || lpad(i::text, 2, '0'))::uuid,
                         jsonb_build_object('n', i)) FROM generate_series(1, 10) i;
 SELECT rillflow.add_duplicated_field('orders', 'n', 'n', 'bigint', true);
@@ -49,6 +56,10 @@ state() {	# what must survive, in a canonical order
       -c "SELECT 'fields', column_name FROM rillflow.list_duplicated_fields('orders')" \
       -c "SELECT 'projection', name, handler, status, checkpoint FROM rillflow.list_projections()" \
       -c "SELECT 'reset', reset_function FROM rillflow.projection_status('seen')" \
+      -c "SELECT 'upcaster', event_type, from_version, to_version, fn FROM rillflow.list_upcasters()" \
+      -c "SELECT 'upcast', type, event_version, body FROM rillflow.read_stream(rillflow.resolve_stream_alias('order-3')) ORDER BY version" \
+      -c "SELECT 'aggregate', name, fold FROM rillflow.list_aggregates()" \
+      -c "SELECT 'folded', state, version FROM rillflow.aggregate_load('counter', rillflow.resolve_stream_alias('order-3'))" \
       -c "SELECT 'tenant', name FROM rillflow.list_tenants()" \
       -c "SET rillflow.tenant = 'acme'" \
       -c "SELECT 'acme events', count(*) FROM rillflow.read_all(0, 100000)" \
@@ -58,6 +69,8 @@ state() {	# what must survive, in a canonical order
 before=$(state "${old[@]}")
 grep -q "^projection|seen|app.on_event(rillflow.event_envelope)|running|10$" <<<"$before" ||
     fail "the default store's projection is not where the test put it: $before"
+grep -q '^upcast|Paid|2|{"v2": true}$' <<<"$before" || fail "the upcaster does not run before the upgrade: $before"
+grep -q '^folded|{"n": 2, "last": "Paid"}|2$' <<<"$before" || fail "the aggregate does not fold before the upgrade: $before"
 
 # --- a new cluster of the same shape, then pg_upgrade (as the server's user)
 other_cluster upgrade_new RILLFLOW_WORKER_ENABLED=off
@@ -101,4 +114,10 @@ nq -c "SELECT rillflow.rebuild_projection('seen')" -c "SELECT rillflow.run_proje
 [ "$(nq -c "SELECT count(*) FROM app.seen WHERE store = 'default'")" -eq 21 ] || fail "the rebuild did not replay"
 nq -c "SELECT rillflow.doc_put('orders', gen_random_uuid(), '{\"n\": 100}')" >/dev/null
 [ "$(nq -c "SELECT count(*) FROM rillflow.run_query('big', '{\"min\": 6}')")" -eq 6 ] || fail "the compiled query does not see a new document"
-echo "ok: pg_upgrade keeps events, documents, projections and tenants, and they go on"
+# the upcaster and the fold still resolve on the new cluster, on a new event too
+nq -c "SELECT rillflow.append_event(rillflow.resolve_stream_alias('order-1'), 'Paid', '{}', 3)" >/dev/null
+[ "$(nq -c "SELECT body FROM rillflow.read_stream(rillflow.resolve_stream_alias('order-1')) WHERE version = 4")" = '{"v2": true}' ] ||
+    fail "the upcaster does not run on a new event after the upgrade"
+[ "$(nq -c "SELECT state FROM rillflow.aggregate_load('counter', rillflow.resolve_stream_alias('order-1'))")" = '{"n": 4, "last": "Paid"}' ] ||
+    fail "the aggregate does not fold after the upgrade: $(nq -c "SELECT state FROM rillflow.aggregate_load('counter', rillflow.resolve_stream_alias('order-1'))")"
+echo "ok: pg_upgrade keeps events, documents, projections, upcasters, aggregates and tenants, and they go on"

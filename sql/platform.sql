@@ -123,6 +123,36 @@ SELECT status, handler, last_error->>'sqlstate' AS sqlstate, last_error->>'messa
   FROM rillflow.projection_status('platform_p');
 ALTER FUNCTION regress_platform_fns.h2(rillflow.event_envelope) RENAME TO h;
 SELECT rillflow.resume_projection('platform_p');
+-- an upcaster's function and an aggregate's fold are kept the same way
+CREATE FUNCTION regress_platform_fns.up(b jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT b || '{"up": 1}' $$;
+CREATE FUNCTION regress_platform_fns.f(s jsonb, e rillflow.event_envelope) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT jsonb_build_object('n', coalesce((s->>'n')::int, 0) + 1) $$;
+SET search_path = regress_platform_fns, public;
+SELECT rillflow.register_upcaster('PlatformUp', 1, 2, 'up(jsonb)');
+SELECT rillflow.create_aggregate('platform_agg', 'f(jsonb, rillflow.event_envelope)');
+RESET search_path;
+SELECT fn, pg_typeof(fn) FROM rillflow_tenant_regress_platform.upcasters;
+SELECT fold, pg_typeof(fold) FROM rillflow_tenant_regress_platform.aggregates;
+SELECT fn, pg_typeof(fn) FROM rillflow.list_upcasters();
+SELECT fold, pg_typeof(fold) FROM rillflow.list_aggregates();
+-- registered again as given: the same, not a conflict
+SELECT rillflow.register_upcaster('PlatformUp', 1, 2, 'regress_platform_fns.up(jsonb)');
+SELECT rillflow.create_aggregate('platform_agg', 'regress_platform_fns.f(jsonb, rillflow.event_envelope)');
+SELECT rillflow.append_event('00000000-0000-0000-0000-0000000000bb', 'PlatformUp', '{}', 0) AS version;
+SELECT body FROM rillflow.read_stream('00000000-0000-0000-0000-0000000000bb');
+SELECT state, version FROM rillflow.aggregate_load('platform_agg', '00000000-0000-0000-0000-0000000000bb');
+-- renamed away: reads that need them fail with 42883, saying so; renamed
+-- back: they work again
+ALTER FUNCTION regress_platform_fns.up(jsonb) RENAME TO up2;
+ALTER FUNCTION regress_platform_fns.f(jsonb, rillflow.event_envelope) RENAME TO f2;
+SELECT body FROM rillflow.read_stream('00000000-0000-0000-0000-0000000000bb'); \echo SQLSTATE :SQLSTATE
+SELECT state FROM rillflow.aggregate_load('platform_agg', '00000000-0000-0000-0000-0000000000bb'); \echo SQLSTATE :SQLSTATE
+ALTER FUNCTION regress_platform_fns.up2(jsonb) RENAME TO up;
+ALTER FUNCTION regress_platform_fns.f2(jsonb, rillflow.event_envelope) RENAME TO f;
+SELECT body FROM rillflow.read_stream('00000000-0000-0000-0000-0000000000bb');
+SELECT state, version FROM rillflow.aggregate_load('platform_agg', '00000000-0000-0000-0000-0000000000bb');
+SELECT rillflow.drop_upcaster('PlatformUp', 1);
+SELECT rillflow.drop_aggregate('platform_agg');
 
 -- run_maintenance: every store's projections, from one call
 RESET rillflow.tenant;

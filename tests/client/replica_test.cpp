@@ -54,7 +54,8 @@ class ReplicaTest : public ClientTest {
     // Waits (up to 10 s) until the standby has replayed everything the primary wrote so far.
     void wait_for_replay() {
         Transaction tx = store().transaction();
-        const std::string lsn(tx.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").value(0, 0));
+        const std::string lsn(
+            tx.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").value(0, 0));
         tx.commit();
         const auto deadline = std::chrono::steady_clock::now() + 10s;
         while (on_standby("SELECT (pg_catalog.pg_last_wal_replay_lsn() >= '" + lsn +
@@ -124,6 +125,52 @@ TEST_F(ReplicaTest, AStoreReadsItsOwnAppendsThroughTheReplica) {
     const auto all = writer.events().read_all(head - 5, 100);
     ASSERT_EQ(all.size(), 5u);
     for (const EventEnvelope& e : all) EXPECT_EQ(e.stream_id, stream);
+}
+
+TEST_F(ReplicaTest, ReadsOnTheReplicaActOnTheCallsTenant) {
+    // SchemaPerTenant: each call's tenant from the resolver, set on the replica's connection
+    // as on the primary's; a tenant new to the Store is created on the primary first.
+    const std::string a = fresh_name("ta_");
+    const std::string b = fresh_name("tb_");
+    auto current = std::make_shared<std::string>(a);
+    Store writer =
+        Store::builder(url())
+            .tenant_strategy(TenantStrategy::SchemaPerTenant, [current] { return *current; })
+            .read_replicas({replica_url()})
+            .replica_wait(5000ms)
+            .build();
+    const Uuid in_a = Uuid::random();
+    const Uuid in_b = Uuid::random();
+    writer.events().append(in_a, Expected::NoStream(), numbered("InA", 1));
+    EXPECT_EQ(writer.events().read_stream(in_a).size(), 1u);
+    *current = b;
+    writer.events().append(in_b, Expected::NoStream(), numbered("InB", 2));
+    EXPECT_EQ(writer.events().read_stream(in_b).size(), 2u);
+    EXPECT_TRUE(writer.events().read_stream(in_a).empty()) << "b's store has no stream of a's";
+    wait_for_replay();
+
+    *current = a;
+    Store reader =
+        Store::builder(url())
+            .tenant_strategy(TenantStrategy::SchemaPerTenant, [current] { return *current; })
+            .read_replicas({replica_url()})
+            .replica_wait(5000ms)
+            .build();
+    ASSERT_EQ(reader.events().read_stream(in_a).size(), 1u);
+    *current = b;
+    ASSERT_EQ(reader.events().read_stream(in_b).size(), 2u);
+    EXPECT_EQ(reader.current_store(), "rillflow_tenant_" + b);
+
+    // With replay paused, another Store's append to a's stream is not on the replica: the
+    // reader, which wrote nothing since, still reads a's store there.
+    on_standby("SELECT pg_catalog.pg_wal_replay_pause()::text");
+    writer.for_tenant(a).events().append(in_a, Expected::Exact(1), numbered("InA", 1));
+    *current = a;
+    EXPECT_EQ(reader.events().read_stream(in_a).size(), 1u) << "read from the paused replica";
+    EXPECT_EQ(reader.current_store(), "rillflow_tenant_" + a);
+    EXPECT_EQ(reader.for_tenant(b).events().read_stream(in_b).size(), 2u);
+    // the writer reads its own append (from the primary, the replica being behind)
+    EXPECT_EQ(writer.for_tenant(a).events().read_stream(in_a).size(), 2u);
 }
 
 TEST_F(ReplicaTest, AReplicaThatCannotBeReachedSendsReadsToThePrimary) {

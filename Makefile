@@ -7,7 +7,7 @@
 #   make bench      run the benchmarks on a throwaway cluster
 #
 # Folders: src/extension/<subsystem>/ (core, events, documents, query,
-# projections, worker) hold each subsystem's C sources and headers, its SQL parts
+# projections, subscriptions, worker) hold each subsystem's C sources and headers, its SQL parts
 # under <subsystem>/sql/, and a README of its invariants; the parts, in the
 # order SQL_PARTS gives, make the versioned install script. sql/ + expected/
 # pg_regress inputs and outputs; regress/specs + regress/expected isolation
@@ -49,6 +49,8 @@ OBJS = \
 	src/extension/projections/projection_apply.o \
 	src/extension/projections/projection_runtime.o \
 	src/extension/projections/wait.o \
+	src/extension/subscriptions/categories.o \
+	src/extension/subscriptions/sync.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
@@ -77,10 +79,17 @@ SQL_PARTS = \
 	src/extension/projections/sql/runtime.sql \
 	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
+	src/extension/subscriptions/sql/store.sql \
+	src/extension/subscriptions/sql/rules.sql \
+	src/extension/subscriptions/sql/subscriptions.sql \
+	src/extension/subscriptions/sql/poll.sql \
+	src/extension/subscriptions/sql/groups.sql \
+	src/extension/subscriptions/sql/lag.sql \
 	src/extension/worker/sql/worker.sql \
 	src/extension/core/sql/default_store.sql \
 	src/extension/documents/sql/default_store.sql \
 	src/extension/projections/sql/default_store.sql \
+	src/extension/subscriptions/sql/default_store.sql \
 	src/extension/core/sql/privileges.sql
 DATA_built = src/extension/rillflow--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard src/extension/rillflow--*--*.sql))

@@ -83,5 +83,6 @@ BEGIN
     PERFORM rillflow._create_store_documents(store);
     PERFORM rillflow._create_store_projections(store);
     PERFORM rillflow._create_store_daemon(store);
+    PERFORM rillflow._create_store_subscriptions(store);
 END
 $fn$;

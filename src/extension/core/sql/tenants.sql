@@ -133,6 +133,11 @@ BEGIN ATOMIC
            ('write', 'TABLE', 'idempotency_keys', 'INSERT'),
            ('write', 'TABLE', 'stream_aliases', 'INSERT'),
            ('write', 'SEQUENCE', 'events_seq', 'USAGE'),
+           ('write', 'TABLE', 'stream_categories', 'INSERT'),
+           ('write', 'TABLE', 'subscription_groups', 'INSERT, UPDATE'),
+           ('write', 'TABLE', 'subscription_outstanding', 'INSERT, UPDATE, DELETE'),
+           ('write', 'TABLE', 'subscription_consumers', 'INSERT, UPDATE'),
+           ('write', 'TABLE', 'subscription_dlq', 'INSERT'),
            ('admin', 'TABLE', 'collections', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'duplicated_fields', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'compiled_queries', 'INSERT, UPDATE, DELETE'),
@@ -140,7 +145,9 @@ BEGIN ATOMIC
            ('admin', 'TABLE', 'projection_dlq', 'INSERT, UPDATE, DELETE'),
            ('admin', 'SEQUENCE', 'projection_dlq_seq', 'USAGE'),
            ('admin', 'TABLE', 'daemon_clusters', 'INSERT, UPDATE, DELETE'),
-           ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE');
+           ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'subscriptions', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'subscription_dlq', 'UPDATE, DELETE');
 END;
 
 -- The store's owner, or 42501 unless the current user acts with its rights

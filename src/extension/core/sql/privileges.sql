@@ -53,7 +53,7 @@ DECLARE
         -- read_all's wait for the log (the same as _sync_log's)
         '_check_category', '_check_subscription_name', '_check_subscription_lease', '_check_positions',
         '_subscription_max_batch', '_subscription_consumer', '_subscription_group_key',
-        '_subscription_not_found', '_subscription_get', '_subscription_ensure_group',
+        '_subscription_not_found', '_subscription_get', '_subscription_ensure_group', '_subscription_group_exists',
         '_subscription_lock_group', '_subscription_checkpoint', '_subscription_lease_lost',
         '_subscription_lag', '_subscription_sync_log'];
     fn regprocedure;

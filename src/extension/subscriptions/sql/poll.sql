@@ -86,7 +86,9 @@ BEGIN
             INTO g_frontier, g_ordered, g_max_deliveries, g_max_in_flight, g_lease_owner, g_lease_expires_at
             USING name, grp;
         EXIT WHEN g_frontier IS NOT NULL;
-        IF tries = 0 THEN
+        -- Create the group at its first poll; a row another poll holds is
+        -- not inserted over (ON CONFLICT would wait for that poll's end).
+        IF tries = 0 AND NOT rillflow._subscription_group_exists(store, name, grp) THEN
             PERFORM rillflow._subscription_ensure_group(store, name, grp, sub.start_from);
         ELSIF tries > 25 THEN
             RETURN;                     -- the group is busy: nothing this time
@@ -242,18 +244,17 @@ CREATE OR REPLACE FUNCTION rillflow._subscription_lease_lost(store name, name te
 AS $fn$
 DECLARE
     o_consumer text;
-    o_expires timestamptz;
     o_found boolean;
     why text;
 BEGIN
-    EXECUTE format('SELECT true, o.consumer, o.lease_expires_at FROM %I.subscription_outstanding o
+    EXECUTE format('SELECT true, o.consumer FROM %I.subscription_outstanding o
                      WHERE o.subscription = $1 AND o.group_name = $2 AND o.position = $3', store)
-        INTO o_found, o_consumer, o_expires USING name, grp, pos;
+        INTO o_found, o_consumer USING name, grp, pos;
     why := CASE
         WHEN o_found IS NULL THEN 'it is not in flight (acked already, dead-lettered, or never delivered)'
         WHEN o_consumer IS NULL THEN 'it is waiting to be delivered again'
         WHEN o_consumer <> me THEN format('it was delivered to consumer %L', o_consumer)
-        ELSE format('the lease expired at %s', o_expires) END;
+        ELSE 'its lease expired' END;
     RAISE EXCEPTION 'lease on position % of subscription "%" lost: %', pos, name, why
         USING ERRCODE = 'RF006',
               DETAIL = format('Consumer %L%s.', me,

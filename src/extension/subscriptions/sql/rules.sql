@@ -100,6 +100,20 @@ BEGIN
 END
 $fn$;
 
+-- Whether the group has a row (committed, or written by this transaction).
+CREATE OR REPLACE FUNCTION rillflow._subscription_group_exists(store name, name text, grp text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    found_it boolean;
+BEGIN
+    EXECUTE format('SELECT true FROM %I.subscription_groups WHERE subscription = $1 AND group_name = $2', store)
+        INTO found_it USING name, grp;
+    RETURN found_it IS NOT NULL;
+END
+$fn$;
+
 -- Create the group's row when it has none (its frontier at the
 -- subscription's start_from). Never waits on a poll that holds the row.
 CREATE OR REPLACE FUNCTION rillflow._subscription_ensure_group(store name, name text, grp text, start_from bigint)

@@ -85,5 +85,6 @@ void add_events_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands);
 
 }  // namespace rillflow::cli

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     add_tenants_commands(app, ctx, commands);
     add_docs_commands(app, ctx, commands);
     add_projections_commands(app, ctx, commands);
+    add_subscriptions_commands(app, ctx, commands);
 
     try {
         app.parse(argc, argv);

@@ -19,6 +19,7 @@
 #include "rillflow/export.hpp"
 #include "rillflow/projections.hpp"
 #include "rillflow/session.hpp"
+#include "rillflow/subscriptions.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
 
@@ -157,6 +158,10 @@ class RILLFLOW_EXPORT Store {
     /// @brief The projection admin API (in-database and external projections, the dead-letter
     /// queue, daemon clusters); each call borrows a pooled connection.
     [[nodiscard]] Projections projections() const;
+
+    /// @brief The subscription API (subscriptions, consumer groups, dead letters) and
+    /// subscribe(); each call borrows a pooled connection.
+    [[nodiscard]] Subscriptions subscriptions() const;
 
   private:
     friend class StoreBuilder;

@@ -78,13 +78,16 @@ double Rillflow(const std::string& url, int n) {
         4,
         [&](Conn& w) {
             thread_local std::string me = "w" + std::to_string(ids++);
-            auto r = w.exec("SELECT coalesce(array_agg(position), '{}')::text, count(*) FROM "
-                            "rillflow.subscription_poll('bench_sub', 100, 'g', '" + me + "')");
+            auto r = w.exec(
+                "SELECT coalesce(array_agg(position), '{}')::text, count(*) FROM "
+                "rillflow.subscription_poll('bench_sub', 100, 'g', '" +
+                me + "')");
             if (Int(r, 0, 1) == 0) return false;
             const std::string positions = PQgetvalue(r.get(), 0, 0);
             w.exec("BEGIN");
             w.exec("INSERT INTO bench_sink SELECT unnest('" + positions + "'::bigint[])");
-            w.exec("SELECT rillflow.subscription_ack('bench_sub', '" + positions + "', 'g', '" + me + "')");
+            w.exec("SELECT rillflow.subscription_ack('bench_sub', '" + positions + "', 'g', '" +
+                   me + "')");
             w.exec("COMMIT");
             return true;
         },
@@ -96,19 +99,23 @@ double Rillflow(const std::string& url, int n) {
 
 double WorkQueue(const std::string& url, int n) {
     Conn c(url);
-    c.exec("CREATE TABLE bench_queue (id bigserial PRIMARY KEY, stream_id uuid NOT NULL, type text "
-           "NOT NULL, body jsonb NOT NULL)");
+    c.exec(
+        "CREATE TABLE bench_queue (id bigserial PRIMARY KEY, stream_id uuid NOT NULL, type text "
+        "NOT NULL, body jsonb NOT NULL)");
     c.exec("CREATE TABLE bench_queue_sink (id bigint PRIMARY KEY)");
-    c.exec("INSERT INTO bench_queue (stream_id, type, body) SELECT gen_random_uuid(), 'Job', "
-           "jsonb_build_object('n', i) FROM generate_series(1, " + std::to_string(n) + ") i");
+    c.exec(
+        "INSERT INTO bench_queue (stream_id, type, body) SELECT gen_random_uuid(), 'Job', "
+        "jsonb_build_object('n', i) FROM generate_series(1, " +
+        std::to_string(n) + ") i");
     c.exec("VACUUM ANALYZE bench_queue");
     const double secs = RunWorkers(
         4,
         [&](Conn& w) {
             w.exec("BEGIN");
-            auto r = w.exec("SELECT coalesce(array_agg(id), '{}')::text, count(*), "
-                            "max(length(body::text)) FROM (SELECT id, stream_id, type, body FROM "
-                            "bench_queue ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED) q");
+            auto r = w.exec(
+                "SELECT coalesce(array_agg(id), '{}')::text, count(*), "
+                "max(length(body::text)) FROM (SELECT id, stream_id, type, body FROM "
+                "bench_queue ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED) q");
             if (Int(r, 0, 1) == 0) {
                 w.exec("COMMIT");
                 return false;
@@ -132,8 +139,10 @@ double PgQ(const std::string& url, int n) {
     c.exec("SELECT pgq.register_consumer('bench_q', 'c1')");
     c.exec("CREATE TABLE bench_pgq_sink (id bigint PRIMARY KEY)");
     for (int i = 0; i < n; i += 100) {
-        c.exec("SELECT pgq.insert_event('bench_q', 'Job', jsonb_build_object('n', i)::text) "
-               "FROM generate_series(" + std::to_string(i) + ", " + std::to_string(std::min(n, i + 100) - 1) + ") i");
+        c.exec(
+            "SELECT pgq.insert_event('bench_q', 'Job', jsonb_build_object('n', i)::text) "
+            "FROM generate_series(" +
+            std::to_string(i) + ", " + std::to_string(std::min(n, i + 100) - 1) + ") i");
         c.exec("SELECT pgq.force_tick('bench_q')");
         c.exec("SELECT pgq.ticker('bench_q')");
     }
@@ -147,7 +156,8 @@ double PgQ(const std::string& url, int n) {
                 return false;
             }
             const std::string batch = PQgetvalue(b.get(), 0, 0);
-            w.exec("INSERT INTO bench_pgq_sink SELECT ev_id FROM pgq.get_batch_events(" + batch + ")");
+            w.exec("INSERT INTO bench_pgq_sink SELECT ev_id FROM pgq.get_batch_events(" + batch +
+                   ")");
             w.exec("SELECT pgq.finish_batch(" + batch + ")");
             w.exec("COMMIT");
             return true;
@@ -160,8 +170,9 @@ double PgQ(const std::string& url, int n) {
 
 void Latency(const std::string& url, int seconds) {
     Conn setup(url);
-    setup.exec("SELECT rillflow.create_subscription('bench_latency', event_types => ARRAY['Ping'], "
-               "start_from => rillflow.head_position())");
+    setup.exec(
+        "SELECT rillflow.create_subscription('bench_latency', event_types => ARRAY['Ping'], "
+        "start_from => rillflow.head_position())");
     std::atomic<bool> stop{false};
     std::vector<double> ms;
     std::thread consumer([&] {
@@ -174,8 +185,9 @@ void Latency(const std::string& url, int seconds) {
             PQconsumeInput(listen.raw());
             while (PGnotify* nt = PQnotifies(listen.raw())) PQfreemem(nt);
             for (;;) {
-                auto r = c.exec("SELECT position, (body->>'t')::bigint FROM "
-                                "rillflow.subscription_poll('bench_latency', 100, consumer => 'lat')");
+                auto r = c.exec(
+                    "SELECT position, (body->>'t')::bigint FROM "
+                    "rillflow.subscription_poll('bench_latency', 100, consumer => 'lat')");
                 const int rows = PQntuples(r.get());
                 if (rows == 0) break;
                 const int64_t now = NowMicros();
@@ -196,8 +208,8 @@ void Latency(const std::string& url, int seconds) {
         auto next = Clock::now();
         const auto end = next + std::chrono::seconds(seconds);
         while (Clock::now() < end) {
-            a.exec("SELECT rillflow.append_event('" + stream + "', 'Ping', jsonb_build_object('t', " +
-                   std::to_string(NowMicros()) + "))");
+            a.exec("SELECT rillflow.append_event('" + stream +
+                   "', 'Ping', jsonb_build_object('t', " + std::to_string(NowMicros()) + "))");
             next += std::chrono::milliseconds(5);
             std::this_thread::sleep_until(next);
         }
@@ -206,7 +218,9 @@ void Latency(const std::string& url, int seconds) {
     stop = true;
     consumer.join();
     std::sort(ms.begin(), ms.end());
-    auto pct = [&](double p) { return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, size_t(p * ms.size()))]; };
+    auto pct = [&](double p) {
+        return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, size_t(p * ms.size()))];
+    };
     std::printf("%-46s %8zu events   p50 %6.2f ms   p99 %6.2f ms   max %6.2f ms\n",
                 "latency append -> consumer (200/s, LISTEN)", ms.size(), pct(0.5), pct(0.99),
                 ms.empty() ? 0.0 : ms.back());
@@ -231,18 +245,21 @@ int main(int argc, char** argv) {
         LoadEvents(url, n);
         const double ours = Rillflow(url, n);
         const double queue = WorkQueue(url, n);
-        std::printf("%-46s %12s events/s\n", "rillflow group (4 consumers, ack in tx)", Rate(ours).c_str());
+        std::printf("%-46s %12s events/s\n", "rillflow group (4 consumers, ack in tx)",
+                    Rate(ours).c_str());
         std::printf("%-46s %12s events/s   rillflow/queue %.2fx\n",
-                    "work queue FOR UPDATE SKIP LOCKED (4 workers)", Rate(queue).c_str(), ours / queue);
+                    "work queue FOR UPDATE SKIP LOCKED (4 workers)", Rate(queue).c_str(),
+                    ours / queue);
         bool have_pgq = false;
         {
             Conn c(url);
-            have_pgq = Int(c.exec("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgq'")) > 0;
+            have_pgq =
+                Int(c.exec("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgq'")) > 0;
         }
         if (have_pgq) {
             const double pgq = PgQ(url, n);
-            std::printf("%-46s %12s events/s   rillflow/PgQ %.2fx\n", "PgQ (1 consumer, batches of 100)",
-                        Rate(pgq).c_str(), ours / pgq);
+            std::printf("%-46s %12s events/s   rillflow/PgQ %.2fx\n",
+                        "PgQ (1 consumer, batches of 100)", Rate(pgq).c_str(), ours / pgq);
         } else {
             std::printf("%-46s %12s\n", "PgQ", "not installed (postgresql-15-pgq3)");
         }

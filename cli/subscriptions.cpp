@@ -50,13 +50,15 @@ void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands)
         auto a = std::make_shared<Args>();
         CLI::App* cmd = subs->add_subcommand("create", "Create a filtered subscription");
         cmd->add_option("name", a->name, "The subscription")->required();
-        cmd->add_option("--event-type,--types", a->types, "Only these event types (repeat or comma-separate)")
+        cmd->add_option("--event-type,--types", a->types,
+                        "Only these event types (repeat or comma-separate)")
             ->delimiter(',');
         cmd->add_option("--category", a->categories, "Only streams of these categories")
             ->delimiter(',');
         cmd->add_option("--stream", a->streams, "Only these streams (uuid or alias)")
             ->delimiter(',');
-        cmd->add_option("--headers", a->headers, "Only events whose headers contain this JSON object");
+        cmd->add_option("--headers", a->headers,
+                        "Only events whose headers contain this JSON object");
         cmd->add_option("--start-from", a->start_from, "Start after this position (default 0)")
             ->check(at_least(0));
         commands.add(cmd, [&ctx, a] {
@@ -77,7 +79,8 @@ void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands)
     }
     {
         auto n = std::make_shared<std::string>();
-        CLI::App* cmd = subs->add_subcommand("drop", "Drop a subscription, its groups and dead letters");
+        CLI::App* cmd =
+            subs->add_subcommand("drop", "Drop a subscription, its groups and dead letters");
         cmd->add_option("name", *n, "The subscription")->required();
         commands.add(cmd, [&ctx, n] {
             ctx.store().subscriptions().drop(*n);
@@ -101,7 +104,8 @@ void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands)
             for (const auto& s : list) {
                 std::string line = s.name;
                 if (!s.filter.event_types.empty()) line += "  types " + join(s.filter.event_types);
-                if (!s.filter.categories.empty()) line += "  categories " + join(s.filter.categories);
+                if (!s.filter.categories.empty())
+                    line += "  categories " + join(s.filter.categories);
                 if (!s.filter.stream_ids.empty())
                     line += "  streams " + std::to_string(s.filter.stream_ids.size());
                 if (!s.filter.headers.is_null()) line += "  headers " + s.filter.headers.dump();
@@ -114,7 +118,8 @@ void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands)
     }
     {
         auto n = std::make_shared<std::string>();
-        CLI::App* cmd = subs->add_subcommand("status", "A subscription's filters, checkpoint and lag");
+        CLI::App* cmd =
+            subs->add_subcommand("status", "A subscription's filters, checkpoint and lag");
         cmd->add_option("name", *n, "The subscription")->required();
         commands.add(cmd, [&ctx, n] {
             print_json(info_json(ctx.store().subscriptions().status(*n)));
@@ -220,7 +225,8 @@ void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands)
             std::string name, group;
         };
         auto a = std::make_shared<Args>();
-        CLI::App* cmd = subs->add_subcommand("group-status", "A consumer group's state and consumers");
+        CLI::App* cmd =
+            subs->add_subcommand("group-status", "A consumer group's state and consumers");
         cmd->add_option("name", a->name, "The subscription")->required();
         cmd->add_option("--group", a->group, "The group (default: the single consumer)");
         commands.add(cmd, [&ctx, a] {

@@ -23,8 +23,7 @@ class SubscriptionsTest : public ClientTest {
         for (int i = 0; i < n; ++i) {
             AppendOptions o;
             o.category = category;
-            tenant().events().append_with(Uuid::random(), Expected::Any(), numbered(type, 1, i),
-                                          o);
+            tenant().events().append_with(Uuid::random(), Expected::Any(), numbered(type, 1, i), o);
         }
         appended_ += n;
         wait_for_head(tenant(), appended_);
@@ -142,8 +141,9 @@ TEST_F(SubscriptionsTest, AnAckInTheCallersTransactionCommitsOrRollsBackWithIt) 
     append_each("Ping", 2);
     {
         Transaction tx = store().transaction();
-        tx.exec("CREATE TABLE IF NOT EXISTS public.sub_test_applied (tenant text, position bigint, "
-                "PRIMARY KEY (tenant, position))");
+        tx.exec(
+            "CREATE TABLE IF NOT EXISTS public.sub_test_applied (tenant text, position bigint, "
+            "PRIMARY KEY (tenant, position))");
         tx.commit();
     }
     SubscriptionOptions o;
@@ -294,7 +294,8 @@ TEST_F(SubscriptionsTest, RunHandsEveryEventToTheHandlerUntilStopped) {
         },
         stop);
     ASSERT_EQ(got.size(), 30u);
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], static_cast<std::int64_t>(i + 1));
+    for (std::size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(got[i], static_cast<std::int64_t>(i + 1));
     EXPECT_EQ(tenant().subscriptions().group_status("s", "g").checkpoint, 30);
     // a throwing handler: earlier events acked, the failed one given back, rethrown
     append_each("Ping", 3);

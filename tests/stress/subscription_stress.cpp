@@ -129,7 +129,8 @@ void Writer(Shared& s, const Options& opt) {
         std::string events = "[";
         for (int k = 0; k < 10; ++k) {
             if (k) events += ',';
-            events += "{\"type\": \"Step\", \"body\": {\"n\": " + std::to_string(next[i] + k + 1) + "}}";
+            events +=
+                "{\"type\": \"Step\", \"body\": {\"n\": " + std::to_string(next[i] + k + 1) + "}}";
         }
         events += "]";
         c.exec("SELECT rillflow.append_events($1::uuid, $2::jsonb, $3::bigint)",
@@ -144,7 +145,8 @@ void ConsumerSlot(Shared& s, const std::string& group, int slot) {
     std::mt19937_64 rng(std::hash<std::string>()(group) + slot);
     const std::string key = group + "/" + std::to_string(slot);
     for (int generation = 0; !s.stop; ++generation) {
-        const std::string consumer = group + "-" + std::to_string(slot) + "-" + std::to_string(generation);
+        const std::string consumer =
+            group + "-" + std::to_string(slot) + "-" + std::to_string(generation);
         try {
             Conn c(s.url, s.db, "rillflow_sub_stress_consumer");
             {
@@ -167,12 +169,13 @@ void ConsumerSlot(Shared& s, const std::string& group, int slot) {
                     break;
                 }
                 c.exec("BEGIN");
-                c.exec("INSERT INTO applied (grp, position, stream_id, version, consumer) "
-                       "SELECT $1, p.position, e.stream_id, e.version, $3 "
-                       "FROM unnest($2::bigint[]) p(position) "
-                       "JOIN rillflow_default.positions q ON q.position = p.position "
-                       "JOIN rillflow_default.events e ON e.seq = q.seq",
-                       {group, positions, consumer});
+                c.exec(
+                    "INSERT INTO applied (grp, position, stream_id, version, consumer) "
+                    "SELECT $1, p.position, e.stream_id, e.version, $3 "
+                    "FROM unnest($2::bigint[]) p(position) "
+                    "JOIN rillflow_default.positions q ON q.position = p.position "
+                    "JOIN rillflow_default.events e ON e.seq = q.seq",
+                    {group, positions, consumer});
                 try {
                     c.exec("SELECT rillflow.subscription_ack('s', $1::bigint[], $2, $3)",
                            {positions, group, consumer});
@@ -237,8 +240,10 @@ int Run(const Options& opt, const std::string& url) {
     {
         Conn c(url, s.db, "rillflow_sub_stress_setup");
         c.exec("CREATE EXTENSION rillflow");
-        c.exec("CREATE TABLE applied (id bigserial PRIMARY KEY, grp text NOT NULL, position bigint NOT NULL, "
-               "stream_id uuid NOT NULL, version bigint NOT NULL, consumer text NOT NULL)");
+        c.exec(
+            "CREATE TABLE applied (id bigserial PRIMARY KEY, grp text NOT NULL, position bigint "
+            "NOT NULL, "
+            "stream_id uuid NOT NULL, version bigint NOT NULL, consumer text NOT NULL)");
         c.exec("SELECT rillflow.create_subscription('s', event_types => ARRAY['Step'])");
         c.exec("SELECT rillflow.subscription_group_configure('s', 'ordered', ordered => true)");
         c.exec("SELECT rillflow.subscription_group_configure('s', 'plain')");
@@ -267,8 +272,9 @@ int Run(const Options& opt, const std::string& url) {
     {
         Conn c(url, s.db, "rillflow_sub_stress_watch");
         while (Clock::now() - started < std::chrono::seconds(100)) {
-            Result r = c.exec("SELECT count(*) FILTER (WHERE grp = 'ordered'), "
-                              "count(*) FILTER (WHERE grp = 'plain') FROM applied");
+            Result r = c.exec(
+                "SELECT count(*) FILTER (WHERE grp = 'ordered'), "
+                "count(*) FILTER (WHERE grp = 'plain') FROM applied");
             if (r.i64(0, 0) >= total && r.i64(0, 1) >= total) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
@@ -279,25 +285,29 @@ int Run(const Options& opt, const std::string& url) {
     chaos.join();
     for (auto& t : threads) t.join();
     const double secs = std::chrono::duration<double>(Clock::now() - started).count();
-    std::printf("%.1f s: %ld batches committed, %ld consumers terminated, %ld died on their own, "
-                "%ld acks lost their lease\n",
-                secs, s.batches.load(), s.kills.load(), s.self_kills.load(), s.lease_lost.load());
-    check(s.errors == 0, "no unexpected error" + (s.first_error.empty() ? "" : ": " + s.first_error));
+    std::printf(
+        "%.1f s: %ld batches committed, %ld consumers terminated, %ld died on their own, "
+        "%ld acks lost their lease\n",
+        secs, s.batches.load(), s.kills.load(), s.self_kills.load(), s.lease_lost.load());
+    check(s.errors == 0,
+          "no unexpected error" + (s.first_error.empty() ? "" : ": " + s.first_error));
     {
         Conn c(url, s.db, "rillflow_sub_stress_check");
         check(c.exec("SELECT rillflow.head_position()").i64(0, 0) == total,
               "the log has " + std::to_string(total) + " events");
         for (const char* group : {"ordered", "plain"}) {
-            Result r = c.exec("SELECT count(*), count(DISTINCT position), "
-                              "count(*) FILTER (WHERE position NOT BETWEEN 1 AND $2::bigint) "
-                              "FROM applied WHERE grp = $1",
-                              {group, std::to_string(total)});
+            Result r = c.exec(
+                "SELECT count(*), count(DISTINCT position), "
+                "count(*) FILTER (WHERE position NOT BETWEEN 1 AND $2::bigint) "
+                "FROM applied WHERE grp = $1",
+                {group, std::to_string(total)});
             check(r.i64(0, 0) == total && r.i64(0, 1) == total && r.i64(0, 2) == 0,
                   std::string(group) + ": every event applied exactly once (" + r.str(0, 0) +
                       " rows, " + r.str(0, 1) + " positions)");
-            Result g = c.exec("SELECT last_seq, in_flight, pending, dlq_size "
-                              "FROM rillflow.subscription_group_status('s', $1)",
-                              {group});
+            Result g = c.exec(
+                "SELECT last_seq, in_flight, pending, dlq_size "
+                "FROM rillflow.subscription_group_status('s', $1)",
+                {group});
             check(g.i64(0, 0) == total && g.i64(0, 1) == 0 && g.i64(0, 2) == 0 && g.i64(0, 3) == 0,
                   std::string(group) + ": checkpoint at the head, nothing in flight or dead (" +
                       g.str(0, 0) + ", " + g.str(0, 1) + ", " + g.str(0, 2) + ", " + g.str(0, 3) +
@@ -306,10 +316,11 @@ int Run(const Options& opt, const std::string& url) {
         // In the ordered group a stream's events were applied in commit order 1, 2, 3...: the
         // rows' ids (taken at insert, after the earlier event's ack committed) follow versions.
         Result o = c.exec(
-            "SELECT count(*) FROM (SELECT version, row_number() OVER (PARTITION BY stream_id ORDER BY id) "
+            "SELECT count(*) FROM (SELECT version, row_number() OVER (PARTITION BY stream_id ORDER "
+            "BY id) "
             "AS n FROM applied WHERE grp = 'ordered') x WHERE version <> n");
-        check(o.i64(0, 0) == 0, "ordered: every stream applied in version order (" + o.str(0, 0) +
-                                    " out of order)");
+        check(o.i64(0, 0) == 0,
+              "ordered: every stream applied in version order (" + o.str(0, 0) + " out of order)");
     }
     if (!opt.keep) admin.exec("DROP DATABASE IF EXISTS " + s.db + " WITH (FORCE)");
     return failures == 0 ? 0 : 1;
@@ -337,8 +348,9 @@ int main(int argc, char** argv) {
         else if (a == "--keep")
             opt.keep = true;
         else {
-            std::fprintf(stderr, "usage: rillflow_subscription_stress [--streams N] [--per-stream N] "
-                                 "[--consumers N] [--keep]\n");
+            std::fprintf(stderr,
+                         "usage: rillflow_subscription_stress [--streams N] [--per-stream N] "
+                         "[--consumers N] [--keep]\n");
             return 2;
         }
     }

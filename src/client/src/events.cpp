@@ -15,8 +15,8 @@ constexpr const char* kAppend =
     "SELECT rillflow.append_events($1::uuid, $2::jsonb, $3::bigint, $4::text, $5::jsonb, "
     "$6::uuid, $7::uuid, $8::text)";
 
-constexpr const char* kReadStream = RILLFLOW_ENVELOPE_COLUMNS
-    "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer) AS e";
+constexpr const char* kReadStream =
+    RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer) AS e";
 constexpr const char* kReadAll = RILLFLOW_ENVELOPE_COLUMNS
     "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[], $4::text[]) AS e";
 
@@ -127,8 +127,9 @@ AppendBuilder Events::builder(const Uuid& stream) const { return AppendBuilder(*
 std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t from_version,
                                                std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
-    return run(store_, tx_,
-               [&](detail::Connection& c) { return detail::envelopes(c.exec(kReadStream, params)); });
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return detail::envelopes(c.exec(kReadStream, params));
+    });
 }
 
 std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max_count,

@@ -64,7 +64,8 @@ SubscriptionInfo to_info(const nlohmann::json& row) {
                                   : row.value("subscription", std::string());
     s.filter.event_types = json_strings(row, "event_types");
     s.filter.categories = json_strings(row, "categories");
-    for (const auto& id : json_strings(row, "stream_ids")) s.filter.stream_ids.push_back(Uuid::parse(id));
+    for (const auto& id : json_strings(row, "stream_ids"))
+        s.filter.stream_ids.push_back(Uuid::parse(id));
     s.filter.headers = row.value("headers", nlohmann::json());
     s.filter.start_from = json_int(row, "start_from");
     s.checkpoint = json_int(row, "checkpoint");
@@ -80,7 +81,8 @@ GroupStatus to_group(const nlohmann::json& row, std::string_view group) {
     g.group = row.contains("group_name") && row["group_name"].is_string()
                   ? row["group_name"].get<std::string>()
                   : std::string(group);
-    g.checkpoint = row.contains("checkpoint") ? json_int(row, "checkpoint") : json_int(row, "last_seq");
+    g.checkpoint =
+        row.contains("checkpoint") ? json_int(row, "checkpoint") : json_int(row, "last_seq");
     g.head = json_int(row, "head");
     g.lag = json_int(row, "lag");
     g.in_flight = json_int(row, "in_flight");
@@ -119,13 +121,13 @@ Subscriptions Store::subscriptions() const { return Subscriptions(state_); }
 void Subscriptions::create(std::string_view name, const SubscriptionFilter& filter) const {
     std::vector<std::string> ids;
     for (const Uuid& id : filter.stream_ids) ids.push_back(id.to_string());
-    exec_in_store(*store_,
-                  "SELECT rillflow.create_subscription($1::text, $2::text[], $3::text[], "
-                  "$4::uuid[], $5::jsonb, $6::bigint)",
-                  {name, optional_text_array(filter.event_types),
-                   optional_text_array(filter.categories), optional_text_array(ids),
-                   filter.headers.is_null() ? Param::null() : Param(filter.headers),
-                   filter.start_from});
+    exec_in_store(
+        *store_,
+        "SELECT rillflow.create_subscription($1::text, $2::text[], $3::text[], "
+        "$4::uuid[], $5::jsonb, $6::bigint)",
+        {name, optional_text_array(filter.event_types), optional_text_array(filter.categories),
+         optional_text_array(ids), filter.headers.is_null() ? Param::null() : Param(filter.headers),
+         filter.start_from});
 }
 
 void Subscriptions::drop(std::string_view name) const {
@@ -133,7 +135,8 @@ void Subscriptions::drop(std::string_view name) const {
 }
 
 std::vector<SubscriptionInfo> Subscriptions::list() const {
-    Result r = exec_in_store(*store_, "SELECT to_jsonb(s) FROM rillflow.list_subscriptions() s", {});
+    Result r =
+        exec_in_store(*store_, "SELECT to_jsonb(s) FROM rillflow.list_subscriptions() s", {});
     std::vector<SubscriptionInfo> out;
     for (const auto& row : detail::json_rows(r)) out.push_back(to_info(row));
     return out;
@@ -216,7 +219,8 @@ Subscription Subscriptions::subscribe(std::string_view name, const SubscriptionF
     try {
         create(name, filter);
     } catch (const Error& e) {
-        if (e.sqlstate() != sqlstate::duplicate_object) throw;  // it exists: it keeps its own filter
+        if (e.sqlstate() != sqlstate::duplicate_object)
+            throw;  // it exists: it keeps its own filter
     }
     if (options.max_in_flight) {
         if (!options.group) {
@@ -304,14 +308,14 @@ void Subscription::ack(std::int64_t position) { ack(std::vector<std::int64_t>{po
 
 void Subscription::ack(const std::vector<std::int64_t>& positions) {
     if (positions.empty()) return;
-    exec_in_store(*store_, kAck,
-                  {name_, bigint_array(positions), optional_group(options_.group),
-                   options_.consumer});
+    exec_in_store(
+        *store_, kAck,
+        {name_, bigint_array(positions), optional_group(options_.group), options_.consumer});
 }
 
 void Subscription::ack_in_tx(Transaction& tx, std::int64_t position) {
-    tx.exec(kAck, {name_, bigint_array({position}), optional_group(options_.group),
-                   options_.consumer});
+    tx.exec(kAck,
+            {name_, bigint_array({position}), optional_group(options_.group), options_.consumer});
 }
 
 void Subscription::nack(std::int64_t position, std::chrono::milliseconds retry_after) {

@@ -138,8 +138,8 @@ class RILLFLOW_EXPORT Subscriptions {
     void set_group_max_in_flight(std::string_view name, std::string_view group,
                                  std::optional<int> value) const;
     /// @brief Sets a group's ordering and max deliveries; std::nullopt leaves one as it is.
-    void configure_group(std::string_view name, std::string_view group,
-                         std::optional<bool> ordered, std::optional<int> max_deliveries = {}) const;
+    void configure_group(std::string_view name, std::string_view group, std::optional<bool> ordered,
+                         std::optional<int> max_deliveries = {}) const;
     /// @brief The group's dead letters (each row as JSON), oldest position first.
     [[nodiscard]] std::vector<nlohmann::json> dlq_list(std::string_view name,
                                                        std::optional<std::string> group = {}) const;

@@ -29,6 +29,55 @@ CREATE OR REPLACE FUNCTION rillflow._subscription_max_batch() RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 10000;
 
+-- Hand out up to room deliverable events of the group to consumer me: never
+-- delivered, nacked and due, or whose lease ran out (delivered again,
+-- deliveries + 1), oldest first; in an ordered group only a stream's lowest
+-- outstanding event, so a stream has one event in flight at a time. Rows
+-- another transaction holds (a poll handing them out, an ack in progress) are
+-- skipped, never waited for. Safe without the group's row: two polls never
+-- lock the same row, and the ordered rule reads only row existence.
+--
+-- Planner notes: the outstanding rows are a small, fast-changing table that
+-- autovacuum has often not analysed yet, so every plan must be right without
+-- statistics. ORDER BY the whole primary key makes its index the cheapest
+-- ordered path (the scan stops after room rows instead of sorting all of the
+-- group's rows), and the rows just locked are updated by ctid (a TID scan:
+-- they cannot move while this statement holds them).
+CREATE OR REPLACE FUNCTION rillflow._subscription_deliver(store name, name text, grp text, me text,
+    now_ts timestamptz, max_deliveries integer, ordered boolean, room integer, lease interval)
+    RETURNS SETOF rillflow.event_envelope
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        WITH cand AS (
+            SELECT o.ctid AS row_id
+              FROM %1$I.subscription_outstanding o
+             WHERE o.subscription = $1 AND o.group_name = $2
+               AND o.deliveries < $5
+               AND (o.consumer IS NULL OR o.lease_expires_at <= $3)
+               AND (o.available_at IS NULL OR o.available_at <= $3)
+               AND (NOT $6 OR NOT EXISTS (
+                     SELECT FROM %1$I.subscription_outstanding x
+                      WHERE x.subscription = o.subscription AND x.group_name = o.group_name
+                        AND x.stream_id = o.stream_id AND x.position < o.position))
+             ORDER BY o.subscription, o.group_name, o.position
+             LIMIT $7
+               FOR UPDATE OF o SKIP LOCKED),
+        d AS (
+            UPDATE %1$I.subscription_outstanding o
+               SET consumer = $4, deliveries = o.deliveries + 1, lease_expires_at = $3 + $8, available_at = NULL
+             WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[])
+            RETURNING o.position)
+        SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers,
+               e.event_id, e.causation_id, e.correlation_id, e.created_at
+          FROM d JOIN %1$I.positions p ON p.position = d.position JOIN %1$I.events e ON e.seq = p.seq
+         ORDER BY p.position$q$, store)
+        USING name, grp, now_ts, me, max_deliveries, ordered, room, lease;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION rillflow.subscription_poll(
     name text,
     max_count integer DEFAULT 100,
@@ -62,6 +111,7 @@ DECLARE
     filled bigint;
     last_pos bigint;
     room integer;
+    delivered bigint;
     tries integer := 0;
 BEGIN
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND rillflow._subscription_max_batch() THEN
@@ -71,12 +121,12 @@ BEGIN
     END IF;
     PERFORM rillflow._check_subscription_lease(lease);
     sub := rillflow._subscription_get(store, name);                 -- RF004
-    -- The log covers every event committed before this call (read_all's wait).
-    PERFORM rillflow._subscription_sync_log();
 
-    -- The group's row, held until this poll's transaction ends. Another poll
-    -- of the group holds it for a moment: wait for it a few milliseconds,
-    -- never on a lock that outlives a poll.
+    -- The group's row, held until this poll's transaction ends: who holds it
+    -- moves the frontier. When another poll of a group holds it, this one
+    -- hands out what is outstanding already (unless the group bounds what is
+    -- in flight), and tries again for a few milliseconds when that is
+    -- nothing: it never waits on a lock that outlives a poll.
     LOOP
         EXECUTE format($q$
             SELECT g.frontier, g.ordered, g.max_deliveries, g.max_in_flight, g.lease_owner, g.lease_expires_at
@@ -86,17 +136,33 @@ BEGIN
             INTO g_frontier, g_ordered, g_max_deliveries, g_max_in_flight, g_lease_owner, g_lease_expires_at
             USING name, grp;
         EXIT WHEN g_frontier IS NOT NULL;
-        -- Create the group at its first poll; a row another poll holds is
-        -- not inserted over (ON CONFLICT would wait for that poll's end).
         IF tries = 0 AND NOT rillflow._subscription_group_exists(store, name, grp) THEN
+            -- Create the group at its first poll; a row another poll holds is
+            -- not inserted over (ON CONFLICT would wait for that poll's end).
             PERFORM rillflow._subscription_ensure_group(store, name, grp, sub.start_from);
-        ELSIF tries > 25 THEN
-            RETURN;                     -- the group is busy: nothing this time
         ELSE
+            IF grp <> '' THEN
+                EXECUTE format('SELECT ordered, max_deliveries, max_in_flight FROM %I.subscription_groups
+                                 WHERE subscription = $1 AND group_name = $2', store)
+                    INTO g_ordered, g_max_deliveries, g_max_in_flight USING name, grp;
+                IF g_max_in_flight IS NULL THEN
+                    RETURN QUERY SELECT * FROM rillflow._subscription_deliver(
+                        store, name, grp, me, clock_timestamp(), g_max_deliveries, g_ordered, max_count, lease);
+                    GET DIAGNOSTICS delivered = ROW_COUNT;
+                    IF delivered > 0 THEN
+                        RETURN;
+                    END IF;
+                END IF;
+            END IF;
+            IF tries > 25 THEN
+                RETURN;                 -- the group is busy: nothing this time
+            END IF;
             PERFORM pg_sleep(0.002);
         END IF;
         tries := tries + 1;
     END LOOP;
+    -- The log covers every event committed before this call (read_all's wait).
+    PERFORM rillflow._subscription_sync_log();
     now_ts := clock_timestamp();
 
     -- Without a group, one consumer at a time holds the subscription's lease.
@@ -114,10 +180,12 @@ BEGIN
                          WHERE subscription = $1 AND group_name = $2', store)
             USING name, grp, me, now_ts + lease, now_ts;
     END IF;
+    -- last seen, written at most once a second per consumer
     EXECUTE format($q$
         INSERT INTO %I.subscription_consumers AS c (subscription, group_name, consumer, last_seen)
         VALUES ($1, $2, $3, $4)
-        ON CONFLICT (subscription, group_name, consumer) DO UPDATE SET last_seen = excluded.last_seen$q$, store)
+        ON CONFLICT (subscription, group_name, consumer) DO UPDATE SET last_seen = excluded.last_seen
+         WHERE c.last_seen < excluded.last_seen - interval '1 second'$q$, store)
         USING name, grp, me, now_ts;
 
     EXECUTE format($q$
@@ -156,12 +224,15 @@ BEGIN
         END IF;
     END IF;
 
-    -- Take matching events past the frontier into the outstanding rows: as
-    -- many as asked (an ordered group looks further ahead, since a stream's
-    -- later events wait for its earlier ones), at most 100000 positions per
-    -- poll, never past the committed head.
+    -- Take matching events past the frontier into the outstanding rows:
+    -- enough for this poll and the group's other consumers (which hand them
+    -- out while this poll holds the group's row), more for an ordered group,
+    -- whose streams' later events wait for their earlier ones; at most 100000
+    -- positions per poll, never past the committed head (read before the
+    -- events, so every position at or below it is visible).
     cap := least(greatest(1000, 10 * max_count), 100000);
-    fill := CASE WHEN g_ordered THEN cap - n_out ELSE least(max_count, cap - n_out) END;
+    fill := CASE WHEN g_ordered OR grp = '' THEN cap - n_out
+                 ELSE least(4 * max_count, cap - n_out) END;
     IF fill > 0 THEN
         EXECUTE format('SELECT head FROM %I.log_state', store) INTO log_head;
         log_head := coalesce(log_head, 0);
@@ -194,10 +265,8 @@ BEGIN
         END IF;
     END IF;
 
-    -- Hand out the oldest deliverable events: never delivered, nacked and
-    -- due, or whose lease ran out (delivered again, deliveries + 1); in an
-    -- ordered group only a stream's earliest outstanding event; at most
-    -- max_in_flight out at once.
+    -- Hand out the oldest deliverable events, at most max_in_flight out at
+    -- once (counted under the group's row).
     room := max_count;
     IF g_max_in_flight IS NOT NULL THEN
         room := least(room, g_max_in_flight - n_live);
@@ -205,32 +274,8 @@ BEGIN
     IF room <= 0 THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format($q$
-        WITH cand AS (
-            SELECT o.position
-              FROM %1$I.subscription_outstanding o
-             WHERE o.subscription = $1 AND o.group_name = $2
-               AND o.deliveries < $5
-               AND (o.consumer IS NULL OR o.lease_expires_at <= $3)
-               AND (o.available_at IS NULL OR o.available_at <= $3)
-               AND (NOT $6 OR NOT EXISTS (
-                     SELECT FROM %1$I.subscription_outstanding x
-                      WHERE x.subscription = o.subscription AND x.group_name = o.group_name
-                        AND x.stream_id = o.stream_id AND x.position < o.position))
-             ORDER BY o.position
-             LIMIT $7
-               FOR UPDATE OF o SKIP LOCKED),
-        d AS (
-            UPDATE %1$I.subscription_outstanding o
-               SET consumer = $4, deliveries = o.deliveries + 1, lease_expires_at = $3 + $8, available_at = NULL
-              FROM cand
-             WHERE o.subscription = $1 AND o.group_name = $2 AND o.position = cand.position
-            RETURNING o.position)
-        SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers,
-               e.event_id, e.causation_id, e.correlation_id, e.created_at
-          FROM d JOIN %1$I.positions p ON p.position = d.position JOIN %1$I.events e ON e.seq = p.seq
-         ORDER BY p.position$q$, store)
-        USING name, grp, now_ts, me, g_max_deliveries, g_ordered, room, lease;
+    RETURN QUERY SELECT * FROM rillflow._subscription_deliver(
+        store, name, grp, me, now_ts, g_max_deliveries, g_ordered, room, lease);
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.subscription_poll(text, integer, text, text, interval)

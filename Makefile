@@ -33,6 +33,7 @@ OBJS = \
 	src/extension/events/sequencer.o \
 	src/extension/events/log_sync.o \
 	src/extension/events/ticker.o \
+	src/extension/events/compat.o \
 	src/extension/events/store_load.o \
 	src/extension/documents/documents_init.o \
 	src/extension/documents/collections.o \
@@ -57,11 +58,33 @@ OBJS = \
 	src/extension/worker/worker_ddl.o \
 	src/extension/worker/worker_status.o
 
-# The install script, in this order: the catalog and the store first, each
-# capability's functions, then the default store (which calls them all).
-SQL_PARTS = \
+# The SQL comes in three kinds (docs/upgrades.md):
+#  - CATALOG_PARTS: the types and tables of schema rillflow, created once by
+#    the install script; an upgrade script alters them in its own prelude.
+#  - STORE_STEPS: a store's DDL, as numbered steps (src/extension/store/);
+#    rillflow._store_migrate applies the ones a store lacks. A released step
+#    never changes: a change to stores is a new step at the end.
+#  - CODE_PARTS: functions and grants, all re-runnable (CREATE OR REPLACE), in
+#    the install script and again in every upgrade script, so an upgrade
+#    always ends with exactly the functions a fresh install has.
+CATALOG_PARTS = \
 	src/extension/core/sql/catalog.sql \
+	src/extension/core/sql/stores_catalog.sql
+
+STORE_STEPS = \
+	src/extension/store/0001_events.sql \
+	src/extension/store/0002_documents.sql \
+	src/extension/store/0003_projections.sql \
+	src/extension/store/0004_daemon.sql \
+	src/extension/store/0005_owners.sql \
+	src/extension/store/0007_subscriptions.sql
+
+# names.sql comes before the catalog, whose tables check names with it.
+EARLY_CODE_PARTS = src/extension/core/sql/names.sql
+CODE_PARTS = \
 	src/extension/core/sql/store.sql \
+	src/extension/core/sql/store_shape.sql \
+	src/extension/core/sql/schema_sync.sql \
 	src/extension/core/sql/tenants.sql \
 	src/extension/events/sql/sequencer.sql \
 	src/extension/events/sql/events.sql \
@@ -79,20 +102,31 @@ SQL_PARTS = \
 	src/extension/projections/sql/runtime.sql \
 	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
-	src/extension/subscriptions/sql/store.sql \
 	src/extension/subscriptions/sql/rules.sql \
 	src/extension/subscriptions/sql/subscriptions.sql \
 	src/extension/subscriptions/sql/poll.sql \
 	src/extension/subscriptions/sql/groups.sql \
 	src/extension/subscriptions/sql/lag.sql \
 	src/extension/worker/sql/worker.sql \
-	src/extension/core/sql/default_store.sql \
-	src/extension/documents/sql/default_store.sql \
-	src/extension/projections/sql/default_store.sql \
-	src/extension/subscriptions/sql/default_store.sql \
-	src/extension/core/sql/privileges.sql
-DATA_built = src/extension/rillflow--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard src/extension/rillflow--*--*.sql))
+	src/extension/observability/sql/metrics.sql \
+	src/extension/observability/sql/trace_mermaid.sql
+
+# The install script: the catalog, the steps, the code, the default store,
+# then who may execute what (privileges.sql sees every function).
+INSTALL_PARTS = src/extension/core/sql/guard.sql $(EARLY_CODE_PARTS) $(CATALOG_PARTS) \
+	build/sql/store_steps.sql $(CODE_PARTS) \
+	src/extension/core/sql/default_store.sql src/extension/core/sql/privileges.sql
+
+# The upgrade from the released 0.1.0 (src/extension/released/): its own
+# prelude, the new catalog, the steps and the code, then every store migrated.
+UPGRADE_0_1_0_PARTS = src/extension/upgrade/0.1.0--0.2.0.sql $(EARLY_CODE_PARTS) \
+	src/extension/core/sql/stores_catalog.sql build/sql/store_steps.sql $(CODE_PARTS) \
+	src/extension/upgrade/0.1.0--0.2.0-stores.sql src/extension/core/sql/privileges.sql
+
+SQL_PARTS = src/extension/core/sql/guard.sql $(EARLY_CODE_PARTS) $(CATALOG_PARTS) $(STORE_STEPS) $(CODE_PARTS) \
+	src/extension/core/sql/default_store.sql src/extension/core/sql/privileges.sql
+DATA_built = src/extension/rillflow--$(EXTVERSION).sql src/extension/rillflow--0.1.0--$(EXTVERSION).sql
+DATA = src/extension/released/rillflow--0.1.0.sql
 
 PG_CPPFLAGS = -DRILLFLOW_VERSION=\"$(EXTVERSION)\" -I$(srcdir)/src/extension
 ifdef RILLFLOW_WERROR
@@ -104,7 +138,7 @@ REGRESS_OPTS = --inputdir=. --outputdir=build/regress --load-extension=rillflow
 ISOLATION = $(patsubst regress/specs/%.spec,%,$(sort $(wildcard regress/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=regress --outputdir=build/isolation --load-extension=rillflow
 
-EXTRA_CLEAN = build/regress build/isolation
+EXTRA_CLEAN = build/regress build/isolation build/sql
 
 PG_CONFIG ?= pg_config
 # Header dependencies: without them an incremental build after a header
@@ -114,12 +148,30 @@ override autodepend = yes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The install script is the SQL parts in order behind the guard every script
-# carries, so one version always has exactly one install script.
-src/extension/rillflow--$(EXTVERSION).sql: $(SQL_PARTS) rillflow.control Makefile
-	@{ echo '-- generated by make from the SQL_PARTS of the Makefile; edit the parts, not this file'; \
-	   printf '%s\n' '\echo Use "CREATE EXTENSION rillflow" to load this file. \quit'; \
-	   for f in $(SQL_PARTS); do echo; echo "-- $$f"; cat $$f; done; } > $@
+# Each script is its parts in order behind the guard every script carries.
+define rf_script
+	@mkdir -p $(dir $@)
+	@{ echo '-- generated by make from the Makefile'"'"'s lists of SQL parts; edit the parts, not this file'; \
+	   printf '%s\n' '\echo Use "$(1)" to load this file. \quit'; \
+	   for f in $(2); do echo; echo "-- $$f"; cat $$f; done; } > $@
+endef
+
+src/extension/rillflow--$(EXTVERSION).sql: $(INSTALL_PARTS) rillflow.control Makefile
+	$(call rf_script,CREATE EXTENSION rillflow,$(INSTALL_PARTS))
+
+src/extension/rillflow--0.1.0--$(EXTVERSION).sql: $(UPGRADE_0_1_0_PARTS) rillflow.control Makefile
+	$(call rf_script,ALTER EXTENSION rillflow UPDATE,$(UPGRADE_0_1_0_PARTS))
+
+# The steps as rows of rillflow.store_steps: version N is the Nth file of
+# STORE_STEPS. ON CONFLICT DO NOTHING: an upgrade script adds the steps its
+# database lacks (a released step never changes).
+build/sql/store_steps.sql: $(STORE_STEPS) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '-- The store steps (src/extension/store/), as rows for rillflow._store_migrate.'; \
+	   n=0; for f in $(STORE_STEPS); do n=$$((n + 1)); \
+	     if grep -q '\$$rfstep\$$' $$f; then echo "$$f must not contain \$$rfstep\$$" >&2; exit 1; fi; \
+	     echo "INSERT INTO rillflow.store_steps (version, name, ddl) VALUES ($$n, '$$(basename $$f .sql)', \$$rfstep\$$"; \
+	     cat $$f; echo "\$$rfstep\$$) ON CONFLICT (version) DO NOTHING;"; done; } > $@
 
 installcheck: | build/regress build/isolation
 build/regress build/isolation:

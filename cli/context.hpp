@@ -32,6 +32,8 @@ class Context {
   public:
     std::string database_url;
     std::string tenant;
+    /// @brief Whether --tenant or --schema named a store on the command line.
+    bool one_store_named = false;
     bool json = false;
 
     /// @brief The store, connected on first use with --database-url and --tenant.
@@ -86,5 +88,7 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_observe_commands(CLI::App& app, Context& ctx, Commands& commands);
 
 }  // namespace rillflow::cli

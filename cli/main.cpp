@@ -5,7 +5,11 @@
 // Exit codes: 0 done; 1 the server (or the CLI, for the same reasons) refused the request,
 // with `error: SQLSTATE: message` on stderr; 2 the command line is wrong; 3 the database
 // could not be reached.
+#include <algorithm>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "context.hpp"
 
@@ -26,6 +30,32 @@ int report(const rillflow::Error& e, int code) {
     return code;
 }
 
+// The first argument that is neither an option nor the value of one of `valued` (the global
+// options that take a value): the command, when the line has one.
+std::optional<std::string> first_word(int argc, char** argv,
+                                      const std::vector<std::string>& valued) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a.empty() || a[0] != '-') return a;
+        if (a.find('=') == std::string::npos &&
+            std::find(valued.begin(), valued.end(), a) != valued.end())
+            ++i;  // its value
+    }
+    return std::nullopt;
+}
+
+// --schema as the tenant it names ("" for the default store); the seed's default is public.
+std::string tenant_of_schema(const std::string& schema, bool tenant_given) {
+    if (tenant_given) throw CLI::ValidationError("--schema", "give --tenant or --schema, not both");
+    if (schema == "public" || schema == "rillflow_default") return "";
+    const std::string prefix = "rillflow_tenant_";
+    if (schema.compare(0, prefix.size(), prefix) == 0 && schema.size() > prefix.size())
+        return schema.substr(prefix.size());
+    throw CLI::ValidationError("--schema", "schema \"" + schema +
+                                               "\" is not a rillflow store (public, "
+                                               "rillflow_default or rillflow_tenant_<tenant>)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,6 +74,10 @@ int main(int argc, char** argv) {
     app.add_option("--tenant", ctx.tenant,
                    "Act on this tenant's store (default: the default store)")
         ->envname("RILLFLOW_TENANT");
+    std::string schema;
+    app.add_option("--schema", schema,
+                   "Act on the store in this schema: public or rillflow_default (the default "
+                   "store), rillflow_tenant_<tenant>");
     app.add_flag("--json", ctx.json, "Print one JSON document instead of text");
 
     Commands commands;
@@ -53,9 +87,38 @@ int main(int argc, char** argv) {
     add_docs_commands(app, ctx, commands);
     add_projections_commands(app, ctx, commands);
     add_subscriptions_commands(app, ctx, commands);
+    add_schema_commands(app, ctx, commands);
+    add_observe_commands(app, ctx, commands);
+
+    // An unknown command is named, with the known ones (CLI11 would only say that a
+    // subcommand is required, or that an argument was not expected).
+    std::vector<std::string> known;
+    for (const CLI::App* sub : app.get_subcommands({})) known.push_back(sub->get_name());
+    if (std::optional<std::string> word =
+            first_word(argc, argv, {"--database-url", "--tenant", "--schema"});
+        !word || std::find(known.begin(), known.end(), *word) == known.end()) {
+        bool asks_help = false;
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            asks_help = asks_help || a == "-h" || a == "--help" || a == "--version";
+        }
+        if (!asks_help) {
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            if (word)
+                std::cerr << "error: unknown command '" << *word << "'; the commands are: " << list
+                          << "\n";
+            else
+                std::cerr << "error: a command is required; the commands are: " << list << "\n";
+            std::cerr << "Run with --help for more information.\n";
+            return kExitUsage;
+        }
+    }
 
     try {
         app.parse(argc, argv);
+        if (!schema.empty()) ctx.tenant = tenant_of_schema(schema, app.count("--tenant") > 0);
+        ctx.one_store_named = !schema.empty() || app.count("--tenant") > 0;
     } catch (const CLI::ParseError& e) {
         int code = app.exit(e);  // prints help, the version, or the mistake
         return code == 0 ? 0 : kExitUsage;

@@ -89,7 +89,15 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
         auto pos = std::make_shared<long long>(0);
         CLI::App* cmd = proj->add_subcommand("reset-checkpoint", "Move a projection's checkpoint");
         cmd->add_option("name", *n, "The projection")->required();
-        cmd->add_option("--position", *pos, "The new checkpoint")->required()->check(at_least(0));
+        // `reset-checkpoint NAME 0` (the seed's spelling) or `--position 0`: exactly one
+        auto* positional =
+            cmd->add_option("position", *pos, "The new checkpoint")->check(at_least(0));
+        auto* named = cmd->add_option("--position", *pos, "The new checkpoint")->check(at_least(0));
+        positional->excludes(named);
+        cmd->callback([positional, named] {
+            if (positional->count() == 0 && named->count() == 0)
+                throw CLI::RequiredError("position (or --position)");
+        });
         commands.add(cmd, [&ctx, n, pos] {
             ctx.store().projections().reset(*n, *pos);
             if (ctx.json)
@@ -103,15 +111,34 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
         auto n = std::make_shared<std::string>();
         auto batches = std::make_shared<int>(1);
         CLI::App* cmd =
-            proj->add_subcommand("run-once", "Run batches of an in-database projection");
-        cmd->add_option("--name", *n, "The projection")->required();
-        cmd->add_option("--max-batches", *batches, "At most this many batches")->check(at_least(1));
+            proj->add_subcommand("run-once", "Run batches of in-database projections, once");
+        cmd->add_option("--name", *n, "Only this projection (default: every running worker one)");
+        cmd->add_option("--max-batches", *batches, "At most this many batches each")
+            ->check(at_least(1));
         commands.add(cmd, [&ctx, n, batches] {
-            std::int64_t applied = ctx.store().projections().run_once(*n, *batches);
-            if (ctx.json)
-                print_json({{"projection", *n}, {"applied", applied}});
-            else
+            Projections p = ctx.store().projections();
+            std::vector<std::string> names;
+            if (!n->empty()) {
+                names.push_back(*n);
+            } else {
+                for (const auto& s : p.list())
+                    if (s.kind == "worker" && s.status == "running") names.push_back(s.name);
+            }
+            Json each = Json::object();
+            std::int64_t applied = 0;
+            for (const auto& name : names) {
+                std::int64_t one = p.run_once(name, *batches);
+                each[name] = one;
+                applied += one;
+            }
+            if (ctx.json) {
+                if (!n->empty())
+                    print_json({{"projection", *n}, {"applied", applied}});
+                else
+                    print_json({{"projections", each}, {"applied", applied}});
+            } else {
                 print_line("applied " + std::to_string(applied));
+            }
             return 0;
         });
     }
@@ -185,9 +212,27 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
     }
     {
         auto c = std::make_shared<std::string>();
-        CLI::App* cmd = proj->add_subcommand("cluster-status", "The nodes of a daemon cluster");
-        cmd->add_option("--cluster-name", *c, "The cluster")->required();
+        CLI::App* cmd = proj->add_subcommand(
+            "cluster-status", "The nodes of a daemon cluster (without --cluster: every cluster)");
+        cmd->add_option("--cluster,--cluster-name", *c, "The cluster");
         commands.add(cmd, [&ctx, c] {
+            if (c->empty()) {
+                Json arr = Json::array();
+                for (const auto& s : ctx.store().projections().list_clusters()) {
+                    arr.push_back(
+                        {{"cluster", s.cluster},
+                         {"hot_node", s.hot_node ? Json(*s.hot_node) : Json()},
+                         {"lease_seconds", s.lease_seconds ? Json(*s.lease_seconds) : Json()},
+                         {"token", s.token},
+                         {"nodes", s.nodes}});
+                    if (!ctx.json)
+                        print_line(s.cluster + "  hot " + s.hot_node.value_or("(none)") + "  " +
+                                   std::to_string(s.nodes) + " nodes  token " +
+                                   std::to_string(s.token));
+                }
+                if (ctx.json) print_json({{"clusters", arr}});
+                return 0;
+            }
             auto nodes = ctx.store().projections().cluster_status(*c);
             Json arr = Json::array();
             for (const auto& n : nodes) {
@@ -214,10 +259,29 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
         const bool promote = std::string(verb) == "promote";
         CLI::App* cmd = proj->add_subcommand(
             verb, promote ? "Make a node the hot one now" : "Take the hot lease from a node");
-        cmd->add_option("--cluster-name", *c, "The cluster")->required();
-        cmd->add_option("node", *node, "The node id")->required();
+        cmd->add_option("--cluster,--cluster-name", *c, "The cluster")->required();
+        auto* positional = cmd->add_option("node", *node, "The node id");
+        auto* named = cmd->add_option("--node", *node, "The node id");
+        positional->excludes(named);
+        if (promote)
+            cmd->callback([positional, named] {
+                if (positional->count() == 0 && named->count() == 0)
+                    throw CLI::RequiredError("node (or --node)");
+            });
         commands.add(cmd, [&ctx, c, node, promote] {
             Projections p = ctx.store().projections();
+            if (!promote && node->empty()) {
+                // demote whoever is hot
+                for (const auto& n : p.cluster_status(*c))
+                    if (n.role == "hot") *node = n.node;
+                if (node->empty()) {
+                    if (ctx.json)
+                        print_json({{"cluster", *c}, {"node", nullptr}, {"was_hot", false}});
+                    else
+                        print_line("no node of " + *c + " is hot");
+                    return 0;
+                }
+            }
             if (promote) {
                 std::int64_t token = p.cluster_promote(*c, *node);
                 if (ctx.json)
@@ -239,6 +303,7 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             std::string name, mode = "none", cluster, node, health;
             double heartbeat = 1, ttl = 5, grace = 0, poll = 1;
             int standbys = 0;
+            bool use_notify = true;
         };
         auto o = std::make_shared<RunLoop>();
         CLI::App* cmd = proj->add_subcommand(
@@ -246,8 +311,11 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
         cmd->add_option("--name", o->name, "Only this projection (default: every worker-kind one)");
         cmd->add_option("--cluster-mode", o->mode, "none or hotcold")
             ->check(CLI::IsMember({"none", "hotcold"}));
-        cmd->add_option("--cluster-name", o->cluster, "The hot/cold cluster");
+        cmd->add_option("--cluster,--cluster-name", o->cluster, "The hot/cold cluster");
         cmd->add_option("--node-id", o->node, "This node's id (default: host-pid)");
+        cmd->add_option("--use-notify", o->use_notify,
+                        "true: wake on the worker's NOTIFY as well as polling; false: poll only")
+            ->check(CLI::IsMember({"true", "false"}));
         cmd->add_option("--heartbeat-secs", o->heartbeat, "Heartbeat interval")
             ->check(CLI::PositiveNumber);
         cmd->add_option("--lease-ttl-secs", o->ttl, "Hot lease TTL")->check(CLI::PositiveNumber);
@@ -266,7 +334,9 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             auto ms = [](double s) {
                 return std::chrono::milliseconds(static_cast<long long>(s * 1000));
             };
-            auto b = ProjectionDaemon::builder(ctx.store()).poll_interval(ms(o->poll));
+            auto b = ProjectionDaemon::builder(ctx.store())
+                         .poll_interval(ms(o->poll))
+                         .use_notify(o->use_notify);
             b.run_in_database(o->name);
             if (o->mode == "hotcold") {
                 ClusterOptions c;

@@ -128,9 +128,16 @@ SET search_path = regress_evil, public;
 SELECT node, role FROM rillflow.cluster_status('c2');
 RESET search_path;
 DROP SCHEMA regress_evil CASCADE;
+-- every cluster of the store: its hot node while the lease lives, its token and size
+SELECT cluster, hot_node IS NOT NULL AS has_hot, token > 0 AS has_token, nodes
+  FROM rillflow.list_clusters();
+SET search_path = regress_nowhere;
+SELECT count(*) AS clusters FROM rillflow.list_clusters();
+RESET search_path;
 SELECT rillflow.cluster_leave('c2', 'n1');
 SELECT rillflow.cluster_leave('c2', 'n2');
 SELECT rillflow.cluster_leave('c2', 'n3');
+SELECT cluster, nodes FROM rillflow.list_clusters() WHERE cluster = 'c2';
 
 -- clean up the tenant of this test (tenant stores outlive DROP EXTENSION)
 SET client_min_messages = warning;

@@ -566,7 +566,15 @@ TEST_F(Cli, ProjectionsRunLoopServesHealthAndLeavesOnSigterm) {
 
     std::string metrics = http_get(port, "/metrics");
     EXPECT_NE(metrics.find("200"), std::string::npos) << metrics;
-    EXPECT_NE(metrics.find("daemon_node_hot"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("daemon_node_hot{cluster=\"" + cluster + "\",node=\"n1\"} 1"),
+              std::string::npos)
+        << metrics;
+    // the database's metrics, under the names rillflow.metrics() gives them
+    EXPECT_NE(metrics.find("# TYPE rillflow_log_head gauge"), std::string::npos) << metrics;
+    EXPECT_NE(
+        metrics.find("rillflow_log_head{store=\"rillflow_tenant_" + t + "\",tenant=\"" + t + "\"}"),
+        std::string::npos)
+        << metrics;
     EXPECT_NE(metrics.find("daemon_cluster_healthy"), std::string::npos) << metrics;
     std::string health = http_get(port, "/");
     auto body = health.find("\r\n\r\n");

@@ -125,6 +125,25 @@ ProjectionStatus Projections::status(std::string_view name) const {
     return st;
 }
 
+std::vector<ClusterSummary> Projections::list_clusters() const {
+    Result r = exec_in_store(*store_,
+                             "SELECT cluster, hot_node, extract(epoch FROM lease_expires_at - "
+                             "clock_timestamp())::float8, "
+                             "token, nodes FROM rillflow.list_clusters()",
+                             {});
+    std::vector<ClusterSummary> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        ClusterSummary c;
+        c.cluster = std::string(r.value(i, 0));
+        if (!r.is_null(i, 1)) c.hot_node = std::string(r.value(i, 1));
+        if (!r.is_null(i, 2)) c.lease_seconds = std::stod(std::string(r.value(i, 2)));
+        c.token = detail::to_int64(r.value(i, 3));
+        c.nodes = detail::to_int64(r.value(i, 4));
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
 void Projections::pause(std::string_view name) const {
     exec_in_store(*store_, "SELECT rillflow.pause_projection($1::text)", {name});
 }

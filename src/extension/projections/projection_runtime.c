@@ -57,6 +57,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/compat.h"
 #include "events/log_sync.h"
 #include "projections/projection.h"
 #include "worker/worker.h"
@@ -854,6 +855,8 @@ static RfStore *
 rf_begin_run(void)
 {
 	RfStore    *store;
+
+	rf_require_current_extension();
 
 	/*
 	 * A run inside a handler's call would switch to another owner and arm

@@ -30,6 +30,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -52,6 +53,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/compat.h"
 #include "events/log_sync.h"
 #include "events/sequencer.h"
 #include "events/store_load.h"
@@ -204,6 +206,15 @@ rf_end(void)
 	MemoryContextSwitchTo(rf_pass_context);
 }
 
+/*
+ * Whether the database's extension is at this library's version. Until ALTER
+ * EXTENSION rillflow UPDATE runs, the worker ticks the log (whose tables no
+ * version has changed) but runs no projection: their tables and functions
+ * are the old version's (events/compat.c, docs/upgrades.md).
+ */
+static bool rf_extension_current = true;
+static bool rf_outdated_logged = false;
+
 /* The tenants' stores (the default store is always there). Kept plans: a pass runs per commit. */
 static const RfPlanSpec rf_tenants_plan = {
 	"SELECT schema_name::pg_catalog.text, name FROM rillflow.tenants ORDER BY name",
@@ -241,6 +252,18 @@ rf_list_stores(void)
 		LWLockRelease(rf_shared->lock);
 		rf_leave(RF_SLOT_NO_EXTENSION, "no rillflow extension");
 	}
+
+	{
+		char	   *version = rf_installed_extension_version();
+
+		rf_extension_current = version != NULL && strcmp(version, RILLFLOW_VERSION) == 0;
+	}
+	if (!rf_extension_current && !rf_outdated_logged)
+		ereport(LOG,
+				(errmsg("rillflow: database \"%s\" has the extension at another version than the library's %s; "
+						"projections wait for ALTER EXTENSION rillflow UPDATE",
+						get_database_name(MyDatabaseId), RILLFLOW_VERSION)));
+	rf_outdated_logged = !rf_extension_current;
 
 	rf_execute_plan(rf_keep_plan(InvalidOid, &rf_tenants_plan, ""), NULL, NULL, true, 0);
 
@@ -289,7 +312,8 @@ rf_tick_store(const RfStoreRef *ref, List **projections)
 			stamped = rf_sequence(&store, 0, &head);
 
 			/* A load of the store's tables holds its projections still. */
-			if (OidIsValid(get_relname_relid("projections", nsp)) &&
+			if (rf_extension_current &&
+				OidIsValid(get_relname_relid("projections", nsp)) &&
 				rf_store_load_hold(MyDatabaseId, nsp, NULL) == 0)
 			{
 				rf_run_plan(&store, &rf_running_projections_spec, NULL, NULL, true, 0);

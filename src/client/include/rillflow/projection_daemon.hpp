@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -106,6 +107,10 @@ class RILLFLOW_EXPORT ProjectionDaemonBuilder {
     ProjectionDaemonBuilder& lease_ttl(std::chrono::milliseconds ttl);
     /// @brief The longest run_loop() waits without a notification (default 1 s).
     ProjectionDaemonBuilder& poll_interval(std::chrono::milliseconds interval);
+    /// @brief Whether run_loop() LISTENs for the worker's NOTIFY rillflow_events (default true);
+    /// false: it only polls, every poll interval (for poolers that drop LISTEN, such as
+    /// PgBouncer in transaction mode).
+    ProjectionDaemonBuilder& use_notify(bool listen);
     /// @brief The lease owner name (default: the cluster node id, else "<hostname>-<pid>").
     ProjectionDaemonBuilder& owner(std::string owner);
     /// @brief Where the daemon's log lines go (default: stderr).
@@ -146,6 +151,7 @@ class RILLFLOW_EXPORT ProjectionDaemonBuilder {
     int batch_size_ = 500;
     std::chrono::milliseconds lease_ttl_{std::chrono::seconds(30)};
     std::chrono::milliseconds poll_interval_{std::chrono::seconds(1)};
+    bool use_notify_ = true;
     std::string owner_;
     std::function<void(const std::string&)> log_;
     std::optional<ClusterOptions> cluster_;
@@ -203,10 +209,12 @@ class RILLFLOW_EXPORT ProjectionDaemon {
     /// counters) and, in a cluster, every node with role, heartbeat age and lease, the
     /// standby count and min_cold_standbys, and `healthy`.
     [[nodiscard]] nlohmann::json health_json() const;
-    /// @brief `GET /metrics`: the Prometheus text exposition of the same.
+    /// @brief `GET /metrics`: the Prometheus text exposition of the same, followed by the
+    /// database's `rillflow.metrics()` under the same names.
     [[nodiscard]] std::string prometheus_metrics() const;
 
   private:
+    void append_database_metrics(std::ostream& out) const;
     friend class ProjectionDaemonBuilder;
     using Impl = detail::DaemonState;
     explicit ProjectionDaemon(std::unique_ptr<Impl> impl);

@@ -54,6 +54,17 @@ struct ExternalProjectionOptions {
     std::int64_t start_from = 0;
 };
 
+/// @brief One daemon cluster, from `list_clusters()`.
+struct ClusterSummary {
+    std::string cluster{};
+    /// @brief The hot node while its lease is live.
+    std::optional<std::string> hot_node{};
+    /// @brief Seconds until the hot lease expires (negative: expired), if one was ever taken.
+    std::optional<double> lease_seconds{};
+    std::int64_t token = 0;
+    std::int64_t nodes = 0;
+};
+
 /// @brief One node of a daemon cluster, from `cluster_status(cluster)`.
 struct ClusterNode {
     /// @brief The node's id.
@@ -128,6 +139,8 @@ class RILLFLOW_EXPORT Projections {
                                 std::chrono::milliseconds grace = {}) const;
     /// @brief Makes `node` hot now. @return The new fencing token.
     std::int64_t cluster_promote(std::string_view cluster, std::string_view node) const;
+    /// @brief Every daemon cluster of the store (`list_clusters()`).
+    [[nodiscard]] std::vector<ClusterSummary> list_clusters() const;
     /// @brief Takes the hot lease from `node`. @return True when it was hot.
     bool cluster_demote(std::string_view cluster, std::string_view node) const;
     /// @brief Removes `node` from the cluster (giving up the lease).

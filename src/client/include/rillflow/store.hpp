@@ -18,6 +18,7 @@
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
 #include "rillflow/projections.hpp"
+#include "rillflow/schema.hpp"
 #include "rillflow/session.hpp"
 #include "rillflow/subscriptions.hpp"
 #include "rillflow/transaction.hpp"
@@ -162,6 +163,9 @@ class RILLFLOW_EXPORT Store {
     /// @brief The subscription API (subscriptions, consumer groups, dead letters) and
     /// subscribe(); each call borrows a pooled connection.
     [[nodiscard]] Subscriptions subscriptions() const;
+    /// @brief The stores' schema admin API (schema_plan, schema_sync, schema_health), over
+    /// every store or one, whatever tenant this Store acts on.
+    [[nodiscard]] SchemaAdmin schema() const;
 
   private:
     friend class StoreBuilder;

@@ -47,6 +47,10 @@ ProjectionDaemonBuilder& ProjectionDaemonBuilder::poll_interval(std::chrono::mil
     poll_interval_ = i;
     return *this;
 }
+ProjectionDaemonBuilder& ProjectionDaemonBuilder::use_notify(bool listen) {
+    use_notify_ = listen;
+    return *this;
+}
 ProjectionDaemonBuilder& ProjectionDaemonBuilder::owner(std::string owner) {
     owner_ = std::move(owner);
     return *this;
@@ -150,6 +154,7 @@ ProjectionDaemon ProjectionDaemonBuilder::build() const {
     impl->log = log_;
     impl->cluster = cluster_;
     impl->poll_interval = poll_interval_;
+    impl->use_notify = use_notify_;
     impl->all_in_database = all_in_database_;
     impl->lease_ttl = lease_ttl_;
     if (cluster_) {

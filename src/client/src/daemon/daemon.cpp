@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "daemon/cluster.hpp"
 #include "daemon/listener.hpp"
@@ -122,7 +123,8 @@ void ProjectionDaemon::run_loop(std::atomic<bool>& stop) {
             heartbeats.emplace(impl_->cluster->heartbeat, [this] { heartbeat_once(); });
         }
 
-        detail::Listener listener(impl_->url);
+        std::optional<detail::Listener> listener;
+        if (impl_->use_notify) listener.emplace(impl_->url);
         const auto slice = std::min(impl_->poll_interval, std::chrono::milliseconds(200));
         auto next_poll = Clock::now();
         bool was_hot = false;
@@ -131,7 +133,11 @@ void ProjectionDaemon::run_loop(std::atomic<bool>& stop) {
             if (!hot && was_hot) release_leases();  // lost the hot role: hand the leases over
             const bool became_hot = hot && !was_hot;
             was_hot = hot;
-            const bool notified = listener.wait(slice);
+            bool notified = false;
+            if (listener)
+                notified = listener->wait(slice);
+            else
+                std::this_thread::sleep_for(slice);
             if (!hot) continue;
             if (notified || became_hot || Clock::now() >= next_poll) {
                 try {

@@ -3,10 +3,13 @@
 // the same as Prometheus text (GET /metrics).
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 
 #include "daemon/state.hpp"
+#include "projection_sql.hpp"
 #include "rillflow/errors.hpp"
 
 namespace rillflow {
@@ -178,8 +181,11 @@ std::string ProjectionDaemon::prometheus_metrics() const {
                      "Events the group dead-lettered after max_deliveries.", "dead_lettered");
 
     const std::string node = prom_escape(h["node"].get<std::string>());
+    const std::string cluster_label =
+        h.contains("cluster") ? prom_escape(h["cluster"]["name"].get<std::string>()) : "";
     family("daemon_node_hot", "gauge", "1 when this node is the hot one (ticks projections).");
-    out << "daemon_node_hot{node=\"" << node << "\"} " << (h["hot"].get<bool>() ? 1 : 0) << '\n';
+    out << "daemon_node_hot{cluster=\"" << cluster_label << "\",node=\"" << node << "\"} "
+        << (h["hot"].get<bool>() ? 1 : 0) << '\n';
     if (h.contains("cluster")) {
         const auto& cl = h["cluster"];
         const std::string cname = prom_escape(cl["name"].get<std::string>());
@@ -209,7 +215,44 @@ std::string ProjectionDaemon::prometheus_metrics() const {
                 << fmt_double(n["lease_seconds"].get<double>()) << '\n';
         }
     }
+    append_database_metrics(out);
     return out.str();
+}
+
+// The database's own metrics (rillflow.metrics(): the log, every projection of the stores this
+// daemon's role may read, the worker), under the same names any scraper of PostgreSQL sees. The
+// families this daemon reports itself, for its own projections, are left to it.
+void ProjectionDaemon::append_database_metrics(std::ostream& out) const {
+    static const char* const kOwn[] = {"rillflow_projection_checkpoint", "rillflow_projection_lag"};
+    Result r;
+    try {
+        r = detail::exec_in_store(*impl_->state,
+                                  "SELECT name, labels::text, value, help FROM rillflow.metrics() "
+                                  "ORDER BY name, labels::text",
+                                  {});
+    } catch (const Error& e) {
+        out << "# rillflow.metrics() failed: " << prom_escape(e.what()) << '\n';
+        return;
+    }
+    std::string current;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        const std::string name(r.value(i, 0));
+        if (std::find(std::begin(kOwn), std::end(kOwn), name) != std::end(kOwn)) continue;
+        if (name != current) {
+            out << "# HELP " << name << ' ' << prom_escape(std::string(r.value(i, 3)))
+                << "\n# TYPE " << name << " gauge\n";
+            current = name;
+        }
+        const nlohmann::json labels = nlohmann::json::parse(std::string(r.value(i, 1)));
+        out << name << '{';
+        bool first = true;
+        for (const auto& [key, value] : labels.items()) {
+            out << (first ? "" : ",") << key << "=\""
+                << prom_escape(value.is_string() ? value.get<std::string>() : value.dump()) << '"';
+            first = false;
+        }
+        out << "} " << r.value(i, 2) << '\n';
+    }
 }
 
 }  // namespace rillflow

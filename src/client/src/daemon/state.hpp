@@ -43,6 +43,7 @@ struct DaemonState {
     std::string hostname;
     std::chrono::milliseconds lease_ttl{30000};
     std::chrono::milliseconds poll_interval{1000};
+    bool use_notify = true;
     std::function<void(const std::string&)> log;
     std::optional<ClusterOptions> cluster;
     bool all_in_database = false;

@@ -1,14 +1,7 @@
--- The default store, created with the extension. Its tables are extension
--- members, so they are registered for pg_dump: their rows are dumped and
--- restored, and CREATE EXTENSION recreates their definitions.
+-- The shapes schema_health compares stores with, then the default store,
+-- created with the extension; its tables are extension members, registered
+-- for pg_dump.
 
-SELECT rillflow._create_store('rillflow_default');
-
--- One call per statement: each call updates the extension's catalog row.
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.streams', '');
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.events', '');
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.events_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.positions', '');
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.log_state', '');
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.idempotency_keys', '');
-SELECT pg_catalog.pg_extension_config_dump('rillflow_default.stream_aliases', '');
+SELECT rillflow._store_record_shapes();
+SELECT rillflow._create_store('rillflow_default', NULL);
+SELECT rillflow._register_default_store_dump();

@@ -7,7 +7,7 @@
 -- below. A new internal function is not executable by PUBLIC until it is
 -- listed here (sql/security.sql pins the list). Not listed, so run only by
 -- their owner and the functions that run as it: the store's DDL
--- (_create_store*, _store_owner, _check_collection_table), the trigger functions
+-- (_create_store, _store_apply_steps, _check_collection_table), the trigger functions
 -- (_doc_sync_fields, _projection_guard: a trigger fires without EXECUTE, and
 -- only its table's owner creates it), the backfill (_doc_field_value), the
 -- worker's hook at CREATE EXTENSION and the query cache's diagnostics.
@@ -18,6 +18,8 @@
 -- schemas, which pg_namespace shows anyone.
 GRANT USAGE ON SCHEMA rillflow TO PUBLIC;
 GRANT SELECT ON rillflow.tenants TO PUBLIC;
+-- the stores, their versions and the steps and shapes of this version: no data
+GRANT SELECT ON rillflow.stores, rillflow.store_steps, rillflow.store_shapes TO PUBLIC;
 
 DO $privileges$
 DECLARE
@@ -38,6 +40,15 @@ DECLARE
         '_rebuild_begin', '_rebuild_finish', '_cluster_lock_node', '_cluster_release_hot',
         -- a wake-up of wait_for_projection's waiters, and worker_status's rows
         '_note_checkpoint_advance', '_worker_slots',
+        -- what schema_health and schema_plan read: the catalog and the
+        -- recorded shapes, nothing of a store's rows
+        '_stores_for', '_store_steps_version', '_store_schema_version', '_store_has_drift', '_store_shape',
+        '_is_collection_table', '_store_problems', '_store_repair', '_store_plan', '_store_owner',
+        -- metrics() and trace_mermaid() with the caller's rights: what it may read
+        '_store_metrics', '_mermaid_label',
+        -- schema_sync's: they refuse (42501) a caller that does not act as the
+        -- store's owner, and then do only what the owner may
+        '_store_sync', '_store_migrate',
         -- SECURITY DEFINER, taking no instruction beyond a store and a
         -- collection: they make a collection's table match the store's
         -- registry, which only its admins write (see each one's comment)

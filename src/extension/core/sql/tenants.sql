@@ -6,7 +6,7 @@
 -- rights of everyone who writes there). EXECUTE is not granted to PUBLIC: the
 -- extension's owner grants it to the roles that may create tenants. The body
 -- takes nothing from its caller but a name, checked before use.
-CREATE FUNCTION rillflow.ensure_tenant(name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow.ensure_tenant(name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -24,14 +24,14 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    PERFORM rillflow._create_store(store);
+    PERFORM rillflow._create_store(store, ensure_tenant.name);
     RETURN true;
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.ensure_tenant(text) IS 'Create a tenant''s store unless it exists; true when created now';
 REVOKE EXECUTE ON FUNCTION rillflow.ensure_tenant(text) FROM PUBLIC;
 
-CREATE FUNCTION rillflow.list_tenants()
+CREATE OR REPLACE FUNCTION rillflow.list_tenants()
     RETURNS TABLE (name text, schema_name name, created_at timestamptz)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -44,7 +44,7 @@ COMMENT ON FUNCTION rillflow.list_tenants() IS 'The tenants and their store sche
 -- rillflow.tenants (a schema already dropped by hand is no error: the row goes
 -- anyway). The tests' teardown until tenants can be dropped through the API;
 -- internal, so not executable by PUBLIC. RF005 for a tenant with no row.
-CREATE FUNCTION rillflow._drop_store(tenant text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._drop_store(tenant text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -58,6 +58,7 @@ BEGIN
         RAISE EXCEPTION 'tenant "%" does not exist', tenant
             USING ERRCODE = 'RF005', HINT = 'rillflow.list_tenants() lists the tenants.';
     END IF;
+    DELETE FROM rillflow.stores s WHERE s.schema_name OPERATOR(pg_catalog.=) store;
     IF EXISTS (SELECT FROM pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) store) THEN
         EXECUTE format('DROP SCHEMA %I CASCADE', store);
     END IF;
@@ -67,7 +68,7 @@ REVOKE EXECUTE ON FUNCTION rillflow._drop_store(text) FROM PUBLIC;
 
 -- The schema of a tenant's store for grant_tenant and revoke_tenant: '' is
 -- the default store (as in rillflow.tenant); 22004, 22023 (the name), RF005.
-CREATE FUNCTION rillflow._tenant_store(tenant text) RETURNS name
+CREATE OR REPLACE FUNCTION rillflow._tenant_store(tenant text) RETURNS name
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -97,7 +98,7 @@ END
 $fn$;
 
 -- The rank of an access level: read 1, write 2, admin 3 (22004, 22023).
-CREATE FUNCTION rillflow._tenant_level_rank(level text) RETURNS integer
+CREATE OR REPLACE FUNCTION rillflow._tenant_level_rank(level text) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -123,7 +124,7 @@ $fn$;
 -- and DELETE at write level as well: from grant_tenant for those that exist,
 -- from _create_collection_table for later ones. No level writes the log
 -- tables (positions, log_state): the sequencer does, as the store's owner.
-CREATE FUNCTION rillflow._tenant_level_grants()
+CREATE OR REPLACE FUNCTION rillflow._tenant_level_grants()
     RETURNS TABLE (level text, kind text, object name, privileges text)
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
@@ -153,7 +154,7 @@ END;
 -- The store's owner, or 42501 unless the current user acts with its rights
 -- (is it, a member of it, or a superuser): a GRANT by anyone else would only
 -- warn that nothing was granted.
-CREATE FUNCTION rillflow._check_store_owner(store name, verb text) RETURNS regrole
+CREATE OR REPLACE FUNCTION rillflow._check_store_owner(store name, verb text) RETURNS regrole
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -171,7 +172,7 @@ END
 $fn$;
 
 -- The collection tables of a store that exist.
-CREATE FUNCTION rillflow._collection_tables(store name) RETURNS SETOF name
+CREATE OR REPLACE FUNCTION rillflow._collection_tables(store name) RETURNS SETOF name
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -185,7 +186,7 @@ $fn$;
 
 -- The role a tenant grant names: 22004 when NULL, 42704 when no such role
 -- (a regrole argument can outlive its role: the OID of a dropped one).
-CREATE FUNCTION rillflow._check_grantee(role regrole) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_grantee(role regrole) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -199,7 +200,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.grant_tenant(tenant text, role regrole, level text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.grant_tenant(tenant text, role regrole, level text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -232,7 +233,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.grant_tenant(text, regrole, text)
     IS 'Give a role read, write or admin access to a tenant''s store ('''' is the default store)';
 
-CREATE FUNCTION rillflow.revoke_tenant(tenant text, role regrole, level text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.revoke_tenant(tenant text, role regrole, level text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

@@ -2,13 +2,13 @@
 -- duplicated fields in duplicated_fields.sql, the index advisor in
 -- index_advisor.sql (see docs/documents.md).
 
-CREATE FUNCTION rillflow._collection_table(collection text) RETURNS name
+CREATE OR REPLACE FUNCTION rillflow._collection_table(collection text) RETURNS name
     AS 'MODULE_PATHNAME', 'rillflow_collection_table'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- The table of a collection in the current store; creates a missing one when
 -- create is true and rillflow.auto_create_collections is on, RF004 otherwise.
-CREATE FUNCTION rillflow._collection_relid(collection text, create_missing boolean) RETURNS regclass
+CREATE OR REPLACE FUNCTION rillflow._collection_relid(collection text, create_missing boolean) RETURNS regclass
     AS 'MODULE_PATHNAME', 'rillflow_collection_relid'
     LANGUAGE C VOLATILE;
 
@@ -17,31 +17,9 @@ CREATE FUNCTION rillflow._collection_relid(collection text, create_missing boole
 -- CREATE on a store's schema could have planted one, with triggers that would
 -- run with the rights of everyone writing documents there). C, shared with
 -- the lookup every document function starts with (collections.c).
-CREATE FUNCTION rillflow._check_collection_table(rel regclass) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_collection_table(rel regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_check_collection_table'
     LANGUAGE C STABLE STRICT;
-
--- The owner of a store's schema; 22023 unless store is a rillflow store.
--- The SECURITY DEFINER functions below act on no other schema.
-CREATE FUNCTION rillflow._store_owner(store name) RETURNS oid
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    owner oid;
-BEGIN
-    IF store IS DISTINCT FROM 'rillflow_default'
-       AND NOT EXISTS (SELECT FROM rillflow.tenants t WHERE t.schema_name = store) THEN
-        RAISE EXCEPTION 'schema % is not a rillflow store', coalesce(quote_ident(store), 'NULL')
-            USING ERRCODE = '22023';
-    END IF;
-    SELECT n.nspowner INTO owner FROM pg_namespace n WHERE n.nspname = store;
-    IF owner IS NULL THEN
-        RAISE EXCEPTION 'the store schema "%" does not exist', store USING ERRCODE = '55000';
-    END IF;
-    RETURN owner;
-END
-$fn$;
 
 -- The table of a registered collection, created when missing; NULL when the
 -- collection is not registered. The row lock on the collections row makes
@@ -55,7 +33,7 @@ $fn$;
 -- instruction from its caller beyond a store and a collection: it creates
 -- only the table of a collection the store's registry lists, which only the
 -- store's admins can write, so calling it directly grants nothing.
-CREATE FUNCTION rillflow._create_collection_table(store name, collection text) RETURNS regclass
+CREATE OR REPLACE FUNCTION rillflow._create_collection_table(store name, collection text) RETURNS regclass
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -109,7 +87,7 @@ $fn$;
 -- store's owner may drop its tables. It drops only the table of a collection
 -- the store's registry no longer lists, which only the store's admins can
 -- change, so calling it directly grants nothing.
-CREATE FUNCTION rillflow._drop_collection_table(store name, collection text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow._drop_collection_table(store name, collection text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -134,7 +112,7 @@ $fn$;
 -- The table of a collection, after registering the collection when
 -- create_missing is true; NULL when it does not exist. Registering a
 -- collection is an admin's act: INSERT on the store's collections.
-CREATE FUNCTION rillflow._ensure_collection(store name, collection text, create_missing boolean) RETURNS oid
+CREATE OR REPLACE FUNCTION rillflow._ensure_collection(store name, collection text, create_missing boolean) RETURNS oid
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -162,7 +140,7 @@ $fn$;
 -- 42501 unless the current user may change the registry table of store
 -- (privilege on it): the admin level (docs/security.md). Checked before any
 -- lock is taken; action says what was refused.
-CREATE FUNCTION rillflow._check_store_admin(store name, registry name, privilege text, action text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_store_admin(store name, registry name, privilege text, action text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -176,56 +154,8 @@ BEGIN
 END
 $fn$;
 
--- The document tables of one store; called by rillflow._create_store.
---
--- Collection tables are never extension members: pg_dump dumps them whole
--- (definition, duplicated-field columns, indexes, triggers, rows) like any
--- user table. So the default store, created by CREATE EXTENSION, registers
--- docs here and creates its table on first use; tenant stores do the same, so
--- every store starts with the same tables.
-CREATE FUNCTION rillflow._create_store_documents(store name) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    EXECUTE format($ddl$
-        -- table_name always follows from the name (doc_<name>): admins write
-        -- this table, and grant_tenant gives writers DML on the tables it
-        -- names, so it must never name another table of the store.
-        CREATE TABLE %1$I.collections (
-            name        text PRIMARY KEY,
-            table_name  name NOT NULL UNIQUE,
-            created_at  timestamptz NOT NULL DEFAULT now(),
-            CONSTRAINT collections_table_name_rule
-                CHECK (table_name OPERATOR(pg_catalog.=) rillflow._collection_table(name))
-        );
 
-        CREATE TABLE %1$I.duplicated_fields (
-            collection  text NOT NULL REFERENCES %1$I.collections (name) ON DELETE CASCADE,
-            path        text NOT NULL,
-            column_name name NOT NULL,
-            type        text NOT NULL,
-            indexed     boolean NOT NULL,
-            transform   text,
-            created_at  timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (collection, column_name),
-            UNIQUE (collection, path)
-        );
-
-        CREATE TABLE %1$I.compiled_queries (
-            name        text PRIMARY KEY,
-            collection  text NOT NULL,
-            spec        jsonb NOT NULL,
-            created_at  timestamptz NOT NULL DEFAULT now(),
-            updated_at  timestamptz NOT NULL DEFAULT now()
-        );
-    $ddl$, store);
-    EXECUTE format('INSERT INTO %I.collections (name, table_name) VALUES ($1, $2)', store)
-        USING 'docs', rillflow._collection_table('docs');
-END
-$fn$;
-
-CREATE FUNCTION rillflow.create_collection(name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow.create_collection(name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -250,7 +180,7 @@ COMMENT ON FUNCTION rillflow.create_collection(text)
 -- (it exists in every store) and gets a new, empty table on next use. The
 -- registry rows go first (an admin's right), then the table, which only the
 -- store's owner may drop (_drop_collection_table).
-CREATE FUNCTION rillflow.drop_collection(name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow.drop_collection(name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -280,7 +210,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.drop_collection(text)
     IS 'Drop a collection with its documents; false when it did not exist';
 
-CREATE FUNCTION rillflow.list_collections()
+CREATE OR REPLACE FUNCTION rillflow.list_collections()
     RETURNS TABLE (name text, table_name name, duplicated_fields integer, created_at timestamptz)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp

@@ -1,14 +1,14 @@
 -- Documents: reads and writes (C, documents.c). Like the event functions, the
 -- C functions set no search_path and schema-qualify every name and operator.
 
-CREATE FUNCTION rillflow._check_field_path(path text, argname text DEFAULT 'path') RETURNS text[]
+CREATE OR REPLACE FUNCTION rillflow._check_field_path(path text, argname text DEFAULT 'path') RETURNS text[]
     AS 'MODULE_PATHNAME', 'rillflow_check_field_path'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- Set dotted paths of a document (an object of path -> value), parents before
 -- children (jsonb keeps an object's keys shortest first), creating missing
 -- parent objects. Paths are checked by the caller.
-CREATE FUNCTION rillflow._doc_patch(data jsonb, fields jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION rillflow._doc_patch(data jsonb, fields jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -43,35 +43,35 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.doc_get(collection text, id uuid)
+CREATE OR REPLACE FUNCTION rillflow.doc_get(collection text, id uuid)
     RETURNS TABLE (data jsonb, version bigint)
     AS 'MODULE_PATHNAME', 'rillflow_doc_get'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION rillflow.doc_get(text, uuid)
     IS 'A document and its version; no row when it does not exist or is soft-deleted';
 
-CREATE FUNCTION rillflow.doc_get_many(collection text, ids uuid[])
+CREATE OR REPLACE FUNCTION rillflow.doc_get_many(collection text, ids uuid[])
     RETURNS TABLE (id uuid, data jsonb, version bigint)
     AS 'MODULE_PATHNAME', 'rillflow_doc_get_many'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION rillflow.doc_get_many(text, uuid[])
     IS 'The live documents among ids, each once, in the order of the ids';
 
-CREATE FUNCTION rillflow.doc_put(collection text, id uuid, data jsonb, expected_version bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION rillflow.doc_put(collection text, id uuid, data jsonb, expected_version bigint DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_doc_put'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.doc_put(text, uuid, jsonb, bigint)
     IS 'Insert or replace a document; returns its new version';
 
-CREATE FUNCTION rillflow.doc_update(collection text, id uuid, data jsonb, expected_version bigint)
+CREATE OR REPLACE FUNCTION rillflow.doc_update(collection text, id uuid, data jsonb, expected_version bigint)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_doc_update'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.doc_update(text, uuid, jsonb, bigint)
     IS 'Replace a live document at the expected version; returns its new version';
 
-CREATE FUNCTION rillflow.doc_patch(collection text, id uuid, path text, value jsonb,
+CREATE OR REPLACE FUNCTION rillflow.doc_patch(collection text, id uuid, path text, value jsonb,
                                    expected_version bigint DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_doc_patch'
@@ -79,7 +79,7 @@ CREATE FUNCTION rillflow.doc_patch(collection text, id uuid, path text, value js
 COMMENT ON FUNCTION rillflow.doc_patch(text, uuid, text, jsonb, bigint)
     IS 'Set one dotted path of a live document; returns its new version';
 
-CREATE FUNCTION rillflow.doc_patch_fields(collection text, id uuid, fields jsonb,
+CREATE OR REPLACE FUNCTION rillflow.doc_patch_fields(collection text, id uuid, fields jsonb,
                                           expected_version bigint DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_doc_patch_fields'
@@ -87,21 +87,21 @@ CREATE FUNCTION rillflow.doc_patch_fields(collection text, id uuid, fields jsonb
 COMMENT ON FUNCTION rillflow.doc_patch_fields(text, uuid, jsonb, bigint)
     IS 'Set many dotted paths (an object of path -> value) of a live document; returns its new version';
 
-CREATE FUNCTION rillflow.doc_soft_delete(collection text, id uuid, expected_version bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION rillflow.doc_soft_delete(collection text, id uuid, expected_version bigint DEFAULT NULL)
     RETURNS boolean
     AS 'MODULE_PATHNAME', 'rillflow_doc_soft_delete'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.doc_soft_delete(text, uuid, bigint)
     IS 'Mark a live document deleted; false when there was none';
 
-CREATE FUNCTION rillflow.doc_restore(collection text, id uuid, expected_version bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION rillflow.doc_restore(collection text, id uuid, expected_version bigint DEFAULT NULL)
     RETURNS boolean
     AS 'MODULE_PATHNAME', 'rillflow_doc_restore'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.doc_restore(text, uuid, bigint)
     IS 'Bring back a soft-deleted document; false when there was none';
 
-CREATE FUNCTION rillflow.doc_delete(collection text, id uuid, expected_version bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION rillflow.doc_delete(collection text, id uuid, expected_version bigint DEFAULT NULL)
     RETURNS boolean
     AS 'MODULE_PATHNAME', 'rillflow_doc_delete'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;

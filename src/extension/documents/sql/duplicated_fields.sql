@@ -3,31 +3,31 @@
 -- the C trigger rillflow._doc_sync_fields, and indexed. doc_query uses the
 -- column for predicates and sorts on that path.
 
-CREATE FUNCTION rillflow._doc_sync_fields() RETURNS trigger
+CREATE OR REPLACE FUNCTION rillflow._doc_sync_fields() RETURNS trigger
     AS 'MODULE_PATHNAME', 'rillflow_doc_sync_fields'
     LANGUAGE C;
 
 -- What the trigger writes into one duplicated field's column for a document
 -- (target is NULL::the column's type); add_duplicated_field backfills with it.
-CREATE FUNCTION rillflow._doc_field_value(id uuid, data jsonb, column_name text, path text, type text,
+CREATE OR REPLACE FUNCTION rillflow._doc_field_value(id uuid, data jsonb, column_name text, path text, type text,
                                           transform text, target anyelement) RETURNS anyelement
     AS 'MODULE_PATHNAME', 'rillflow_doc_field_value'
     LANGUAGE C STABLE PARALLEL SAFE;   -- timestamptz input reads TimeZone
 
 -- 22023 unless type is one a duplicated field may have (22004 for NULL): the
 -- list is the trigger's, in C (doc_fields.c), so the two never disagree.
-CREATE FUNCTION rillflow._check_duplicated_field_type(type text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_duplicated_field_type(type text) RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_check_duplicated_field_type'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- The transforms add_duplicated_field accepts (doc_transform.c reads these
 -- and any other nesting of the same functions).
-CREATE FUNCTION rillflow._duplicated_field_transforms() RETURNS text[]
+CREATE OR REPLACE FUNCTION rillflow._duplicated_field_transforms() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY['lower({value})', 'upper({value})', 'btrim({value})'];
 
 -- The columns of every collection table, which a duplicated field must not take.
-CREATE FUNCTION rillflow._collection_base_columns() RETURNS text[]
+CREATE OR REPLACE FUNCTION rillflow._collection_base_columns() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY['id', 'data', 'version', 'created_at', 'updated_at', 'deleted_at'];
 
@@ -43,7 +43,7 @@ RETURN ARRAY['id', 'data', 'version', 'created_at', 'updated_at', 'deleted_at'];
 -- makes the table match the store's registry, which only the store's admins
 -- can write, and it checks every value it reads from there again before
 -- using it, so calling it directly grants nothing.
-CREATE FUNCTION rillflow._sync_collection_table(store name, collection text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._sync_collection_table(store name, collection text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -135,7 +135,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.add_duplicated_field(
+CREATE OR REPLACE FUNCTION rillflow.add_duplicated_field(
     collection text,
     path text,
     column_name text,
@@ -213,7 +213,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.add_duplicated_field(text, text, text, text, boolean, text)
     IS 'Copy a document path into a typed, indexed column kept in step by a trigger';
 
-CREATE FUNCTION rillflow.drop_duplicated_field(collection text, column_name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow.drop_duplicated_field(collection text, column_name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -242,7 +242,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.drop_duplicated_field(text, text)
     IS 'Drop a duplicated field with its column and index; false when there was none';
 
-CREATE FUNCTION rillflow.list_duplicated_fields(collection text)
+CREATE OR REPLACE FUNCTION rillflow.list_duplicated_fields(collection text)
     RETURNS TABLE (path text, column_name name, type text, indexed boolean, transform text,
                    created_at timestamptz)
     LANGUAGE plpgsql VOLATILE

@@ -2,7 +2,7 @@
 -- from the collection's size, its indexes and duplicated fields, and the JSON
 -- types the path holds in a sample of the documents.
 
-CREATE FUNCTION rillflow.index_advisor(collection text, field text, gin boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION rillflow.index_advisor(collection text, field text, gin boolean DEFAULT false)
     RETURNS TABLE (kind text, ddl text, reason text)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp

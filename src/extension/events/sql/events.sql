@@ -4,7 +4,7 @@
 -- and restore on every call, and the C code schema-qualifies every name and
 -- operator it uses.
 
-CREATE FUNCTION rillflow.append_events(
+CREATE OR REPLACE FUNCTION rillflow.append_events(
     stream_id uuid,
     events jsonb,
     expected_version bigint DEFAULT NULL,
@@ -19,7 +19,7 @@ CREATE FUNCTION rillflow.append_events(
 COMMENT ON FUNCTION rillflow.append_events(uuid, jsonb, bigint, text, jsonb, uuid, uuid, text)
     IS 'Append events to a stream; returns the stream''s new version';
 
-CREATE FUNCTION rillflow.append_event(
+CREATE OR REPLACE FUNCTION rillflow.append_event(
     stream_id uuid,
     type text,
     body jsonb,
@@ -37,7 +37,7 @@ CREATE FUNCTION rillflow.append_event(
 COMMENT ON FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb, uuid, uuid, integer, uuid, text)
     IS 'Append one event to a stream; returns the stream''s new version';
 
-CREATE FUNCTION rillflow.read_stream(
+CREATE OR REPLACE FUNCTION rillflow.read_stream(
     stream_id uuid,
     from_version bigint DEFAULT 1,
     max_count integer DEFAULT NULL
@@ -46,7 +46,7 @@ CREATE FUNCTION rillflow.read_stream(
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION rillflow.read_stream(uuid, bigint, integer) IS 'A stream''s events in version order';
 
-CREATE FUNCTION rillflow.read_all(
+CREATE OR REPLACE FUNCTION rillflow.read_all(
     after_position bigint DEFAULT 0,
     max_count integer DEFAULT 1000,
     event_types text[] DEFAULT NULL,
@@ -57,12 +57,12 @@ CREATE FUNCTION rillflow.read_all(
 COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], text[])
     IS 'The global log after a position: every committed event once, in position order';
 
-CREATE FUNCTION rillflow.stream_version(stream_id uuid) RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow.stream_version(stream_id uuid) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_stream_version'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION rillflow.stream_version(uuid) IS 'A stream''s current version, NULL when it does not exist';
 
-CREATE FUNCTION rillflow.resolve_stream_alias(alias text) RETURNS uuid
+CREATE OR REPLACE FUNCTION rillflow.resolve_stream_alias(alias text) RETURNS uuid
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

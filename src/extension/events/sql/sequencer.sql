@@ -6,14 +6,14 @@
 
 -- This cluster's system identifier: the log state records which cluster wrote
 -- it, so a tick can tell data restored from another cluster.
-CREATE FUNCTION rillflow._system_identifier() RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow._system_identifier() RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_system_identifier'
     LANGUAGE C STABLE PARALLEL SAFE;
 
 -- Makes the log include every event committed before the call (waiting at
 -- most rillflow.log_wait_timeout); returns how many positions the log gained
 -- meanwhile. READ COMMITTED only (25000 otherwise).
-CREATE FUNCTION rillflow.run_sequencer() RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow.run_sequencer() RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_run_sequencer'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.run_sequencer()
@@ -21,7 +21,7 @@ COMMENT ON FUNCTION rillflow.run_sequencer()
 
 -- The highest position a store's log has given, 0 for an empty log, as the
 -- positions table has it now (no wait): what projections measure lag against.
-CREATE FUNCTION rillflow._log_head(store name) RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow._log_head(store name) RETURNS bigint
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -35,13 +35,13 @@ $fn$;
 
 -- The head once the log includes every event committed before the call (at
 -- READ COMMITTED; see docs/global-log.md for where it does not wait).
-CREATE FUNCTION rillflow.head_position() RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow.head_position() RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_head_position'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.head_position() IS 'The highest position in the global log';
 
 -- The same wait as read_all's on the current store, going on with what is in
 -- the log when it times out (projection_acquire).
-CREATE FUNCTION rillflow._sync_log() RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._sync_log() RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_sync_log'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;

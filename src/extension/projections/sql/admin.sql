@@ -2,7 +2,7 @@
 -- projection also revokes a daemon's lease (new token), so a daemon mid-batch
 -- cannot commit over it (RF006).
 
-CREATE FUNCTION rillflow.pause_projection(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.pause_projection(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -19,7 +19,7 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.pause_projection(text) IS 'Stop running a projection until resume_projection';
 
-CREATE FUNCTION rillflow.resume_projection(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.resume_projection(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -35,7 +35,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.resume_projection(text)
     IS 'Run a paused or failed projection again (a pending retry becomes due now)';
 
-CREATE FUNCTION rillflow.reset_projection(name text, "position" bigint) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.reset_projection(name text, "position" bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -62,7 +62,7 @@ COMMENT ON FUNCTION rillflow.reset_projection(text, bigint)
 
 -- Lock the projection for a rebuild; returns the call of its reset
 -- function ('' when it has none).
-CREATE FUNCTION rillflow._rebuild_begin(name text) RETURNS text
+CREATE OR REPLACE FUNCTION rillflow._rebuild_begin(name text) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -94,7 +94,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow._rebuild_finish(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._rebuild_finish(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -117,7 +117,7 @@ $fn$;
 -- runs with the caller's search_path (it clears the caller's read model).
 -- Every name below is schema-qualified instead. It locks the projection's
 -- row only: appends go on while the read model is cleared and replayed.
-CREATE FUNCTION rillflow.rebuild_projection(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.rebuild_projection(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE

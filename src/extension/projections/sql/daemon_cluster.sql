@@ -11,47 +11,13 @@
 --   daemon_clusters   one row per cluster: the hot node, its lease, the token
 --   daemon_nodes      one row per node: role, heartbeat, lease settings, origin
 
--- The daemon cluster tables of one store; called by rillflow._create_store.
-CREATE FUNCTION rillflow._create_store_daemon(store name) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    EXECUTE format($ddl$
-        CREATE TABLE %1$I.daemon_clusters (
-            cluster             text PRIMARY KEY,
-            hot_node            text,
-            lease_expires_at    timestamptz,
-            fencing_token       bigint NOT NULL DEFAULT 0,
-            created_at          timestamptz NOT NULL DEFAULT now(),
-            updated_at          timestamptz NOT NULL DEFAULT now(),
-            CHECK ((hot_node IS NULL) = (lease_expires_at IS NULL))
-        );
-
-        CREATE TABLE %1$I.daemon_nodes (
-            cluster             text NOT NULL REFERENCES %1$I.daemon_clusters ON DELETE CASCADE,
-            node_id             text NOT NULL,
-            hostname            text,
-            pid                 integer,
-            role                text NOT NULL CHECK (role IN ('hot', 'cold')),
-            heartbeat_at        timestamptz NOT NULL,
-            lease_ttl           interval NOT NULL,
-            lease_grace         interval NOT NULL,
-            -- set by cluster_demote: the node does not take the lease before then
-            standby_until       timestamptz,
-            started_at          timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (cluster, node_id)
-        );
-    $ddl$, store);
-END
-$fn$;
 
 -- The name rule of clusters and nodes, written once: 1 to 128 characters of
 -- letters, digits and _ . : @ -, so names are safe in logs, metrics labels
 -- and URLs. Any text becomes such a name (unless empty) by turning every other
 -- character into '-', one per byte as the C++ daemon always did for host
 -- names, and keeping the first 128. The C++ daemon names its nodes with it.
-CREATE FUNCTION rillflow.sanitize_node_id(raw text) RETURNS text
+CREATE OR REPLACE FUNCTION rillflow.sanitize_node_id(raw text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 RETURN left(coalesce((SELECT string_agg(CASE WHEN c ~ '[A-Za-z0-9_.:@-]' THEN c
@@ -62,7 +28,7 @@ COMMENT ON FUNCTION rillflow.sanitize_node_id(text)
 
 -- Checks a cluster or node name: the non-empty names sanitize_node_id leaves
 -- as they are.
-CREATE FUNCTION rillflow._cluster_check_name(what text, value text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._cluster_check_name(what text, value text) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -79,7 +45,7 @@ END
 $fn$;
 
 -- Checks the lease settings of a heartbeat or a promotion.
-CREATE FUNCTION rillflow._cluster_check_lease(lease_ttl interval, grace interval) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._cluster_check_lease(lease_ttl interval, grace interval) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -98,7 +64,7 @@ $fn$;
 -- The settings of a C++ projection daemon, checked by the rules the SQL
 -- functions apply to them (the same SQLSTATEs and messages), so the daemon
 -- keeps no copy of its own. NULL: not checked.
-CREATE FUNCTION rillflow.check_daemon_settings(
+CREATE OR REPLACE FUNCTION rillflow.check_daemon_settings(
     batch_size integer DEFAULT NULL,
     lease_ttl interval DEFAULT NULL,
     node_id text DEFAULT NULL
@@ -122,7 +88,7 @@ COMMENT ON FUNCTION rillflow.check_daemon_settings(integer, interval, text)
     IS 'Check a projection daemon''s batch size, lease TTL and node name as the SQL API does';
 
 -- RF004 for a cluster the store has no node of.
-CREATE FUNCTION rillflow._cluster_not_found(store name, cluster text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._cluster_not_found(store name, cluster text) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -138,7 +104,7 @@ $fn$;
 -- cluster's row locked until the transaction ends (so heartbeats and fences
 -- wait for the change), and RF004 unless the cluster has the node. Returns
 -- the node's lease TTL.
-CREATE FUNCTION rillflow._cluster_lock_node(store name, cluster text, node text) RETURNS interval
+CREATE OR REPLACE FUNCTION rillflow._cluster_lock_node(store name, cluster text, node text) RETURNS interval
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -166,7 +132,7 @@ $fn$;
 
 -- Take the hot lease from node if it holds it (demote, leave); true when it
 -- did. The cluster's row is locked by _cluster_lock_node.
-CREATE FUNCTION rillflow._cluster_release_hot(store name, cluster text, node text, t timestamptz)
+CREATE OR REPLACE FUNCTION rillflow._cluster_release_hot(store name, cluster text, node text, t timestamptz)
     RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -189,7 +155,7 @@ $fn$;
 -- locked for the decision, so two nodes racing for a free lease queue and
 -- exactly one wins. Returns the node's role now, the cluster's fencing token,
 -- the hot node and its lease expiry.
-CREATE FUNCTION rillflow.cluster_heartbeat(
+CREATE OR REPLACE FUNCTION rillflow.cluster_heartbeat(
     cluster text,
     node text,
     lease_ttl interval DEFAULT interval '10 seconds',
@@ -267,7 +233,7 @@ COMMENT ON FUNCTION rillflow.cluster_heartbeat(text, text, interval, interval, t
 -- The nodes of a cluster with their role now (hot only while the lease is
 -- live), whether they are alive (heard from within their lease TTL + grace),
 -- their heartbeat age and the lease.
-CREATE FUNCTION rillflow.cluster_status(cluster text)
+CREATE OR REPLACE FUNCTION rillflow.cluster_status(cluster text)
     RETURNS TABLE (node text, role text, alive boolean, hostname text, pid integer,
                    heartbeat_at timestamptz, heartbeat_age interval, lease_ttl interval,
                    lease_grace interval, lease_expires_at timestamptz, token bigint,
@@ -303,10 +269,30 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.cluster_status(text) IS 'The nodes of a daemon cluster, their roles, heartbeats and lease';
 
+-- Every cluster of the current store: its hot node (while its lease is live),
+-- the lease, the fencing token and how many nodes it has.
+CREATE OR REPLACE FUNCTION rillflow.list_clusters()
+    RETURNS TABLE (cluster text, hot_node text, lease_expires_at timestamptz, token bigint, nodes bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT c.cluster,
+               CASE WHEN c.lease_expires_at > clock_timestamp() THEN c.hot_node END,
+               c.lease_expires_at, c.fencing_token,
+               (SELECT count(*) FROM %1$I.daemon_nodes n WHERE n.cluster = c.cluster)
+          FROM %1$I.daemon_clusters c
+         ORDER BY c.cluster
+    $q$, rillflow.current_store());
+END
+$fn$;
+COMMENT ON FUNCTION rillflow.list_clusters() IS 'The daemon clusters of the current store, their hot nodes and sizes';
+
 -- Makes `node` the hot node now, whoever held the lease: a new token, a lease
 -- of the node's own TTL. The old holder learns it is cold at its next
 -- heartbeat and cannot pass cluster_fence meanwhile. Returns the new token.
-CREATE FUNCTION rillflow.cluster_promote(cluster text, node text) RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow.cluster_promote(cluster text, node text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -336,7 +322,7 @@ COMMENT ON FUNCTION rillflow.cluster_promote(text, text) IS 'Make a node of a da
 -- Takes the hot lease from `node` (if it holds it) and keeps the node from
 -- taking it again for one lease TTL, so another node takes over. Returns
 -- true when the node was hot.
-CREATE FUNCTION rillflow.cluster_demote(cluster text, node text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow.cluster_demote(cluster text, node text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -359,7 +345,7 @@ COMMENT ON FUNCTION rillflow.cluster_demote(text, text) IS 'Take the hot lease f
 -- Removes a node from its cluster (a clean shutdown); a hot node gives up the
 -- lease, so a cold node takes over at its next heartbeat without waiting for
 -- the lease to expire. The cluster goes when its last node leaves.
-CREATE FUNCTION rillflow.cluster_leave(cluster text, node text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.cluster_leave(cluster text, node text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -385,7 +371,7 @@ COMMENT ON FUNCTION rillflow.cluster_leave(text, text) IS 'Remove a node from it
 -- caller's transaction ends, so no takeover can commit in between: a daemon
 -- calls it in the transaction that commits a projection batch, and a node
 -- that lost the lease (paused, partitioned) cannot commit.
-CREATE FUNCTION rillflow.cluster_fence(cluster text, node text, token bigint) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.cluster_fence(cluster text, node text, token bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

@@ -7,7 +7,7 @@
 -- 'dead_lettered' (the DLQ row is written and the checkpoint moves to the
 -- event). position NULL means the next event after the checkpoint (a batch
 -- cancelled mid-way, with no event to blame).
-CREATE FUNCTION rillflow._projection_record_failure(
+CREATE OR REPLACE FUNCTION rillflow._projection_record_failure(
     store name, name text, at_position bigint, sqlstate text, message text, detail text, context text)
     RETURNS text
     LANGUAGE plpgsql
@@ -72,7 +72,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.dlq_list(name text, "limit" integer DEFAULT 100)
+CREATE OR REPLACE FUNCTION rillflow.dlq_list(name text, "limit" integer DEFAULT 100)
     RETURNS TABLE (id bigint, "position" bigint, event jsonb, sqlstate text, message text, detail text,
                    context text, attempts integer, failed_at timestamptz, requeued_at timestamptz)
     LANGUAGE plpgsql STABLE
@@ -98,7 +98,7 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.dlq_list(text, integer) IS 'A projection''s dead letters, oldest first';
 
-CREATE FUNCTION rillflow._dlq_entry(store name, name text, id bigint) RETURNS text
+CREATE OR REPLACE FUNCTION rillflow._dlq_entry(store name, name text, id bigint) RETURNS text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -123,7 +123,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.dlq_requeue(name text, id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.dlq_requeue(name text, id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -142,7 +142,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.dlq_requeue(text, bigint)
     IS 'Apply a dead letter again on the projection''s next run, before new events; removed when it succeeds';
 
-CREATE FUNCTION rillflow.dlq_delete(name text, id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.dlq_delete(name text, id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

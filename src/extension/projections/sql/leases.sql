@@ -2,7 +2,7 @@
 -- worker follows). A daemon holds a lease across transactions, fenced by the
 -- lease token.
 
-CREATE FUNCTION rillflow._lease_lost(name text, token bigint, why text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._lease_lost(name text, token bigint, why text) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -17,7 +17,7 @@ $fn$;
 -- Take or renew the lease. Zero rows when another owner holds an unexpired
 -- lease, a batch holds the row right now, the projection is paused or failed,
 -- or a retry is not yet due. Never waits.
-CREATE FUNCTION rillflow.projection_acquire(name text, owner text, lease_ttl interval)
+CREATE OR REPLACE FUNCTION rillflow.projection_acquire(name text, owner text, lease_ttl interval)
     RETURNS TABLE (token bigint, checkpoint bigint, batch_size integer, event_types text[])
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -71,7 +71,7 @@ COMMENT ON FUNCTION rillflow.projection_acquire(text, text, interval)
 -- Check the fencing token and the lease of the caller; the row stays locked
 -- until the caller's transaction ends, so no one can take the lease over
 -- between this check and the caller's commit.
-CREATE FUNCTION rillflow._projection_check_lease(store name, name text, token bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION rillflow._projection_check_lease(store name, name text, token bigint) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -100,7 +100,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.projection_commit(name text, token bigint, checkpoint bigint, processed integer)
+CREATE OR REPLACE FUNCTION rillflow.projection_commit(name text, token bigint, checkpoint bigint, processed integer)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -134,7 +134,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.projection_commit(text, bigint, bigint, integer)
     IS 'Record a daemon''s new checkpoint in its read-model transaction; RF006 when its lease is lost';
 
-CREATE FUNCTION rillflow.projection_fail(
+CREATE OR REPLACE FUNCTION rillflow.projection_fail(
     name text, token bigint, "position" bigint, sqlstate text, message text, detail text DEFAULT NULL,
     context text DEFAULT NULL)
     RETURNS text
@@ -169,7 +169,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.projection_fail(text, bigint, bigint, text, text, text, text)
     IS 'Count a failed attempt at an event: ''retry'' (backoff) or ''dead_lettered'' (checkpoint moved past it)';
 
-CREATE FUNCTION rillflow.projection_release(name text, token bigint) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.projection_release(name text, token bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

@@ -1,6 +1,6 @@
 -- Projections: the registry (create, drop, options). See docs/projections.md.
 
-CREATE FUNCTION rillflow._create_projection(
+CREATE OR REPLACE FUNCTION rillflow._create_projection(
     kind text, name text, handler regprocedure, event_types text[], batch_size integer, start_from bigint)
     RETURNS boolean
     LANGUAGE plpgsql
@@ -52,7 +52,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION rillflow.create_projection(
+CREATE OR REPLACE FUNCTION rillflow.create_projection(
     name text,
     handler regprocedure,
     event_types text[] DEFAULT NULL,
@@ -65,7 +65,7 @@ RETURN rillflow._create_projection('worker', name, handler, event_types, batch_s
 COMMENT ON FUNCTION rillflow.create_projection(text, regprocedure, text[], integer, bigint)
     IS 'Register a projection run in the database; true when created now, false when it already exists as given';
 
-CREATE FUNCTION rillflow.create_external_projection(
+CREATE OR REPLACE FUNCTION rillflow.create_external_projection(
     name text,
     event_types text[] DEFAULT NULL,
     batch_size integer DEFAULT 500,
@@ -77,7 +77,7 @@ RETURN rillflow._create_projection('external', name, NULL, event_types, batch_si
 COMMENT ON FUNCTION rillflow.create_external_projection(text, text[], integer, bigint)
     IS 'Register a projection run by an external daemon; true when created now';
 
-CREATE FUNCTION rillflow.drop_projection(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.drop_projection(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -95,7 +95,7 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.drop_projection(text) IS 'Remove a projection, its checkpoint and its dead letters';
 
-CREATE FUNCTION rillflow.set_projection_options(
+CREATE OR REPLACE FUNCTION rillflow.set_projection_options(
     name text,
     max_attempts integer DEFAULT NULL,
     backoff_base interval DEFAULT NULL,
@@ -128,7 +128,7 @@ $fn$;
 COMMENT ON FUNCTION rillflow.set_projection_options(text, integer, interval, integer)
     IS 'Change a projection''s retry attempts, backoff base delay or batch size (NULL keeps a value)';
 
-CREATE FUNCTION rillflow.set_projection_reset_function(name text, fn regprocedure) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.set_projection_reset_function(name text, fn regprocedure) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

@@ -4,16 +4,16 @@
 
 -- Raise 22004/22023 unless name is a valid projection name; the rule and its
 -- message are the C runtime's (projections/names.c).
-CREATE FUNCTION rillflow._check_projection_name(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_projection_name(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_check_projection_name'
     LANGUAGE C IMMUTABLE;
 
 -- RF004 for a projection the current store lacks (C, as the runtime raises it).
-CREATE FUNCTION rillflow._projection_not_found(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._projection_not_found(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_projection_not_found'
     LANGUAGE C;
 
-CREATE FUNCTION rillflow._projection_exists(store name, name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION rillflow._projection_exists(store name, name text) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -27,7 +27,7 @@ $fn$;
 
 -- Lock the projection's row FOR UPDATE (waits for a running batch); RF004
 -- when there is none.
-CREATE FUNCTION rillflow._projection_lock(store name, name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._projection_lock(store name, name text) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -44,7 +44,7 @@ $fn$;
 
 -- Raise 22023 unless event_types is NULL or a non-empty array of non-empty
 -- type names.
-CREATE FUNCTION rillflow._check_event_types(event_types text[]) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_event_types(event_types text[]) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -72,7 +72,7 @@ $fn$;
 -- The lease rule of every daemon lease (projection_acquire, cluster_heartbeat,
 -- and the C++ daemon through check_daemon_settings): from 100 milliseconds to
 -- 1 day. A shorter lease expires before a daemon's next round trip.
-CREATE FUNCTION rillflow._check_lease_ttl(lease_ttl interval) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_lease_ttl(lease_ttl interval) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -89,13 +89,13 @@ $fn$;
 
 -- The largest batch a projection takes: the bound of _check_batch_size and of
 -- the projections table's CHECK constraint (store.sql).
-CREATE FUNCTION rillflow._max_batch_size() RETURNS integer
+CREATE OR REPLACE FUNCTION rillflow._max_batch_size() RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 100000;
 
 -- Raise 22023 unless batch_size is from 1 to _max_batch_size() (the C++
 -- daemon checks its own through check_daemon_settings).
-CREATE FUNCTION rillflow._check_batch_size(batch_size integer) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_batch_size(batch_size integer) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -111,7 +111,7 @@ $fn$;
 -- Raise 22023 unless fn is a plain function taking exactly one
 -- rillflow.event_envelope (a per-event handler) or one
 -- rillflow.event_envelope[] (a batch handler).
-CREATE FUNCTION rillflow._check_handler(fn regprocedure) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._check_handler(fn regprocedure) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$

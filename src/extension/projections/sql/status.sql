@@ -1,7 +1,7 @@
 -- Projections: their state, lag and counters. The lag is measured against
 -- the head of the positions table (_log_head), as it stands, without a tick.
 
-CREATE FUNCTION rillflow.list_projections()
+CREATE OR REPLACE FUNCTION rillflow.list_projections()
     RETURNS TABLE (name text, kind text, handler regprocedure, event_types text[], batch_size integer,
                    status text, checkpoint bigint, head bigint, lag bigint, events_processed bigint,
                    events_dead_lettered bigint, last_run_at timestamptz, owner regrole)
@@ -20,7 +20,7 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.list_projections() IS 'The projections of the current store';
 
-CREATE FUNCTION rillflow.projection_status(name text)
+CREATE OR REPLACE FUNCTION rillflow.projection_status(name text)
     RETURNS TABLE (kind text, handler regprocedure, event_types text[], batch_size integer,
                    status text, checkpoint bigint, head bigint, lag bigint,
                    lease_owner text, lease_expires_at timestamptz, lease_token bigint,
@@ -48,7 +48,7 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.projection_status(text) IS 'A projection''s state: status, checkpoint, lag, lease, retry state, counters';
 
-CREATE FUNCTION rillflow.projection_metrics(name text)
+CREATE OR REPLACE FUNCTION rillflow.projection_metrics(name text)
     RETURNS TABLE (status text, checkpoint bigint, head bigint, lag bigint,
                    events_processed bigint, events_dead_lettered bigint, dlq_size bigint, batches bigint,
                    last_batch_events integer, last_batch_ms double precision,

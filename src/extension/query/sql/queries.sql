@@ -2,14 +2,14 @@
 -- The C functions set no search_path: they schema-qualify every name,
 -- operator and type in the statements they build (query_sql.c).
 
-CREATE FUNCTION rillflow.doc_query(collection text, query jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION rillflow.doc_query(collection text, query jsonb DEFAULT '{}')
 RETURNS SETOF jsonb
     AS 'MODULE_PATHNAME', 'rillflow_doc_query'
     LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.doc_query(text, jsonb)
     IS 'The documents (or the selected fields) a query spec matches; see docs/document-queries.md';
 
-CREATE FUNCTION rillflow.doc_count(collection text, filter jsonb DEFAULT NULL,
+CREATE OR REPLACE FUNCTION rillflow.doc_count(collection text, filter jsonb DEFAULT NULL,
                                    include_deleted boolean DEFAULT false)
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_doc_count'
@@ -17,7 +17,7 @@ RETURNS bigint
 COMMENT ON FUNCTION rillflow.doc_count(text, jsonb, boolean)
     IS 'How many documents a filter matches (soft-deleted ones only when include_deleted)';
 
-CREATE FUNCTION rillflow.doc_query_sql(collection text, query jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION rillflow.doc_query_sql(collection text, query jsonb DEFAULT '{}')
 RETURNS text
     AS 'MODULE_PATHNAME', 'rillflow_query_sql'
     LANGUAGE C STABLE PARALLEL UNSAFE;
@@ -25,23 +25,23 @@ COMMENT ON FUNCTION rillflow.doc_query_sql(text, jsonb)
     IS 'The SQL statement doc_query runs for a spec (values are $n arguments), to choose indexes';
 
 -- Compiled queries: named specs with "$name" parameters, planned once per backend.
-CREATE FUNCTION rillflow.compile_query(name text, collection text, query jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.compile_query(name text, collection text, query jsonb) RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_compile_query'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.compile_query(text, text, jsonb)
     IS 'Check a query spec with "$name" parameters and store it under a name (replacing one)';
 
-CREATE FUNCTION rillflow.run_query(name text, params jsonb DEFAULT '{}') RETURNS SETOF jsonb
+CREATE OR REPLACE FUNCTION rillflow.run_query(name text, params jsonb DEFAULT '{}') RETURNS SETOF jsonb
     AS 'MODULE_PATHNAME', 'rillflow_run_query'
     LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION rillflow.run_query(text, jsonb)
     IS 'Run a compiled query with its parameters; the plan is prepared once per backend';
 
-CREATE FUNCTION rillflow._query_params(spec jsonb) RETURNS text[]
+CREATE OR REPLACE FUNCTION rillflow._query_params(spec jsonb) RETURNS text[]
     AS 'MODULE_PATHNAME', 'rillflow_query_params'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION rillflow._compiled_query_cache(
+CREATE OR REPLACE FUNCTION rillflow._compiled_query_cache(
     OUT store_oid oid, OUT name text, OUT plans integer, OUT prepared bigint, OUT reused bigint)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'rillflow_compiled_query_cache'
@@ -49,7 +49,7 @@ RETURNS SETOF record
 COMMENT ON FUNCTION rillflow._compiled_query_cache()
     IS 'This backend''s kept plans of compiled queries (for tests and diagnosis)';
 
-CREATE FUNCTION rillflow.drop_query(name text) RETURNS void
+CREATE OR REPLACE FUNCTION rillflow.drop_query(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -70,7 +70,7 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.drop_query(text) IS 'Drop a compiled query';
 
-CREATE FUNCTION rillflow.list_queries()
+CREATE OR REPLACE FUNCTION rillflow.list_queries()
 RETURNS TABLE(name text, collection text, spec jsonb, params text[], created_at timestamptz,
               updated_at timestamptz)
     LANGUAGE plpgsql STABLE

@@ -1,7 +1,7 @@
 -- The background worker (worker/*.c, docs/worker.md): the worker's state,
 -- and the launcher's wake-up at CREATE EXTENSION.
 
-CREATE FUNCTION rillflow._worker_slots(
+CREATE OR REPLACE FUNCTION rillflow._worker_slots(
     OUT process text, OUT datid oid, OUT pid integer, OUT state text,
     OUT started_at timestamptz, OUT last_pass_at timestamptz, OUT passes bigint,
     OUT events_sequenced bigint, OUT events_projected bigint, OUT errors bigint)
@@ -9,7 +9,7 @@ CREATE FUNCTION rillflow._worker_slots(
     AS 'MODULE_PATHNAME', 'rillflow_worker_slots'
     LANGUAGE C VOLATILE;
 
-CREATE FUNCTION rillflow.worker_status()
+CREATE OR REPLACE FUNCTION rillflow.worker_status()
     RETURNS TABLE (process text, database name, pid integer, state text,
                    started_at timestamptz, last_pass_at timestamptz, passes bigint,
                    events_sequenced bigint, events_projected bigint, errors bigint)
@@ -24,7 +24,7 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION rillflow.worker_status() IS 'The launcher and the database workers of the cluster';
 
-CREATE FUNCTION rillflow._worker_extension_created() RETURNS void
+CREATE OR REPLACE FUNCTION rillflow._worker_extension_created() RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_worker_extension_created'
     LANGUAGE C VOLATILE;
 

@@ -7,7 +7,7 @@
 #   make bench      run the benchmarks on a throwaway cluster
 #
 # Folders: src/extension/<subsystem>/ (core, events, documents, query,
-# projections, subscriptions, worker) hold each subsystem's C sources and headers, its SQL parts
+# projections, evolution, subscriptions, worker) hold each subsystem's C sources and headers, its SQL parts
 # under <subsystem>/sql/, and a README of its invariants; the parts, in the
 # order SQL_PARTS gives, make the versioned install script. sql/ + expected/
 # pg_regress inputs and outputs; regress/specs + regress/expected isolation
@@ -50,6 +50,9 @@ OBJS = \
 	src/extension/projections/projection_apply.o \
 	src/extension/projections/projection_runtime.o \
 	src/extension/projections/wait.o \
+	src/extension/evolution/user_code.o \
+	src/extension/evolution/upcast.o \
+	src/extension/evolution/aggregates.o \
 	src/extension/subscriptions/categories.o \
 	src/extension/subscriptions/sync.o \
 	src/extension/worker/worker.o \
@@ -77,6 +80,7 @@ STORE_STEPS = \
 	src/extension/store/0003_projections.sql \
 	src/extension/store/0004_daemon.sql \
 	src/extension/store/0005_owners.sql \
+	src/extension/store/0006_evolution.sql \
 	src/extension/store/0007_subscriptions.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
@@ -102,6 +106,10 @@ CODE_PARTS = \
 	src/extension/projections/sql/runtime.sql \
 	src/extension/projections/sql/admin.sql \
 	src/extension/projections/sql/daemon_cluster.sql \
+	src/extension/evolution/sql/store.sql \
+	src/extension/evolution/sql/upcasters.sql \
+	src/extension/evolution/sql/snapshots.sql \
+	src/extension/evolution/sql/aggregates.sql \
 	src/extension/subscriptions/sql/rules.sql \
 	src/extension/subscriptions/sql/subscriptions.sql \
 	src/extension/subscriptions/sql/poll.sql \

@@ -11,6 +11,7 @@
 # and round of the event benchmark (default 4; three rounds);
 # RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions: all
 # by default); RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (100,000);
+# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,evolution: all by default);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
 # benchmarks (1,000,000 each by default).
 set -euo pipefail
@@ -53,6 +54,7 @@ echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || set
                                     'max_wal_size', 'shared_preload_libraries')")"
 echo
 only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,subscriptions}
+only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,evolution}
 if [[ ",$only," == *,events,* ]]; then
     echo "== events"
     DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
@@ -72,6 +74,9 @@ if [[ ",$only," == *,subscriptions,* ]]; then
     echo "== subscriptions"
     url=$(rf_fresh_database rillflow_bench)
     DATABASE_URL=$url build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
+if [[ ",$only," == *,evolution,* ]]; then
+    echo "== event evolution"
+    DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench
     echo
 fi
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the run"

@@ -312,7 +312,16 @@ TEST_F(ProjectionDaemonTest, HealthEndpointServesJsonAndPrometheusMetrics) {
     EXPECT_NE(text.find("rillflow_projection_lag" + label + " 0\n"), std::string::npos);
     EXPECT_NE(text.find("rillflow_projection_dlq_size" + label + " 0\n"), std::string::npos);
     EXPECT_NE(text.find("rillflow_projection_tick_duration_seconds" + label), std::string::npos);
-    EXPECT_NE(text.find("daemon_node_hot{node=\"web1\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("daemon_node_hot{cluster=\"" + c.name + "\",node=\"web1\"} 1\n"),
+              std::string::npos)
+        << text;
+    // the database's metrics follow the daemon's own, under rillflow.metrics()'s names
+    EXPECT_NE(text.find("# TYPE rillflow_log_head gauge\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("# TYPE rillflow_projection_lag gauge",
+                        text.find("# TYPE rillflow_projection_lag") + 1),
+              std::string::npos)
+        << "two rillflow_projection_lag families:\n"
+        << text;
     const std::string cl = "{cluster=\"" + c.name + "\"}";
     EXPECT_NE(text.find("daemon_cluster_healthy" + cl + " 0\n"), std::string::npos);
     EXPECT_NE(text.find("daemon_cluster_standby_nodes" + cl + " 0\n"), std::string::npos);

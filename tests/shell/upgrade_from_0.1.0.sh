@@ -47,7 +47,7 @@ make -s -C "$work/v0.1.0" PG_CONFIG="$private_config" install >>"$work/build-0.1
     fail "0.1.0 did not install"
 
 bash scripts/cluster.sh destroy
-bash scripts/cluster.sh start >/dev/null
+bash scripts/cluster.sh start || fail "the 0.1.0 cluster did not start"
 eval "$(bash scripts/cluster.sh env)"
 q -d postgres -c "CREATE DATABASE rf_upgrade" -c "CREATE DATABASE rf_fresh"
 q -d rf_upgrade -c "CREATE EXTENSION rillflow"
@@ -116,7 +116,9 @@ state() {	# everything that must survive, in a canonical order
 bash scripts/cluster.sh stop
 make -s PG_CONFIG="$private_config" install >"$work/install-new.log" 2>&1 ||
     { cat "$work/install-new.log"; fail "this tree did not install"; }
-bash scripts/cluster.sh start >/dev/null
+# (its port may have been taken meanwhile: start then says which one it took)
+bash scripts/cluster.sh start || fail "the cluster did not start on the new binaries"
+eval "$(bash scripts/cluster.sh env)"
 
 # Until the update, the library serves 0.1.0's SQL: reads, appends and
 # documents work; running a projection says what to do.

@@ -6,6 +6,7 @@
 #include "envelope.hpp"
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
+#include "rillflow/evolution.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -17,6 +18,8 @@ constexpr const char* kAppend =
 
 constexpr const char* kReadStream =
     RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer) AS e";
+constexpr const char* kReadStreamRaw = RILLFLOW_ENVELOPE_COLUMNS
+    "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer, raw => true) AS e";
 constexpr const char* kReadAll = RILLFLOW_ENVELOPE_COLUMNS
     "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[], $4::text[]) AS e";
 
@@ -124,11 +127,27 @@ std::int64_t Events::append_with(const Uuid& stream, Expected expected,
 
 AppendBuilder Events::builder(const Uuid& stream) const { return AppendBuilder(*this, stream); }
 
+// The client's upcasters after the server's (evolution.hpp).
+std::vector<EventEnvelope> Events::upcast(std::vector<EventEnvelope> events) const {
+    if (store_->upcasters && store_->upcasters->size() > 0) {
+        store_->upcasters->apply(events, Store(store_));
+    }
+    return events;
+}
+
 std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t from_version,
                                                std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
-    return run(store_, tx_, [&](detail::Connection& c) {
+    return upcast(run(store_, tx_, [&](detail::Connection& c) {
         return detail::envelopes(c.exec(kReadStream, params));
+    }));
+}
+
+std::vector<EventEnvelope> Events::read_stream_raw(const Uuid& stream, std::int64_t from_version,
+                                                   std::optional<int> max_count) const {
+    const Params params = {stream, from_version, max_count};
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return detail::envelopes(c.exec(kReadStreamRaw, params));
     });
 }
 
@@ -139,8 +158,9 @@ std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max
         after_position, max_count,
         event_types.empty() ? Param::null() : Param(detail::text_array(event_types)),
         categories.empty() ? Param::null() : Param(detail::text_array(categories))};
-    return run(store_, tx_,
-               [&](detail::Connection& c) { return detail::envelopes(c.exec(kReadAll, params)); });
+    return upcast(run(store_, tx_, [&](detail::Connection& c) {
+        return detail::envelopes(c.exec(kReadAll, params));
+    }));
 }
 
 std::optional<std::int64_t> Events::stream_version(const Uuid& stream) const {

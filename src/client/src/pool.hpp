@@ -80,6 +80,8 @@ struct StoreState {
     // Session defaults from the builder.
     nlohmann::json session_headers;  // null: none
     bool session_advisory_locks = false;
+    // Client-side upcasters, applied after the server's on every read of events.
+    std::shared_ptr<const UpcasterRegistry> upcasters;
     // Compiled queries registered through this Store: name -> {"collection", "spec"}. A
     // query is compiled on its first run and whenever the server no longer knows it.
     std::mutex compiled_mutex;

@@ -39,6 +39,11 @@ StoreBuilder& StoreBuilder::session_defaults(nlohmann::json headers) {
     return *this;
 }
 
+StoreBuilder& StoreBuilder::upcasters(std::shared_ptr<const UpcasterRegistry> registry) {
+    upcasters_ = std::move(registry);
+    return *this;
+}
+
 StoreBuilder& StoreBuilder::session_advisory_locks(bool on) {
     session_advisory_locks_ = on;
     return *this;
@@ -78,6 +83,7 @@ Store StoreBuilder::build() const {
     state->tenant = tenant_;
     state->session_headers = session_headers_;
     state->session_advisory_locks = session_advisory_locks_;
+    state->upcasters = upcasters_;
     // Open the first connection now, so a wrong URL fails here and not at the first call.
     state->pool->acquire().release();
     return Store(std::move(state));

@@ -7,6 +7,10 @@
  *	  aggregates load streams on every command, so these run prepared
  *	  statements (plans.c) and hand the rows straight to a tuplestore.
  *
+ *	  Unless called with raw => true, the rows go through the store's
+ *	  upcasters on the way (evolution/upcast.c); a store without upcasters
+ *	  reads as before.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -23,6 +27,7 @@
 #include "core/plans.h"
 #include "core/store.h"
 #include "events/log_sync.h"
+#include "evolution/evolution.h"
 
 PG_FUNCTION_INFO_V1(rillflow_read_all);
 PG_FUNCTION_INFO_V1(rillflow_read_stream);
@@ -86,23 +91,43 @@ static const RfPlanSpec rf_stream_version_plan = {
 	1, {UUIDOID}
 };
 
-/* Run a read whose rows are the function's result. */
+/*
+ * Run a read whose rows are the function's result, upcast when `ups` is set;
+ * `types` is the filter of upcast types, when the read has one.
+ */
 static void
 rf_read_into_result(FunctionCallInfo fcinfo, const RfStore *store, const RfPlanSpec *spec,
-					Datum *values, const char *nulls, bool read_only)
+					Datum *values, const char *nulls, bool read_only, RfUpcasters *ups, Datum types)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	rf_run_plan_into(store, spec, values, nulls, read_only, rsinfo->setResult, rsinfo->setDesc);
+	if (ups == NULL)
+		rf_run_plan_into(store, spec, values, nulls, read_only, rsinfo->setResult, rsinfo->setDesc);
+	else
+		rf_upcast_run_plan_into(ups, store, spec, values, nulls, read_only, types,
+								rsinfo->setResult, rsinfo->setDesc);
+}
+
+/* The upcasters a read applies: none when raw (an argument, NULL = false). */
+static RfUpcasters *
+rf_read_upcasters(FunctionCallInfo fcinfo, int raw_arg, const RfStore *store)
+{
+	if (PG_NARGS() > raw_arg && !PG_ARGISNULL(raw_arg) && PG_GETARG_BOOL(raw_arg))
+		return NULL;
+	return rf_upcasters_acquire(store);
 }
 
 /*
  * rillflow.read_all(after_position bigint, max_count integer,
- *     event_types text[], categories text[]) RETURNS SETOF rillflow.event_envelope
+ *     event_types text[], categories text[], raw boolean)
+ *     RETURNS SETOF rillflow.event_envelope
  *
  * The global log after a position, optionally only some event types and
  * some stream categories. It first waits until the log includes every event
- * committed before the call (log_sync.c).
+ * committed before the call (log_sync.c). event_types filters on the type as
+ * read (upcast, unless raw): the statement reads the stored types that can
+ * become one of them, and the upcast rows of other types are dropped, so a
+ * page can hold fewer than max_count events though more follow.
  */
 Datum
 rillflow_read_all(PG_FUNCTION_ARGS)
@@ -113,6 +138,7 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	bool		by_type = !PG_ARGISNULL(2);
 	bool		by_category = PG_NARGS() > 3 && !PG_ARGISNULL(3);
 	const RfPlanSpec *spec;
+	RfUpcasters *ups;
 
 	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) < 0)
 		ereport(ERROR,
@@ -144,19 +170,20 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	/* The log includes every event committed before the call (log_sync.c). */
 	(void) rf_log_sync(store, false, NULL);
+	ups = rf_read_upcasters(fcinfo, 4, store);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	if (by_type && by_category)
 	{
 		spec = &rf_read_all_types_categories_plan;
-		values[2] = PG_GETARG_DATUM(2);
+		values[2] = rf_upcast_source_types(ups, PG_GETARG_DATUM(2));
 		values[3] = PG_GETARG_DATUM(3);
 	}
 	else if (by_type)
 	{
 		spec = &rf_read_all_types_plan;
-		values[2] = PG_GETARG_DATUM(2);
+		values[2] = rf_upcast_source_types(ups, PG_GETARG_DATUM(2));
 	}
 	else if (by_category)
 	{
@@ -166,14 +193,15 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	else
 		spec = &rf_read_all_plan;
 	/* Not read-only: the statement must see the positions the tick just gave. */
-	rf_read_into_result(fcinfo, store, spec, values, nulls, false);
+	rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
+						by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
 	SPI_finish();
 	return (Datum) 0;
 }
 
 /*
- * rillflow.read_stream(stream_id uuid, from_version bigint, max_count integer)
- *     RETURNS SETOF rillflow.event_envelope
+ * rillflow.read_stream(stream_id uuid, from_version bigint, max_count integer,
+ *     raw boolean) RETURNS SETOF rillflow.event_envelope
  */
 Datum
 rillflow_read_stream(PG_FUNCTION_ARGS)
@@ -206,7 +234,8 @@ rillflow_read_stream(PG_FUNCTION_ARGS)
 		nulls[2] = 'n';		/* LIMIT NULL: the whole stream */
 	else
 		values[2] = Int64GetDatum((int64) PG_GETARG_INT32(2));
-	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true);
+	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true,
+						rf_read_upcasters(fcinfo, 3, store), (Datum) 0);
 	SPI_finish();
 	return (Datum) 0;
 }

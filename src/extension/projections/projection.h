@@ -16,6 +16,7 @@
 
 #include "core/plans.h"
 #include "core/store.h"
+#include "evolution/evolution.h"
 
 /*
  * The element type of a batch handler's argument (rillflow.event_envelope).
@@ -52,6 +53,8 @@ typedef struct RfHandler
 	bool		cancel_charges; /* a cancel (not the budget) is the event's
 								 * failure: in the worker; elsewhere it is
 								 * re-thrown to the caller */
+	RfUpcasters *upcasters;		/* the store's chains, NULL: none */
+	RfTypeFilter types;			/* the projection's event types, as read */
 } RfHandler;
 
 typedef enum RfApplyOutcome
@@ -63,6 +66,9 @@ typedef enum RfApplyOutcome
 
 /*
  * Apply events[from..to) to a per-event handler in one subtransaction.
+ * Each event is upcast first, in the run (a failing upcaster fails its
+ * event as a handler error does), and an event whose type as read is not
+ * one of the projection's is passed over.
  * DONE: every call returned, their writes are kept. Otherwise nothing of
  * events[from..to) is kept, *at is the event that was running, *error the
  * error (allocated in the caller's memory context; for a timeout, one that

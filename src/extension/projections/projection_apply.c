@@ -268,13 +268,22 @@ rf_apply_events(RfHandler *handler, const Datum *events, const int64 *positions,
 		for (; i < to; i++)
 		{
 			LOCAL_FCINFO(fcinfo, 1);
+			Datum		event;
+			bool		wanted;
 
 			first = false;
 			CHECK_FOR_INTERRUPTS();
 			first = rf_call_begin(handler);
 			MemoryContextSwitchTo(eventcxt);
+			event = rf_upcast_envelope(handler->upcasters, events[i], &handler->types, &wanted);
+			if (!wanted)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				MemoryContextReset(eventcxt);
+				continue;
+			}
 			InitFunctionCallInfoData(*fcinfo, &handler->flinfo, 1, InvalidOid, NULL, NULL);
-			fcinfo->args[0].value = events[i];
+			fcinfo->args[0].value = event;
 			fcinfo->args[0].isnull = false;
 			(void) FunctionCallInvoke(fcinfo);
 			MemoryContextSwitchTo(oldcxt);
@@ -323,23 +332,37 @@ rf_apply_batch(RfHandler *handler, const Datum *events, const int64 *positions,
 		const RfEnvelopeArrayType *type = &handler->array_type;
 		ArrayType  *array;
 		Datum	   *elems;
+		int			nelems = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(callcxt);
 
 		/*
 		 * construct_array detoasts into its argument: give it a copy, so that
-		 * events[] never points into this call's memory.
+		 * events[] never points into this call's memory. Each event is
+		 * upcast on the way (a failure fails the call, and bisection finds
+		 * the event); those whose type as read is not the projection's stay
+		 * out.
 		 */
-		elems = palloc(sizeof(Datum) * (to - from));
-		memcpy(elems, events + from, sizeof(Datum) * (to - from));
-		array = construct_array(elems, to - from, type->elemtype,
-								type->typlen, type->typbyval, type->typalign);
 		first = rf_call_begin(handler);
-		InitFunctionCallInfoData(*fcinfo, &handler->flinfo, 1, InvalidOid, NULL, NULL);
-		fcinfo->args[0].value = PointerGetDatum(array);
-		fcinfo->args[0].isnull = false;
-		(void) FunctionCallInvoke(fcinfo);
+		elems = palloc(sizeof(Datum) * (to - from));
+		for (int k = from; k < to; k++)
+		{
+			bool		wanted;
+			Datum		event = rf_upcast_envelope(handler->upcasters, events[k], &handler->types, &wanted);
+
+			if (wanted)
+				elems[nelems++] = event;
+		}
+		if (nelems > 0)
+		{
+			array = construct_array(elems, nelems, type->elemtype,
+									type->typlen, type->typbyval, type->typalign);
+			InitFunctionCallInfoData(*fcinfo, &handler->flinfo, 1, InvalidOid, NULL, NULL);
+			fcinfo->args[0].value = PointerGetDatum(array);
+			fcinfo->args[0].isnull = false;
+			(void) FunctionCallInvoke(fcinfo);
+		}
 		MemoryContextSwitchTo(oldcxt);
 		rf_run_leave(&state);
 		ReleaseCurrentSubTransaction();

@@ -584,10 +584,16 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 		rf_run_plan(store, &rf_head_plan, NULL, NULL, false, 1);
 		head = rf_spi_int8(0, 1);
 
+		/*
+		 * Upcasting (evolution/upcast.c): the handler gets each event upcast,
+		 * and the types it wants are types as read, so the statement reads
+		 * the stored types that can become one of them.
+		 */
+		proj->handler.upcasters = rf_upcasters_acquire(store);
 		values[0] = Int64GetDatum(proj->checkpoint);
 		values[1] = Int64GetDatum(head);
 		values[2] = Int32GetDatum(proj->batch_size);
-		values[3] = proj->event_types;
+		values[3] = rf_upcast_source_types(proj->handler.upcasters, proj->event_types);
 		rf_run_plan(store, proj->event_types ? &rf_events_types_plan : &rf_events_plan,
 					values, NULL, false, 0);
 		tab = SPI_tuptable;
@@ -812,6 +818,8 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 							 &proj->handler.array_type.typbyval, &proj->handler.array_type.typalign);
 	}
 	proj->handler.budget_ms = rf_batch_statement_timeout_ms;
+	rf_type_filter_init(&proj->handler.types, proj->event_types);
+	proj->handler.upcasters = rf_upcasters_acquire(store);
 	return true;
 
 external:

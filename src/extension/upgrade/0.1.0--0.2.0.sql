@@ -34,3 +34,7 @@ ALTER TABLE rillflow.tenants ADD CONSTRAINT tenants_schema_name_rule
 -- filter (subscriptions): the old signatures go.
 DROP FUNCTION rillflow.append_events(uuid, jsonb, bigint, text, jsonb, uuid, uuid);
 DROP FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb, uuid, uuid, integer, uuid);
+-- read_stream and read_all take raw (event evolution): the old signatures go,
+-- or a call without raw would be ambiguous.
+DROP FUNCTION rillflow.read_stream(uuid, bigint, integer);
+DROP FUNCTION rillflow.read_all(bigint, integer, text[]);

@@ -23,6 +23,8 @@ int			rf_naptime_ms = 1000;
 int			rf_max_workers = 8;
 int			rf_batch_statement_timeout_ms = 30000;
 char	   *rf_worker_role = NULL;
+int			rf_snapshot_threshold = 0;
+int			rf_snapshot_batch = 200;
 
 /* The worker's settings; they exist wherever the library is loaded. */
 void
@@ -80,6 +82,29 @@ rf_worker_init(void)
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.snapshot_threshold",
+							"Events since an aggregate's last snapshot at which the worker snapshots its stream.",
+							"The worker runs rillflow.run_snapshotter(threshold, rillflow.snapshot_batch) in every store "
+							"at most once per naptime. 0 disables.",
+							&rf_snapshot_threshold,
+							0,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.snapshot_batch",
+							"Most streams the worker snapshots per store and run of the snapshotter.",
+							NULL,
+							&rf_snapshot_batch,
+							200,
+							1,
+							100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 }
 

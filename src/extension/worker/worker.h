@@ -29,6 +29,8 @@ extern int	rf_naptime_ms;
 extern int	rf_max_workers;
 extern int	rf_batch_statement_timeout_ms;
 extern char *rf_worker_role;
+extern int	rf_snapshot_threshold;
+extern int	rf_snapshot_batch;
 
 /* A BackgroundWorker filled in as every rillflow process is (worker.c). */
 extern void rf_worker_prepare(BackgroundWorker *worker, const char *function_name,

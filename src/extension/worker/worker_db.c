@@ -425,6 +425,52 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 	return applied;
 }
 
+static const RfPlanSpec rf_snapshotter_plan = {
+	"SELECT rillflow.run_snapshotter($1, $2)",
+	2, {INT4OID, INT4OID}
+};
+
+/* When the snapshotter last ran in this worker. */
+static TimestampTz rf_last_snapshotter = 0;
+
+/*
+ * The snapshotter of a store (evolution/sql/aggregates.sql), in its own
+ * transaction, when rillflow.snapshot_threshold is on. Folds run as their
+ * aggregates' owners (evolution/aggregates.c), never as the worker. A store
+ * without aggregates is skipped. Returns the streams snapshotted.
+ */
+static int64
+rf_run_snapshotter(const RfStoreRef *ref)
+{
+	int64		done = 0;
+
+	PG_TRY();
+	{
+		Datum		args[2];
+		Oid			nsp;
+
+		rf_begin(psprintf("rillflow: snapshotter in store %s", ref->schema));
+		nsp = get_namespace_oid(ref->schema, true);
+		if (OidIsValid(nsp) && OidIsValid(get_relname_relid("aggregates", nsp)))
+		{
+			rf_set_local("rillflow.tenant", ref->tenant);
+			args[0] = Int32GetDatum(rf_snapshot_threshold);
+			args[1] = Int32GetDatum(rf_snapshot_batch);
+			rf_execute_plan(rf_keep_plan(InvalidOid, &rf_snapshotter_plan, ""), args, NULL, false, 1);
+			if (SPI_processed == 1)
+				done = rf_spi_int8(0, 1);
+		}
+		rf_end();
+	}
+	PG_CATCH();
+	{
+		(void) rf_catch_error(rf_pass_context, psprintf("snapshotter of store \"%s\"", ref->schema));
+		done = 0;
+	}
+	PG_END_TRY();
+	return done;
+}
+
 /*
  * One pass over every store of the database. Returns whether it did
  * anything, in which case the worker goes again at once.
@@ -435,8 +481,21 @@ rf_worker_pass(void)
 	List	   *stores;
 	ListCell   *lc;
 	RfDbSlot   *slot = &rf_shared->slots[rf_args.slot];
+	int64		snapshotted = 0;
+	bool		snapshotter = false;
 
 	rf_pass_sequenced = rf_pass_projected = rf_pass_errors = 0;
+
+	/*
+	 * The snapshotter scans each store's aggregate streams: at most once per
+	 * naptime, or at once again when its last run had work.
+	 */
+	if (rf_snapshot_threshold > 0 &&
+		TimestampDifferenceExceeds(rf_last_snapshotter, GetCurrentTimestamp(), rf_naptime_ms))
+	{
+		snapshotter = true;
+		rf_last_snapshotter = GetCurrentTimestamp();
+	}
 	stores = rf_list_stores();
 	foreach(lc, stores)
 	{
@@ -453,7 +512,11 @@ rf_worker_pass(void)
 			rf_pass_projected += rf_run_one_projection(ref, lfirst(nc));
 			rf_set_projecting(false);
 		}
+		if (snapshotter)
+			snapshotted += rf_run_snapshotter(ref);
 	}
+	if (snapshotted > 0)
+		rf_last_snapshotter = 0;
 
 	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
 	if (rf_slot_is_ours())
@@ -465,7 +528,7 @@ rf_worker_pass(void)
 		slot->errors += rf_pass_errors;
 	}
 	LWLockRelease(rf_shared->lock);
-	return rf_pass_sequenced > 0 || rf_pass_projected > 0;
+	return rf_pass_sequenced > 0 || rf_pass_projected > 0 || snapshotted > 0;
 }
 
 /*

@@ -130,10 +130,15 @@ class RILLFLOW_EXPORT Events {
     [[nodiscard]] AppendBuilder builder(const Uuid& stream) const;
 
     /// @brief The stream's events from `from_version` (>= 1) on, at most `max_count` (> 0) of
-    /// them; a stream that does not exist reads as empty.
+    /// them; a stream that does not exist reads as empty. Bodies come upcast: by the server's
+    /// chains, then by the store's UpcasterRegistry (StoreBuilder::upcasters).
     [[nodiscard]] std::vector<EventEnvelope> read_stream(const Uuid& stream,
                                                          std::int64_t from_version = 1,
                                                          std::optional<int> max_count = {}) const;
+
+    /// @brief read_stream() of the events as stored: no upcasting, server or client.
+    [[nodiscard]] std::vector<EventEnvelope> read_stream_raw(
+        const Uuid& stream, std::int64_t from_version = 1, std::optional<int> max_count = {}) const;
 
     /// @brief The global log after `after_position`, at most `max_count` (1..100000) events,
     /// only the given types when `event_types` is not empty and only streams of the given
@@ -152,6 +157,7 @@ class RILLFLOW_EXPORT Events {
     friend class Transaction;
     Events(std::shared_ptr<detail::StoreState> store, std::shared_ptr<detail::TxState> tx)
         : store_(std::move(store)), tx_(std::move(tx)) {}
+    std::vector<EventEnvelope> upcast(std::vector<EventEnvelope> events) const;
 
     std::shared_ptr<detail::StoreState> store_;
     std::shared_ptr<detail::TxState> tx_;  // null: borrow a pooled connection per call

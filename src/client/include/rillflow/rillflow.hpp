@@ -4,6 +4,7 @@
 #include "rillflow/documents.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/events.hpp"
+#include "rillflow/evolution.hpp"
 #include "rillflow/observability.hpp"
 #include "rillflow/projection_daemon.hpp"
 #include "rillflow/projections.hpp"

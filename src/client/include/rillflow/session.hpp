@@ -86,6 +86,10 @@ class RILLFLOW_EXPORT SessionOptions {
 
 template <typename T>
 class SessionQuery;
+template <typename T>
+class AggregateRepository;
+template <typename T>
+class SessionAggregates;
 
 /// @brief A unit of work, from Store::session(). Movable, not copyable; use it from one
 /// thread at a time. Nothing is written before save_changes().
@@ -225,6 +229,12 @@ class RILLFLOW_EXPORT Session {
                std::optional<std::int64_t> expected_version = std::nullopt) {
         patch(std::string(kDefaultCollection), id, std::move(fields), expected_version);
     }
+
+    /// @brief Commits of `repo`'s aggregates staged in this session (evolution.hpp): each
+    /// commit() loads and validates at once and enqueues its append, which save_changes()
+    /// writes with everything else. Include rillflow/evolution.hpp to use it.
+    template <typename T>
+    SessionAggregates<T> aggregates(const AggregateRepository<T>& repo);
 
     /// @brief Stages an append of `events` to `stream` (with the session's default headers).
     void enqueue_events(const Uuid& stream, Expected expected, std::vector<EventData> events,

@@ -31,6 +31,7 @@ struct StoreState;
 }
 
 class Store;
+class UpcasterRegistry;
 
 /// @brief Receives the server's notices and warnings (the text, without a trailing newline).
 /// Called on the thread that ran the statement.
@@ -90,6 +91,9 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// @brief Sessions' appends take per-stream advisory locks (SET LOCAL
     /// rillflow.stream_advisory_locks in save_changes()); default off.
     StoreBuilder& session_advisory_locks(bool on);
+    /// @brief Client-side upcasters (evolution.hpp), applied after the server's chains on
+    /// every read of events through this store.
+    StoreBuilder& upcasters(std::shared_ptr<const UpcasterRegistry> registry);
 
     /// @brief Builds the store and opens its first connection.
     /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
@@ -105,6 +109,7 @@ class RILLFLOW_EXPORT StoreBuilder {
     NoticeHandler notice_handler_;
     nlohmann::json session_headers_;
     bool session_advisory_locks_ = false;
+    std::shared_ptr<const UpcasterRegistry> upcasters_;
 };
 
 /// @brief A rillflow store seen through a pool of connections. Cheap to copy (copies share
@@ -170,6 +175,7 @@ class RILLFLOW_EXPORT Store {
   private:
     friend class StoreBuilder;
     friend class ProjectionDaemon;  // opens its own LISTEN connection with the store's URL
+    friend class Events;            // hands the store to async upcasters
     explicit Store(std::shared_ptr<detail::StoreState> state) : state_(std::move(state)) {}
 
     std::shared_ptr<detail::StoreState> state_;

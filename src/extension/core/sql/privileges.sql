@@ -32,6 +32,8 @@ DECLARE
         '_tenant_schema',
         '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
         '_lease_lost',
+        '_check_event_type', '_check_event_version', '_check_upcaster_function', '_check_fold_function',
+        '_check_aggregate_name',
         -- SECURITY INVOKER functions on a store: with the caller's rights they
         -- do nothing the caller could not do by hand with its grants
         '_log_head', '_check_store_admin', '_check_store_owner', '_tenant_store', '_collection_tables',

@@ -139,6 +139,8 @@ BEGIN ATOMIC
            ('write', 'TABLE', 'subscription_outstanding', 'INSERT, UPDATE, DELETE'),
            ('write', 'TABLE', 'subscription_consumers', 'INSERT, UPDATE'),
            ('write', 'TABLE', 'subscription_dlq', 'INSERT'),
+           ('write', 'TABLE', 'snapshots', 'INSERT, UPDATE, DELETE'),
+           ('write', 'TABLE', 'aggregate_streams', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'collections', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'duplicated_fields', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'compiled_queries', 'INSERT, UPDATE, DELETE'),
@@ -149,6 +151,8 @@ BEGIN ATOMIC
            ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'subscriptions', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'subscription_dlq', 'UPDATE, DELETE');
+           ('admin', 'TABLE', 'upcasters', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'aggregates', 'INSERT, UPDATE, DELETE');
 END;
 
 -- The store's owner, or 42501 unless the current user acts with its rights

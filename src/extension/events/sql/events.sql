@@ -40,22 +40,25 @@ COMMENT ON FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb
 CREATE OR REPLACE FUNCTION rillflow.read_stream(
     stream_id uuid,
     from_version bigint DEFAULT 1,
-    max_count integer DEFAULT NULL
+    max_count integer DEFAULT NULL,
+    raw boolean DEFAULT false
 ) RETURNS SETOF rillflow.event_envelope
     AS 'MODULE_PATHNAME', 'rillflow_read_stream'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION rillflow.read_stream(uuid, bigint, integer) IS 'A stream''s events in version order';
+COMMENT ON FUNCTION rillflow.read_stream(uuid, bigint, integer, boolean)
+    IS 'A stream''s events in version order, upcast unless raw';
 
 CREATE OR REPLACE FUNCTION rillflow.read_all(
     after_position bigint DEFAULT 0,
     max_count integer DEFAULT 1000,
     event_types text[] DEFAULT NULL,
-    categories text[] DEFAULT NULL
+    categories text[] DEFAULT NULL,
+    raw boolean DEFAULT false
 ) RETURNS SETOF rillflow.event_envelope
     AS 'MODULE_PATHNAME', 'rillflow_read_all'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], text[])
-    IS 'The global log after a position: every committed event once, in position order';
+COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], text[], boolean)
+    IS 'The global log after a position: every committed event once, in position order, upcast unless raw';
 
 CREATE OR REPLACE FUNCTION rillflow.stream_version(stream_id uuid) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_stream_version'

@@ -150,7 +150,7 @@ BEGIN ATOMIC
            ('admin', 'TABLE', 'daemon_clusters', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'subscriptions', 'INSERT, UPDATE, DELETE'),
-           ('admin', 'TABLE', 'subscription_dlq', 'UPDATE, DELETE');
+           ('admin', 'TABLE', 'subscription_dlq', 'UPDATE, DELETE'),
            ('admin', 'TABLE', 'upcasters', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'aggregates', 'INSERT, UPDATE, DELETE');
 END;

@@ -246,7 +246,9 @@ SELECT rillflow.append_events(gen_random_uuid(), '[{"type": "Ping", "body": {}}]
 RESET ROLE;
 SELECT rillflow.drop_subscription('pings');
 RESET rillflow.tenant;
+SET client_min_messages = warning;
 SELECT rillflow._drop_store('regress_subs');
+RESET client_min_messages;
 DROP TABLE regress_subs_applied;
 DROP OWNED BY regress_subs_reader, regress_subs_writer;
 DROP ROLE regress_subs_reader, regress_subs_writer;

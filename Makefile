@@ -116,6 +116,7 @@ CODE_PARTS = \
 	src/extension/subscriptions/sql/groups.sql \
 	src/extension/subscriptions/sql/lag.sql \
 	src/extension/worker/sql/worker.sql \
+	src/extension/core/sql/tenant_lifecycle.sql \
 	src/extension/observability/sql/metrics.sql \
 	src/extension/observability/sql/trace_mermaid.sql
 

@@ -85,6 +85,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& what,
 void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_events_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);
+// `tenants archive` and `tenants restore` (tenant_archive.cpp), under `tenants`.
+void add_tenant_archive_commands(CLI::App& tenants, Context& ctx, Commands& commands);
 void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands);

@@ -26,14 +26,22 @@ Connection::Connection(std::shared_ptr<const ConnectOptions> options)
     : options_(std::move(options)) {
     connect_within_deadline();
     PQsetNoticeReceiver(conn_.get(), &Connection::receive_notice, this);
-    if (options_->tenant) {
+    if (options_->tenant || options_->tenant_required) {
         try {
-            exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, false)", {*options_->tenant});
+            if (options_->tenant_required)
+                exec("SELECT pg_catalog.set_config('rillflow.tenant_required', 'on', false)");
+            if (options_->tenant) use_tenant(*options_->tenant);
         } catch (...) {
             conn_.close();
             throw;
         }
     }
+}
+
+void Connection::use_tenant(const std::string& tenant) {
+    if (tenant == tenant_setting_) return;
+    exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, false)", {tenant});
+    tenant_setting_ = tenant;
 }
 
 Connection::~Connection() = default;

@@ -20,6 +20,7 @@ struct ConnectOptions {
     std::string url;
     std::chrono::milliseconds connect_timeout{10000};
     std::optional<std::string> tenant;  // set as rillflow.tenant on the new session
+    bool tenant_required = false;       // set rillflow.tenant_required on the new session
     NoticeHandler notice_handler;       // empty: notices are dropped
 };
 
@@ -49,6 +50,10 @@ class Connection {
     void mark_broken() noexcept { broken_ = true; }
     /// The server process id.
     int backend_pid() const noexcept;
+    /// The session's `rillflow.tenant` as this client last set it ("" the default store).
+    const std::string& tenant_setting() const noexcept { return tenant_setting_; }
+    /// Sets the session's `rillflow.tenant` (outside a transaction) unless it is `tenant` already.
+    void use_tenant(const std::string& tenant);
 
   private:
     void connect_within_deadline();
@@ -57,6 +62,7 @@ class Connection {
     std::shared_ptr<const ConnectOptions> options_;
     PgConn conn_;
     bool broken_ = false;
+    std::string tenant_setting_;
 };
 
 }  // namespace rillflow::detail

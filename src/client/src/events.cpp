@@ -34,7 +34,7 @@ auto run(const std::shared_ptr<detail::StoreState>& store,
         }
         return f(*tx->lease);
     }
-    detail::Lease lease = store->pool->acquire();
+    detail::Lease lease = detail::acquire(*store);
     return f(*lease);
 }
 

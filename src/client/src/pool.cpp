@@ -94,3 +94,82 @@ PoolStats Pool::stats() const {
 }
 
 }  // namespace rillflow::detail
+
+namespace rillflow::detail {
+
+std::shared_ptr<StoreState> with_tenant(const std::shared_ptr<StoreState>& store,
+                                        std::string tenant) {
+    auto view = std::make_shared<StoreState>();
+    view->pool = store->pool;
+    view->tenant = store->tenant;
+    view->strategy = store->strategy;
+    view->resolver = store->resolver;
+    view->create_missing_tenants = store->create_missing_tenants;
+    view->fixed_tenant = std::move(tenant);
+    view->tenants = store->tenants;
+    view->session_headers = store->session_headers;
+    view->session_advisory_locks = store->session_advisory_locks;
+    return view;
+}
+
+std::string tenant_for_call(const StoreState& store) {
+    if (store.fixed_tenant) return *store.fixed_tenant;
+    if (store.strategy == TenantStrategy::Single) return store.tenant.value_or("");
+    std::string tenant = store.resolver ? store.resolver() : std::string();
+    if (tenant.empty()) {
+        throw TenantNotFound(
+            sqlstate::tenant_not_found, "tenant required",
+            "The store's tenant strategy is SchemaPerTenant and the tenant resolver gave no "
+            "tenant for this call.",
+            "Set the current request's tenant where the resolver reads it, or use "
+            "Store::for_tenant() or SessionOptions::tenant().");
+    }
+    return tenant;
+}
+
+void ensure_known_tenant(const StoreState& store, Connection& connection,
+                         const std::string& tenant) {
+    if (store.strategy != TenantStrategy::SchemaPerTenant || tenant.empty()) return;
+    TenantCache& cache = *store.tenants;
+    std::optional<bool> may_create;
+    {
+        std::lock_guard<std::mutex> lock(cache.mutex);
+        if (cache.known.count(tenant) != 0) return;
+        may_create = cache.may_create;
+    }
+    // Outside the lock: two threads meeting a new tenant both ask, and ensure_tenant is
+    // idempotent and safe under concurrent callers.
+    if (store.create_missing_tenants && !may_create) {
+        Result r = connection.exec(
+            "SELECT pg_catalog.has_function_privilege('rillflow.ensure_tenant(text)', "
+            "'EXECUTE')");
+        may_create = r.size() == 1 && r.value(0, 0) == "t";
+        std::lock_guard<std::mutex> lock(cache.mutex);
+        cache.may_create = may_create;
+    }
+    if (store.create_missing_tenants && *may_create) {
+        connection.exec("SELECT rillflow.ensure_tenant($1::text)", {tenant});
+    } else {
+        Result r = connection.exec("SELECT s.\"exists\" FROM rillflow.tenant_status($1::text) s",
+                                   {tenant});
+        if (r.size() != 1 || r.value(0, 0) != "t") {
+            throw TenantNotFound(
+                sqlstate::tenant_not_found, "tenant \"" + tenant + "\" does not exist",
+                "This role may not create tenants (EXECUTE on "
+                "rillflow.ensure_tenant), so the store was not created.",
+                "Create it with rillflow.ensure_tenant('" + tenant + "') as a role that may.");
+        }
+    }
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    cache.known.insert(tenant);
+}
+
+Lease acquire(const StoreState& store) {
+    std::string tenant = tenant_for_call(store);
+    Lease lease = store.pool->acquire();
+    ensure_known_tenant(store, *lease, tenant);
+    lease->use_tenant(tenant);
+    return lease;
+}
+
+}  // namespace rillflow::detail

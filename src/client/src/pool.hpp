@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "connection.hpp"
@@ -73,10 +74,23 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::size_t open_ = 0;                           // idle + borrowed + being opened
 };
 
+/// The tenants a Store has seen exist (or created), shared by its views (Store::for_tenant),
+/// so a new tenant's store is looked up or created once.
+struct TenantCache {
+    std::mutex mutex;
+    std::set<std::string> known;
+    std::optional<bool> may_create;  // EXECUTE on rillflow.ensure_tenant, asked once
+};
+
 /// What every copy of a Store shares.
 struct StoreState {
     std::shared_ptr<Pool> pool;
     std::optional<std::string> tenant;
+    TenantStrategy strategy = TenantStrategy::Single;
+    TenantResolver resolver;                  // SchemaPerTenant: the current request's tenant
+    bool create_missing_tenants = true;       // SchemaPerTenant: ensure_tenant on first use
+    std::optional<std::string> fixed_tenant;  // a view's tenant (Store::for_tenant, a Session)
+    std::shared_ptr<TenantCache> tenants = std::make_shared<TenantCache>();
     // Session defaults from the builder.
     nlohmann::json session_headers;  // null: none
     bool session_advisory_locks = false;
@@ -87,6 +101,25 @@ struct StoreState {
     std::mutex compiled_mutex;
     std::map<std::string, nlohmann::json> compiled;
 };
+
+/// A view of `store` that acts on `tenant`'s store: the same pool, cache and settings.
+std::shared_ptr<StoreState> with_tenant(const std::shared_ptr<StoreState>& store,
+                                        std::string tenant);
+
+/// The tenant a call on `store` acts on now ("" the default store): a view's tenant, else
+/// (SchemaPerTenant) the resolver's, else the builder's. Under SchemaPerTenant, no tenant is
+/// TenantNotFound ("tenant required", as rillflow.tenant_required says on the server).
+std::string tenant_for_call(const StoreState& store);
+
+/// Under SchemaPerTenant, makes sure `tenant` has a store the first time this Store uses it:
+/// ensure_tenant when create_missing_tenants and the role may, else a look-up
+/// (TenantNotFound when it has none). Then remembered.
+void ensure_known_tenant(const StoreState& store, Connection& connection,
+                         const std::string& tenant);
+
+/// A pooled connection set to the tenant the call acts on (see tenant_for_call); every call
+/// on a store borrows its connection here.
+Lease acquire(const StoreState& store);
 
 /// The connection of an open Transaction; shared with the Events handles it gave out.
 struct TxState {

@@ -91,7 +91,7 @@ Heartbeat heartbeat(const Result& r) {
 }
 
 Result exec_in_store(StoreState& store, std::string_view sql, const Params& params) {
-    Lease lease = store.pool->acquire();
+    Lease lease = acquire(store);
     return lease->exec(sql, params);
 }
 

@@ -31,7 +31,7 @@ auto run_on(const std::shared_ptr<StoreState>& store, const std::shared_ptr<TxSt
         }
         return f(*tx->lease);
     }
-    Lease lease = store->pool->acquire();
+    Lease lease = acquire(*store);
     return f(*lease);
 }
 

@@ -76,6 +76,7 @@ struct Session::State {
     SessionOptions options;
     std::map<Key, Tracked> known;
     std::vector<Op> ops;
+    bool started = false;  // the first operation fixed the tenant
 };
 
 Session::Session(std::shared_ptr<detail::StoreState> store, SessionOptions options)
@@ -96,6 +97,36 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 const SessionOptions& Session::options() const noexcept { return state_->options; }
+
+void Session::set_tenant(std::string tenant) {
+    if (state_->started) {
+        throw SqlError("55000", "the session's tenant can be set only before its first operation",
+                       "The session has loaded, queried or staged something already, in tenant \"" +
+                           state_->options.tenant().value_or("") + "\" (\"\" the default store).",
+                       "Set the tenant right after Store::session(), or start a new session.");
+    }
+    state_->options.tenant(std::move(tenant));
+}
+
+const std::optional<std::string>& Session::tenant() const noexcept {
+    return state_->options.tenant();
+}
+
+// The session's tenant: set, or its store's for this call (a view's, or the resolver's under
+// SchemaPerTenant). From here on its transactions run on a view of the store fixed to it, so
+// the tenant cache and the connection's setting follow it too.
+void Session::begin_use() {
+    if (state_->started) return;
+    const detail::StoreState& store = *state_->store;
+    std::optional<std::string> tenant = state_->options.tenant();
+    if (!tenant && (store.strategy == TenantStrategy::SchemaPerTenant || store.fixed_tenant))
+        tenant = detail::tenant_for_call(store);
+    if (tenant) {
+        state_->options.tenant(*tenant);
+        state_->store = detail::with_tenant(state_->store, *tenant);
+    }
+    state_->started = true;
+}
 
 const Session::Entry* Session::find(const std::string& collection, const Uuid& id,
                                     std::type_index type) const {
@@ -142,6 +173,7 @@ std::optional<std::int64_t> Session::version(const std::string& collection, cons
 // Reads run in a short transaction when the session has its own tenant (SET LOCAL ends with
 // it, so the pooled connection keeps its setting), else on a pooled connection directly.
 Documents Session::reader(std::unique_ptr<Transaction>& tx, const std::string& collection) {
+    begin_use();
     const auto& tenant = state_->options.tenant();
     if (!tenant) return Documents(state_->store, nullptr, collection);
     tx.reset(new Transaction(state_->store, Isolation::ReadCommitted));
@@ -176,6 +208,7 @@ void Session::stage_store(const std::string& collection, const Uuid& id,
                           std::shared_ptr<void> object, std::type_index type,
                           json (*to_json)(const void*),
                           std::optional<std::int64_t> expected_version) {
+    begin_use();
     State::Tracked& t = state_->known[Key{collection, id}];
     if (t.entry.object && t.entry.type != type) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
@@ -190,11 +223,13 @@ void Session::stage_store(const std::string& collection, const Uuid& id,
 
 void Session::remove(const std::string& collection, const Uuid& id,
                      std::optional<std::int64_t> expected_version) {
+    begin_use();
     state_->ops.push_back(RemoveOp{{Key{collection, id}, expected_version}});
 }
 
 void Session::patch(const std::string& collection, const Uuid& id, json fields,
                     std::optional<std::int64_t> expected_version) {
+    begin_use();
     if (!fields.is_object() || fields.empty()) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "Session::patch: fields must be a non-empty JSON object of "
@@ -205,6 +240,7 @@ void Session::patch(const std::string& collection, const Uuid& id, json fields,
 
 void Session::enqueue_events(const Uuid& stream, Expected expected, std::vector<EventData> events,
                              AppendOptions options) {
+    begin_use();
     if (events.empty())
         throw InvalidArgument(sqlstate::invalid_parameter_value, "enqueue_events: no events given");
     if (!options.headers.is_null() && !options.headers.is_object()) {
@@ -239,6 +275,7 @@ void Session::discard_changes() {
 }
 
 void Session::save_changes() {
+    begin_use();
     State& s = *state_;
     std::vector<Op> ops = s.ops;
     if (s.options.track_changes()) {

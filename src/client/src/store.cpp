@@ -29,6 +29,17 @@ StoreBuilder& StoreBuilder::tenant(std::string name) {
     return *this;
 }
 
+StoreBuilder& StoreBuilder::tenant_strategy(TenantStrategy strategy, TenantResolver resolver) {
+    strategy_ = strategy;
+    resolver_ = std::move(resolver);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::create_missing_tenants(bool on) {
+    create_missing_tenants_ = on;
+    return *this;
+}
+
 StoreBuilder& StoreBuilder::notice_handler(NoticeHandler handler) {
     notice_handler_ = std::move(handler);
     return *this;
@@ -67,10 +78,17 @@ Store StoreBuilder::build() const {
                               "session_defaults: the headers must be a JSON object, not " +
                                   std::string(session_headers_.type_name()));
     }
+    if (strategy_ == TenantStrategy::SchemaPerTenant && tenant_) {
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "tenant() and TenantStrategy::SchemaPerTenant do not go together",
+                              "Under SchemaPerTenant each call's tenant comes from the resolver.",
+                              "Use Store::for_tenant() for a Store fixed to one tenant.");
+    }
     auto connect = std::make_shared<detail::ConnectOptions>();
     connect->url = url_;
     connect->connect_timeout = connect_timeout_;
     connect->tenant = tenant_;
+    connect->tenant_required = strategy_ == TenantStrategy::SchemaPerTenant;
     connect->notice_handler = notice_handler_;
 
     detail::PoolConfig config;
@@ -81,6 +99,9 @@ Store StoreBuilder::build() const {
     auto state = std::make_shared<detail::StoreState>();
     state->pool = std::make_shared<detail::Pool>(std::move(config));
     state->tenant = tenant_;
+    state->strategy = strategy_;
+    state->resolver = resolver_;
+    state->create_missing_tenants = create_missing_tenants_;
     state->session_headers = session_headers_;
     state->session_advisory_locks = session_advisory_locks_;
     state->upcasters = upcasters_;
@@ -104,7 +125,7 @@ Session Store::session(SessionOptions options) const { return Session(state_, st
 Transaction Store::transaction(Isolation isolation) const { return Transaction(state_, isolation); }
 
 Uuid Store::resolve_stream_alias(std::string_view alias) const {
-    auto lease = state_->pool->acquire();
+    auto lease = detail::acquire(*state_);
     Result r = lease->exec("SELECT rillflow.resolve_stream_alias($1::text)", {alias});
     return detail::to_uuid(detail::single(r, "resolve_stream_alias"));
 }
@@ -149,33 +170,91 @@ void Store::revoke_tenant(std::string_view tenant, std::string_view role,
         {tenant, role, access_name(level)});
 }
 
+namespace {
+
+// The columns of list_tenants / tenant_status after the first `skip`, into `t`.
+constexpr char kTenantColumns[] =
+    "schema_name, (extract(epoch FROM created_at) * 1000000)::bigint, schema_version, drift, "
+    "streams, events, documents, projections, size_bytes";
+
+std::optional<std::int64_t> opt_int64(const Result& r, std::size_t row, int col) {
+    if (r.is_null(row, col)) return std::nullopt;
+    return detail::to_int64(r.value(row, col));
+}
+
+void read_tenant(const Result& r, std::size_t row, int col, TenantInfo& t) {
+    t.schema_name = std::string(r.value(row, col));
+    if (!r.is_null(row, col + 1)) {
+        t.created_at = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::microseconds(detail::to_int64(r.value(row, col + 1)))));
+    }
+    if (!r.is_null(row, col + 2))
+        t.schema_version = static_cast<int>(detail::to_int64(r.value(row, col + 2)));
+    if (!r.is_null(row, col + 3)) t.drift = r.value(row, col + 3) == "t";
+    t.streams = opt_int64(r, row, col + 4);
+    t.events = opt_int64(r, row, col + 5);
+    t.documents = opt_int64(r, row, col + 6);
+    t.projections = opt_int64(r, row, col + 7);
+    t.size_bytes = opt_int64(r, row, col + 8);
+}
+
+}  // namespace
+
 std::vector<TenantInfo> Store::list_tenants() const {
     auto lease = state_->pool->acquire();
-    Result r = lease->exec(
-        "SELECT name, schema_name, (extract(epoch FROM created_at) * 1000000)::bigint "
-        "FROM rillflow.list_tenants()");
+    Result r = lease->exec(std::string("SELECT name, ") + kTenantColumns +
+                           " FROM rillflow.list_tenants()");
     std::vector<TenantInfo> out;
     out.reserve(r.size());
     for (std::size_t i = 0; i < r.size(); ++i) {
         TenantInfo t;
         t.name = std::string(r.value(i, 0));
-        t.schema_name = std::string(r.value(i, 1));
-        t.created_at = std::chrono::system_clock::time_point(
-            std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                std::chrono::microseconds(detail::to_int64(r.value(i, 2)))));
+        read_tenant(r, i, 1, t);
         out.push_back(std::move(t));
     }
     return out;
 }
 
-std::int64_t Store::head_position() const {
+TenantStatus Store::tenant_status(std::string_view tenant) const {
     auto lease = state_->pool->acquire();
+    Result r = lease->exec(std::string("SELECT \"exists\", ") + kTenantColumns +
+                               " FROM rillflow.tenant_status($1::text)",
+                           {tenant});
+    TenantStatus s;
+    s.name = std::string(tenant);
+    if (r.size() != 1) {
+        throw SqlError(
+            sqlstate::internal_error,
+            "rillflow.tenant_status returned " + std::to_string(r.size()) + " rows, expected one");
+    }
+    s.exists = r.value(0, 0) == "t";
+    read_tenant(r, 0, 1, s);
+    return s;
+}
+
+void Store::drop_tenant(std::string_view tenant, bool force) const {
+    auto lease = state_->pool->acquire();
+    lease->exec("SELECT rillflow.drop_tenant($1::text, $2::boolean)",
+                {tenant, std::string_view(force ? "true" : "false")});
+    std::lock_guard<std::mutex> lock(state_->tenants->mutex);
+    state_->tenants->known.erase(std::string(tenant));
+}
+
+Store Store::for_tenant(std::string tenant) const {
+    return Store(detail::with_tenant(state_, std::move(tenant)));
+}
+
+TenantStrategy Store::tenant_strategy() const noexcept { return state_->strategy; }
+
+std::int64_t Store::head_position() const {
+    auto lease = detail::acquire(*state_);
     Result r = lease->exec("SELECT rillflow.head_position()");
     return detail::to_int64(detail::single(r, "head_position"));
 }
 
 std::string Store::current_store() const {
-    auto lease = state_->pool->acquire();
+    auto lease = detail::acquire(*state_);
     Result r = lease->exec("SELECT rillflow.current_store()");
     return std::string(detail::single(r, "current_store"));
 }

@@ -26,7 +26,7 @@ const char* begin_statement(Isolation isolation) {
 
 Transaction::Transaction(std::shared_ptr<detail::StoreState> store, Isolation isolation)
     : store_(std::move(store)), state_(std::make_shared<detail::TxState>()) {
-    state_->lease = store_->pool->acquire();
+    state_->lease = detail::acquire(*store_);
     state_->lease->exec(begin_statement(isolation));
     state_->active = true;
 }

@@ -19,5 +19,6 @@
 #define ERRCODE_RF_NOT_FOUND				MAKE_SQLSTATE('R','F','0','0','4')
 #define ERRCODE_RF_TENANT_NOT_FOUND			MAKE_SQLSTATE('R','F','0','0','5')
 #define ERRCODE_RF_LEASE_LOST				MAKE_SQLSTATE('R','F','0','0','6')
+#define ERRCODE_RF_TENANT_NOT_EMPTY			MAKE_SQLSTATE('R','F','0','0','7')
 
 #endif							/* RILLFLOW_ERRCODES_H */

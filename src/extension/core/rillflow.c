@@ -26,6 +26,7 @@ void		_PG_init(void);
 
 char	   *rf_tenant_setting = NULL;
 bool		rf_stream_advisory_locks = false;
+bool		rf_tenant_required = false;
 
 /*
  * Reject a malformed tenant name when it is set, so a typo fails at SET time
@@ -58,6 +59,15 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   rf_check_tenant, NULL, NULL);
+
+	DefineCustomBoolVariable("rillflow.tenant_required",
+							 "Every call must name a tenant: an empty rillflow.tenant is an error, not the default store.",
+							 "For applications with a store per tenant, where a forgotten tenant must fail (RF005).",
+							 &rf_tenant_required,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("rillflow.stream_advisory_locks",
 							 "Appends take a per-stream advisory lock before touching the stream.",

@@ -15,6 +15,9 @@
 /* rillflow.tenant: the tenant whose store the API acts on ("" the default) */
 extern char *rf_tenant_setting;
 
+/* rillflow.tenant_required: an empty rillflow.tenant is an error (RF005), not the default store */
+extern bool rf_tenant_required;
+
 /* rillflow.stream_advisory_locks: appends lock their stream first */
 extern bool rf_stream_advisory_locks;
 

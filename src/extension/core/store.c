@@ -9,14 +9,26 @@
  *	  on every call, so a dropped and re-created tenant is never served from a
  *	  stale entry.
  *
+ *	  Every call that resolves a store takes a share lock on the store's
+ *	  schema (as PostgreSQL does for a schema it creates an object in), held
+ *	  to the end of the transaction. drop_tenant takes the exclusive lock
+ *	  first (rillflow._lock_store), so a call either resolved the store before
+ *	  the drop began, and the drop waits for its transaction and then sees what
+ *	  it wrote, or waits for the drop and then fails with RF005: never a call
+ *	  that writes into a store being dropped.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -28,6 +40,7 @@
 
 PG_FUNCTION_INFO_V1(rillflow_current_store);
 PG_FUNCTION_INFO_V1(rillflow_tenant_schema);
+PG_FUNCTION_INFO_V1(rillflow_lock_store);
 
 static RfStore rf_cached_store;
 static char rf_cached_tenant[RF_TENANT_NAME_MAXLEN + 1];
@@ -96,8 +109,41 @@ rf_lookup_tenant_schema(const char *tenant)
 }
 
 /*
+ * Share-lock a store's schema to the end of the transaction, and whether it
+ * is still there once locked (a drop that held the lock has committed).
+ * Locking reads the invalidations that arrived while it waited, so the
+ * syscache answers for the state after the drop. Without wait (the worker,
+ * which must not stall every store behind one drop in an open transaction),
+ * false as well when a drop holds the lock now.
+ */
+bool
+rf_lock_store_shared(Oid schema_oid, bool wait)
+{
+	if (wait)
+		LockDatabaseObject(NamespaceRelationId, schema_oid, 0, AccessShareLock);
+	else if (!ConditionalLockDatabaseObject(NamespaceRelationId, schema_oid, 0, AccessShareLock))
+		return false;
+	return SearchSysCacheExists1(NAMESPACEOID, ObjectIdGetDatum(schema_oid));
+}
+
+/* RF005 for a tenant dropped while this call waited for its store. */
+static void
+rf_tenant_dropped(const char *tenant)
+{
+	rf_cache_valid = false;
+	ereport(ERROR,
+			(errcode(ERRCODE_RF_TENANT_NOT_FOUND),
+			 errmsg("tenant \"%s\" does not exist", tenant),
+			 errdetail("The tenant was dropped while this call waited for its store."),
+			 errhint("Create it with rillflow.ensure_tenant('%s'), or reset rillflow.tenant.",
+					 tenant)));
+}
+
+/*
  * The store that rillflow.tenant selects now. Raises RF005 for a tenant that
- * has no store, and 55000 when the store's schema has gone missing.
+ * has no store (or, with rillflow.tenant_required on, for no tenant at all),
+ * and 55000 when the store's schema has gone missing. The store's schema is
+ * share-locked to the end of the transaction (see the file header).
  */
 const RfStore *
 rf_current_store(void)
@@ -106,10 +152,23 @@ rf_current_store(void)
 	char	   *schema;
 	Oid			schema_oid;
 
+	if (tenant[0] == '\0' && rf_tenant_required)
+		ereport(ERROR,
+				(errcode(ERRCODE_RF_TENANT_NOT_FOUND),
+				 errmsg("tenant required"),
+				 errdetail("rillflow.tenant_required is on and rillflow.tenant is empty, "
+						   "so this call would have used the default store."),
+				 errhint("SET rillflow.tenant to the tenant this call is for; "
+						 "SET rillflow.tenant_required = off to use the default store on purpose.")));
+
 	if (rf_cache_valid &&
 		strcmp(rf_cached_tenant, tenant) == 0 &&
 		SearchSysCacheExists1(NAMESPACEOID, ObjectIdGetDatum(rf_cached_store.schema_oid)))
+	{
+		if (!rf_lock_store_shared(rf_cached_store.schema_oid, true))
+			rf_tenant_dropped(tenant);
 		return &rf_cached_store;
+	}
 
 	rf_cache_valid = false;
 	if (tenant[0] == '\0')
@@ -135,6 +194,16 @@ rf_current_store(void)
 				 errhint(tenant[0] == '\0'
 						 ? "Recreate the extension to recreate the default store."
 						 : "Restore the schema from a backup.")));
+
+	if (!rf_lock_store_shared(schema_oid, true))
+	{
+		if (tenant[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the store schema \"%s\" does not exist", schema),
+					 errdetail("It was dropped while this call waited for it.")));
+		rf_tenant_dropped(tenant);
+	}
 
 	rf_cached_store.schema_oid = schema_oid;
 	strlcpy(rf_cached_store.schema_name, schema, NAMEDATALEN);
@@ -194,4 +263,30 @@ rillflow_tenant_schema(PG_FUNCTION_ARGS)
 	result = (Name) palloc0(NAMEDATALEN);
 	snprintf(NameStr(*result), NAMEDATALEN, "%s%s", RF_TENANT_SCHEMA_PREFIX, tenant);
 	PG_RETURN_NAME(result);
+}
+
+/*
+ * rillflow._lock_store(store name) RETURNS boolean
+ *
+ * Lock a store's schema exclusively to the end of the transaction, after
+ * every call that resolved the store (rf_current_store) has ended, and
+ * before any new one goes on: drop_tenant takes it before it looks at what
+ * the store holds. Only the schema's owner (a member of that role, or a
+ * superuser) may: 42501. False when there is no such schema.
+ */
+Datum
+rillflow_lock_store(PG_FUNCTION_ARGS)
+{
+	char	   *schema;
+	Oid			schema_oid;
+
+	rf_require_arg(fcinfo, 0, "store", NULL);
+	schema = NameStr(*PG_GETARG_NAME(0));
+	schema_oid = get_namespace_oid(schema, true);
+	if (!OidIsValid(schema_oid))
+		PG_RETURN_BOOL(false);
+	if (!pg_namespace_ownercheck(schema_oid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_SCHEMA, schema);
+	LockDatabaseObject(NamespaceRelationId, schema_oid, 0, AccessExclusiveLock);
+	PG_RETURN_BOOL(SearchSysCacheExists1(NAMESPACEOID, ObjectIdGetDatum(schema_oid)));
 }

@@ -306,7 +306,7 @@ rf_tick_store(const RfStoreRef *ref, List **projections)
 
 		rf_begin("rillflow: sequencer tick");
 		nsp = get_namespace_oid(ref->schema, true);
-		if (OidIsValid(nsp))
+		if (OidIsValid(nsp) && rf_lock_store_shared(nsp, false))
 		{
 			rf_store_by_schema(ref->schema, &store);
 			stamped = rf_sequence(&store, 0, &head);
@@ -344,6 +344,29 @@ rf_set_local(const char *name, const char *value)
 }
 
 /*
+ * Point the current transaction at a store listed at the start of the pass:
+ * rillflow.tenant set to its tenant (rillflow.tenant_required off, which a
+ * database or role default may have turned on: the worker serves the default
+ * store on purpose). False when the store has been dropped since it was
+ * listed (drop_tenant), or a drop holds it now: the caller then leaves it
+ * alone for this pass, without an error, and never waits on a drop (one left
+ * in an open transaction would stall every store).
+ * Once true, the store's schema is share-locked to the end of the
+ * transaction, so no drop can go on under the batch.
+ */
+static bool
+rf_enter_store(const RfStoreRef *ref)
+{
+	Oid			nsp = get_namespace_oid(ref->schema, true);
+
+	if (!OidIsValid(nsp) || !rf_lock_store_shared(nsp, false))
+		return false;
+	rf_set_local("rillflow.tenant", ref->tenant);
+	rf_set_local("rillflow.tenant_required", "off");
+	return true;
+}
+
+/*
  * Record a batch that failed outside its handlers' calls (handler errors,
  * timeouts and cancels are the runtime's, projection_runtime.c) with
  * projection_fail, so retries, backoff and the dead-letter queue apply to it
@@ -360,7 +383,11 @@ rf_record_failure(const RfStoreRef *ref, const char *name, ErrorData *edata)
 		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		rf_begin("rillflow: recording a failed batch");
-		rf_set_local("rillflow.tenant", ref->tenant);
+		if (!rf_enter_store(ref))
+		{
+			rf_end();
+			return;
+		}
 		args[0] = CStringGetTextDatum(name);
 		args[1] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
 		args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
@@ -399,7 +426,11 @@ rf_run_one_projection(const RfStoreRef *ref, const char *name)
 		Datum		args[1];
 
 		rf_begin(psprintf("rillflow: projection %s in store %s", name, ref->schema));
-		rf_set_local("rillflow.tenant", ref->tenant);
+		if (!rf_enter_store(ref))
+		{
+			rf_end();
+			return 0;
+		}
 		args[0] = CStringGetTextDatum(name);
 		rf_execute_plan(rf_keep_plan(InvalidOid, &rf_run_batch_plan, ""), args, NULL, false, 1);
 		if (SPI_processed != 1)

@@ -81,6 +81,14 @@ class RILLFLOW_EXPORT LeaseLost : public Error {
     ~LeaseLost() override;
 };
 
+/// @brief RF007: drop_tenant without force on a tenant whose store holds events, documents or
+/// projections; nothing was dropped.
+class RILLFLOW_EXPORT TenantNotEmpty : public Error {
+  public:
+    using Error::Error;
+    ~TenantNotEmpty() override;
+};
+
 /// @brief Bad input: SQLSTATE class 22 (data exceptions such as 22023, 22P02, 22004) and the
 /// class 42 syntax and undefined-object errors; also raised by the client for bad arguments.
 class RILLFLOW_EXPORT InvalidArgument : public Error {

@@ -263,11 +263,22 @@ class RILLFLOW_EXPORT Session {
     /// @brief The options in effect (the Store's defaults filled in).
     [[nodiscard]] const SessionOptions& options() const noexcept;
 
+    /// @brief Act on `tenant`'s store for the whole session, as SessionOptions::tenant() does;
+    /// only before the session's first operation (a load, query, staged change or
+    /// save_changes()), when its tenant is fixed: under TenantStrategy::SchemaPerTenant, the
+    /// resolver's unless set here.
+    /// @throws SqlError (55000) after the first operation.
+    void set_tenant(std::string tenant);
+    /// @brief The tenant the session acts on: set, or fixed by its first operation.
+    [[nodiscard]] const std::optional<std::string>& tenant() const noexcept;
+
   private:
     friend class Store;
     template <typename T>
     friend class SessionQuery;
     struct State;
+    // Fixes the session's tenant at its first operation (see set_tenant()).
+    void begin_use();
     struct Entry {
         std::shared_ptr<void> object;
         std::type_index type = typeid(void);

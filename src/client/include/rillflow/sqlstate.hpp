@@ -21,6 +21,8 @@ inline constexpr char not_found[] = "RF004";
 inline constexpr char tenant_not_found[] = "RF005";
 /// @brief RF006, LeaseLost: a projection lease or a cluster's hot lease was lost.
 inline constexpr char lease_lost[] = "RF006";
+/// @brief RF007, TenantNotEmpty: drop_tenant without force on a store that holds data.
+inline constexpr char tenant_not_empty[] = "RF007";
 
 // ---- PostgreSQL's codes ---------------------------------------------------------------------
 /// @brief 0A000: feature_not_supported.

@@ -37,7 +37,8 @@ class UpcasterRegistry;
 /// Called on the thread that ran the statement.
 using NoticeHandler = std::function<void(const std::string& notice)>;
 
-/// @brief A tenant and the schema that holds its store.
+/// @brief A tenant, the schema that holds its store, and what the store holds
+/// (rillflow.list_tenants / rillflow.tenant_status).
 struct TenantInfo {
     /// @brief The tenant's name, as given to ensure_tenant().
     std::string name;
@@ -45,7 +46,37 @@ struct TenantInfo {
     std::string schema_name;
     /// @brief When its store was created.
     std::chrono::system_clock::time_point created_at{};
+    /// @brief The version of the store's tables; empty when its schema is gone.
+    std::optional<int> schema_version;
+    /// @brief Whether the store's catalog differs from the shape of its version.
+    std::optional<bool> drift;
+    /// @brief Streams, events, documents (every row of every collection) and projections in
+    /// the store; each empty when this role may not read what it counts.
+    std::optional<std::int64_t> streams, events, documents, projections;
+    /// @brief The store's tables, indexes and sequences on disk, in bytes.
+    std::optional<std::int64_t> size_bytes;
 };
+
+/// @brief One tenant's status (Store::tenant_status): TenantInfo, and whether it exists at
+/// all (when not, only name and schema_name are set).
+struct TenantStatus : TenantInfo {
+    /// @brief Whether the tenant exists.
+    bool exists = false;
+};
+
+/// @brief How a Store picks the tenant each call acts on.
+enum class TenantStrategy {
+    /// @brief One store for every call: the builder's tenant(), or the default store.
+    Single,
+    /// @brief A store per tenant: each call acts on the tenant its resolver gives (or its
+    /// view's, Store::for_tenant(), or its session's); a call with no tenant is
+    /// TenantNotFound ("tenant required"), never the default store.
+    SchemaPerTenant,
+};
+
+/// @brief The tenant of the current request (read, say, from a thread-local request context);
+/// "" when there is none. Called once per call on the store, on the calling thread.
+using TenantResolver = std::function<std::string()>;
 
 /// @brief A role's access level on a tenant's store (docs/security.md): each level includes
 /// the ones before it.
@@ -83,6 +114,15 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// @brief Act on this tenant's store (`rillflow.tenant`, set on every new connection);
     /// the default store when not called.
     StoreBuilder& tenant(std::string name);
+    /// @brief How calls pick their tenant (default Single). SchemaPerTenant takes the tenant
+    /// from `resolver` at each call (a Session at its first operation, a Transaction when it
+    /// begins), sets `rillflow.tenant_required` on every connection, and creates a new
+    /// tenant's store on its first use when create_missing_tenants() and the role may
+    /// (EXECUTE on rillflow.ensure_tenant); tenants known to exist are cached.
+    StoreBuilder& tenant_strategy(TenantStrategy strategy, TenantResolver resolver = {});
+    /// @brief SchemaPerTenant: create a tenant's store on its first use when the role may
+    /// (default true); off, or when the role may not, an unknown tenant is TenantNotFound.
+    StoreBuilder& create_missing_tenants(bool on);
     /// @brief Where server notices go (default: dropped).
     StoreBuilder& notice_handler(NoticeHandler handler);
     /// @brief Headers (a JSON object) merged into every append a Session enqueues; the
@@ -106,6 +146,9 @@ class RILLFLOW_EXPORT StoreBuilder {
     std::chrono::milliseconds connect_timeout_{10000};
     std::chrono::milliseconds acquire_timeout_{30000};
     std::optional<std::string> tenant_;
+    TenantStrategy strategy_ = TenantStrategy::Single;
+    TenantResolver resolver_;
+    bool create_missing_tenants_ = true;
     NoticeHandler notice_handler_;
     nlohmann::json session_headers_;
     bool session_advisory_locks_ = false;
@@ -139,8 +182,22 @@ class RILLFLOW_EXPORT Store {
     /// Needs EXECUTE on `rillflow.ensure_tenant`, which the extension's owner grants (SqlError
     /// with SQLSTATE 42501 otherwise); creating a tenant gives no access to it (grant_tenant()).
     bool ensure_tenant(std::string_view name) const;
-    /// @brief The tenants that exist, by name.
+    /// @brief The tenants that exist, by name, with what each store holds.
     [[nodiscard]] std::vector<TenantInfo> list_tenants() const;
+    /// @brief Whether `tenant` exists, and what its store holds ("" is the default store).
+    /// @throws InvalidArgument for a malformed name.
+    [[nodiscard]] TenantStatus tenant_status(std::string_view tenant) const;
+    /// @brief Drops `tenant` and its store; one that holds events, documents or projections
+    /// only with `force`. Only the store's owner, its members and superusers may (SqlError
+    /// 42501), and the role needs EXECUTE on rillflow.drop_tenant.
+    /// @throws TenantNotEmpty (RF007) when it holds data and not forced; TenantNotFound;
+    /// SqlError 2BP01 when objects outside the store depend on it.
+    void drop_tenant(std::string_view tenant, bool force = false) const;
+    /// @brief A Store that acts on `tenant`'s store whatever the strategy: the same pool,
+    /// settings and tenant cache. Cheap.
+    [[nodiscard]] Store for_tenant(std::string tenant) const;
+    /// @brief The tenant strategy given to the builder.
+    [[nodiscard]] TenantStrategy tenant_strategy() const noexcept;
     /// @brief Gives `role` the `level` (and the levels below it) on `tenant`'s store; `""` is
     /// the default store. Granting again changes nothing. Only the store's owner, its members
     /// and superusers may (SqlError with SQLSTATE 42501 otherwise).
@@ -174,6 +231,7 @@ class RILLFLOW_EXPORT Store {
 
   private:
     friend class StoreBuilder;
+    friend class Session;           // a session's tenant makes a view of its store
     friend class ProjectionDaemon;  // opens its own LISTEN connection with the store's URL
     friend class Events;            // hands the store to async upcasters
     explicit Store(std::shared_ptr<detail::StoreState> state) : state_(std::move(state)) {}

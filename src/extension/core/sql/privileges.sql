@@ -37,6 +37,7 @@ DECLARE
         -- SECURITY INVOKER functions on a store: with the caller's rights they
         -- do nothing the caller could not do by hand with its grants
         '_log_head', '_check_store_admin', '_check_store_owner', '_tenant_store', '_collection_tables',
+        '_store_status',
         '_collection_relid', '_ensure_collection', '_create_projection', '_dlq_entry',
         '_projection_check_lease', '_projection_exists', '_projection_lock', '_projection_record_failure',
         '_rebuild_begin', '_rebuild_finish', '_cluster_lock_node', '_cluster_release_hot',

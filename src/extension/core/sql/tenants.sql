@@ -31,37 +31,18 @@ $fn$;
 COMMENT ON FUNCTION rillflow.ensure_tenant(text) IS 'Create a tenant''s store unless it exists; true when created now';
 REVOKE EXECUTE ON FUNCTION rillflow.ensure_tenant(text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION rillflow.list_tenants()
-    RETURNS TABLE (name text, schema_name name, created_at timestamptz)
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    SELECT t.name, t.schema_name, t.created_at FROM rillflow.tenants t ORDER BY t.name;
-END;
-COMMENT ON FUNCTION rillflow.list_tenants() IS 'The tenants and their store schemas';
+-- list_tenants: tenant_lifecycle.sql, with what each store holds.
 
--- Drop a tenant's store: its schema with everything in it, and its row in
--- rillflow.tenants (a schema already dropped by hand is no error: the row goes
--- anyway). The tests' teardown until tenants can be dropped through the API;
--- internal, so not executable by PUBLIC. RF005 for a tenant with no row.
+-- Drop a tenant's store, whatever it holds: the tests' teardown, which
+-- drop_tenant (tenant_lifecycle.sql) does with force; kept so the tests and
+-- scripts that use it go on working. Internal, so not executable by PUBLIC.
+-- RF005 for a tenant with no row.
 CREATE OR REPLACE FUNCTION rillflow._drop_store(tenant text) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    store name;
 BEGIN
-    PERFORM rillflow._tenant_schema(tenant);    -- checks the name (22004, 22023)
-    DELETE FROM rillflow.tenants t WHERE t.name OPERATOR(pg_catalog.=) tenant
-        RETURNING t.schema_name INTO store;
-    IF store IS NULL THEN
-        RAISE EXCEPTION 'tenant "%" does not exist', tenant
-            USING ERRCODE = 'RF005', HINT = 'rillflow.list_tenants() lists the tenants.';
-    END IF;
-    DELETE FROM rillflow.stores s WHERE s.schema_name OPERATOR(pg_catalog.=) store;
-    IF EXISTS (SELECT FROM pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) store) THEN
-        EXECUTE format('DROP SCHEMA %I CASCADE', store);
-    END IF;
+    PERFORM rillflow.drop_tenant(tenant, force => true);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION rillflow._drop_store(text) FROM PUBLIC;

@@ -61,7 +61,15 @@ DECLARE
         -- in a caller's transaction: docs/global-log.md), and the system
         -- identifier the log state records, which pg_control_system() shows
         -- anyone
-        '_sync_log', '_system_identifier'];
+        '_sync_log', '_system_identifier',
+        -- subscriptions: rules and errors (no store access), SECURITY INVOKER
+        -- helpers on a store, the lag the subscription_lag view reads, and
+        -- read_all's wait for the log (the same as _sync_log's)
+        '_check_category', '_check_subscription_name', '_check_subscription_lease', '_check_positions',
+        '_subscription_max_batch', '_subscription_consumer', '_subscription_group_key',
+        '_subscription_not_found', '_subscription_get', '_subscription_ensure_group', '_subscription_group_exists',
+        '_subscription_lock_group', '_subscription_checkpoint', '_subscription_lease_lost',
+        '_subscription_lag', '_subscription_deliver', '_subscription_sync_log'];
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p

@@ -49,6 +49,8 @@ DECLARE
         '_is_collection_table', '_store_problems', '_store_repair', '_store_plan', '_store_owner',
         -- metrics() and trace_mermaid() with the caller's rights: what it may read
         '_store_metrics', '_mermaid_label',
+        -- a subscription poll's events as read: upcasters run as their owners
+        '_upcast_envelope',
         -- schema_sync's: they refuse (42501) a caller that does not act as the
         -- store's owner, and then do only what the owner may
         '_store_sync', '_store_migrate',

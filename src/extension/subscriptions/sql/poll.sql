@@ -70,11 +70,15 @@ BEGIN
                SET consumer = $4, deliveries = o.deliveries + 1, lease_expires_at = $3 + $8, available_at = NULL
              WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[])
             RETURNING o.position)
-        SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers,
-               e.event_id, e.causation_id, e.correlation_id, e.created_at
-          FROM d JOIN %1$I.positions p ON p.position = d.position JOIN %1$I.events e ON e.seq = p.seq
-         ORDER BY p.position$q$, store)
-        USING name, grp, now_ts, me, max_deliveries, ordered, room, lease;
+        -- delivered as read: upcast by the store's chains (docs/event-evolution.md)
+        SELECT u.*
+          FROM (SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers,
+                       e.event_id, e.causation_id, e.correlation_id, e.created_at
+                  FROM d JOIN %1$I.positions p ON p.position = d.position JOIN %1$I.events e ON e.seq = p.seq
+               ) x
+         CROSS JOIN LATERAL rillflow._upcast_envelope($9, ROW(x.*)::rillflow.event_envelope) u
+         ORDER BY u.position$q$, store)
+        USING name, grp, now_ts, me, max_deliveries, ordered, room, lease, store;
 END
 $fn$;
 

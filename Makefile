@@ -7,7 +7,7 @@
 #   make bench      run the benchmarks on a throwaway cluster
 #
 # Folders: src/extension/<subsystem>/ (core, events, documents, query,
-# projections, evolution, worker) hold each subsystem's C sources and headers, its SQL parts
+# projections, evolution, subscriptions, worker) hold each subsystem's C sources and headers, its SQL parts
 # under <subsystem>/sql/, and a README of its invariants; the parts, in the
 # order SQL_PARTS gives, make the versioned install script. sql/ + expected/
 # pg_regress inputs and outputs; regress/specs + regress/expected isolation
@@ -54,6 +54,8 @@ OBJS = \
 	src/extension/evolution/user_code.o \
 	src/extension/evolution/upcast.o \
 	src/extension/evolution/aggregates.o \
+	src/extension/subscriptions/categories.o \
+	src/extension/subscriptions/sync.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
@@ -80,7 +82,8 @@ STORE_STEPS = \
 	src/extension/store/0004_daemon.sql \
 	src/extension/store/0005_owners.sql \
 	src/extension/store/0006_evolution.sql \
-	src/extension/store/0007_function_refs.sql
+	src/extension/store/0007_subscriptions.sql \
+	src/extension/store/0008_function_refs.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql
@@ -111,6 +114,11 @@ CODE_PARTS = \
 	src/extension/evolution/sql/upcasters.sql \
 	src/extension/evolution/sql/snapshots.sql \
 	src/extension/evolution/sql/aggregates.sql \
+	src/extension/subscriptions/sql/rules.sql \
+	src/extension/subscriptions/sql/subscriptions.sql \
+	src/extension/subscriptions/sql/poll.sql \
+	src/extension/subscriptions/sql/groups.sql \
+	src/extension/subscriptions/sql/lag.sql \
 	src/extension/worker/sql/worker.sql \
 	src/extension/worker/sql/maintenance.sql \
 	src/extension/core/sql/tenant_lifecycle.sql \

@@ -47,6 +47,9 @@ class Conn {
 
     Result exec(const std::string& sql) { return check(PQexec(c_.get(), sql.c_str()), sql); }
 
+    // The libpq handle (for LISTEN: its socket and notifications).
+    PGconn* raw() const { return c_.get(); }
+
     void prepare(const std::string& name, const std::string& sql) {
         check(PQprepare(c_.get(), name.c_str(), sql.c_str(), 0, nullptr), sql);
     }

@@ -89,6 +89,7 @@ void add_tenants_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_tenant_archive_commands(CLI::App& tenants, Context& ctx, Commands& commands);
 void add_docs_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_upcasters_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_snapshots_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands);

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     add_docs_commands(app, ctx, commands);
     add_projections_commands(app, ctx, commands);
     add_maintenance_commands(app, ctx, commands);
+    add_subscriptions_commands(app, ctx, commands);
     add_upcasters_commands(app, ctx, commands);
     add_snapshots_commands(app, ctx, commands);
     add_schema_commands(app, ctx, commands);

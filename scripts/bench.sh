@@ -9,6 +9,8 @@
 # A cluster that was already running is left running; one this script started
 # is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
 # and round of the event benchmark (default 4; three rounds);
+# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions: all
+# by default); RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (100,000);
 # RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,evolution: all by default);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
 # benchmarks (1,000,000 each by default).
@@ -16,6 +18,22 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 rf_setup
+# PgQ, the baseline of the subscription benchmark (Debian's package, installed here
+# only): its files go where the server that runs the benchmark finds extensions.
+rf_install_pgq() {
+    if ! dpkg -s postgresql-15-pgq3 >/dev/null 2>&1; then
+        as_root apt-get install -y -q postgresql-15-pgq3 >build/pgq-install.log 2>&1 ||
+            { echo "rillflow: could not install postgresql-15-pgq3 (the PgQ baseline is skipped)"; return 0; }
+    fi
+    local share lib
+    share=$(pg_config --sharedir)/extension
+    lib=$(pg_config --pkglibdir)
+    if [ "$share" != /usr/share/postgresql/15/extension ]; then
+        as_root cp /usr/share/postgresql/15/extension/pgq* "$share"/ 2>/dev/null || true
+        as_root cp /usr/lib/postgresql/15/lib/pgq* "$lib"/ 2>/dev/null || true
+    fi
+}
+rf_install_pgq
 
 eval "$(bash scripts/cluster.sh env)"
 if pg_isready -q; then
@@ -35,6 +53,7 @@ echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || set
     FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
                                     'max_wal_size', 'shared_preload_libraries')")"
 echo
+only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,subscriptions}
 only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,evolution}
 if [[ ",$only," == *,events,* ]]; then
     echo "== events"
@@ -51,6 +70,10 @@ if [[ ",$only," == *,projections,* ]]; then
     DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-1000000}"
     echo
 fi
+if [[ ",$only," == *,subscriptions,* ]]; then
+    echo "== subscriptions"
+    url=$(rf_fresh_database rillflow_bench)
+    DATABASE_URL=$url build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
 if [[ ",$only," == *,evolution,* ]]; then
     echo "== event evolution"
     DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench

@@ -65,6 +65,16 @@ SELECT rillflow.stream_version('5a000000-0000-0000-0000-000000000001');
 -- (this test's own comparison must name pg_catalog's operator: public comes first here)
 SELECT rillflow.resolve_stream_alias('p') OPERATOR(pg_catalog.=) rillflow.resolve_stream_alias('p') AS alias_stable;
 SELECT rillflow.head_position(), rillflow.run_sequencer();
+-- categories and subscriptions
+SELECT rillflow.append_events('5a000000-0000-0000-0000-000000000002', '[{"type": "A", "body": {}}]',
+                              category => 'cat');
+SELECT position, type FROM rillflow.read_all(categories => ARRAY['cat']);
+SELECT rillflow.create_subscription('path_sub', event_types => ARRAY['A'], categories => ARRAY['cat']);
+SELECT rillflow.subscription_group_configure('path_sub', 'g', ordered => true);
+SELECT position FROM rillflow.subscription_poll('path_sub', 10, 'g', 'c1');
+SELECT rillflow.subscription_ack('path_sub', ARRAY[4], 'g', 'c1');
+SELECT last_seq, lag FROM rillflow.subscription_group_status('path_sub', 'g');
+SELECT subscription, group_name, checkpoint FROM rillflow.subscription_lag;
 RESET rillflow.tenant;
 
 -- An empty search_path works the same.

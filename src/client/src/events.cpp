@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "envelope.hpp"
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/evolution.hpp"
@@ -14,23 +15,14 @@ namespace {
 
 constexpr const char* kAppend =
     "SELECT rillflow.append_events($1::uuid, $2::jsonb, $3::bigint, $4::text, $5::jsonb, "
-    "$6::uuid, $7::uuid)";
-
-// Every column of rillflow.event_envelope, created_at as microseconds since the Unix epoch
-// so that no DateStyle or TimeZone setting can change how it reads.
-#define RILLFLOW_ENVELOPE_COLUMNS                                                              \
-    "SELECT e.\"position\", e.stream_id, e.\"version\", e.\"type\", e.event_version, e.body, " \
-    "e.headers, e.event_id, e.causation_id, e.correlation_id, "                                \
-    "(extract(epoch FROM e.created_at) * 1000000)::bigint "
+    "$6::uuid, $7::uuid, $8::text)";
 
 constexpr const char* kReadStream =
     RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer) AS e";
 constexpr const char* kReadStreamRaw = RILLFLOW_ENVELOPE_COLUMNS
     "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer, raw => true) AS e";
-constexpr const char* kReadAll =
-    RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[]) AS e";
-
-#undef RILLFLOW_ENVELOPE_COLUMNS
+constexpr const char* kReadAll = RILLFLOW_ENVELOPE_COLUMNS
+    "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[], $4::text[]) AS e";
 
 // Runs `f` on the transaction's connection, or on a connection borrowed for this call.
 template <typename F>
@@ -69,6 +61,11 @@ nlohmann::json events_json(const std::vector<EventData>& events) {
     return array;
 }
 
+}  // namespace
+
+namespace detail {
+namespace {
+
 std::optional<Uuid> optional_uuid(const Result& r, std::size_t row, std::size_t column) {
     if (r.is_null(row, column)) return std::nullopt;
     return detail::to_uuid(r.value(row, column));
@@ -79,6 +76,8 @@ nlohmann::json json_value(const Result& r, std::size_t row, std::size_t column) 
     const std::string_view text = r.value(row, column);
     return nlohmann::json::parse(text.begin(), text.end());
 }
+
+}  // namespace
 
 std::vector<EventEnvelope> envelopes(const Result& r) {
     std::vector<EventEnvelope> out;
@@ -105,7 +104,7 @@ std::vector<EventEnvelope> envelopes(const Result& r) {
     return out;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string Expected::to_string() const {
     if (!value_) return "any";
@@ -130,6 +129,7 @@ std::int64_t Events::append_with(const Uuid& stream, Expected expected,
         options.headers.is_null() ? Param::null() : Param(options.headers),
         options.causation_id,
         options.correlation_id,
+        options.category,
     };
     return run(store_, tx_, [&](detail::Connection& c) {
         return detail::to_int64(detail::single(c.exec(kAppend, params), "append_events"));
@@ -150,24 +150,28 @@ std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t 
                                                std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
     return upcast(read(store_, tx_, [&](detail::Connection& c) {
-        return envelopes(c.exec(kReadStream, params));
+        return detail::envelopes(c.exec(kReadStream, params));
     }));
 }
 
 std::vector<EventEnvelope> Events::read_stream_raw(const Uuid& stream, std::int64_t from_version,
                                                    std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
-    return read(store_, tx_,
-                [&](detail::Connection& c) { return envelopes(c.exec(kReadStreamRaw, params)); });
+    return read(store_, tx_, [&](detail::Connection& c) {
+        return detail::envelopes(c.exec(kReadStreamRaw, params));
+    });
 }
 
 std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max_count,
-                                            const std::vector<std::string>& event_types) const {
+                                            const std::vector<std::string>& event_types,
+                                            const std::vector<std::string>& categories) const {
     const Params params = {
         after_position, max_count,
-        event_types.empty() ? Param::null() : Param(detail::text_array(event_types))};
+        event_types.empty() ? Param::null() : Param(detail::text_array(event_types)),
+        categories.empty() ? Param::null() : Param(detail::text_array(categories))};
     return upcast(read(
-        store_, tx_, [&](detail::Connection& c) { return envelopes(c.exec(kReadAll, params)); },
+        store_, tx_,
+        [&](detail::Connection& c) { return detail::envelopes(c.exec(kReadAll, params)); },
         detail::ReadKind::Log));
 }
 
@@ -197,6 +201,11 @@ AppendBuilder& AppendBuilder::causation_id(const Uuid& id) {
 
 AppendBuilder& AppendBuilder::correlation_id(const Uuid& id) {
     options_.correlation_id = id;
+    return *this;
+}
+
+AppendBuilder& AppendBuilder::category(std::string category) {
+    options_.category = std::move(category);
     return *this;
 }
 

@@ -45,6 +45,7 @@
 #include "core/shmem.h"
 #include "core/store.h"
 #include "events/event_input.h"
+#include "subscriptions/subscriptions.h"
 
 PG_FUNCTION_INFO_V1(rillflow_append_events);
 PG_FUNCTION_INFO_V1(rillflow_append_event);
@@ -443,10 +444,11 @@ rf_arg_or_null(FunctionCallInfo fcinfo, int argno, char *nulls, int slot)
 
 /*
  * rillflow.append_events(stream_id uuid, events jsonb, expected_version bigint,
- *     idempotency_key text, headers jsonb, causation_id uuid, correlation_id uuid)
- *     RETURNS bigint
+ *     idempotency_key text, headers jsonb, causation_id uuid, correlation_id uuid,
+ *     category text) RETURNS bigint
  *
  * Appends the events to the stream and returns the stream's new version.
+ * A category is given on the stream's first append (subscriptions/categories.c).
  */
 Datum
 rillflow_append_events(PG_FUNCTION_ARGS)
@@ -484,6 +486,8 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	new_version = rf_append(store, &req,
 							req.has_event_ids ? RF_INSERT_MANY : RF_INSERT_MANY_NEW_IDS,
 							values, nulls);
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+		rf_set_stream_category(store, req.stream_id, PG_GETARG_TEXT_PP(7), new_version == req.count);
 	SPI_finish();
 	PG_RETURN_INT64(new_version);
 }
@@ -492,7 +496,7 @@ rillflow_append_events(PG_FUNCTION_ARGS)
  * rillflow.append_event(stream_id uuid, type text, body jsonb,
  *     expected_version bigint, idempotency_key text, headers jsonb,
  *     causation_id uuid, correlation_id uuid, event_version integer,
- *     event_id uuid) RETURNS bigint
+ *     event_id uuid, category text) RETURNS bigint
  *
  * Appends one event; the same rules as append_events, without building and
  * unpacking a JSON array.
@@ -541,6 +545,8 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	new_version = rf_append(store, &req, event_id_null ? RF_INSERT_ONE_NEW_ID : RF_INSERT_ONE,
 							values, nulls);
+	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+		rf_set_stream_category(store, req.stream_id, PG_GETARG_TEXT_PP(10), new_version == 1);
 	SPI_finish();
 	PG_RETURN_INT64(new_version);
 }

@@ -56,6 +56,28 @@ static const RfPlanSpec rf_read_all_types_plan = {
 	3, {INT8OID, INT4OID, TEXTARRAYOID}
 };
 
+/* By category (subscriptions/categories.c): streams are looked up in stream_categories. */
+#define RF_IN_CATEGORIES(param) \
+	"EXISTS (SELECT FROM %s.stream_categories c WHERE c.stream_id OPERATOR(pg_catalog.=) e.stream_id " \
+	"AND c.category OPERATOR(pg_catalog.=) ANY (" param ")) "
+
+static const RfPlanSpec rf_read_all_categories_plan = {
+	"SELECT " RF_ENVELOPE_COLUMNS
+	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND " RF_IN_CATEGORIES("$3")
+	"ORDER BY p.position LIMIT $2",
+	3, {INT8OID, INT4OID, TEXTARRAYOID}
+};
+
+static const RfPlanSpec rf_read_all_types_categories_plan = {
+	"SELECT " RF_ENVELOPE_COLUMNS
+	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND e.type OPERATOR(pg_catalog.=) ANY ($3) "
+	"AND " RF_IN_CATEGORIES("$4")
+	"ORDER BY p.position LIMIT $2",
+	4, {INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID}
+};
+
 static const RfPlanSpec rf_read_stream_plan = {
 	"SELECT " RF_ENVELOPE_COLUMNS
 	"FROM %s.events e LEFT JOIN %s.positions p ON p.seq OPERATOR(pg_catalog.=) e.seq "
@@ -97,21 +119,25 @@ rf_read_upcasters(FunctionCallInfo fcinfo, int raw_arg, const RfStore *store)
 
 /*
  * rillflow.read_all(after_position bigint, max_count integer,
- *     event_types text[], raw boolean) RETURNS SETOF rillflow.event_envelope
+ *     event_types text[], categories text[], raw boolean)
+ *     RETURNS SETOF rillflow.event_envelope
  *
- * The global log after a position. Outside a transaction block it first runs
- * a sequencer tick, so what has committed is in the log. event_types filters
- * on the type as read (upcast, unless raw): the statement reads the stored
- * types that can become one of them, and the upcast rows of other types are
- * dropped, so a page can hold fewer than max_count events though more follow.
+ * The global log after a position, optionally only some event types and
+ * some stream categories. It first waits until the log includes every event
+ * committed before the call (log_sync.c). event_types filters on the type as
+ * read (upcast, unless raw): the statement reads the stored types that can
+ * become one of them, and the upcast rows of other types are dropped, so a
+ * page can hold fewer than max_count events though more follow.
  */
 Datum
 rillflow_read_all(PG_FUNCTION_ARGS)
 {
 	const RfStore *store;
-	Datum		values[3];
-	char		nulls[4] = "   ";
+	Datum		values[4];
+	char		nulls[5] = "    ";
 	bool		by_type = !PG_ARGISNULL(2);
+	bool		by_category = PG_NARGS() > 3 && !PG_ARGISNULL(3);
+	const RfPlanSpec *spec;
 	RfUpcasters *ups;
 
 	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) < 0)
@@ -132,6 +158,11 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("event_types must not contain NULL"),
 				 errhint("Pass NULL instead of the array to read every type.")));
+	if (by_category && array_contains_nulls(PG_GETARG_ARRAYTYPE_P(3)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("categories must not contain NULL"),
+				 errhint("Pass NULL instead of the array to read every category.")));
 
 	store = rf_current_store();
 	InitMaterializedSRF(fcinfo, 0);
@@ -139,14 +170,31 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	/* The log includes every event committed before the call (log_sync.c). */
 	(void) rf_log_sync(store, false, NULL);
-	ups = rf_read_upcasters(fcinfo, 3, store);
+	ups = rf_read_upcasters(fcinfo, 4, store);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
-	values[2] = by_type ? rf_upcast_source_types(ups, PG_GETARG_DATUM(2)) : (Datum) 0;
+	if (by_type && by_category)
+	{
+		spec = &rf_read_all_types_categories_plan;
+		values[2] = rf_upcast_source_types(ups, PG_GETARG_DATUM(2));
+		values[3] = PG_GETARG_DATUM(3);
+	}
+	else if (by_type)
+	{
+		spec = &rf_read_all_types_plan;
+		values[2] = rf_upcast_source_types(ups, PG_GETARG_DATUM(2));
+	}
+	else if (by_category)
+	{
+		spec = &rf_read_all_categories_plan;
+		values[2] = PG_GETARG_DATUM(3);
+	}
+	else
+		spec = &rf_read_all_plan;
 	/* Not read-only: the statement must see the positions the tick just gave. */
-	rf_read_into_result(fcinfo, store, by_type ? &rf_read_all_types_plan : &rf_read_all_plan,
-						values, nulls, false, ups, by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
+	rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
+						by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
 	SPI_finish();
 	return (Datum) 0;
 }

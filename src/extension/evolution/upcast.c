@@ -66,6 +66,7 @@
 
 PG_FUNCTION_INFO_V1(rillflow_upcasters_changed);
 PG_FUNCTION_INFO_V1(rillflow_upcaster_path);
+PG_FUNCTION_INFO_V1(rillflow_upcast_envelope);
 
 /* "version:type", a type being at most 255 bytes (event_input.h). */
 #define RF_UPCAST_KEYLEN (256 + 16)
@@ -810,4 +811,40 @@ rillflow_upcaster_path(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * rillflow._upcast_envelope(store name, e rillflow.event_envelope)
+ *     RETURNS rillflow.event_envelope
+ *
+ * One event as read: upcast by the store's chains (as rf_upcast_envelope),
+ * for the read paths written in SQL (subscription polls). The chains are
+ * the per-backend ones every read shares.
+ */
+Datum
+rillflow_upcast_envelope(PG_FUNCTION_ARGS)
+{
+	RfStore		store;
+	Datum		envelope;
+	MemoryContext caller = CurrentMemoryContext;
+	RfUpcasters *ups;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	envelope = PG_GETARG_DATUM(1);
+	rf_store_by_schema(NameStr(*PG_GETARG_NAME(0)), &store);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ups = rf_upcasters_acquire(&store);
+	if (ups != NULL)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		bool		wanted;
+
+		envelope = rf_upcast_envelope(ups, envelope, NULL, &wanted);
+		MemoryContextSwitchTo(spi);
+		rf_upcasters_release(ups);
+	}
+	SPI_finish();
+	PG_RETURN_DATUM(envelope);
 }

@@ -30,6 +30,10 @@ DROP FUNCTION rillflow._create_collection_table(name, text);
 ALTER TABLE rillflow.tenants ADD CONSTRAINT tenants_schema_name_rule
     CHECK (schema_name OPERATOR(pg_catalog.=) rillflow._tenant_schema(name));
 
+-- append_events and append_event take a category, read_all a categories
+-- filter (subscriptions): the old signatures go.
+DROP FUNCTION rillflow.append_events(uuid, jsonb, bigint, text, jsonb, uuid, uuid);
+DROP FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb, uuid, uuid, integer, uuid);
 -- read_stream and read_all take raw (event evolution): the old signatures go,
 -- or a call without raw would be ambiguous.
 DROP FUNCTION rillflow.read_stream(uuid, bigint, integer);

@@ -76,6 +76,9 @@ struct AppendOptions {
     std::optional<Uuid> causation_id{};
     /// @brief Set on every event of the call.
     std::optional<Uuid> correlation_id{};
+    /// @brief The stream's category, given on its first append (InvalidArgument when the
+    /// stream exists without it or with another one); subscriptions and read_all filter on it.
+    std::optional<std::string> category{};
 };
 
 /// @brief One stored event: every column of `rillflow.event_envelope`.
@@ -138,11 +141,13 @@ class RILLFLOW_EXPORT Events {
         const Uuid& stream, std::int64_t from_version = 1, std::optional<int> max_count = {}) const;
 
     /// @brief The global log after `after_position`, at most `max_count` (1..100000) events,
-    /// only the given types when `event_types` is not empty. Pass the last position read as
-    /// the next `after_position`: nothing is skipped or repeated.
+    /// only the given types when `event_types` is not empty and only streams of the given
+    /// categories when `categories` is not empty. Pass the last position read as the next
+    /// `after_position`: nothing is skipped or repeated.
     [[nodiscard]] std::vector<EventEnvelope> read_all(
         std::int64_t after_position = 0, int max_count = 1000,
-        const std::vector<std::string>& event_types = {}) const;
+        const std::vector<std::string>& event_types = {},
+        const std::vector<std::string>& categories = {}) const;
 
     /// @brief The stream's current version; std::nullopt when the stream does not exist.
     [[nodiscard]] std::optional<std::int64_t> stream_version(const Uuid& stream) const;
@@ -169,6 +174,8 @@ class RILLFLOW_EXPORT AppendBuilder {
     AppendBuilder& causation_id(const Uuid& id);
     /// @brief The correlation id of every event.
     AppendBuilder& correlation_id(const Uuid& id);
+    /// @brief The stream's category (on its first append).
+    AppendBuilder& category(std::string category);
     /// @brief The state the stream must be in; Expected::Any() unless set.
     AppendBuilder& expected(Expected expected);
     /// @brief Adds one event.

@@ -12,6 +12,7 @@
 #include "rillflow/session.hpp"
 #include "rillflow/sql.hpp"
 #include "rillflow/sqlstate.hpp"
+#include "rillflow/subscriptions.hpp"
 #include "rillflow/store.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"

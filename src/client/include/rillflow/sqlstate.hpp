@@ -58,6 +58,8 @@ inline constexpr char name_too_long[] = "42622";
 inline constexpr char undefined_column[] = "42703";
 /// @brief 42704: undefined_object.
 inline constexpr char undefined_object[] = "42704";
+/// @brief 42710: duplicate_object (SqlError): e.g. a subscription that exists already.
+inline constexpr char duplicate_object[] = "42710";
 /// @brief 42725: ambiguous_function.
 inline constexpr char ambiguous_function[] = "42725";
 /// @brief 42804: datatype_mismatch.

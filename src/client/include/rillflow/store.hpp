@@ -20,6 +20,7 @@
 #include "rillflow/projections.hpp"
 #include "rillflow/schema.hpp"
 #include "rillflow/session.hpp"
+#include "rillflow/subscriptions.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
 
@@ -253,6 +254,9 @@ class RILLFLOW_EXPORT Store {
     /// queue, daemon clusters); each call borrows a pooled connection.
     [[nodiscard]] Projections projections() const;
 
+    /// @brief The subscription API (subscriptions, consumer groups, dead letters) and
+    /// subscribe(); each call borrows a pooled connection.
+    [[nodiscard]] Subscriptions subscriptions() const;
     /// @brief The stores' schema admin API (schema_plan, schema_sync, schema_health), over
     /// every store or one, whatever tenant this Store acts on.
     [[nodiscard]] SchemaAdmin schema() const;

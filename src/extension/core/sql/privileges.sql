@@ -49,6 +49,8 @@ DECLARE
         '_is_collection_table', '_store_problems', '_store_repair', '_store_plan', '_store_owner',
         -- metrics() and trace_mermaid() with the caller's rights: what it may read
         '_store_metrics', '_mermaid_label',
+        -- a subscription poll's events as read: upcasters run as their owners
+        '_upcast_envelope',
         -- schema_sync's: they refuse (42501) a caller that does not act as the
         -- store's owner, and then do only what the owner may
         '_store_sync', '_store_migrate',
@@ -61,7 +63,15 @@ DECLARE
         -- in a caller's transaction: docs/global-log.md), and the system
         -- identifier the log state records, which pg_control_system() shows
         -- anyone
-        '_sync_log', '_system_identifier'];
+        '_sync_log', '_system_identifier',
+        -- subscriptions: rules and errors (no store access), SECURITY INVOKER
+        -- helpers on a store, the lag the subscription_lag view reads, and
+        -- read_all's wait for the log (the same as _sync_log's)
+        '_check_category', '_check_subscription_name', '_check_subscription_lease', '_check_positions',
+        '_subscription_max_batch', '_subscription_consumer', '_subscription_group_key',
+        '_subscription_not_found', '_subscription_get', '_subscription_ensure_group', '_subscription_group_exists',
+        '_subscription_lock_group', '_subscription_checkpoint', '_subscription_lease_lost',
+        '_subscription_lag', '_subscription_deliver', '_subscription_sync_log'];
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p

@@ -115,6 +115,11 @@ BEGIN ATOMIC
            ('write', 'TABLE', 'idempotency_keys', 'INSERT'),
            ('write', 'TABLE', 'stream_aliases', 'INSERT'),
            ('write', 'SEQUENCE', 'events_seq', 'USAGE'),
+           ('write', 'TABLE', 'stream_categories', 'INSERT'),
+           ('write', 'TABLE', 'subscription_groups', 'INSERT, UPDATE'),
+           ('write', 'TABLE', 'subscription_outstanding', 'INSERT, UPDATE, DELETE'),
+           ('write', 'TABLE', 'subscription_consumers', 'INSERT, UPDATE'),
+           ('write', 'TABLE', 'subscription_dlq', 'INSERT'),
            ('write', 'TABLE', 'snapshots', 'INSERT, UPDATE, DELETE'),
            ('write', 'TABLE', 'aggregate_streams', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'collections', 'INSERT, UPDATE, DELETE'),
@@ -125,6 +130,8 @@ BEGIN ATOMIC
            ('admin', 'SEQUENCE', 'projection_dlq_seq', 'USAGE'),
            ('admin', 'TABLE', 'daemon_clusters', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'daemon_nodes', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'subscriptions', 'INSERT, UPDATE, DELETE'),
+           ('admin', 'TABLE', 'subscription_dlq', 'UPDATE, DELETE'),
            ('admin', 'TABLE', 'upcasters', 'INSERT, UPDATE, DELETE'),
            ('admin', 'TABLE', 'aggregates', 'INSERT, UPDATE, DELETE');
 END;

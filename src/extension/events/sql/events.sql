@@ -11,11 +11,12 @@ CREATE OR REPLACE FUNCTION rillflow.append_events(
     idempotency_key text DEFAULT NULL,
     headers jsonb DEFAULT NULL,
     causation_id uuid DEFAULT NULL,
-    correlation_id uuid DEFAULT NULL
+    correlation_id uuid DEFAULT NULL,
+    category text DEFAULT NULL
 ) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_append_events'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION rillflow.append_events(uuid, jsonb, bigint, text, jsonb, uuid, uuid)
+COMMENT ON FUNCTION rillflow.append_events(uuid, jsonb, bigint, text, jsonb, uuid, uuid, text)
     IS 'Append events to a stream; returns the stream''s new version';
 
 CREATE OR REPLACE FUNCTION rillflow.append_event(
@@ -28,11 +29,12 @@ CREATE OR REPLACE FUNCTION rillflow.append_event(
     causation_id uuid DEFAULT NULL,
     correlation_id uuid DEFAULT NULL,
     event_version integer DEFAULT NULL,
-    event_id uuid DEFAULT NULL
+    event_id uuid DEFAULT NULL,
+    category text DEFAULT NULL
 ) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_append_event'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb, uuid, uuid, integer, uuid)
+COMMENT ON FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb, uuid, uuid, integer, uuid, text)
     IS 'Append one event to a stream; returns the stream''s new version';
 
 CREATE OR REPLACE FUNCTION rillflow.read_stream(
@@ -50,11 +52,12 @@ CREATE OR REPLACE FUNCTION rillflow.read_all(
     after_position bigint DEFAULT 0,
     max_count integer DEFAULT 1000,
     event_types text[] DEFAULT NULL,
+    categories text[] DEFAULT NULL,
     raw boolean DEFAULT false
 ) RETURNS SETOF rillflow.event_envelope
     AS 'MODULE_PATHNAME', 'rillflow_read_all'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], boolean)
+COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], text[], boolean)
     IS 'The global log after a position: every committed event once, in position order, upcast unless raw';
 
 CREATE OR REPLACE FUNCTION rillflow.stream_version(stream_id uuid) RETURNS bigint
@@ -92,6 +95,11 @@ BEGIN
         IF id IS NULL THEN
             EXECUTE format('SELECT stream_id FROM %I.stream_aliases WHERE alias = $1', store)
                 INTO id USING alias;
+        ELSIF strpos(alias, ':') > 1 THEN
+            -- the new stream's category: the prefix before ':' (subscriptions/categories.c)
+            EXECUTE format('INSERT INTO %I.stream_categories (stream_id, category) VALUES ($1, $2)
+                            ON CONFLICT (stream_id) DO NOTHING', store)
+                USING id, split_part(alias, ':', 1);
         END IF;
     END IF;
     RETURN id;

@@ -168,3 +168,10 @@ CREATE OR REPLACE FUNCTION rillflow.upcaster_path(
     LANGUAGE C STABLE;
 COMMENT ON FUNCTION rillflow.upcaster_path(text, integer, text, integer)
     IS 'The upcasting steps from one (type, version) to another; RF004 when there is no path';
+
+-- One event upcast by the store's chains: for the read paths written in SQL
+-- (subscription polls). The upcasters run as their owners, restricted.
+CREATE OR REPLACE FUNCTION rillflow._upcast_envelope(store name, e rillflow.event_envelope)
+    RETURNS rillflow.event_envelope
+    AS 'MODULE_PATHNAME', 'rillflow_upcast_envelope'
+    LANGUAGE C VOLATILE;

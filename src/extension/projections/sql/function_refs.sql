@@ -2,7 +2,7 @@
 -- projection's handler and reset function are stored as their signature, so
 -- pg_upgrade, which refuses regprocedure columns in user tables, can upgrade
 -- a database with projections (docs/operations.md). The API keeps its
--- regprocedure arguments and result columns. Store step 0007 made the
+-- regprocedure arguments and result columns. Store step 0008 made the
 -- columns text.
 
 -- The function a stored signature names; NULL when none exists (dropped,

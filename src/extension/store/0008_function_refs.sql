@@ -1,4 +1,4 @@
--- Store step 7 (0.2.0): a projection's handler and reset function are kept as
+-- Store step 8 (0.2.0): a projection's handler and reset function are kept as
 -- their signature text, not as regprocedure, whose oids pg_upgrade does not
 -- keep (it refuses every user table with such a column: docs/operations.md).
 -- The applier runs under search_path pg_catalog, pg_temp, the search_path

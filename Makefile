@@ -50,6 +50,7 @@ OBJS = \
 	src/extension/projections/projection_apply.o \
 	src/extension/projections/projection_runtime.o \
 	src/extension/projections/wait.o \
+	src/extension/projections/function_refs.o \
 	src/extension/evolution/user_code.o \
 	src/extension/evolution/upcast.o \
 	src/extension/evolution/aggregates.o \
@@ -81,7 +82,8 @@ STORE_STEPS = \
 	src/extension/store/0004_daemon.sql \
 	src/extension/store/0005_owners.sql \
 	src/extension/store/0006_evolution.sql \
-	src/extension/store/0007_subscriptions.sql
+	src/extension/store/0007_subscriptions.sql \
+	src/extension/store/0008_function_refs.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql
@@ -96,8 +98,10 @@ CODE_PARTS = \
 	src/extension/documents/sql/documents.sql \
 	src/extension/documents/sql/duplicated_fields.sql \
 	src/extension/documents/sql/index_advisor.sql \
+	src/extension/documents/sql/read_only.sql \
 	src/extension/query/sql/queries.sql \
 	src/extension/projections/sql/store.sql \
+	src/extension/projections/sql/function_refs.sql \
 	src/extension/projections/sql/rules.sql \
 	src/extension/projections/sql/registry.sql \
 	src/extension/projections/sql/status.sql \
@@ -116,6 +120,7 @@ CODE_PARTS = \
 	src/extension/subscriptions/sql/groups.sql \
 	src/extension/subscriptions/sql/lag.sql \
 	src/extension/worker/sql/worker.sql \
+	src/extension/worker/sql/maintenance.sql \
 	src/extension/core/sql/tenant_lifecycle.sql \
 	src/extension/observability/sql/metrics.sql \
 	src/extension/observability/sql/trace_mermaid.sql

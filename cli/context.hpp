@@ -93,6 +93,7 @@ void add_subscriptions_commands(CLI::App& app, Context& ctx, Commands& commands)
 void add_upcasters_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_snapshots_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_maintenance_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_observe_commands(CLI::App& app, Context& ctx, Commands& commands);
 
 }  // namespace rillflow::cli

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     add_tenants_commands(app, ctx, commands);
     add_docs_commands(app, ctx, commands);
     add_projections_commands(app, ctx, commands);
+    add_maintenance_commands(app, ctx, commands);
     add_subscriptions_commands(app, ctx, commands);
     add_upcasters_commands(app, ctx, commands);
     add_snapshots_commands(app, ctx, commands);

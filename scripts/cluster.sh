@@ -5,9 +5,14 @@
 #   scripts/cluster.sh stop     stop it (a no-op when it is not running)
 #   scripts/cluster.sh env      print the PG* variables and DATABASE_URL to eval
 #   scripts/cluster.sh destroy  stop it and delete it
+#   scripts/cluster.sh standby  start a streaming hot standby of it (pg_basebackup -R,
+#                               <base>-standby, its own port) and print that port
+#   scripts/cluster.sh standby-destroy   stop the standby and delete it
 #
 # RILLFLOW_CLUSTER names a second cluster (build/<name>), for tests that need
-# two clusters. RILLFLOW_PGPORT gives the port; without it the cluster keeps
+# two clusters. RILLFLOW_PRELOAD sets shared_preload_libraries of a new
+# cluster (default 'rillflow'; empty for none, as on a managed service, or
+# 'pg_cron'), and RILLFLOW_EXTRA_CONF adds lines to its postgresql.conf. RILLFLOW_PGPORT gives the port; without it the cluster keeps
 # the port it was first started on (written in its folder, so env and stop
 # in later calls agree), and the first start takes 54329 or, when another
 # server listens there, the next free port.
@@ -92,17 +97,18 @@ start)
 # rillflow throwaway cluster (its port: the file "port" next to data/, given at start)
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$sock'
-shared_preload_libraries = 'rillflow'
+shared_preload_libraries = '${RILLFLOW_PRELOAD-rillflow}'
 max_prepared_transactions = 10
 max_connections = 100
 max_worker_processes = 40
-rillflow.max_workers = 32
+$(case ",${RILLFLOW_PRELOAD-rillflow}," in *,rillflow,*) echo "rillflow.max_workers = 32" ;; esac)
 rillflow.worker_enabled = ${RILLFLOW_WORKER_ENABLED:-on}
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%a '
+${RILLFLOW_EXTRA_CONF:-}
 CONF
     fi
     as_server_user mkdir -p "$sock"
@@ -129,6 +135,7 @@ stop)
     fi
     ;;
 destroy)
+    "$0" standby-destroy
     "$0" stop
     rm -rf "$base"
     ;;
@@ -136,8 +143,31 @@ env)
     pick_port
     print_env
     ;;
+standby)
+    running || { echo "rillflow: the cluster is not running" >&2; exit 1; }
+    pick_port
+    sbase="$base-standby"
+    "$0" standby-destroy
+    mkdir -p "$sbase"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$sbase"
+    as_server_user "$bindir/pg_basebackup" -h "$sock" -p "$port" -U postgres -D "$sbase/data" -R -X stream -c fast \
+        >"$sbase/basebackup.log" 2>&1 || { cat "$sbase/basebackup.log"; exit 1; }
+    sport=$((port + 1))
+    while port_in_use "$sport"; do sport=$((sport + 1)); done
+    echo "$sport" >"$sbase/port"
+    as_server_user "$bindir/pg_ctl" -D "$sbase/data" -l "$sbase/server.log" -o "-p $sport" -w -t 60 start >/dev/null ||
+        { echo "rillflow: the standby did not start; its log:"; cat "$sbase/server.log"; exit 1; }
+    echo "$sport"
+    ;;
+standby-destroy)
+    sbase="$base-standby"
+    if [ -f "$sbase/data/PG_VERSION" ]; then
+        as_server_user "$bindir/pg_ctl" -D "$sbase/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$sbase"
+    ;;
 *)
-    echo "usage: $0 start|stop|destroy|env" >&2
+    echo "usage: $0 start|stop|destroy|env|standby|standby-destroy" >&2
     exit 2
     ;;
 esac

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     build-essential g++ make cmake pkg-config git
     postgresql-15 postgresql-client-15 postgresql-server-dev-15 libpq-dev
+    postgresql-15-cron
     nlohmann-json3-dev libcli11-dev libgtest-dev libcpp-httplib-dev
 )
 

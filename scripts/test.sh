@@ -8,7 +8,7 @@ set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
 rf_setup || { echo "rillflow: set-up failed"; echo "0 passed, 1 failed"; exit 1; }
-trap 'bash scripts/cluster.sh stop; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy' EXIT
+trap 'bash scripts/cluster.sh standby-destroy; bash scripts/cluster.sh stop; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy' EXIT
 rf_start_cluster || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
@@ -51,6 +51,14 @@ echo "== GoogleTest: client, CLI and stress tests (background worker on)"
 switch_worker on
 export DATABASE_URL
 DATABASE_URL=$(rf_fresh_database rillflow_ctest)
+# A streaming standby of the test cluster, for the read-replica tests (replica_test.cpp).
+export RILLFLOW_REPLICA_URL RILLFLOW_REQUIRE_REPLICA=1
+if standby_port=$(bash scripts/cluster.sh standby | tail -n 1); then
+    RILLFLOW_REPLICA_URL="postgresql://postgres@/rillflow_ctest?host=$PGHOST&port=$standby_port"
+else
+    echo "rillflow: the standby for the read-replica tests did not start"
+    RILLFLOW_REPLICA_URL=
+fi
 ctest --test-dir build/cmake --output-on-failure --timeout 300 >build/ctest.log 2>&1
 rc=$?
 cat build/ctest.log
@@ -76,6 +84,9 @@ run_shell_test() {
         failures+=("$t")
     fi
 }
+
+bash scripts/cluster.sh standby-destroy
+unset RILLFLOW_REPLICA_URL RILLFLOW_REQUIRE_REPLICA
 
 echo "== shell tests (background worker off)"
 switch_worker off

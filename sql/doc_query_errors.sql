@@ -17,7 +17,8 @@ SELECT * FROM rillflow.doc_query('qerr', '"x"'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filters": {}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"include_deleted": "yes"}'); \echo SQLSTATE :SQLSTATE
 -- filter predicates
-SELECT * FROM rillflow.doc_query('qerr', '{"filter": {}}'); \echo SQLSTATE :SQLSTATE
+-- {} is every document at the top level (platform.sql), but names no operator inside and/or/not
+SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"and": [{}]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": []}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"eq": ["a", 1], "ne": ["a", 2]}}'); \echo SQLSTATE :SQLSTATE
 SELECT * FROM rillflow.doc_query('qerr', '{"filter": {"equals": ["a", 1]}}'); \echo SQLSTATE :SQLSTATE

@@ -58,7 +58,7 @@ SELECT p.oid::regprocedure AS unpinned
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'rillflow'::regnamespace AND l.lanname NOT IN ('c', 'internal')
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
-   AND p.prosqlbody IS NULL AND p.proname NOT IN ('rebuild_projection')
+   AND p.prosqlbody IS NULL AND p.proname NOT IN ('rebuild_projection', 'run_maintenance')
  ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 ----------------------------------------------------------------------------

@@ -591,3 +591,30 @@ TEST_F(Cli, ProjectionsRunLoopServesHealthAndLeavesOnSigterm) {
     EXPECT_EQ(o.code, 1) << o;
     EXPECT_EQ(o.err.rfind("error: RF004: ", 0), 0u) << o;
 }
+
+// ---------------------------------------------------------------- maintenance
+
+namespace {
+
+TEST_F(Cli, MaintenanceRunReportsEveryStore) {
+    std::string tenant = fresh_tenant();
+    Output o = run({"maintenance", "run", "--json"});
+    ASSERT_EQ(o.code, 0) << o;
+    json stores = json::parse(o.out);
+    ASSERT_TRUE(stores.is_array()) << o;
+    bool saw_default = false, saw_tenant = false;
+    for (const auto& s : stores) {
+        EXPECT_TRUE(s.at("error").is_null()) << s;
+        saw_default = saw_default || s.at("tenant").is_null();
+        saw_tenant = saw_tenant || s.at("tenant") == tenant;
+    }
+    EXPECT_TRUE(saw_default) << o;
+    EXPECT_TRUE(saw_tenant) << o;
+    o = run({"maintenance", "run"});
+    EXPECT_EQ(o.code, 0) << o;
+    EXPECT_NE(o.out.find("(default store): "), std::string::npos) << o;
+    EXPECT_EQ(run({"maintenance", "run", "--max-batches", "0"}).code, 2);
+    EXPECT_EQ(run({"maintenance"}).code, 2);
+}
+
+}  // namespace

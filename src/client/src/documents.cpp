@@ -50,17 +50,19 @@ std::int64_t Documents::put(const Uuid& id, const json& data,
 
 std::optional<Document<json>> Documents::get_json(const Uuid& id) const {
     const Params params = {collection_, id};
-    return detail::run_on(store_, tx_, [&](detail::Connection& c) -> std::optional<Document<json>> {
-        Result r = c.exec("SELECT data, version FROM rillflow.doc_get($1::text, $2::uuid)", params);
-        if (r.empty()) return std::nullopt;
-        return Document<json>{id, detail::json_at(r, 0, 0), detail::to_int64(r.value(0, 1))};
-    });
+    return detail::run_read(
+        store_, tx_, [&](detail::Connection& c) -> std::optional<Document<json>> {
+            Result r =
+                c.exec("SELECT data, version FROM rillflow.doc_get($1::text, $2::uuid)", params);
+            if (r.empty()) return std::nullopt;
+            return Document<json>{id, detail::json_at(r, 0, 0), detail::to_int64(r.value(0, 1))};
+        });
 }
 
 std::vector<Document<json>> Documents::get_many_json(const std::vector<Uuid>& ids) const {
     if (ids.empty()) return {};
     const Params params = {collection_, detail::uuid_array(ids)};
-    Result r = detail::run_on(store_, tx_, [&](detail::Connection& c) {
+    Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return c.exec("SELECT id, data, version FROM rillflow.doc_get_many($1::text, $2::uuid[])",
                       params);
     });
@@ -150,7 +152,7 @@ bool Documents::remove(const Uuid& id, std::optional<std::int64_t> expected_vers
 
 std::vector<json> Documents::query_json(const json& spec) const {
     const Params params = {collection_, spec};
-    Result r = detail::run_on(store_, tx_, [&](detail::Connection& c) {
+    Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return c.exec("SELECT q FROM rillflow.doc_query($1::text, $2::jsonb) AS q", params);
     });
     std::vector<json> out;
@@ -176,7 +178,7 @@ std::vector<Document<json>> Documents::query_documents_json(const QuerySpec& spe
 std::int64_t Documents::count(const Predicate& filter, bool include_deleted) const {
     const Params params = {collection_, filter.empty() ? Param::null() : Param(filter.to_json()),
                            include_deleted};
-    return detail::run_on(store_, tx_, [&](detail::Connection& c) {
+    return detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return one_int(c, "SELECT rillflow.doc_count($1::text, $2::jsonb, $3::boolean)", params,
                        "doc_count");
     });
@@ -280,7 +282,7 @@ bool Documents::drop_collection(std::string_view name) const {
 }
 
 std::vector<CollectionInfo> Documents::list_collections() const {
-    Result r = detail::run_on(store_, tx_, [&](detail::Connection& c) {
+    Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return c.exec(
             "SELECT name, table_name, duplicated_fields, "
             "(extract(epoch FROM created_at) * 1000000)::bigint "
@@ -320,7 +322,7 @@ bool Documents::drop_duplicated_field(std::string_view column_name) const {
 
 std::vector<DuplicatedField> Documents::list_duplicated_fields() const {
     const Params params = {collection_};
-    Result r = detail::run_on(store_, tx_, [&](detail::Connection& c) {
+    Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return c.exec(
             "SELECT path, column_name, type, indexed, transform "
             "FROM rillflow.list_duplicated_fields($1::text) ORDER BY column_name",
@@ -341,7 +343,7 @@ std::vector<DuplicatedField> Documents::list_duplicated_fields() const {
 
 std::vector<IndexAdvice> Documents::index_advisor(std::string_view path, bool gin) const {
     const Params params = {collection_, path, gin};
-    Result r = detail::run_on(store_, tx_, [&](detail::Connection& c) {
+    Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return c.exec(
             "SELECT to_jsonb(a) FROM rillflow.index_advisor($1::text, $2::text, $3::boolean) "
             "AS a",

@@ -7,6 +7,7 @@
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/evolution.hpp"
+#include "run.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -35,6 +36,16 @@ auto run(const std::shared_ptr<detail::StoreState>& store,
         return f(*tx->lease);
     }
     detail::Lease lease = detail::acquire(*store);
+    return f(*lease);
+}
+
+// A read: like run, but outside a transaction on a read replica when the Store has them.
+template <typename F>
+auto read(const std::shared_ptr<detail::StoreState>& store,
+          const std::shared_ptr<detail::TxState>& tx, F&& f,
+          detail::ReadKind kind = detail::ReadKind::Data) {
+    if (tx || store->replicas.empty()) return run(store, tx, std::forward<F>(f));
+    detail::Lease lease = detail::acquire_for_read(*store, kind);
     return f(*lease);
 }
 
@@ -138,7 +149,7 @@ std::vector<EventEnvelope> Events::upcast(std::vector<EventEnvelope> events) con
 std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t from_version,
                                                std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
-    return upcast(run(store_, tx_, [&](detail::Connection& c) {
+    return upcast(read(store_, tx_, [&](detail::Connection& c) {
         return detail::envelopes(c.exec(kReadStream, params));
     }));
 }
@@ -146,7 +157,7 @@ std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t 
 std::vector<EventEnvelope> Events::read_stream_raw(const Uuid& stream, std::int64_t from_version,
                                                    std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
-    return run(store_, tx_, [&](detail::Connection& c) {
+    return read(store_, tx_, [&](detail::Connection& c) {
         return detail::envelopes(c.exec(kReadStreamRaw, params));
     });
 }
@@ -158,13 +169,14 @@ std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max
         after_position, max_count,
         event_types.empty() ? Param::null() : Param(detail::text_array(event_types)),
         categories.empty() ? Param::null() : Param(detail::text_array(categories))};
-    return upcast(run(store_, tx_, [&](detail::Connection& c) {
-        return detail::envelopes(c.exec(kReadAll, params));
-    }));
+    return upcast(read(
+        store_, tx_,
+        [&](detail::Connection& c) { return detail::envelopes(c.exec(kReadAll, params)); },
+        detail::ReadKind::Log));
 }
 
 std::optional<std::int64_t> Events::stream_version(const Uuid& stream) const {
-    return run(store_, tx_, [&](detail::Connection& c) -> std::optional<std::int64_t> {
+    return read(store_, tx_, [&](detail::Connection& c) -> std::optional<std::int64_t> {
         Result r = c.exec("SELECT rillflow.stream_version($1::uuid)", {stream});
         const std::string_view value = detail::single(r, "stream_version");
         if (r.is_null(0, 0)) return std::nullopt;

@@ -11,12 +11,16 @@ Lease& Lease::operator=(Lease&& other) noexcept {
         release();
         pool_ = std::move(other.pool_);
         connection_ = std::move(other.connection_);
+        counted_ = other.counted_;
     }
     return *this;
 }
 
 void Lease::release() noexcept {
-    if (connection_ && pool_) pool_->give_back(std::move(connection_));
+    if (connection_ && pool_) {
+        pool_->give_back(std::move(connection_));
+        if (counted_) pool_->note_returned();
+    }
     connection_.reset();
     pool_.reset();
 }
@@ -109,6 +113,18 @@ std::shared_ptr<StoreState> with_tenant(const std::shared_ptr<StoreState>& store
     view->tenants = store->tenants;
     view->session_headers = store->session_headers;
     view->session_advisory_locks = store->session_advisory_locks;
+    view->upcasters = store->upcasters;
+    // The same replicas, and what the Store has seen of its own writes (the same primary
+    // pool, so its returned_count still says when to look again).
+    view->replicas = store->replicas;
+    view->replica_wait = store->replica_wait;
+    {
+        std::lock_guard<std::mutex> lock(store->lsn_mutex);
+        view->lsn_seen_at = store->lsn_seen_at;
+        view->written_lsn = store->written_lsn;
+        view->log_lsn_seen_at = store->log_lsn_seen_at;
+        view->log_lsn = store->log_lsn;
+    }
     return view;
 }
 

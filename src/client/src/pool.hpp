@@ -2,13 +2,16 @@
 // borrowed connection to the pool when it dies (or discards it when it is broken).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "connection.hpp"
@@ -36,10 +39,14 @@ class Lease {
 
     /// Gives the connection back now (idempotent).
     void release() noexcept;
+    /// This lease wrote nothing: its return does not count as a possible write (the
+    /// read-your-writes probe of read replicas, reads that fell back to the primary).
+    void uncounted() noexcept { counted_ = false; }
 
   private:
     std::shared_ptr<Pool> pool_;
     std::unique_ptr<Connection> connection_;
+    bool counted_ = true;
 };
 
 struct PoolConfig {
@@ -63,6 +70,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     PoolStats stats() const;
     /// How this pool opens connections (the daemon's LISTEN connection uses the same).
     const PoolConfig& config() const noexcept { return config_; }
+    /// How many counted leases have come back: each may have committed a write.
+    std::uint64_t returned_count() const noexcept { return returned_count_.load(); }
+    /// Counts a lease's return (Lease::release).
+    void note_returned() noexcept { returned_count_.fetch_add(1); }
 
   private:
     void forget_one() noexcept;
@@ -72,6 +83,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::condition_variable returned_;
     std::vector<std::unique_ptr<Connection>> idle_;  // most recently used last
     std::size_t open_ = 0;                           // idle + borrowed + being opened
+    std::atomic<std::uint64_t> returned_count_{0};
 };
 
 /// The tenants a Store has seen exist (or created), shared by its views (Store::for_tenant),
@@ -100,6 +112,18 @@ struct StoreState {
     // query is compiled on its first run and whenever the server no longer knows it.
     std::mutex compiled_mutex;
     std::map<std::string, nlohmann::json> compiled;
+    // Read replicas (StoreBuilder::read_replicas): reads go to them in turn, writes to `pool`.
+    std::vector<std::shared_ptr<Pool>> replicas;
+    std::atomic<std::size_t> next_replica{0};
+    std::chrono::milliseconds replica_wait{1000};
+    // Read-your-writes: the primary's WAL position after this Store's last write, read when
+    // pool->returned_count() has moved since (lsn_seen_at); empty: nothing written yet.
+    std::mutex lsn_mutex;
+    std::uint64_t lsn_seen_at = 0;
+    std::string written_lsn;
+    // The same for reads of the global log, taken after a run_sequencer() on the primary.
+    std::uint64_t log_lsn_seen_at = 0;
+    std::string log_lsn;
 };
 
 /// A view of `store` that acts on `tenant`'s store: the same pool, cache and settings.

@@ -8,6 +8,7 @@
 #include "projection_sql.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/store.hpp"
+#include "run.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -95,11 +96,18 @@ Result exec_in_store(StoreState& store, std::string_view sql, const Params& para
     return lease->exec(sql, params);
 }
 
+// A read: on a read replica when the Store has them (replicas.cpp).
+Result read_in_store(StoreState& store, std::string_view sql, const Params& params) {
+    Lease lease = acquire_for_read(store);
+    return lease->exec(sql, params);
+}
+
 }  // namespace detail
 
 namespace {
 
 using detail::exec_in_store;
+using detail::read_in_store;
 
 }  // namespace
 
@@ -107,14 +115,14 @@ Projections Store::projections() const { return Projections(state_); }
 
 std::vector<ProjectionStatus> Projections::list() const {
     Result r =
-        exec_in_store(*store_, "SELECT to_jsonb(p) FROM rillflow.list_projections() AS p", {});
+        read_in_store(*store_, "SELECT to_jsonb(p) FROM rillflow.list_projections() AS p", {});
     std::vector<ProjectionStatus> out;
     for (const auto& row : detail::json_rows(r)) out.push_back(detail::to_status(row));
     return out;
 }
 
 ProjectionStatus Projections::status(std::string_view name) const {
-    Result r = exec_in_store(
+    Result r = read_in_store(
         *store_, "SELECT to_jsonb(p) FROM rillflow.projection_status($1::text) AS p", {name});
     auto rows = detail::json_rows(r);
     if (rows.empty()) {

@@ -35,6 +35,29 @@ auto run_on(const std::shared_ptr<StoreState>& store, const std::shared_ptr<TxSt
     return f(*lease);
 }
 
+/// What a read reads: documents and registries, or the global log (whose positions come
+/// from ticks on the primary: replicas.cpp).
+enum class ReadKind { Data, Log };
+
+/// Whether a read acts on a tenant's store (set on the connection as acquire() does) or on
+/// none (list_tenants, tenant_status: the whole database).
+enum class ReadTenant { ForCall, None };
+
+/// A connection for a read outside a transaction: a read replica that has replayed this
+/// Store's writes (replicas.cpp), else the primary; set, like acquire(), to the tenant the
+/// call acts on (a tenant new to this Store is looked up or created on the primary first).
+Lease acquire_for_read(StoreState& store, ReadKind kind = ReadKind::Data,
+                       ReadTenant tenant = ReadTenant::ForCall);
+
+/// Runs the read `f(Connection&)` on the transaction's connection when `tx` is set, else on a
+/// read replica when the Store has them (acquire_for_read), else on a pooled connection.
+template <typename F>
+auto run_read(const std::shared_ptr<StoreState>& store, const std::shared_ptr<TxState>& tx, F&& f) {
+    if (tx || store->replicas.empty()) return run_on(store, tx, std::forward<F>(f));
+    Lease lease = acquire_for_read(*store);
+    return f(*lease);
+}
+
 /// The JSON value of a jsonb column; null for SQL NULL.
 inline nlohmann::json json_at(const Result& r, std::size_t row, std::size_t column) {
     if (r.is_null(row, column)) return nullptr;

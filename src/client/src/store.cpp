@@ -3,6 +3,7 @@
 
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
+#include "run.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -60,6 +61,16 @@ StoreBuilder& StoreBuilder::session_advisory_locks(bool on) {
     return *this;
 }
 
+StoreBuilder& StoreBuilder::read_replicas(std::vector<std::string> urls) {
+    replica_urls_ = std::move(urls);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::replica_wait(std::chrono::milliseconds wait) {
+    replica_wait_ = wait;
+    return *this;
+}
+
 Store StoreBuilder::build() const {
     if (max_connections_ == 0) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
@@ -72,6 +83,16 @@ Store StoreBuilder::build() const {
     if (acquire_timeout_.count() <= 0) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "acquire_timeout must be positive");
+    }
+    if (replica_wait_.count() < 0) {
+        throw InvalidArgument(sqlstate::invalid_parameter_value,
+                              "replica_wait must not be negative");
+    }
+    for (const std::string& url : replica_urls_) {
+        if (url.empty()) {
+            throw InvalidArgument(sqlstate::invalid_parameter_value,
+                                  "read_replicas: a replica URL must not be empty");
+        }
     }
     if (!session_headers_.is_null() && !session_headers_.is_object()) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
@@ -104,9 +125,23 @@ Store StoreBuilder::build() const {
     state->create_missing_tenants = create_missing_tenants_;
     state->session_headers = session_headers_;
     state->session_advisory_locks = session_advisory_locks_;
+    // Replicas open their connections on first use: one that is down sends reads to the
+    // primary rather than failing the build.
+    for (const std::string& url : replica_urls_) {
+        auto replica_connect =
+            std::make_shared<detail::ConnectOptions>(*state->pool->config().connect);
+        replica_connect->url = url;
+        detail::PoolConfig replica_config;
+        replica_config.connect = std::move(replica_connect);
+        replica_config.max_connections = max_connections_;
+        replica_config.acquire_timeout = acquire_timeout_;
+        state->replicas.push_back(std::make_shared<detail::Pool>(std::move(replica_config)));
+    }
+    state->replica_wait = replica_wait_;
     state->upcasters = upcasters_;
     // Open the first connection now, so a wrong URL fails here and not at the first call.
     state->pool->acquire().release();
+    state->lsn_seen_at = state->log_lsn_seen_at = state->pool->returned_count();
     return Store(std::move(state));
 }
 
@@ -202,7 +237,8 @@ void read_tenant(const Result& r, std::size_t row, int col, TenantInfo& t) {
 }  // namespace
 
 std::vector<TenantInfo> Store::list_tenants() const {
-    auto lease = state_->pool->acquire();
+    auto lease =
+        detail::acquire_for_read(*state_, detail::ReadKind::Data, detail::ReadTenant::None);
     Result r = lease->exec(std::string("SELECT name, ") + kTenantColumns +
                            " FROM rillflow.list_tenants()");
     std::vector<TenantInfo> out;
@@ -217,7 +253,8 @@ std::vector<TenantInfo> Store::list_tenants() const {
 }
 
 TenantStatus Store::tenant_status(std::string_view tenant) const {
-    auto lease = state_->pool->acquire();
+    auto lease =
+        detail::acquire_for_read(*state_, detail::ReadKind::Data, detail::ReadTenant::None);
     Result r = lease->exec(std::string("SELECT \"exists\", ") + kTenantColumns +
                                " FROM rillflow.tenant_status($1::text)",
                            {tenant});
@@ -248,15 +285,34 @@ Store Store::for_tenant(std::string tenant) const {
 TenantStrategy Store::tenant_strategy() const noexcept { return state_->strategy; }
 
 std::int64_t Store::head_position() const {
-    auto lease = detail::acquire(*state_);
+    auto lease = detail::acquire_for_read(*state_, detail::ReadKind::Log);
     Result r = lease->exec("SELECT rillflow.head_position()");
     return detail::to_int64(detail::single(r, "head_position"));
 }
 
 std::string Store::current_store() const {
-    auto lease = detail::acquire(*state_);
+    auto lease = detail::acquire_for_read(*state_);
     Result r = lease->exec("SELECT rillflow.current_store()");
     return std::string(detail::single(r, "current_store"));
+}
+
+std::vector<MaintenanceResult> Store::run_maintenance(int max_batches) const {
+    auto lease = state_->pool->acquire();
+    Result r = lease->exec(
+        "SELECT tenant, projections, events_applied, error FROM "
+        "rillflow.run_maintenance($1::integer)",
+        {max_batches});
+    std::vector<MaintenanceResult> out;
+    out.reserve(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        MaintenanceResult m;
+        if (!r.is_null(i, 0)) m.tenant = std::string(r.value(i, 0));
+        m.projections = static_cast<int>(detail::to_int64(r.value(i, 1)));
+        m.events_applied = detail::to_int64(r.value(i, 2));
+        if (!r.is_null(i, 3)) m.error = std::string(r.value(i, 3));
+        out.push_back(std::move(m));
+    }
+    return out;
 }
 
 const std::optional<std::string>& Store::tenant() const noexcept { return state_->tenant; }

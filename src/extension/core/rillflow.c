@@ -33,10 +33,23 @@ bool		rf_tenant_required = false;
  * instead of at the first call. Whether the tenant exists is checked at use,
  * because tenants come and go while the setting stays.
  */
+/* True while _PG_init defines rillflow.tenant (see rf_check_tenant). */
+static bool rf_defining_tenant = false;
+
 static bool
 rf_check_tenant(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+
+	/*
+	 * Without shared_preload_libraries, a session can SET rillflow.tenant
+	 * before its first call loads the library; the definition then applies
+	 * that value, and a value refused here would be dropped with a WARNING,
+	 * leaving the calls on the default store. Keep it instead: the first
+	 * call fails on it (RF005), never silently on another store.
+	 */
+	if (rf_defining_tenant)
 		return true;
 	if (!rf_tenant_name_is_valid(*newval))
 	{
@@ -51,6 +64,7 @@ rf_check_tenant(char **newval, void **extra, GucSource source)
 void
 _PG_init(void)
 {
+	rf_defining_tenant = true;
 	DefineCustomStringVariable("rillflow.tenant",
 							   "The tenant whose store rillflow's functions act on.",
 							   "Empty means the default store.",
@@ -59,6 +73,7 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   rf_check_tenant, NULL, NULL);
+	rf_defining_tenant = false;
 
 	DefineCustomBoolVariable("rillflow.tenant_required",
 							 "Every call must name a tenant: an empty rillflow.tenant is an error, not the default store.",
@@ -92,7 +107,13 @@ _PG_init(void)
 	{
 		rf_shmem_init();
 		rf_utility_init();
-		rf_worker_register_launcher();
+		/*
+		 * Not while pg_upgrade runs the server (binary upgrade mode): a
+		 * worker would write to tables whose files pg_upgrade then
+		 * replaces (docs/operations.md).
+		 */
+		if (!IsBinaryUpgrade)
+			rf_worker_register_launcher();
 	}
 
 	MarkGUCPrefixReserved("rillflow");

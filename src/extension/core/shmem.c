@@ -22,6 +22,8 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "commands/dbcommands.h"
+#include "postmaster/bgworker.h"
 #include "utils/timestamp.h"
 
 #include "core/shmem.h"
@@ -203,6 +205,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 					rf_wake_waiters(MyDatabaseId);
 				if (rf_pending_extension)
 				{
+					rf_note_known_database(MyDatabaseId);
 					LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
 					rf_shared->ext_created++;
 					LWLockRelease(rf_shared->lock);
@@ -282,10 +285,70 @@ rf_note_log_advance(void)
 void
 rf_note_extension_created(void)
 {
+	int			known_others = 0;
+	int			usable;
+	bool		short_of_slots;
+
 	if (rf_shared == NULL)
 		return;
 	rf_register_xact_callback();
 	rf_pending_extension = true;
+
+	/*
+	 * Say so when this database will wait for a worker: the other databases
+	 * with the extension already fill the slots a worker can get (the
+	 * launcher and PostgreSQL's logical replication launcher take one of
+	 * max_worker_processes each), or the launcher found none free.
+	 */
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	for (int i = 0; i < RF_MAX_KNOWN_DBS; i++)
+		if (OidIsValid(rf_shared->known[i].dboid) && rf_shared->known[i].dboid != MyDatabaseId)
+			known_others++;
+	short_of_slots = rf_shared->slots_short;
+	LWLockRelease(rf_shared->lock);
+	usable = Min(rf_max_workers, max_worker_processes - 2);
+	if (short_of_slots || known_others >= usable)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("no rillflow worker slot is free for database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errdetail("%d other databases have the extension, and a worker runs in at most %d at once "
+						   "(rillflow.max_workers = %d, max_worker_processes = %d). "
+						   "The databases take turns: each is served within a bounded delay, not at once.",
+						   known_others, Max(usable, 0), rf_max_workers, max_worker_processes),
+				 errhint("Raise rillflow.max_workers and max_worker_processes (docs/operations.md, \"Sizing\").")));
+}
+
+/*
+ * Remember that a database has the extension (at CREATE EXTENSION's commit,
+ * or when a worker finds it), so the launcher serves it and worker_status
+ * lists it. A full table is not an error: the launcher still finds the
+ * database by probing it.
+ */
+void
+rf_note_known_database(Oid dboid)
+{
+	int			free_entry = -1;
+
+	if (rf_shared == NULL)
+		return;
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < RF_MAX_KNOWN_DBS; i++)
+	{
+		if (rf_shared->known[i].dboid == dboid)
+		{
+			free_entry = -2;
+			break;
+		}
+		if (free_entry == -1 && !OidIsValid(rf_shared->known[i].dboid))
+			free_entry = i;
+	}
+	if (free_entry >= 0)
+	{
+		memset(&rf_shared->known[free_entry], 0, sizeof(RfKnownDb));
+		rf_shared->known[free_entry].dboid = dboid;
+	}
+	LWLockRelease(rf_shared->lock);
 }
 
 /* Whether a DDL command has asked workers to stay out of the database. */

@@ -47,7 +47,9 @@ typedef enum RfSlotState
 	RF_SLOT_REGISTERED,			/* launcher registered a worker for it */
 	RF_SLOT_RUNNING,			/* the worker is connected and working */
 	RF_SLOT_NO_EXTENSION,		/* the worker found no extension and left */
-	RF_SLOT_DISABLED			/* the worker left: rillflow.worker_enabled = off */
+	RF_SLOT_DISABLED,			/* the worker left: rillflow.worker_enabled = off */
+	RF_SLOT_ROTATED				/* the worker left so that a waiting database
+								 * gets the slot (worker_launcher.c) */
 } RfSlotState;
 
 typedef struct RfDbSlot
@@ -68,7 +70,26 @@ typedef struct RfDbSlot
 	bool		projecting;		/* inside a projection batch: readers that
 								 * need a tick start a ticker instead of
 								 * waiting for this worker (a hint) */
+	bool		yield_requested;	/* the launcher wants the slot for a
+									 * waiting database: leave after this
+									 * pass */
 } RfDbSlot;
+
+/*
+ * The databases known to have the extension (a worker found it there, or
+ * CREATE EXTENSION committed there), kept by the launcher for rotation and
+ * shown by worker_status. When there are more of them than worker slots,
+ * the ones without a slot wait, and the launcher gives each its turn.
+ */
+#define RF_MAX_KNOWN_DBS 512
+
+typedef struct RfKnownDb
+{
+	Oid			dboid;			/* InvalidOid when the entry is free */
+	bool		waiting;		/* no slot now: waits for its turn */
+	TimestampTz waiting_since;	/* when it started waiting, 0 when not */
+	TimestampTz last_served_at; /* the last time a worker ran there */
+} RfKnownDb;
 
 /* The pause table: databases a DDL command needs free of workers. */
 #define RF_MAX_PAUSED 32
@@ -83,6 +104,9 @@ typedef struct RfShared
 	Oid			paused[RF_MAX_PAUSED];
 	int			paused_refs[RF_MAX_PAUSED];
 	int			nloads;			/* entries of rf_loads in use */
+	bool		slots_short;	/* the launcher's last registration found
+								 * every max_worker_processes slot taken */
+	RfKnownDb	known[RF_MAX_KNOWN_DBS];
 	int			nslots;
 	RfDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } RfShared;
@@ -124,6 +148,7 @@ extern bool rf_database_paused(Oid dboid);
 extern bool rf_pause_database(Oid dboid);
 extern void rf_unpause_database(Oid dboid);
 extern void rf_note_extension_created(void);
+extern void rf_note_known_database(Oid dboid);
 extern void rf_set_waiting(Oid dboid);
 extern bool rf_db_worker_serves(Oid dboid, bool *projecting);
 

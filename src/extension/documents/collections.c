@@ -11,6 +11,13 @@
  *	  creates its table under the collections row's lock, so concurrent first
  *	  writers create it once.
  *
+ *	  A read-only transaction (READ ONLY, or any on a hot standby) cannot
+ *	  create a table: there a registered collection without its table (the
+ *	  default store's docs before its first write) reads as the always empty
+ *	  rillflow._empty_collection, which gives the answer a read-write server
+ *	  gives after creating the table, and a collection that is not registered
+ *	  is RF004 as on the primary (docs/scaling.md).
+ *
  *	  A collection's table is used only when it is a plain table owned by its
  *	  store's owner (rf_check_collection_table): one that another role made
  *	  first, under a collection's name, is never adopted (docs/security.md).
@@ -20,7 +27,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -138,6 +147,42 @@ rf_ensure_collection(const RfStore *store, const char *collection, bool create)
 }
 
 /*
+ * Whether a collection is registered in the store, read without a lock:
+ * what a read-only transaction can know of a collection without its table.
+ */
+static bool
+rf_collection_registered(const RfStore *store, const char *collection)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		registered;
+	char	   *sql;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sql = psprintf("SELECT FROM %s.collections WHERE name OPERATOR(pg_catalog.=) $1",
+				   store->quoted_schema);
+	args[0] = CStringGetTextDatum(collection);
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "collection lookup failed");
+	registered = SPI_processed > 0;
+	SPI_finish();
+	return registered;
+}
+
+/* The oid of rillflow._empty_collection (see the file header). */
+Oid
+rf_empty_collection_relid(void)
+{
+	Oid			relid = get_relname_relid("_empty_collection",
+										  get_namespace_oid("rillflow", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "rillflow._empty_collection is missing");
+	return relid;
+}
+
+/*
  * The oid of a collection's table in a store (see collections.h). The fast
  * path is one syscache probe; a collection whose table is missing (a new one,
  * or one registered but not yet materialised, as the default store's docs) goes
@@ -158,8 +203,21 @@ rf_collection_relid(const RfStore *store, const char *collection, bool create_if
 		return relid;
 	}
 
-	relid = rf_ensure_collection(store, collection,
-								 create_if_missing && rf_auto_create_collections);
+	/*
+	 * Nothing can be created here (a READ ONLY transaction, a hot standby):
+	 * a read of a registered collection reads the empty stand-in; a write
+	 * goes on to _ensure_collection, whose INSERT or CREATE fails with
+	 * PostgreSQL's own 25006.
+	 */
+	if (XactReadOnly && !create_if_missing)
+	{
+		if (rf_collection_registered(store, collection))
+			return rf_empty_collection_relid();
+		relid = InvalidOid;
+	}
+	else
+		relid = rf_ensure_collection(store, collection,
+									 create_if_missing && rf_auto_create_collections);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_RF_NOT_FOUND),

@@ -37,4 +37,10 @@ extern void rf_check_collection_table(Oid relid);
 extern Oid	rf_collection_relid(const RfStore *store, const char *collection,
 								bool create_if_missing);
 
+/*
+ * rillflow._empty_collection: what a read-only transaction reads for a
+ * registered collection whose table does not exist yet.
+ */
+extern Oid	rf_empty_collection_relid(void);
+
 #endif							/* RILLFLOW_COLLECTIONS_H */

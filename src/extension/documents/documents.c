@@ -152,7 +152,11 @@ rf_open_collection(FunctionCallInfo fcinfo, RfCollection *coll, bool create)
 	coll->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	coll->relid = rf_collection_relid(coll->store, coll->name, create);
 	rf_collection_table_name(coll->name, table);
-	coll->table = quote_qualified_identifier(coll->store->schema_name, table);
+	/* a read-only read of a registered collection without its table */
+	if (strcmp(get_rel_name(coll->relid), table) != 0)
+		coll->table = quote_qualified_identifier("rillflow", get_rel_name(coll->relid));
+	else
+		coll->table = quote_qualified_identifier(coll->store->schema_name, table);
 }
 
 /* The statement's plan, kept per collection table (plans.c). */

@@ -51,7 +51,8 @@ PG_FUNCTION_INFO_V1(rillflow_aggregate_load);
 PG_FUNCTION_INFO_V1(rillflow_aggregate_commit);
 
 static const RfPlanSpec rf_aggregate_plan = {
-	"SELECT fold::pg_catalog.oid, owner::pg_catalog.oid, initial, event_types, state_version "
+	"SELECT rillflow._function_ref(fold)::pg_catalog.oid, owner::pg_catalog.oid, initial, event_types, "
+	"  state_version "
 	"FROM %s.aggregates WHERE name OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}
 };

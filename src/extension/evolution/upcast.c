@@ -123,7 +123,8 @@ static List *rf_retired = NIL;	/* contexts of replaced entries, freed at xact en
 static bool rf_callbacks_registered = false;
 
 static const RfPlanSpec rf_registry_plan = {
-	"SELECT event_type, from_version, to_version, to_type, fn::pg_catalog.oid, owner::pg_catalog.oid, "
+	"SELECT event_type, from_version, to_version, to_type, rillflow._function_ref(fn)::pg_catalog.oid, "
+	"  owner::pg_catalog.oid, "
 	"  takes_envelope FROM %s.upcasters",
 	0, {InvalidOid}
 };

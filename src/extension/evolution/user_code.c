@@ -59,6 +59,13 @@ rf_check_user_function(Oid fn, Oid owner, const char *what)
 				 errmsg("the owner of %s function %u no longer exists", what, fn),
 				 errdetail("User code runs only as the role that registered it."),
 				 errhint("Register it again as an existing role.")));
+	/* InvalidOid: the stored signature names no function (rillflow._function_ref) */
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("%s function no longer exists", what),
+				 errdetail("The function it was registered with was dropped, renamed or moved to another schema."),
+				 errhint("Create it again with the same signature, or register it again.")));
 	fn_name = format_procedure_extended(fn, FORMAT_PROC_INVALID_AS_NULL);
 	if (fn_name == NULL)
 		ereport(ERROR,

@@ -72,7 +72,7 @@ PG_FUNCTION_INFO_V1(rillflow_note_checkpoint_advance);
 
 /* The row, if no other batch holds it; $1 name. */
 static const RfPlanSpec rf_lock_plan = {
-	"SELECT kind, handler::pg_catalog.oid, event_types, batch_size, status, checkpoint, "
+	"SELECT kind, rillflow._function_ref(handler)::pg_catalog.oid, event_types, batch_size, status, checkpoint, "
 	"  (lease_owner IS NOT NULL AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()), "
 	"  (retry_at IS NOT NULL AND retry_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()), "
 	"  owner::pg_catalog.oid "
@@ -783,7 +783,10 @@ rf_load_projection(const RfStore *store, const char *name, RfProjection *proj)
 		DatumGetBool(SPI_getbinval(tab->vals[0], tab->tupdesc, 8, &isnull)))
 		return false;
 
+	/* the stored signature, resolved (function_refs.c); NULL: no such function */
 	proj->handler_oid = DatumGetObjectId(SPI_getbinval(tab->vals[0], tab->tupdesc, 2, &isnull));
+	if (isnull)
+		proj->handler_oid = InvalidOid;
 	proj->event_types = SPI_getbinval(tab->vals[0], tab->tupdesc, 3, &isnull);
 	if (isnull)
 		proj->event_types = (Datum) 0;

@@ -132,8 +132,9 @@ rf_load_fields(const RfStore *store, const char *name, RfFieldsEntry *entry)
 
 	old = MemoryContextSwitchTo(entry->cxt);
 	entry->coll.relid = entry->relid;
-	entry->coll.table = psprintf("%s.%s", store->quoted_schema,
-								 quote_identifier(get_rel_name(entry->relid)));
+	/* the table's own schema: a read-only read may get rillflow's stand-in */
+	entry->coll.table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(entry->relid)),
+												   get_rel_name(entry->relid));
 	entry->coll.fields = palloc0(sizeof(RfDupField) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{

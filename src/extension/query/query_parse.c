@@ -477,6 +477,19 @@ rf_parse_node(RfParser *p, const JsonbValue *v, const char *where, int depth)
 	rf_spec_fail(where, RF_OPERATORS_HINT, "unknown operator %s", rf_quote_arg(keys[0], 64));
 }
 
+/*
+ * A query's whole filter: {} means every document (NULL, as when there is
+ * no filter); anything else is one predicate. Only the top level may be
+ * empty: an empty object inside and/or/not still names no operator.
+ */
+static RfNode *
+rf_parse_top_filter(RfParser *p, const JsonbValue *v)
+{
+	if (rf_jv_is_object(v) && JsonContainerSize(v->val.binary.data) == 0)
+		return NULL;
+	return rf_parse_node(p, v, "filter", 0);
+}
+
 /* A non-negative integer (limit, offset, page, page_size), maybe a parameter. */
 static bool
 rf_parse_count(RfParser *p, const JsonbValue *in, const char *where, int64 min, int64 *out)
@@ -657,7 +670,7 @@ rf_parse_query(Jsonb *spec, RfParams *params)
 		JsonbValue *v = &vals[i];
 
 		if (strcmp(k, "filter") == 0)
-			q->filter = rf_parse_node(&p, v, "filter", 0);
+			q->filter = rf_parse_top_filter(&p, v);
 		else if (strcmp(k, "order_by") == 0)
 			q->order_by = rf_parse_order_by(v);
 		else if (strcmp(k, "select") == 0)
@@ -703,7 +716,7 @@ rf_parse_query(Jsonb *spec, RfParams *params)
 	return q;
 }
 
-/* doc_count's filter: one predicate. */
+/* doc_count's filter: one predicate, or {} for every document. */
 RfNode *
 rf_parse_filter_only(Jsonb *filter)
 {
@@ -715,7 +728,7 @@ rf_parse_filter_only(Jsonb *filter)
 	root.val.binary.len = VARSIZE(filter) - VARHDRSZ;
 	if (JsonContainerIsScalar(&filter->root))
 		rf_spec_fail("filter", RF_OPERATORS_HINT, "expected a predicate object like {\"eq\": [path, value]}, got a scalar");
-	return rf_parse_node(&p, &root, "filter", 0);
+	return rf_parse_top_filter(&p, &root);
 }
 
 /*

@@ -10,7 +10,7 @@ CREATE TABLE @store@.upcasters (
     from_version    integer NOT NULL CHECK (from_version > 0),
     to_version      integer NOT NULL,
     to_type         text NOT NULL,
-    fn              regprocedure NOT NULL,
+    fn              text NOT NULL,        -- signature text (rillflow._function_ref)
     takes_envelope  boolean NOT NULL,
     owner           regrole NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
@@ -25,7 +25,7 @@ CREATE TRIGGER upcasters_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON
 
 CREATE TABLE @store@.aggregates (
     name            text PRIMARY KEY,
-    fold            regprocedure NOT NULL,
+    fold            text NOT NULL,        -- signature text (rillflow._function_ref)
     initial         jsonb NOT NULL DEFAULT '{}',
     event_types     text[],
     state_version   integer NOT NULL DEFAULT 1 CHECK (state_version > 0),

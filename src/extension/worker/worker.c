@@ -22,6 +22,7 @@ bool		rf_worker_enabled = true;
 int			rf_naptime_ms = 1000;
 int			rf_max_workers = 8;
 int			rf_batch_statement_timeout_ms = 30000;
+int			rf_worker_time_slice_ms = 10000;
 char	   *rf_worker_role = NULL;
 int			rf_snapshot_threshold = 0;
 int			rf_snapshot_batch = 200;
@@ -51,15 +52,36 @@ rf_worker_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("rillflow.max_workers",
-							"Most databases a rillflow worker runs in at once.",
-							"Each takes one of max_worker_processes, besides the launcher.",
-							&rf_max_workers,
-							8,
-							1,
-							1024,
-							PGC_POSTMASTER,
-							0,
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while the postmaster
+	 * loads the library: defined later (CREATE EXTENSION on a server that
+	 * did not preload it) it is a FATAL error. It sizes the workers' shared
+	 * memory, which exists only when preloaded, so without preload it does
+	 * not exist at all (docs/managed-postgresql.md).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("rillflow.max_workers",
+								"Most databases a rillflow worker runs in at once.",
+								"Each takes one of max_worker_processes, besides the launcher.",
+								&rf_max_workers,
+								8,
+								1,
+								1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.worker_time_slice",
+							"How long a rillflow worker keeps its slot while other databases wait for one.",
+							"When more databases have the extension than workers can run, the launcher "
+							"asks the workers that ran this long to leave after their pass, and gives "
+							"the slots to the databases that waited longest.",
+							&rf_worker_time_slice_ms,
+							10000,
+							100,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rillflow.batch_statement_timeout",

@@ -28,6 +28,7 @@ extern bool rf_worker_enabled;
 extern int	rf_naptime_ms;
 extern int	rf_max_workers;
 extern int	rf_batch_statement_timeout_ms;
+extern int	rf_worker_time_slice_ms;
 extern char *rf_worker_role;
 extern int	rf_snapshot_threshold;
 extern int	rf_snapshot_batch;

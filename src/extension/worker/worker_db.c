@@ -160,6 +160,21 @@ rf_leave(RfSlotState state, const char *why)
 	proc_exit(0);
 }
 
+/* Whether this worker has told the launcher its database has the extension. */
+static bool rf_noted_known = false;
+
+/* Whether the launcher asked this worker to give its slot to another database. */
+static bool
+rf_yield_requested(void)
+{
+	bool		yield;
+
+	LWLockAcquire(rf_shared->lock, LW_SHARED);
+	yield = rf_slot_is_ours() && rf_shared->slots[rf_args.slot].yield_requested;
+	LWLockRelease(rf_shared->lock);
+	return yield;
+}
+
 /*
  * Log an error caught in the worker, then abort its transaction. Returns a
  * copy of the error for the caller to record.
@@ -251,6 +266,13 @@ rf_list_stores(void)
 			rf_shared->slots[rf_args.slot].ext_counter_seen = ext_created;
 		LWLockRelease(rf_shared->lock);
 		rf_leave(RF_SLOT_NO_EXTENSION, "no rillflow extension");
+	}
+
+	/* Known to have it, for the launcher's turns and worker_status. */
+	if (!rf_noted_known)
+	{
+		rf_note_known_database(MyDatabaseId);
+		rf_noted_known = true;
 	}
 
 	{
@@ -613,6 +635,9 @@ rf_db_worker_main(Datum main_arg)
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(rf_pass_context);
 		pgstat_report_stat(true);
+		/* Another database's turn (worker_launcher.c): leave between passes. */
+		if (rf_yield_requested())
+			rf_leave(RF_SLOT_ROTATED, "another database's turn");
 		if (busy)
 			continue;
 

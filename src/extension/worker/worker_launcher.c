@@ -12,6 +12,17 @@
  *	  remembers not to start it again until a CREATE EXTENSION rillflow
  *	  commits somewhere (core/shmem.c counts those) or five minutes pass.
  *
+ *	  Databases known to have the extension (a worker found it, or CREATE
+ *	  EXTENSION committed there: RfShared.known) come first; the others are
+ *	  probed only with a slot to spare, and silently. When the known
+ *	  databases outnumber the slots a worker can get (rillflow.max_workers,
+ *	  or max_worker_processes), they take turns, as autovacuum's databases
+ *	  do: the launcher asks workers that have run rillflow.worker_time_slice
+ *	  to leave after their pass (yield_requested), and gives each freed slot
+ *	  to the database that was served longest ago. So every database is
+ *	  served within about (databases / slots) time slices, and worker_status
+ *	  shows each one running, rotating or waiting for a slot.
+ *
  *	  Workers are dynamic background workers with a restart time, so the
  *	  postmaster restarts one that died; the launcher stops (terminates and
  *	  unregisters) those whose database went away, and all of them when
@@ -214,6 +225,16 @@ rf_forget_no_extension(Oid dboid)
 	}
 }
 
+/* The known-database entry of dboid, or NULL; the caller holds the lock. */
+static RfKnownDb *
+rf_known(Oid dboid)
+{
+	for (int i = 0; i < RF_MAX_KNOWN_DBS; i++)
+		if (rf_shared->known[i].dboid == dboid)
+			return &rf_shared->known[i];
+	return NULL;
+}
+
 /* Free the slots of workers that have stopped for good. */
 static void
 rf_reap_workers(void)
@@ -228,6 +249,15 @@ rf_reap_workers(void)
 			continue;
 
 		LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+		{
+			RfKnownDb  *known = rf_known(slot->dboid);
+
+			/* its turn ended now; a database without the extension is forgotten */
+			if (known != NULL && slot->state == RF_SLOT_NO_EXTENSION)
+				known->dboid = InvalidOid;
+			else if (known != NULL && slot->state != RF_SLOT_REGISTERED)
+				known->last_served_at = GetCurrentTimestamp();
+		}
 		if (slot->state == RF_SLOT_NO_EXTENSION)
 		{
 			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -242,6 +272,7 @@ rf_reap_workers(void)
 		}
 		slot->dboid = InvalidOid;
 		slot->state = RF_SLOT_FREE;
+		slot->yield_requested = false;
 		slot->generation++;
 		LWLockRelease(rf_shared->lock);
 		pfree(rf_handles[i]);
@@ -267,9 +298,13 @@ rf_should_probe(Oid dboid, uint64 ext_created)
 	return false;
 }
 
-/* Register a worker for a database in a free slot; false when none is free. */
+/*
+ * Register a worker for a database in a free slot; false when none is free.
+ * A probe (a database not known to have the extension) that finds none is
+ * not worth a message: it is tried again when a slot is free.
+ */
 static bool
-rf_start_worker(const RfDatabase *db, Oid roleoid)
+rf_start_worker(const RfDatabase *db, Oid roleoid, bool probe)
 {
 	BackgroundWorker worker;
 	RfWorkerArgs args;
@@ -288,6 +323,7 @@ rf_start_worker(const RfDatabase *db, Oid roleoid)
 			slot->generation++;
 			slot->dboid = db->oid;
 			slot->state = RF_SLOT_REGISTERED;
+			slot->yield_requested = false;
 			slot->started_at = 0;
 			slot->last_pass_at = 0;
 			slot->passes = slot->events_sequenced = slot->events_projected = slot->errors = 0;
@@ -299,12 +335,14 @@ rf_start_worker(const RfDatabase *db, Oid roleoid)
 	LWLockRelease(rf_shared->lock);
 	if (slotno < 0)
 	{
-		if (!rf_warned_full)
+		if (!rf_warned_full && !probe)
+		{
 			ereport(LOG,
-					(errmsg("rillflow: every worker slot is taken (rillflow.max_workers = %d); database \"%s\" waits",
+					(errmsg("rillflow: every worker slot is taken (rillflow.max_workers = %d); database \"%s\" waits for its turn",
 							rf_max_workers, db->name),
 					 errhint("Raise rillflow.max_workers (and max_worker_processes) and restart the server.")));
-		rf_warned_full = true;
+			rf_warned_full = true;
+		}
 		return false;
 	}
 
@@ -329,22 +367,153 @@ rf_start_worker(const RfDatabase *db, Oid roleoid)
 		rf_shared->slots[slotno].state = RF_SLOT_FREE;
 		LWLockRelease(rf_shared->lock);
 		rf_handles[slotno] = NULL;
-		if (!rf_warned_register)
-			ereport(WARNING,
+		rf_shared->slots_short = true;	/* a hint for CREATE EXTENSION's warning */
+		if (!rf_warned_register && !probe)
+		{
+			ereport(LOG,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("rillflow: could not start a worker for database \"%s\"", db->name),
-					 errdetail("Every background worker slot of the server is in use."),
+					 errmsg("rillflow: no background worker slot for database \"%s\"; it waits for its turn", db->name),
+					 errdetail("Every background worker slot of the server is in use; the databases with the extension take turns."),
 					 errhint("Raise max_worker_processes and restart the server.")));
-		rf_warned_register = true;
+			rf_warned_register = true;
+		}
 		return false;
 	}
+	rf_shared->slots_short = false;
 	rf_warned_register = false;
 	return true;
 }
 
+/* A database that has no worker and should get one. */
+typedef struct RfCandidate
+{
+	RfDatabase *db;
+	bool		known;			/* known to have the extension; else a probe */
+	TimestampTz last_served_at;
+} RfCandidate;
+
+/* How many databases waited for a slot in the last pass. */
+static int	rf_waiting = 0;
+
+/* Known databases first, served longest ago first; then the probes. */
+static int
+rf_candidate_cmp(const ListCell *a, const ListCell *b)
+{
+	const RfCandidate *ca = lfirst(a);
+	const RfCandidate *cb = lfirst(b);
+
+	if (ca->known != cb->known)
+		return ca->known ? -1 : 1;
+	if (ca->last_served_at != cb->last_served_at)
+		return ca->last_served_at < cb->last_served_at ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The databases without a worker that should get one, in the order they
+ * get slots: a database known to have the extension before any probe, and
+ * among them the one served longest ago (never served: first).
+ */
+static List *
+rf_turn_order(List *databases, uint64 ext_created)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, databases)
+	{
+		RfDatabase *db = lfirst(lc);
+		RfCandidate *c;
+		RfKnownDb  *known;
+		bool		has_slot = false;
+
+		for (int i = 0; i < rf_shared->nslots; i++)
+			if (rf_handles[i] != NULL && rf_shared->slots[i].dboid == db->oid)
+				has_slot = true;
+		if (has_slot || rf_database_paused(db->oid))
+			continue;
+		c = palloc0(sizeof(RfCandidate));
+		c->db = db;
+		LWLockAcquire(rf_shared->lock, LW_SHARED);
+		known = rf_known(db->oid);
+		if (known != NULL)
+		{
+			c->known = true;
+			c->last_served_at = known->last_served_at;
+		}
+		LWLockRelease(rf_shared->lock);
+		if (!c->known && !rf_should_probe(db->oid, ext_created))
+			continue;
+		result = lappend(result, c);
+	}
+	list_sort(result, rf_candidate_cmp);
+	return result;
+}
+
+/* Mark a known database as waiting for a slot, or not. */
+static void
+rf_set_waiting_db(Oid dboid, bool waiting)
+{
+	RfKnownDb  *known;
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	known = rf_known(dboid);
+	if (known != NULL)
+	{
+		if (waiting && !known->waiting)
+			known->waiting_since = GetCurrentTimestamp();
+		if (!waiting)
+			known->waiting_since = 0;
+		known->waiting = waiting;
+	}
+	LWLockRelease(rf_shared->lock);
+}
+
+/*
+ * n databases wait for a slot: ask as many running workers (those that have
+ * run a time slice, longest first, and were not asked yet) to leave after
+ * their pass, and wake them so a napping worker leaves now. The slots they
+ * free go to the waiting databases at the launcher's next pass (a worker's
+ * exit wakes it: bgw_notify_pid).
+ */
+static void
+rf_request_turns(int n)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < rf_shared->nslots; i++)
+		if (rf_handles[i] != NULL && rf_shared->slots[i].yield_requested)
+			n--;
+	while (n > 0)
+	{
+		int			oldest = -1;
+
+		for (int i = 0; i < rf_shared->nslots; i++)
+		{
+			RfDbSlot   *slot = &rf_shared->slots[i];
+
+			if (rf_handles[i] == NULL || slot->state != RF_SLOT_RUNNING || slot->yield_requested ||
+				slot->started_at == 0 ||
+				!TimestampDifferenceExceeds(slot->started_at, now, rf_worker_time_slice_ms))
+				continue;
+			if (oldest < 0 || slot->started_at < rf_shared->slots[oldest].started_at)
+				oldest = i;
+		}
+		if (oldest < 0)
+			break;
+		rf_shared->slots[oldest].yield_requested = true;
+		if (rf_shared->slots[oldest].pid != 0)
+			SetLatch(&ProcGlobal->allProcs[rf_shared->slots[oldest].procno].procLatch);
+		n--;
+	}
+	LWLockRelease(rf_shared->lock);
+}
+
 /*
  * One look at the cluster: free the slots of stopped workers, stop the
- * workers that must not run, start the ones that should.
+ * workers that must not run, start the ones that should, and when some
+ * databases wait for a slot, ask for turns.
  */
 static void
 rf_launcher_pass(void)
@@ -383,31 +552,58 @@ rf_launcher_pass(void)
 		}
 	}
 
-	if (!rf_worker_enabled || !role_ok)
-		return;
+	/*
+	 * Known databases that went away are forgotten; the ones served now are
+	 * served as of now.
+	 */
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < RF_MAX_KNOWN_DBS; i++)
+	{
+		RfKnownDb  *known = &rf_shared->known[i];
 
-	LWLockAcquire(rf_shared->lock, LW_SHARED);
+		if (OidIsValid(known->dboid) && rf_find_database(databases, known->dboid) == NULL)
+			known->dboid = InvalidOid;
+	}
+	for (int i = 0; i < rf_shared->nslots; i++)
+	{
+		RfKnownDb  *known;
+
+		if (rf_handles[i] == NULL || rf_shared->slots[i].state != RF_SLOT_RUNNING)
+			continue;
+		known = rf_known(rf_shared->slots[i].dboid);
+		if (known != NULL)
+		{
+			known->last_served_at = GetCurrentTimestamp();
+			known->waiting = false;
+			known->waiting_since = 0;
+		}
+	}
 	ext_created = rf_shared->ext_created;
 	LWLockRelease(rf_shared->lock);
 
-	foreach(lc, databases)
-	{
-		RfDatabase *db = lfirst(lc);
-		bool		has_slot = false;
+	if (!rf_worker_enabled || !role_ok)
+		return;
 
-		for (int i = 0; i < rf_shared->nslots; i++)
-			if (rf_handles[i] != NULL && rf_shared->slots[i].dboid == db->oid)
-				has_slot = true;
-		if (has_slot || rf_database_paused(db->oid) || !rf_should_probe(db->oid, ext_created))
-			continue;
-		if (!rf_start_worker(db, roleoid))
+	rf_waiting = 0;
+	foreach(lc, rf_turn_order(databases, ext_created))
+	{
+		RfCandidate *c = lfirst(lc);
+
+		if (!full && rf_start_worker(c->db, roleoid, !c->known))
 		{
-			full = true;
-			break;
+			if (c->known)
+				rf_set_waiting_db(c->db->oid, false);
+			continue;
 		}
+		full = true;
+		rf_waiting++;
+		if (c->known)
+			rf_set_waiting_db(c->db->oid, true);
 	}
 	if (!full)
 		rf_warned_full = false;
+	if (rf_waiting > 0)
+		rf_request_turns(rf_waiting);
 }
 
 /*
@@ -450,8 +646,10 @@ rf_launcher_main(Datum main_arg)
 		/* What the launcher last saw, for scripts that wait for it. */
 		pgstat_report_activity(STATE_IDLE, rf_worker_enabled ? "waiting" : "disabled");
 
+		/* Databases waiting for their turn: look again within a time slice. */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 rf_naptime_ms, PG_WAIT_EXTENSION);
+						 rf_waiting > 0 ? Min(rf_naptime_ms, rf_worker_time_slice_ms) : rf_naptime_ms,
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

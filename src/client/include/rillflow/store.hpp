@@ -89,6 +89,18 @@ enum class TenantAccess {
     Admin,
 };
 
+/// @brief What rillflow.run_maintenance() did in one store (Store::run_maintenance()).
+struct MaintenanceResult {
+    /// @brief The store's tenant; std::nullopt for the default store.
+    std::optional<std::string> tenant;
+    /// @brief How many projections ran there.
+    int projections = 0;
+    /// @brief Events they applied.
+    std::int64_t events_applied = 0;
+    /// @brief "SQLSTATE: message" when the store's maintenance failed (the others went on).
+    std::optional<std::string> error;
+};
+
 /// @brief A snapshot of a store's connection pool.
 struct PoolStats {
     /// @brief The most connections the pool opens.
@@ -135,6 +147,18 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// every read of events through this store.
     StoreBuilder& upcasters(std::shared_ptr<const UpcasterRegistry> registry);
 
+    /// @brief Read replicas (hot standbys of the database, libpq URIs or `key=value` strings):
+    /// reads outside a transaction (events' reads, documents' gets, queries and counts,
+    /// projections' status, the log head, tenants) go to them in turn, with a pool of their
+    /// own each (max_connections each); writes and transactions go to the primary. A Store
+    /// reads its own writes: after it wrote, a read waits (up to replica_wait()) until the
+    /// replica has replayed the primary's WAL position, else runs on the primary, as it does
+    /// when a replica cannot be reached. See docs/scaling.md.
+    StoreBuilder& read_replicas(std::vector<std::string> urls);
+    /// @brief How long a read waits for a replica to replay this Store's writes before it
+    /// reads from the primary (default 1 s; 0: never wait).
+    StoreBuilder& replica_wait(std::chrono::milliseconds wait);
+
     /// @brief Builds the store and opens its first connection.
     /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
     /// bad setting.
@@ -152,6 +176,8 @@ class RILLFLOW_EXPORT StoreBuilder {
     NoticeHandler notice_handler_;
     nlohmann::json session_headers_;
     bool session_advisory_locks_ = false;
+    std::vector<std::string> replica_urls_;
+    std::chrono::milliseconds replica_wait_{1000};
     std::shared_ptr<const UpcasterRegistry> upcasters_;
 };
 
@@ -212,6 +238,12 @@ class RILLFLOW_EXPORT Store {
     /// @brief The schema of the store this Store acts on (e.g. "rillflow_default").
     /// @throws TenantNotFound when the configured tenant has no store.
     [[nodiscard]] std::string current_store() const;
+
+    /// @brief Runs what the background worker runs, in every store of the database
+    /// (rillflow.run_maintenance: each running projection up to `max_batches` batches), for
+    /// servers without the worker (docs/managed-postgresql.md). One entry per store; a store
+    /// that failed says why in its entry, and the others still ran.
+    std::vector<MaintenanceResult> run_maintenance(int max_batches = 10) const;
 
     /// @brief The tenant given to the builder, if any.
     [[nodiscard]] const std::optional<std::string>& tenant() const noexcept;

@@ -29,7 +29,7 @@ DECLARE
         '_check_lease_ttl', '_check_projection_name', '_cluster_check_lease', '_cluster_check_name',
         '_collection_base_columns', '_collection_table', '_duplicated_field_transforms',
         '_check_duplicated_field_type', '_max_batch_size', '_tenant_level_grants', '_tenant_level_rank',
-        '_tenant_schema',
+        '_tenant_schema', '_function_ref', '_function_ref_text',
         '_query_params', '_doc_patch', '_projection_not_found', '_cluster_not_found',
         '_lease_lost',
         '_check_event_type', '_check_event_version', '_check_upcaster_function', '_check_fold_function',

@@ -35,7 +35,7 @@ BEGIN
 
     SELECT c.reltuples::bigint INTO n FROM pg_class c WHERE c.oid = rel;
     IF n < 0 THEN   -- never analyzed
-        EXECUTE format('SELECT count(*) FROM %I.%I', store, tbl) INTO n;
+        EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;   -- rel: maybe the read-only stand-in
     END IF;
     size_note := CASE WHEN n < 10000
         THEN format('The collection holds about %s documents: a sequential scan is cheap at this size, the index pays off as it grows.', n)
@@ -66,9 +66,9 @@ BEGIN
                        bool_and(jsonb_typeof(v) <> 'number' OR v::text !~ '[.eE]') AS integral,
                        bool_and(jsonb_typeof(v) <> 'string' OR (v #>> '{}') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') AS is_uuid,
                        bool_and(jsonb_typeof(v) <> 'string' OR (v #>> '{}') ~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$') AS is_ts
-                  FROM (SELECT data #> $1 AS v FROM %I.%I LIMIT 1000) s
+                  FROM (SELECT data #> $1 AS v FROM %s LIMIT 1000) s
                  WHERE v IS NOT NULL AND jsonb_typeof(v) <> 'null'
-                 GROUP BY 1) g$q$, store, tbl)
+                 GROUP BY 1) g$q$, rel)
         INTO types, sampled, all_integral, all_uuid, all_timestamp USING parts;
     IF (SELECT count(*) FROM jsonb_object_keys(types)) = 1 THEN
         json_type := (SELECT k FROM jsonb_object_keys(types) k);

@@ -61,14 +61,15 @@ BEGIN
     EXECUTE format($q$
         INSERT INTO %I.aggregates (name, fold, initial, event_types, state_version, owner)
         VALUES ($1, $2, $3, $4, $5, current_user::regrole) ON CONFLICT (name) DO NOTHING$q$, store)
-        USING name, fold, initial, event_types, state_version;
+        USING name, rillflow._function_ref_text(fold, 'fold'), initial, event_types, state_version;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     IF inserted = 1 THEN
         RETURN true;
     END IF;
     EXECUTE format('SELECT fold, initial, event_types, state_version FROM %I.aggregates WHERE name = $1', store)
         INTO r USING name;
-    IF (r.fold, r.initial, r.event_types, r.state_version) IS DISTINCT FROM (fold, initial, event_types, state_version) THEN
+    IF (r.fold, r.initial, r.event_types, r.state_version)
+       IS DISTINCT FROM (rillflow._function_ref_text(fold, 'fold'), initial, event_types, state_version) THEN
         RAISE EXCEPTION 'aggregate "%" already exists with another definition', name
             USING ERRCODE = '42710',
                   DETAIL = format('Its fold is %s, initial %s, event_types %s, state_version %s.',
@@ -106,7 +107,7 @@ CREATE OR REPLACE FUNCTION rillflow.list_aggregates()
 AS $fn$
 BEGIN
     RETURN QUERY EXECUTE format($q$
-        SELECT a.name, a.fold, a.initial, a.event_types, a.state_version, a.owner,
+        SELECT a.name, rillflow._function_ref(a.fold), a.initial, a.event_types, a.state_version, a.owner,
                (SELECT count(*) FROM %1$I.aggregate_streams m WHERE m.aggregate = a.name),
                (SELECT count(*) FROM %1$I.snapshots s WHERE s.aggregate = a.name AND s.state_version = a.state_version)
           FROM %1$I.aggregates a ORDER BY a.name$q$, rillflow.current_store());

@@ -104,14 +104,16 @@ BEGIN
         INSERT INTO %I.upcasters (event_type, from_version, to_version, to_type, fn, takes_envelope, owner)
         VALUES ($1, $2, $3, $4, $5, $6, current_user::regrole)
         ON CONFLICT (event_type, from_version) DO NOTHING$q$, store)
-        USING event_type, from_version, to_version, coalesce(to_type, event_type), fn, takes_envelope;
+        USING event_type, from_version, to_version, coalesce(to_type, event_type),
+              rillflow._function_ref_text(fn, 'upcaster'), takes_envelope;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     IF inserted = 1 THEN
         RETURN true;
     END IF;
     EXECUTE format('SELECT to_version, to_type, fn FROM %I.upcasters WHERE event_type = $1 AND from_version = $2',
                    store) INTO r USING event_type, from_version;
-    IF (r.to_version, r.to_type, r.fn) IS DISTINCT FROM (to_version, coalesce(to_type, event_type), fn) THEN
+    IF (r.to_version, r.to_type, r.fn)
+       IS DISTINCT FROM (to_version, coalesce(to_type, event_type), rillflow._function_ref_text(fn, 'upcaster')) THEN
         RAISE EXCEPTION 'an upcaster from % v% exists already', event_type, from_version
             USING ERRCODE = '42710',
                   DETAIL = format('It upcasts to %s v%s with %s.', r.to_type, r.to_version, r.fn),
@@ -152,7 +154,7 @@ CREATE OR REPLACE FUNCTION rillflow.list_upcasters()
 AS $fn$
 BEGIN
     RETURN QUERY EXECUTE format(
-        'SELECT event_type, from_version, to_type, to_version, fn, owner, created_at FROM %I.upcasters '
+        'SELECT event_type, from_version, to_type, to_version, rillflow._function_ref(fn), owner, created_at FROM %I.upcasters '
         'ORDER BY event_type, from_version', rillflow.current_store());
 END
 $fn$;

@@ -72,7 +72,7 @@ DECLARE
     fn_owner regrole;
 BEGIN
     PERFORM rillflow._projection_lock(store, name);
-    EXECUTE format('SELECT reset_function, owner FROM %I.projections WHERE name = $1', store)
+    EXECUTE format('SELECT rillflow._function_ref(reset_function), owner FROM %I.projections WHERE name = $1', store)
         INTO fn, fn_owner USING name;
     IF fn IS NULL OR NOT EXISTS (SELECT FROM pg_proc WHERE oid = fn) THEN
         RETURN '';

@@ -31,14 +31,14 @@ BEGIN
     EXECUTE format($q$
         INSERT INTO %I.projections (name, kind, handler, owner, event_types, batch_size, start_from, checkpoint)
         VALUES ($1, $2, $3, current_user::regrole, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING$q$, store)
-        USING name, kind, handler, event_types, batch_size, start_from;
+        USING name, kind, rillflow._function_ref_text(handler, 'handler'), event_types, batch_size, start_from;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     IF inserted = 1 THEN
         RETURN true;
     END IF;
     EXECUTE format('SELECT kind, handler, event_types, batch_size, start_from FROM %I.projections WHERE name = $1',
                    store) INTO r USING name;
-    IF r.kind IS DISTINCT FROM kind OR r.handler IS DISTINCT FROM handler
+    IF r.kind IS DISTINCT FROM kind OR r.handler IS DISTINCT FROM handler::text
        OR r.event_types IS DISTINCT FROM event_types OR r.batch_size IS DISTINCT FROM batch_size
        OR r.start_from IS DISTINCT FROM start_from THEN
         RAISE EXCEPTION 'projection "%" already exists with another definition', name
@@ -152,7 +152,7 @@ BEGIN
     END IF;
     PERFORM rillflow._projection_lock(store, name);
     EXECUTE format('UPDATE %I.projections SET reset_function = $2, updated_at = now() WHERE name = $1', store)
-        USING name, fn;
+        USING name, rillflow._function_ref_text(fn, 'reset function');
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.set_projection_reset_function(text, regprocedure)

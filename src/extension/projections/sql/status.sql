@@ -12,7 +12,7 @@ DECLARE
     store name := rillflow.current_store();
 BEGIN
     RETURN QUERY EXECUTE format($q$
-        SELECT p.name, p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, $1,
+        SELECT p.name, p.kind, rillflow._function_ref(p.handler), p.event_types, p.batch_size, p.status, p.checkpoint, $1,
                greatest($1 - p.checkpoint, 0), p.events_processed, p.events_dead_lettered, p.last_run_at,
                p.owner
           FROM %I.projections p ORDER BY p.name$q$, store) USING rillflow._log_head(store);
@@ -36,10 +36,10 @@ DECLARE
 BEGIN
     PERFORM rillflow._check_projection_name(name);
     RETURN QUERY EXECUTE format($q$
-        SELECT p.kind, p.handler, p.event_types, p.batch_size, p.status, p.checkpoint, $2,
+        SELECT p.kind, rillflow._function_ref(p.handler), p.event_types, p.batch_size, p.status, p.checkpoint, $2,
                greatest($2 - p.checkpoint, 0), p.lease_owner, p.lease_expires_at, p.lease_token,
                p.last_error, p.retry_position, p.retry_attempts, p.retry_at, p.max_attempts, p.backoff_base,
-               p.events_processed, p.events_dead_lettered, p.last_run_at, p.reset_function, p.owner
+               p.events_processed, p.events_dead_lettered, p.last_run_at, rillflow._function_ref(p.reset_function), p.owner
           FROM %I.projections p WHERE p.name = $1$q$, store) USING name, rillflow._log_head(store);
     IF NOT FOUND THEN
         PERFORM rillflow._projection_not_found(name);

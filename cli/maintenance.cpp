@@ -19,7 +19,7 @@ void add_maintenance_commands(CLI::App& app, Context& ctx, Commands& commands) {
     };
     auto a = std::make_shared<Args>();
     CLI::App* cmd = maintenance->add_subcommand(
-        "run", "Run every store's projections (rillflow.run_maintenance), once or every N seconds");
+        "run", "Run every store's projections and snapshotter (rillflow.run_maintenance), once or every N seconds");
     cmd->add_option("--max-batches", a->max_batches, "Batches per projection and run (default 10)")
         ->check(CLI::Range(1, 1000000));
     cmd->add_option("--every", a->every,
@@ -37,12 +37,14 @@ void add_maintenance_commands(CLI::App& app, Context& ctx, Commands& commands) {
                     list.push_back({{"tenant", m.tenant ? Json(*m.tenant) : Json(nullptr)},
                                     {"projections", m.projections},
                                     {"events_applied", m.events_applied},
+                                    {"snapshots", m.snapshots},
                                     {"error", m.error ? Json(*m.error) : Json(nullptr)}});
                 } else if (m.error) {
                     print_line(store + ": failed: " + *m.error);
                 } else {
                     print_line(store + ": " + std::to_string(m.projections) + " projections, " +
-                               std::to_string(m.events_applied) + " events applied");
+                               std::to_string(m.events_applied) + " events applied, " +
+                               std::to_string(m.snapshots) + " streams snapshotted");
                 }
             }
             if (ctx.json) print_json(list, a->every > 0);

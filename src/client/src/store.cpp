@@ -299,7 +299,7 @@ std::string Store::current_store() const {
 std::vector<MaintenanceResult> Store::run_maintenance(int max_batches) const {
     auto lease = state_->pool->acquire();
     Result r = lease->exec(
-        "SELECT tenant, projections, events_applied, error FROM "
+        "SELECT tenant, projections, events_applied, snapshots, error FROM "
         "rillflow.run_maintenance($1::integer)",
         {max_batches});
     std::vector<MaintenanceResult> out;
@@ -309,7 +309,8 @@ std::vector<MaintenanceResult> Store::run_maintenance(int max_batches) const {
         if (!r.is_null(i, 0)) m.tenant = std::string(r.value(i, 0));
         m.projections = static_cast<int>(detail::to_int64(r.value(i, 1)));
         m.events_applied = detail::to_int64(r.value(i, 2));
-        if (!r.is_null(i, 3)) m.error = std::string(r.value(i, 3));
+        m.snapshots = static_cast<int>(detail::to_int64(r.value(i, 3)));
+        if (!r.is_null(i, 4)) m.error = std::string(r.value(i, 4));
         out.push_back(std::move(m));
     }
     return out;

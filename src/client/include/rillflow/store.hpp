@@ -97,6 +97,8 @@ struct MaintenanceResult {
     int projections = 0;
     /// @brief Events they applied.
     std::int64_t events_applied = 0;
+    /// @brief Streams the snapshotter snapshotted (rillflow.snapshot_threshold > 0).
+    int snapshots = 0;
     /// @brief "SQLSTATE: message" when the store's maintenance failed (the others went on).
     std::optional<std::string> error;
 };

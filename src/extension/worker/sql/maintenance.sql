@@ -5,8 +5,11 @@
 -- a schedule. It is harmless where the worker runs: batches skip the
 -- projections the worker holds.
 --
--- Today that is the projections of every store (each runs up to max_batches
--- batches, so one call is bounded); housekeeping added later joins here.
+-- That is the projections of every store (each runs up to max_batches
+-- batches, so one call is bounded) and, when rillflow.snapshot_threshold is
+-- above 0, the snapshotter (rillflow.snapshot_batch streams per store), as
+-- the worker runs it. Subscriptions need nothing here: a poll takes back the
+-- events whose leases expired.
 -- Each store runs in a subtransaction: one that fails (a caller without
 -- rights there, say) is reported in its row and the others go on. The
 -- projections run with rillflow.tenant set to the store's tenant, their
@@ -17,11 +20,14 @@
 -- worker; docs/projections.md asks handlers to pin their own). Every name
 -- below is schema-qualified instead, operators included (search_path.sql).
 CREATE OR REPLACE FUNCTION rillflow.run_maintenance(max_batches integer DEFAULT 10)
-    RETURNS TABLE (tenant text, projections integer, events_applied bigint, error text)
+    RETURNS TABLE (tenant text, projections integer, events_applied bigint, snapshots integer, error text)
     LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     saved pg_catalog.text := pg_catalog.current_setting('rillflow.tenant', true);
+    -- settings of the worker's: absent (NULL) until the library has loaded
+    threshold pg_catalog.int4 := COALESCE(pg_catalog.current_setting('rillflow.snapshot_threshold', true), '0')::pg_catalog.int4;
+    snapshot_batch pg_catalog.int4 := COALESCE(pg_catalog.current_setting('rillflow.snapshot_batch', true), '200')::pg_catalog.int4;
     s record;
     p pg_catalog.text;
 BEGIN
@@ -43,6 +49,7 @@ BEGIN
         tenant := s.name;
         projections := 0;
         events_applied := 0;
+        snapshots := 0;
         error := NULL;
         BEGIN
             PERFORM pg_catalog.set_config('rillflow.tenant', COALESCE(s.name, ''), true);
@@ -53,6 +60,9 @@ BEGIN
                 events_applied := events_applied OPERATOR(pg_catalog.+) rillflow.run_projection(p, max_batches);
                 projections := projections OPERATOR(pg_catalog.+) 1;
             END LOOP;
+            IF threshold OPERATOR(pg_catalog.>) 0 THEN
+                snapshots := rillflow.run_snapshotter(threshold, snapshot_batch);
+            END IF;
         EXCEPTION WHEN OTHERS THEN
             error := pg_catalog.format('%s: %s', SQLSTATE, SQLERRM);
         END;
@@ -62,4 +72,4 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION rillflow.run_maintenance(integer)
-    IS 'Run what the background worker runs (every store''s projections, up to max_batches batches each), for servers without it';
+    IS 'Run what the background worker runs (every store''s projections, up to max_batches batches each, and the snapshotter), for servers without it';

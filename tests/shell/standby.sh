@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Read replicas: on a streaming hot standby (pg_basebackup -R) every read
 # function answers as on the primary (events, documents, queries, tenants,
-# projections' status) and every write fails with PostgreSQL's own 25006.
+# projections' and subscriptions' status) and every write fails with
+# PostgreSQL's own 25006 (a subscription poll too: it leases events).
 # The default collection docs, registered but never written, and a missing
 # collection (RF004) once failed there in _ensure_collection with SELECT FOR
 # UPDATE.
@@ -29,6 +30,10 @@ SELECT rillflow.doc_put('orders', ('00000000-0000-0000-0000-0000000000' || lpad(
   FROM generate_series(1, 10) i;
 SELECT rillflow.compile_query('paid', 'orders', '{"filter": {"eq": ["status", "$s"]}}');
 SELECT rillflow.run_projections_until_idle();
+-- a subscription with a group that has acked half the log
+SELECT rillflow.create_subscription('placed', event_types => ARRAY['Placed']);
+SELECT rillflow.subscription_ack('placed', array_agg(position), 'g', 'c1')
+  FROM rillflow.subscription_poll('placed', 5, 'g', 'c1');
 SELECT rillflow.ensure_tenant('acme');
 SET rillflow.tenant = 'acme';
 SELECT rillflow.append_event(rillflow.resolve_stream_alias('t-1'), 'TenantEvent', '{"x": 1}');
@@ -81,6 +86,11 @@ same "list_collections" "SELECT name FROM rillflow.list_collections() ORDER BY 1
 same "list_projections" "SELECT name, handler, status, checkpoint, lag FROM rillflow.list_projections()"
 same "projection_status" "SELECT status, checkpoint, lag, events_processed FROM rillflow.projection_status('totals')"
 same "the read model" "SELECT sum(n) FROM totals"
+same "list_subscriptions" "SELECT name, event_types, groups FROM rillflow.list_subscriptions()"
+same "subscription_status" "SELECT * FROM rillflow.subscription_status('placed')"
+same "subscription_groups" "SELECT group_name, checkpoint, head, lag, in_flight FROM rillflow.subscription_groups('placed')"
+same "subscription_group_status" "SELECT last_seq, head, lag, in_flight, pending FROM rillflow.subscription_group_status('placed', 'g')"
+same "subscription_lag" "SELECT * FROM rillflow.subscription_lag"
 same "list_tenants" "SELECT name FROM rillflow.list_tenants()"
 same "a tenant's events" "SET rillflow.tenant = 'acme'; SELECT type, body FROM rillflow.read_all()"
 grep -q RF004 <<<"$(psql -X "${replica[@]}" -d rillflow_standby -v VERBOSITY=verbose -c "SELECT rillflow.doc_get('nosuch', gen_random_uuid())" 2>&1)" ||
@@ -98,6 +108,8 @@ writes=(
     "SELECT rillflow.create_projection('p2', 'count_event(rillflow.event_envelope)')"
     "SELECT rillflow.run_projection('totals')"
     "SELECT * FROM rillflow.run_maintenance()"
+    "SELECT rillflow.create_subscription('s2')"
+    "SELECT * FROM rillflow.subscription_poll('placed', 5, 'g', 'c2')"
 )
 for w in "${writes[@]}"; do
     out=$(psql -X "${replica[@]}" -d rillflow_standby -v VERBOSITY=verbose -c "$w" 2>&1 || true)

@@ -76,22 +76,34 @@ rillflow_sequence(PG_FUNCTION_ARGS)
 void
 rf_require_current_extension(void)
 {
-	static bool current = false;
 	char	   *version;
 
-	if (current)
+	if (rf_extension_is_current())
 		return;
 	version = rf_installed_extension_version();
-	if (version != NULL && strcmp(version, RILLFLOW_VERSION) == 0)
-	{
-		current = true;
-		return;
-	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("rillflow's SQL in this database is version %s, its library version %s",
 					version ? version : "(none)", RILLFLOW_VERSION),
 			 errhint("Run ALTER EXTENSION rillflow UPDATE, then SELECT rillflow.schema_sync().")));
+}
+
+/*
+ * Whether the database's extension is at this library's version. Only
+ * "current" is remembered (an update never goes back), so once it is, the
+ * callers (every worker pass, every projection run) pay nothing.
+ */
+bool
+rf_extension_is_current(void)
+{
+	static bool current = false;
+	char	   *version;
+
+	if (current)
+		return true;
+	version = rf_installed_extension_version();
+	current = version != NULL && strcmp(version, RILLFLOW_VERSION) == 0;
+	return current;
 }
 
 /* extversion of rillflow in this database, or NULL; palloc'd. */

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 extern char *rf_installed_extension_version(void);
+extern bool rf_extension_is_current(void);
 extern void rf_require_current_extension(void);
 
 #endif							/* RILLFLOW_COMPAT_H */

@@ -275,11 +275,7 @@ rf_list_stores(void)
 		rf_noted_known = true;
 	}
 
-	{
-		char	   *version = rf_installed_extension_version();
-
-		rf_extension_current = version != NULL && strcmp(version, RILLFLOW_VERSION) == 0;
-	}
+	rf_extension_current = rf_extension_is_current();
 	if (!rf_extension_current && !rf_outdated_logged)
 		ereport(LOG,
 				(errmsg("rillflow: database \"%s\" has the extension at another version than the library's %s; "

@@ -46,7 +46,8 @@ DECLARE
         -- what schema_health and schema_plan read: the catalog and the
         -- recorded shapes, nothing of a store's rows
         '_stores_for', '_store_steps_version', '_store_schema_version', '_store_has_drift', '_store_shape',
-        '_is_collection_table', '_store_problems', '_store_repair', '_store_plan', '_store_owner',
+        '_is_collection_table', '_store_problems', '_store_repair', '_store_index_made_by_constraint',
+        '_store_plan', '_store_owner',
         -- metrics() and trace_mermaid() with the caller's rights: what it may read
         '_store_metrics', '_mermaid_label',
         -- a subscription poll's events as read: upcasters run as their owners

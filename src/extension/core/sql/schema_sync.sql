@@ -59,8 +59,7 @@ BEGIN
                   x.problem, x.kind, coalesce(nullif(x.object, ''), 'schema')), x.ddl
       FROM (SELECT p.*, rillflow._store_repair(store, p.kind, p.object, p.problem, p.expected, p.actual) AS ddl
               FROM rillflow._store_problems(store) p
-             WHERE NOT (p.kind = 'index' AND p.problem <> 'unexpected'
-                        AND (p.expected::jsonb->>'constraint')::boolean)) x;
+             WHERE NOT rillflow._store_index_made_by_constraint(p.kind, p.problem, p.expected)) x;
     RETURN QUERY
     SELECT format('step %s: %s', s.version, s.name), replace(s.ddl, '@store@', quote_ident(store))
       FROM rillflow.store_steps s WHERE s.version > v ORDER BY s.version;
@@ -193,8 +192,7 @@ BEGIN
                        'expected', p.expected::jsonb, 'actual', p.actual::jsonb,
                        'repairable', rillflow._store_repair(s.schema_name, p.kind, p.object, p.problem,
                                                             p.expected, p.actual) IS NOT NULL
-                                     OR (p.kind = 'index' AND p.problem <> 'unexpected'
-                                         AND (p.expected::jsonb->>'constraint')::boolean))
+                                     OR rillflow._store_index_made_by_constraint(p.kind, p.problem, p.expected))
                        ORDER BY p.kind, p.object), '[]')
               INTO problems
               FROM rillflow._store_problems(s.schema_name) p;

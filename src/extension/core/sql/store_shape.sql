@@ -154,6 +154,16 @@ BEGIN
 END
 $fn$;
 
+-- An index a constraint owns (a primary key's, a unique constraint's) comes
+-- back with its constraint: its own repair is the constraint's, so a plan
+-- lists it once and health still counts it repairable.
+CREATE OR REPLACE FUNCTION rillflow._store_index_made_by_constraint(kind text, problem text, expected text)
+    RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN kind = 'index' AND problem <> 'unexpected'
+       AND coalesce((expected::jsonb->>'constraint')::boolean, false);
+
 -- The DDL that turns a problem back into the shape of the store's version,
 -- or NULL when only a person can decide (a column of another type, a table
 -- gone, something the version does not have: never dropped, it may hold data).
@@ -175,8 +185,8 @@ BEGIN
     END IF;
     CASE kind
     WHEN 'index' THEN
-        IF (e->>'constraint')::boolean THEN
-            RETURN NULL;                -- the constraint's repair makes it
+        IF rillflow._store_index_made_by_constraint(kind, problem, expected) THEN
+            RETURN NULL;
         END IF;
         IF problem = 'changed' THEN
             ddl := format('DROP INDEX %s.%I; ', s, split_part(object, '.', 2));

@@ -413,7 +413,7 @@ TEST_F(BreadcrumbsTest, TurnOnWithTheEnvironment) {
     Store on = Store::builder(url()).build();
     Store off = Store::builder(url()).breadcrumbs(false).build();  // the builder wins
     ::unsetenv("RILLFLOW_BREADCRUMBS");
-    on.head_position();
+    EXPECT_GE(on.head_position(), 0);  // not recorded: not an append, read or document op
     on.events().append(Uuid::random(), Expected::Any(), numbered("E", 1));
     EXPECT_TRUE(on.breadcrumbs().enabled());
     EXPECT_EQ(on.breadcrumbs().entries().size(), 1u);

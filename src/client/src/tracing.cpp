@@ -349,6 +349,27 @@ bool Tracer::Impl::post(std::vector<detail::SpanData>& spans) {
     }
 }
 
+TraceScope::TraceScope(std::shared_ptr<Tracer> tracer, std::string name) {
+    if (tracer)
+        span_ = std::make_unique<detail::Span>(std::move(tracer), std::move(name),
+                                               detail::SpanKind::Internal);
+}
+
+TraceScope::~TraceScope() = default;
+
+void TraceScope::attribute(const std::string& key, const std::string& value) {
+    if (span_) span_->attribute(key, value);
+}
+
+void TraceScope::error(const std::string& message) {
+    if (span_) span_->error(message);
+}
+
+std::optional<SpanContext> TraceScope::context() const {
+    if (!span_ || !span_->active()) return std::nullopt;
+    return span_->context();
+}
+
 namespace detail {
 
 namespace {

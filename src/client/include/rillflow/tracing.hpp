@@ -25,7 +25,8 @@ namespace rillflow {
 
 namespace detail {
 struct SpanData;
-}
+class Span;
+}  // namespace detail
 
 /// @brief A span's identity as W3C Trace Context carries it.
 struct RILLFLOW_EXPORT SpanContext {
@@ -110,6 +111,28 @@ class RILLFLOW_EXPORT Tracer {
   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+};
+
+/// @brief A span of your own around rillflow calls: while it lives, the spans of the calls
+/// made on this thread are its children. Ends (an error when an exception unwinds it) in its
+/// destructor; a no-op with a null tracer. Use it from the thread that made it.
+class RILLFLOW_EXPORT TraceScope {
+  public:
+    /// @brief Starts span `name` (kind internal) under the thread's current span, if any.
+    TraceScope(std::shared_ptr<Tracer> tracer, std::string name);
+    ~TraceScope();
+    TraceScope(const TraceScope&) = delete;
+    TraceScope& operator=(const TraceScope&) = delete;
+
+    /// @brief Adds a string attribute.
+    void attribute(const std::string& key, const std::string& value);
+    /// @brief Marks the span failed, with `message`.
+    void error(const std::string& message);
+    /// @brief The span's context; std::nullopt without a tracer.
+    [[nodiscard]] std::optional<SpanContext> context() const;
+
+  private:
+    std::unique_ptr<detail::Span> span_;
 };
 
 }  // namespace rillflow

@@ -145,8 +145,7 @@ int main(int argc, char** argv) {
     std::optional<rillflow::TraceScope> span;
     bool follows = command_path.find("run-loop") != std::string::npos;
     for (int i = 1; i < argc; ++i) follows = follows || std::string(argv[i]) == "--follow";
-    if (!follows)
-        span.emplace(rillflow::Tracer::from_env(), "rillflow cli " + command_path);
+    if (!follows) span.emplace(rillflow::Tracer::from_env(), "rillflow cli " + command_path);
     try {
         return (*action)();
     } catch (const UsageError& e) {

@@ -92,8 +92,8 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             int timeout = 600;
         };
         auto a = std::make_shared<Args>();
-        CLI::App* cmd =
-            proj->add_subcommand("rebuild", "Clear (reset function) and replay a projection from 0");
+        CLI::App* cmd = proj->add_subcommand(
+            "rebuild", "Clear (reset function) and replay a projection from 0");
         cmd->add_option("name", a->name, "The projection")->required();
         cmd->add_flag("--wait", a->wait,
                       "Wait until it has replayed up to the head (a worker-kind projection is "
@@ -223,8 +223,8 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
                     const std::int64_t one = p.run_once(names[i], 10);
                     applied += one;
                     progress.update(names[i] + " (" + std::to_string(i + 1) + "/" +
-                                    std::to_string(names.size()) + "), " +
-                                    std::to_string(applied) + " events applied");
+                                    std::to_string(names.size()) + "), " + std::to_string(applied) +
+                                    " events applied");
                     if (one > 0) continue;
                     // Nothing applied: idle, unless the batch moved past a dead letter.
                     const std::int64_t now = p.status(names[i]).checkpoint;

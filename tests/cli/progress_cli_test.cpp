@@ -139,10 +139,10 @@ TEST_F(ProgressCli, TheCliExportsItsSpansWhenOtelIsSet) {
     const pid_t server = static_cast<pid_t>(std::stol(read_file(dir + "/pid")));
     ASSERT_FALSE(port.empty());
 
-    Output o = run({"--tenant", tenant_, "events", "append", random_uuid(), "--type", "A",
-                    "--body", "{}"},
-                   {}, {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + port},
-                        {"OTEL_SERVICE_NAME", "cli-test"}});
+    Output o = run(
+        {"--tenant", tenant_, "events", "append", random_uuid(), "--type", "A", "--body", "{}"}, {},
+        {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + port},
+         {"OTEL_SERVICE_NAME", "cli-test"}});
     kill(server, SIGTERM);
     ASSERT_EQ(o.code, 0) << o;
 

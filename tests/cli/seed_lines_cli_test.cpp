@@ -150,9 +150,11 @@ TEST_F(SeedLines, ProjectionLinesWithRealProjections) {
     };
     ASSERT_TRUE(sql("CREATE FUNCTION public." + fn +
                     "(e rillflow.event_envelope) RETURNS void LANGUAGE sql AS 'SELECT NULL'; "
-                    "SELECT rillflow.create_projection('p_one', 'public." + fn +
+                    "SELECT rillflow.create_projection('p_one', 'public." +
+                    fn +
                     "(rillflow.event_envelope)'); SELECT rillflow.create_projection('p_two', "
-                    "'public." + fn + "(rillflow.event_envelope)')"));
+                    "'public." +
+                    fn + "(rillflow.event_envelope)')"));
     const std::string correlation = random_uuid();
     for (int i = 0; i < 3; ++i) {
         Output o = run({"--tenant", t, "events", "append", random_uuid(), "--type", "A", "--body",

@@ -128,9 +128,9 @@ TEST_F(ClientExtrasTest, WithAdvisoryLocksAppendsQueueOnTheStreamsAdvisoryLock) 
 TEST_F(ClientExtrasTest, WithAdvisoryLocksInATransactionAppendsAndCommits) {
     const Uuid stream = Uuid::random();
     Transaction tx = store().transaction();
-    EXPECT_EQ(tx.events().with_advisory_locks().append(stream, Expected::NoStream(),
-                                                       numbered("Tx", 2)),
-              2);
+    EXPECT_EQ(
+        tx.events().with_advisory_locks().append(stream, Expected::NoStream(), numbered("Tx", 2)),
+        2);
     EXPECT_EQ(tx.exec("SELECT current_setting('rillflow.stream_advisory_locks')").value(0, 0),
               "on");
     tx.commit();

@@ -187,9 +187,9 @@ TEST_F(TracingTest, ASessionSaveIsTheParentOfItsWritesAndAppends) {
         EXPECT_EQ(spans[0].at("traceId"), trace) << child;
         EXPECT_EQ(spans[0].value("parentSpanId", ""), save) << child;
     }
-    EXPECT_EQ(attr(receiver_.spans_named("rillflow doc.put")[0].at("attributes"),
-                   "rillflow.collection"),
-              "docs");
+    EXPECT_EQ(
+        attr(receiver_.spans_named("rillflow doc.put")[0].at("attributes"), "rillflow.collection"),
+        "docs");
 }
 
 TEST_F(TracingTest, DocumentQueriesHaveSpansWithTheirCounts) {
@@ -322,15 +322,16 @@ TEST(TracerOptionsTest, ComeFromTheOtelEnvironment) {
     EXPECT_EQ(o->headers, (KV{{"x-api-key", "secret"}}));
     ::setenv("OTEL_SDK_DISABLED", "TRUE", 1);
     EXPECT_FALSE(TracerOptions::from_env());
-    for (const char* v : {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
-                          "OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_HEADERS",
-                          "OTEL_SDK_DISABLED"})
+    for (const char* v :
+         {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
+          "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SDK_DISABLED"})
         ::unsetenv(v);
     EXPECT_THROW(Tracer(TracerOptions{}), InvalidArgument);  // no endpoint
 }
 
 TEST(SpanContextTest, ReadsAndWritesW3cTraceparent) {
-    auto c = SpanContext::from_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    auto c =
+        SpanContext::from_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     ASSERT_TRUE(c);
     EXPECT_EQ(c->trace_id, "0af7651916cd43dd8448eb211c80319c");
     EXPECT_EQ(c->span_id, "b7ad6b7169203331");
@@ -396,8 +397,10 @@ TEST_F(BreadcrumbsTest, KeepTheLastOperationsWithStreamsTypesIdsAndDurations) {
     EXPECT_EQ(diagram.rfind("sequenceDiagram\n", 0), 0u) << diagram;
     EXPECT_NE(diagram.find("participant S_" + sid + " as stream " + sid), std::string::npos)
         << diagram;
-    EXPECT_NE(diagram.find("App->>S_" + sid + ": append OrderPlaced, OrderPaid (2 events, "
-                           "correlation " + corr.to_string().substr(0, 8) + ", causation " +
+    EXPECT_NE(diagram.find("App->>S_" + sid +
+                           ": append OrderPlaced, OrderPaid (2 events, "
+                           "correlation " +
+                           corr.to_string().substr(0, 8) + ", causation " +
                            cause.to_string().substr(0, 8)),
               std::string::npos)
         << diagram;

@@ -64,7 +64,8 @@ std::string Breadcrumbs::to_mermaid() const {
             label = "stream " + short_id(*b.stream);
         } else if (b.collection) {
             id = "C_";
-            for (char c : *b.collection) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+            for (char c : *b.collection)
+                id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
             label = "collection " + mermaid_text(*b.collection);
         } else {
             return "Store";
@@ -84,10 +85,16 @@ std::string Breadcrumbs::to_mermaid() const {
                 text += (i ? ", " : "") + b.event_types[i];
         }
         std::string details;
-        if (b.count > 0) details += std::to_string(b.count) + (b.stream || !b.collection ? " events" : " docs");
-        if (b.correlation_id) details += (details.empty() ? "" : ", ") + std::string("correlation ") + short_id(*b.correlation_id);
-        if (b.causation_id) details += (details.empty() ? "" : ", ") + std::string("causation ") + short_id(*b.causation_id);
-        if (!b.tenant.empty()) details += (details.empty() ? "" : ", ") + std::string("tenant ") + b.tenant;
+        if (b.count > 0)
+            details += std::to_string(b.count) + (b.stream || !b.collection ? " events" : " docs");
+        if (b.correlation_id)
+            details += (details.empty() ? "" : ", ") + std::string("correlation ") +
+                       short_id(*b.correlation_id);
+        if (b.causation_id)
+            details += (details.empty() ? "" : ", ") + std::string("causation ") +
+                       short_id(*b.causation_id);
+        if (!b.tenant.empty())
+            details += (details.empty() ? "" : ", ") + std::string("tenant ") + b.tenant;
         details += (details.empty() ? "" : ", ") + milliseconds(b.duration);
         text += " (" + details + ")";
         if (b.error) text += " failed: " + *b.error;

@@ -15,8 +15,8 @@ PooledConnection::~PooledConnection() = default;
 Result PooledConnection::exec(std::string_view sql, const Params& params) {
     if (!lease_ || !*lease_) {
         throw SqlError(sqlstate::invalid_transaction_state,
-                       "this PooledConnection was given back to the pool",
-                       "", "Borrow another one with Store::pool().acquire().");
+                       "this PooledConnection was given back to the pool", "",
+                       "Borrow another one with Store::pool().acquire().");
     }
     return (*lease_)->exec(sql, params);
 }

@@ -173,7 +173,8 @@ std::vector<HotColdCluster> Projections::cluster_hotcold() const {
             c.hot_node = opt(i, 1);
             c.lease_expires_at = opt(i, 2);
             c.token = detail::to_int64(r.value(i, 3));
-            if (!r.is_null(i, 4)) c.min_cold_standbys = static_cast<int>(detail::to_int64(r.value(i, 4)));
+            if (!r.is_null(i, 4))
+                c.min_cold_standbys = static_cast<int>(detail::to_int64(r.value(i, 4)));
             out.push_back(std::move(c));
         }
         if (r.is_null(i, 5)) continue;  // a cluster without nodes

@@ -14,11 +14,11 @@
 #include "envelope.hpp"
 #include "pool.hpp"
 #include "projection_sql.hpp"
-#include "trace.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/store.hpp"
 #include "rillflow/transaction.hpp"
 #include "run.hpp"
+#include "trace.hpp"
 #include "value.hpp"
 
 namespace rillflow {

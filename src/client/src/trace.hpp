@@ -94,8 +94,7 @@ std::string tenant_label(const StoreState& store) noexcept;
 /// breadcrumb, each when the Store has them.
 class Operation {
   public:
-    Operation(const StoreState& store, const char* operation,
-              SpanKind kind = SpanKind::Client);
+    Operation(const StoreState& store, const char* operation, SpanKind kind = SpanKind::Client);
     ~Operation();
     Operation(const Operation&) = delete;
     Operation& operator=(const Operation&) = delete;

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -34,9 +34,9 @@ bool is_hex(std::string_view s) {
 std::string random_hex(std::size_t bytes) {
     thread_local std::mt19937_64 rng([] {
         std::random_device rd;
-        std::seed_seq seq{rd(), rd(), rd(), rd(),
-                          static_cast<unsigned>(
-                              std::chrono::steady_clock::now().time_since_epoch().count())};
+        std::seed_seq seq{
+            rd(), rd(), rd(), rd(),
+            static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count())};
         return std::mt19937_64(seq);
     }());
     static const char digits[] = "0123456789abcdef";
@@ -408,7 +408,8 @@ void Span::attribute(const std::string& key, const std::string& value) {
 
 void Span::attribute(const std::string& key, std::int64_t value) {
     if (tracer_)
-        data_.attributes.push_back({{"key", key}, {"value", {{"intValue", std::to_string(value)}}}});
+        data_.attributes.push_back(
+            {{"key", key}, {"value", {{"intValue", std::to_string(value)}}}});
 }
 
 void Span::link(const SpanContext& other) {

@@ -16,8 +16,8 @@
 #include "daemon/state.hpp"
 #include "pool.hpp"
 #include "projection_sql.hpp"
-#include "trace.hpp"
 #include "rillflow/errors.hpp"
+#include "trace.hpp"
 #include "value.hpp"
 
 namespace rillflow {

@@ -94,13 +94,13 @@ nlohmann::json ProjectionDaemon::health_json() const {
             for (const HotColdNode& n : hc.nodes) {
                 if (n.role == "hot") ++hot_nodes;
                 if (n.role == "cold" && n.alive) ++standbys;
-                nodes.push_back({{"node_id", n.node_id},
-                                 {"role", n.role},
-                                 {"alive", n.alive},
-                                 {"heartbeat_age_ms", n.heartbeat_age_ms},
-                                 {"lease_expires_at", n.lease_expires_at
-                                                          ? nlohmann::json(*n.lease_expires_at)
-                                                          : nlohmann::json()}});
+                nodes.push_back(
+                    {{"node_id", n.node_id},
+                     {"role", n.role},
+                     {"alive", n.alive},
+                     {"heartbeat_age_ms", n.heartbeat_age_ms},
+                     {"lease_expires_at", n.lease_expires_at ? nlohmann::json(*n.lease_expires_at)
+                                                             : nlohmann::json()}});
             }
             hotcold["clusters"].push_back(
                 {{"cluster", hc.cluster},

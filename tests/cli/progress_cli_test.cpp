@@ -151,13 +151,14 @@ TEST_F(ProgressCli, TheCliExportsItsSpansWhenOtelIsSet) {
     for (int i = 0;; ++i) {
         const std::string body = read_file(dir + "/in/req-" + std::to_string(i) + ".json");
         if (body.empty()) break;
-        for (const json& rs : json::parse(body)["resourceSpans"]) {
+        const json request = json::parse(body);
+        for (const json& rs : request.at("resourceSpans")) {
             service = rs["resource"]["attributes"][0]["value"]["stringValue"];
             for (const json& s : rs["scopeSpans"][0]["spans"]) spans.push_back(s);
         }
     }
     std::system(("rm -rf " + dir).c_str());
-    EXPECT_EQ(service, "cli-test");
+    EXPECT_EQ(service, "cli-test") << o;
     json cli, append;
     for (const json& s : spans) {
         if (s["name"] == "rillflow cli events append") cli = s;

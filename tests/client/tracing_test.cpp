@@ -392,7 +392,6 @@ TEST_F(BreadcrumbsTest, KeepTheLastOperationsWithStreamsTypesIdsAndDurations) {
     EXPECT_EQ(crumbs[2].collection, "docs");
     EXPECT_GE(crumbs[2].duration.count(), 0);
 
-
     const std::string diagram = s.breadcrumbs().to_mermaid();
     const std::string sid = stream.to_string().substr(0, 8);
     EXPECT_EQ(diagram.rfind("sequenceDiagram\n", 0), 0u) << diagram;

@@ -135,18 +135,20 @@ std::int64_t Events::append_with(const Uuid& stream, Expected expected,
     op.ids(options.causation_id, options.correlation_id);
     // The append's span goes with its events (W3C traceparent), so whoever handles them
     // (a projection, a subscription) links back to it; the caller's own traceparent wins.
-    nlohmann::json headers = options.headers;
+    const nlohmann::json* headers = &options.headers;
+    nlohmann::json traced;  // the headers with the traceparent, when tracing
     if (auto traceparent = op.traceparent()) {
-        if (headers.is_null()) headers = nlohmann::json::object();
-        if (headers.is_object() && !headers.contains("traceparent"))
-            headers["traceparent"] = *traceparent;
+        traced = options.headers.is_null() ? nlohmann::json::object() : options.headers;
+        if (traced.is_object() && !traced.contains("traceparent"))
+            traced["traceparent"] = *traceparent;
+        headers = &traced;
     }
     const Params params = {
         stream,
         events_json(events),
         expected.sql_value(),
         options.idempotency_key,
-        headers.is_null() ? Param::null() : Param(headers),
+        headers->is_null() ? Param::null() : Param(*headers),
         options.causation_id,
         options.correlation_id,
         options.category,

@@ -132,6 +132,20 @@ int main(int argc, char** argv) {
         std::cerr << app.help();
         return kExitUsage;
     }
+    // One span per command (OTEL_EXPORTER_OTLP_ENDPOINT set), the parent of its calls' spans;
+    // not for run-loop or a tail --follow, which run until stopped (their batches and polls
+    // are spans of their own).
+    std::string command_path;
+    for (const CLI::App* sub = &app; sub != nullptr;) {
+        const CLI::App* next = nullptr;
+        for (const CLI::App* s : sub->get_subcommands()) next = s;
+        if (next) command_path += (command_path.empty() ? "" : " ") + next->get_name();
+        sub = next;
+    }
+    std::optional<rillflow::TraceScope> span;
+    bool follows = command_path.find("run-loop") != std::string::npos;
+    for (int i = 1; i < argc; ++i) follows = follows || std::string(argv[i]) == "--follow";
+    if (!follows) span.emplace(rillflow::Tracer::from_env(), "rillflow cli " + command_path);
     try {
         return (*action)();
     } catch (const UsageError& e) {

@@ -4,14 +4,17 @@
 // worker) as a node of an optional hot/cold cluster, with the health endpoint. C++ handlers
 // are compiled into applications that link the client's ProjectionDaemon instead.
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <rillflow/health_server.hpp>
 
 #include "context.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 
 namespace rillflow::cli {
 
@@ -82,8 +85,62 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
            [](const Projections& p, const std::string& n) { p.pause(n); });
     simple("resume", "Tick a projection again",
            [](const Projections& p, const std::string& n) { p.resume(n); });
-    simple("rebuild", "Clear (reset function) and replay a projection from 0",
-           [](const Projections& p, const std::string& n) { p.rebuild(n); });
+    {
+        struct Args {
+            std::string name;
+            bool wait = false;
+            int timeout = 600;
+        };
+        auto a = std::make_shared<Args>();
+        CLI::App* cmd = proj->add_subcommand(
+            "rebuild", "Clear (reset function) and replay a projection from 0");
+        cmd->add_option("name", a->name, "The projection")->required();
+        cmd->add_flag("--wait", a->wait,
+                      "Wait until it has replayed up to the head (a worker-kind projection is "
+                      "replayed here, in batches; progress on a terminal)");
+        cmd->add_option("--timeout", a->timeout, "With --wait: give up after this many seconds")
+            ->check(at_least(1));
+        commands.add(cmd, [&ctx, a] {
+            Projections p = ctx.store().projections();
+            p.rebuild(a->name);
+            Json out = {{"projection", a->name}, {"done", "rebuild"}};
+            if (a->wait) {
+                Progress progress(ctx, "rebuild " + a->name);
+                const auto deadline =
+                    std::chrono::steady_clock::now() + std::chrono::seconds(a->timeout);
+                ProjectionStatus s = p.status(a->name);
+                const std::int64_t target = s.head;
+                while (s.checkpoint < target && s.status != "failed") {
+                    if (std::chrono::steady_clock::now() > deadline) {
+                        progress.done();
+                        invalid("57014",
+                                "projection \"" + a->name + "\" did not replay to position " +
+                                    std::to_string(target) + " within " +
+                                    std::to_string(a->timeout) + " s (checkpoint " +
+                                    std::to_string(s.checkpoint) + ")",
+                                "It goes on in the background; see `projections status`.");
+                    }
+                    if (s.kind == "worker") {
+                        if (p.run_once(a->name, 10) == 0)
+                            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                    } else {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                    }
+                    s = p.status(a->name);
+                    progress.count(s.checkpoint, target, "positions");
+                }
+                progress.done();
+                out["checkpoint"] = s.checkpoint;
+                out["status"] = s.status;
+            }
+            if (ctx.json)
+                print_json(out);
+            else
+                print_line("rebuild: " + a->name +
+                           (a->wait ? " (checkpoint " + out["checkpoint"].dump() + ")" : ""));
+            return 0;
+        });
+    }
     {
         auto n = std::make_shared<std::string>();
         auto pos = std::make_shared<long long>(0);
@@ -148,9 +205,34 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             proj->add_subcommand("run-until-idle", "Run in-database projections until idle");
         cmd->add_option("--name", *n, "Only this projection (default: all)");
         commands.add(cmd, [&ctx, n] {
-            std::optional<std::string> name;
-            if (!n->empty()) name = *n;
-            std::int64_t applied = ctx.store().projections().run_until_idle(name);
+            // Batches until each projection has nothing left (as run_projections_until_idle
+            // does in one statement), so that a terminal can see the progress.
+            Projections p = ctx.store().projections();
+            std::vector<std::string> names;
+            if (!n->empty()) {
+                names.push_back(*n);
+            } else {
+                for (const auto& s : p.list())
+                    if (s.kind == "worker" && s.status == "running") names.push_back(s.name);
+            }
+            Progress progress(ctx, "run-until-idle");
+            std::int64_t applied = 0;
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                std::int64_t checkpoint = p.status(names[i]).checkpoint;
+                for (;;) {
+                    const std::int64_t one = p.run_once(names[i], 10);
+                    applied += one;
+                    progress.update(names[i] + " (" + std::to_string(i + 1) + "/" +
+                                    std::to_string(names.size()) + "), " + std::to_string(applied) +
+                                    " events applied");
+                    if (one > 0) continue;
+                    // Nothing applied: idle, unless the batch moved past a dead letter.
+                    const std::int64_t now = p.status(names[i]).checkpoint;
+                    if (now == checkpoint) break;
+                    checkpoint = now;
+                }
+            }
+            progress.done();
             if (ctx.json)
                 print_json({{"applied", applied}});
             else
@@ -207,6 +289,40 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
         cmd->add_option("name", *n, "The projection")->required();
         commands.add(cmd, [&ctx, n] {
             print_json(Json::parse(ctx.store().projections().metrics(*n).dump()));
+            return 0;
+        });
+    }
+    {
+        struct Args {
+            std::string cluster;
+            int standbys = 0;
+            bool unset = false;
+        };
+        auto a = std::make_shared<Args>();
+        CLI::App* cmd = proj->add_subcommand(
+            "cluster-standbys",
+            "Store a cluster's min_cold_standbys in the database (its daemons' health uses it)");
+        cmd->add_option("--cluster,--cluster-name", a->cluster, "The cluster")->required();
+        auto* n = cmd->add_option("--min-cold-standbys", a->standbys,
+                                  "Alive cold standbys a healthy cluster has")
+                      ->check(CLI::Range(0, 1000));
+        auto* u = cmd->add_flag("--unset", a->unset,
+                                "Unset it: each daemon goes by its own --min-cold-standbys");
+        n->excludes(u);
+        cmd->callback([n, u] {
+            if (n->count() == 0 && u->count() == 0)
+                throw CLI::RequiredError("--min-cold-standbys (or --unset)");
+        });
+        commands.add(cmd, [&ctx, a] {
+            std::optional<int> value;
+            if (!a->unset) value = a->standbys;
+            ctx.store().projections().set_min_cold_standbys(a->cluster, value);
+            if (ctx.json)
+                print_json({{"cluster", a->cluster},
+                            {"min_cold_standbys", value ? Json(*value) : Json()}});
+            else
+                print_line(a->cluster + ": min_cold_standbys " +
+                           (value ? std::to_string(*value) : std::string("unset")));
             return 0;
         });
     }

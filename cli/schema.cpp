@@ -4,12 +4,12 @@
 // Which stores: --all-tenants every store; --tenant T (the global option) that tenant's;
 // --schema S (also global) the store in schema S ("public", the seed's default, and
 // "rillflow_default" are the default store); none of them the default store.
-#include <unistd.h>
 
 #include <iostream>
 
 #include "context.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 
 namespace rillflow::cli {
 
@@ -86,7 +86,7 @@ void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 for (const auto& h : ctx.store().schema().health(StoreScope::all()))
                     each.push_back(StoreScope::tenant(h.tenant.value_or("")));
             }
-            const bool progress = !ctx.json && isatty(STDERR_FILENO);
+            Progress progress(ctx, "schema-sync");
             Json rows = Json::array();
             bool left = false;
             std::size_t done = 0;
@@ -109,10 +109,10 @@ void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands) {
                     }
                 }
                 ++done;
-                if (progress)
-                    std::cerr << "\rschema-sync: " << done << "/" << each.size() << " stores"
-                              << (done == each.size() ? "\n" : "") << std::flush;
+                progress.count(static_cast<std::int64_t>(done),
+                               static_cast<std::int64_t>(each.size()), "stores");
             }
+            progress.done();
             if (ctx.json) print_json({{"stores", rows}});
             return left ? 1 : 0;
         });

@@ -1,12 +1,8 @@
 // cli/snapshots.cpp: `rillflow snapshots compact-once|run-until-idle`: the snapshotter of the
 // store's SQL aggregates (rillflow.run_snapshotter), as the worker runs it.
-#include <unistd.h>
-
-#include <cstdio>
-#include <iostream>
-
 #include "context.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 
 namespace rillflow::cli {
 
@@ -36,15 +32,16 @@ void add_snapshots_commands(CLI::App& app, Context& ctx, Commands& commands) {
             SqlAggregates aggregates(ctx.store());
             long long total = 0;
             int runs = 0;
-            const bool progress = until_idle && !ctx.json && isatty(STDERR_FILENO) == 1;
+            Progress progress(until_idle && !ctx.json, "snapshots run-until-idle");
             for (;;) {
                 const int n = aggregates.run_snapshotter(a->threshold, a->batch, a->aggregate);
                 total += n;
                 ++runs;
-                if (progress) std::cerr << "\rsnapshotted " << total << " streams" << std::flush;
+                progress.update("snapshotted " + std::to_string(total) + " streams in " +
+                                std::to_string(runs) + " runs");
                 if (!until_idle || n == 0) break;
             }
-            if (progress) std::cerr << '\n';
+            progress.done();
             if (ctx.json)
                 print_json({{"snapshotted", total}, {"runs", runs}});
             else

@@ -139,6 +139,28 @@ SELECT rillflow.cluster_leave('c2', 'n2');
 SELECT rillflow.cluster_leave('c2', 'n3');
 SELECT cluster, nodes FROM rillflow.list_clusters() WHERE cluster = 'c2';
 
+-- min_cold_standbys is stored per cluster (a cluster no node joined yet gets a row);
+-- cluster_hotcold lists every cluster with its nodes, heartbeat ages and the hot lease
+SELECT rillflow.cluster_set_min_cold_standbys('c9', 2);
+SELECT cluster, hot_node, min_cold_standbys, node, role FROM rillflow.cluster_hotcold() WHERE cluster = 'c9';
+SELECT hot FROM rillflow.cluster_heartbeat('c9', 'n1', '30 s', '5 s', 'host-1', 11);
+SELECT hot FROM rillflow.cluster_heartbeat('c9', 'n2', '30 s', '5 s', 'host-2', 12);
+SELECT cluster, hot_node, min_cold_standbys, node, role, alive,
+       heartbeat_age_ms BETWEEN 0 AND 60000 AS age_ms_ok,
+       node_lease_expires_at IS NOT DISTINCT FROM
+           CASE WHEN role = 'hot' THEN lease_expires_at END AS lease_of_hot_only
+  FROM rillflow.cluster_hotcold() WHERE cluster = 'c9';
+SELECT rillflow.cluster_set_min_cold_standbys('c9', NULL);
+SELECT DISTINCT min_cold_standbys FROM rillflow.cluster_hotcold() WHERE cluster = 'c9';
+SELECT rillflow.cluster_set_min_cold_standbys('c9', -1); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.cluster_set_min_cold_standbys('bad name', 1); \echo SQLSTATE :SQLSTATE
+SET search_path = regress_nowhere;
+SELECT count(*) AS c9_nodes FROM rillflow.cluster_hotcold() WHERE cluster = 'c9';
+RESET search_path;
+SELECT rillflow.cluster_leave('c9', 'n1');
+SELECT rillflow.cluster_leave('c9', 'n2');
+SELECT count(*) AS c9_left FROM rillflow.cluster_hotcold() WHERE cluster = 'c9';
+
 -- clean up the tenant of this test (tenant stores outlive DROP EXTENSION)
 SET client_min_messages = warning;
 SELECT rillflow._drop_store('regress_daemon');

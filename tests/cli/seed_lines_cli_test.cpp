@@ -2,9 +2,11 @@
 // command names the known ones, --schema picks a store, reset-checkpoint takes the position as
 // an argument, run-once without --name runs every projection, cluster-status without --cluster
 // lists every cluster, promote/demote take --cluster and --node, demote without a node demotes
-// whoever is hot, run-loop takes --use-notify.
+// whoever is hot, run-loop takes --use-notify; and the seed's lines that run real projections
+// and write a trace diagram.
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -131,6 +133,78 @@ TEST_F(SeedLines, AClusterIsListedPromotedAndDemotedByName) {
     loop.signal(SIGTERM);
     o = loop.wait(std::chrono::seconds(15));
     EXPECT_EQ(o.code, 0) << o;
+}
+
+// The seed's lines that run projections, with real worker projections: run-once without
+// --name ticks every running one, reset-checkpoint NAME 0 moves one back, rebuild replays it,
+// run-loop takes --use-notify true, and trace mermaid writes --output file.mmd.
+TEST_F(SeedLines, ProjectionLinesWithRealProjections) {
+    const std::string t = tenant_;
+    const char* url = std::getenv("DATABASE_URL");
+    const std::string fn = unique("seed_h_");
+    auto sql = [&](const std::string& statements) {
+        const std::string cmd = "psql -X -q -v ON_ERROR_STOP=1 -d '" + std::string(url) +
+                                "' -c \"SET rillflow.tenant = '" + t + "'\" -c \"" + statements +
+                                "\" >/dev/null";
+        return std::system(cmd.c_str()) == 0;
+    };
+    ASSERT_TRUE(sql("CREATE FUNCTION public." + fn +
+                    "(e rillflow.event_envelope) RETURNS void LANGUAGE sql AS 'SELECT NULL'; "
+                    "SELECT rillflow.create_projection('p_one', 'public." +
+                    fn +
+                    "(rillflow.event_envelope)'); SELECT rillflow.create_projection('p_two', "
+                    "'public." +
+                    fn + "(rillflow.event_envelope)')"));
+    const std::string correlation = random_uuid();
+    for (int i = 0; i < 3; ++i) {
+        Output o = run({"--tenant", t, "events", "append", random_uuid(), "--type", "A", "--body",
+                        "{}", "--correlation-id", correlation});
+        ASSERT_EQ(o.code, 0) << o;
+    }
+    // run-once without --name: both projections are ticked (the worker may tick them too)
+    Output o = run({"--json", "--tenant", t, "projections", "run-once", "--max-batches", "5"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_TRUE(parse(o)["projections"].contains("p_one")) << o;
+    EXPECT_TRUE(parse(o)["projections"].contains("p_two")) << o;
+    for (const char* p : {"p_one", "p_two"}) {
+        o = run({"--json", "--tenant", t, "projections", "status", p});
+        ASSERT_EQ(o.code, 0) << o;
+        EXPECT_EQ(parse(o)["checkpoint"], 3) << o;
+    }
+    // reset-checkpoint NAME 0, then rebuild --wait replays it to the head
+    o = run({"--json", "--tenant", t, "projections", "reset-checkpoint", "p_one", "0"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_EQ(parse(o)["checkpoint"], 0) << o;
+    o = run({"--json", "--tenant", t, "projections", "rebuild", "p_one", "--wait"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_EQ(parse(o)["checkpoint"], 3) << o;
+    o = run({"--json", "--tenant", t, "projections", "run-until-idle"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_TRUE(parse(o)["applied"].is_number()) << o;
+
+    // run-loop --use-notify true starts and stops
+    Process loop({"--tenant", t, "projections", "run-loop", "--use-notify", "true"});
+    ASSERT_TRUE(loop.read_until(
+        [&](const std::string&) {
+            return loop.err.find("running projections as") != std::string::npos;
+        },
+        std::chrono::seconds(15)))
+        << loop.out << loop.err;
+    loop.signal(SIGTERM);
+    o = loop.wait(std::chrono::seconds(15));
+    EXPECT_EQ(o.code, 0) << o;
+
+    // trace mermaid --correlation-id X --output file.mmd
+    const std::string file = "/tmp/" + unique("seed_trace_") + ".mmd";
+    o = run({"--tenant", t, "trace", "mermaid", "--correlation-id", correlation, "--output", file});
+    ASSERT_EQ(o.code, 0) << o;
+    FILE* f = std::fopen(file.c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    char head[32] = {0};
+    ASSERT_GT(std::fread(head, 1, sizeof head - 1, f), 0u);
+    std::fclose(f);
+    std::remove(file.c_str());
+    EXPECT_EQ(std::string(head).rfind("sequenceDiagram", 0), 0u) << head;
 }
 
 }  // namespace

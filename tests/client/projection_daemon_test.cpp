@@ -270,6 +270,61 @@ TEST_F(ProjectionDaemonTest, AnExceptionRunLoopDoesNotCatchLeavesItWithTheHeartb
     EXPECT_GE(nodes[0].heartbeat_age_seconds, 0.25);
 }
 
+// The health JSON's `hotcold` section lists every cluster of the store with its nodes,
+// heartbeat ages in ms and lease expiry, and judges each by the min_cold_standbys stored in
+// the database (which wins over the daemon's own setting).
+TEST_F(ProjectionDaemonTest, HealthJsonHasAHotcoldSectionWithTheStoredMinColdStandbys) {
+    ClusterOptions c;
+    c.name = fresh_name("cl_");
+    c.node_id = "hc1";
+    c.lease_ttl = std::chrono::seconds(30);
+    c.min_cold_standbys = 0;
+    auto daemon = ProjectionDaemon::builder(ts()).cluster(c).add(projection_, writer()).build();
+    ASSERT_TRUE(daemon.heartbeat_once());
+    ts().projections().cluster_heartbeat(c.name, "hc2", std::chrono::seconds(30));
+    const std::string other = fresh_name("cl_");
+    ts().projections().set_min_cold_standbys(other, 3);  // a cluster with no nodes yet
+
+    auto find = [](const nlohmann::json& h, const std::string& name) {
+        for (const auto& cl : h["hotcold"]["clusters"])
+            if (cl["cluster"] == name) return cl;
+        return nlohmann::json();
+    };
+    nlohmann::json h = daemon.health_json();
+    nlohmann::json mine = find(h, c.name);
+    ASSERT_FALSE(mine.is_null()) << h.dump(2);
+    EXPECT_EQ(mine["hot_node"], "hc1");
+    EXPECT_TRUE(mine["lease_expires_at"].is_string());
+    EXPECT_EQ(mine["min_cold_standbys"], 0);  // not stored: the daemon's own
+    EXPECT_EQ(mine["min_cold_standbys_stored"], false);
+    EXPECT_EQ(mine["standby_nodes"], 1);
+    EXPECT_EQ(mine["healthy"], true);
+    ASSERT_EQ(mine["nodes"].size(), 2u);
+    EXPECT_EQ(mine["nodes"][0]["node_id"], "hc1");
+    EXPECT_EQ(mine["nodes"][0]["role"], "hot");
+    EXPECT_GE(mine["nodes"][0]["heartbeat_age_ms"].get<std::int64_t>(), 0);
+    EXPECT_EQ(mine["nodes"][0]["lease_expires_at"], mine["lease_expires_at"]);
+    EXPECT_EQ(mine["nodes"][1]["node_id"], "hc2");
+    EXPECT_TRUE(mine["nodes"][1]["lease_expires_at"].is_null());
+    nlohmann::json empty = find(h, other);
+    ASSERT_FALSE(empty.is_null());
+    EXPECT_EQ(empty["min_cold_standbys"], 3);
+    EXPECT_TRUE(empty["nodes"].empty());
+    EXPECT_EQ(empty["healthy"], false);
+
+    // Stored for this cluster: two standbys wanted, one there; the cluster section agrees.
+    ts().projections().set_min_cold_standbys(c.name, 2);
+    h = daemon.health_json();
+    mine = find(h, c.name);
+    EXPECT_EQ(mine["min_cold_standbys"], 2);
+    EXPECT_EQ(mine["min_cold_standbys_stored"], true);
+    EXPECT_EQ(mine["healthy"], false);
+    EXPECT_EQ(h["cluster"]["min_cold_standbys"], 2);
+    EXPECT_EQ(h["cluster"]["healthy"], false);
+    EXPECT_EQ(h["healthy"], false);
+    EXPECT_THROW(ts().projections().set_min_cold_standbys(c.name, -1), InvalidArgument);
+}
+
 TEST_F(ProjectionDaemonTest, HealthEndpointServesJsonAndPrometheusMetrics) {
     append("Ok", 3);
     ClusterOptions c;

@@ -9,6 +9,7 @@
 #include "rillflow/errors.hpp"
 #include "rillflow/transaction.hpp"
 #include "run.hpp"
+#include "trace.hpp"
 
 namespace rillflow {
 
@@ -41,6 +42,8 @@ Documents Documents::collection(std::string name) const {
 
 std::int64_t Documents::put(const Uuid& id, const json& data,
                             std::optional<std::int64_t> expected_version) const {
+    detail::Operation op(*store_, "doc.put");
+    op.collection(collection_);
     const Params params = {collection_, id, data, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_int(c, "SELECT rillflow.doc_put($1::text, $2::uuid, $3::jsonb, $4::bigint)",
@@ -49,6 +52,8 @@ std::int64_t Documents::put(const Uuid& id, const json& data,
 }
 
 std::optional<Document<json>> Documents::get_json(const Uuid& id) const {
+    detail::Operation op(*store_, "doc.get");
+    op.collection(collection_);
     const Params params = {collection_, id};
     return detail::run_read(
         store_, tx_, [&](detail::Connection& c) -> std::optional<Document<json>> {
@@ -60,6 +65,8 @@ std::optional<Document<json>> Documents::get_json(const Uuid& id) const {
 }
 
 std::vector<Document<json>> Documents::get_many_json(const std::vector<Uuid>& ids) const {
+    detail::Operation op(*store_, "doc.get_many");
+    op.collection(collection_);
     if (ids.empty()) return {};
     const Params params = {collection_, detail::uuid_array(ids)};
     Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
@@ -82,6 +89,8 @@ std::vector<Document<json>> Documents::get_many_json(const std::vector<Uuid>& id
 
 std::int64_t Documents::update(const Uuid& id, const json& data,
                                std::int64_t expected_version) const {
+    detail::Operation op(*store_, "doc.update");
+    op.collection(collection_);
     const Params params = {collection_, id, data, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_int(c, "SELECT rillflow.doc_update($1::text, $2::uuid, $3::jsonb, $4::bigint)",
@@ -108,6 +117,8 @@ void Documents::throw_conflict(const Uuid& id, std::int64_t expected, std::int64
 
 std::int64_t Documents::patch(const Uuid& id, std::string_view path, const json& value,
                               std::optional<std::int64_t> expected_version) const {
+    detail::Operation op(*store_, "doc.patch");
+    op.collection(collection_);
     const Params params = {collection_, id, path, value, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_int(
@@ -118,6 +129,8 @@ std::int64_t Documents::patch(const Uuid& id, std::string_view path, const json&
 
 std::int64_t Documents::patch_fields(const Uuid& id, const json& fields,
                                      std::optional<std::int64_t> expected_version) const {
+    detail::Operation op(*store_, "doc.patch");
+    op.collection(collection_);
     const Params params = {collection_, id, fields, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_int(
@@ -127,6 +140,8 @@ std::int64_t Documents::patch_fields(const Uuid& id, const json& fields,
 }
 
 bool Documents::soft_delete(const Uuid& id, std::optional<std::int64_t> expected_version) const {
+    detail::Operation op(*store_, "doc.soft_delete");
+    op.collection(collection_);
     const Params params = {collection_, id, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_bool(c, "SELECT rillflow.doc_soft_delete($1::text, $2::uuid, $3::bigint)",
@@ -135,6 +150,8 @@ bool Documents::soft_delete(const Uuid& id, std::optional<std::int64_t> expected
 }
 
 bool Documents::restore(const Uuid& id, std::optional<std::int64_t> expected_version) const {
+    detail::Operation op(*store_, "doc.restore");
+    op.collection(collection_);
     const Params params = {collection_, id, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_bool(c, "SELECT rillflow.doc_restore($1::text, $2::uuid, $3::bigint)", params,
@@ -143,6 +160,8 @@ bool Documents::restore(const Uuid& id, std::optional<std::int64_t> expected_ver
 }
 
 bool Documents::remove(const Uuid& id, std::optional<std::int64_t> expected_version) const {
+    detail::Operation op(*store_, "doc.delete");
+    op.collection(collection_);
     const Params params = {collection_, id, expected_version};
     return detail::run_on(store_, tx_, [&](detail::Connection& c) {
         return one_bool(c, "SELECT rillflow.doc_delete($1::text, $2::uuid, $3::bigint)", params,
@@ -151,10 +170,13 @@ bool Documents::remove(const Uuid& id, std::optional<std::int64_t> expected_vers
 }
 
 std::vector<json> Documents::query_json(const json& spec) const {
+    detail::Operation op(*store_, "doc.query");
+    op.collection(collection_);
     const Params params = {collection_, spec};
     Result r = detail::run_read(store_, tx_, [&](detail::Connection& c) {
         return c.exec("SELECT q FROM rillflow.doc_query($1::text, $2::jsonb) AS q", params);
     });
+    op.count(static_cast<std::int64_t>(r.size()), "rillflow.document_count");
     std::vector<json> out;
     out.reserve(r.size());
     for (std::size_t i = 0; i < r.size(); ++i) out.push_back(detail::json_at(r, i, 0));
@@ -176,6 +198,8 @@ std::vector<Document<json>> Documents::query_documents_json(const QuerySpec& spe
 }
 
 std::int64_t Documents::count(const Predicate& filter, bool include_deleted) const {
+    detail::Operation op(*store_, "doc.count");
+    op.collection(collection_);
     const Params params = {collection_, filter.empty() ? Param::null() : Param(filter.to_json()),
                            include_deleted};
     return detail::run_read(store_, tx_, [&](detail::Connection& c) {
@@ -186,6 +210,8 @@ std::int64_t Documents::count(const Predicate& filter, bool include_deleted) con
 
 std::vector<json> Documents::execute_compiled_json(const CompiledQueryBase& query,
                                                    const json& params) const {
+    detail::Operation op(*store_, "doc.compiled_query");
+    op.collection(collection_);
     const std::string name = query.name();
     if (name.empty())
         throw InvalidArgument(sqlstate::invalid_parameter_value,

@@ -8,6 +8,7 @@
 #include "rillflow/errors.hpp"
 #include "rillflow/evolution.hpp"
 #include "run.hpp"
+#include "trace.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -16,6 +17,13 @@ namespace {
 constexpr const char* kAppend =
     "SELECT rillflow.append_events($1::uuid, $2::jsonb, $3::bigint, $4::text, $5::jsonb, "
     "$6::uuid, $7::uuid, $8::text)";
+
+// The same, after SET LOCAL rillflow.stream_advisory_locks in the statement's own
+// transaction (or the open one): the materialised CTE runs before the append.
+constexpr const char* kAppendLocked =
+    "WITH locks AS MATERIALIZED (SELECT pg_catalog.set_config('rillflow.stream_advisory_locks', "
+    "'on', true)) SELECT rillflow.append_events($1::uuid, $2::jsonb, $3::bigint, $4::text, "
+    "$5::jsonb, $6::uuid, $7::uuid, $8::text) FROM locks";
 
 constexpr const char* kReadStream =
     RILLFLOW_ENVELOPE_COLUMNS "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer) AS e";
@@ -121,19 +129,40 @@ std::int64_t Events::append(const Uuid& stream, Expected expected,
 std::int64_t Events::append_with(const Uuid& stream, Expected expected,
                                  const std::vector<EventData>& events,
                                  const AppendOptions& options) const {
+    detail::Operation op(*store_, "append");
+    op.stream(stream);
+    op.events(events);
+    op.ids(options.causation_id, options.correlation_id);
+    // The append's span goes with its events (W3C traceparent), so whoever handles them
+    // (a projection, a subscription) links back to it; the caller's own traceparent wins.
+    const nlohmann::json* headers = &options.headers;
+    nlohmann::json traced;  // the headers with the traceparent, when tracing
+    if (auto traceparent = op.traceparent()) {
+        traced = options.headers.is_null() ? nlohmann::json::object() : options.headers;
+        if (traced.is_object() && !traced.contains("traceparent"))
+            traced["traceparent"] = *traceparent;
+        headers = &traced;
+    }
     const Params params = {
         stream,
         events_json(events),
         expected.sql_value(),
         options.idempotency_key,
-        options.headers.is_null() ? Param::null() : Param(options.headers),
+        headers->is_null() ? Param::null() : Param(*headers),
         options.causation_id,
         options.correlation_id,
         options.category,
     };
+    const char* sql = advisory_locks_ ? kAppendLocked : kAppend;
     return run(store_, tx_, [&](detail::Connection& c) {
-        return detail::to_int64(detail::single(c.exec(kAppend, params), "append_events"));
+        return detail::to_int64(detail::single(c.exec(sql, params), "append_events"));
     });
+}
+
+Events Events::with_advisory_locks(bool on) const {
+    Events copy = *this;
+    copy.advisory_locks_ = on;
+    return copy;
 }
 
 AppendBuilder Events::builder(const Uuid& stream) const { return AppendBuilder(*this, stream); }
@@ -148,18 +177,26 @@ std::vector<EventEnvelope> Events::upcast(std::vector<EventEnvelope> events) con
 
 std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t from_version,
                                                std::optional<int> max_count) const {
+    detail::Operation op(*store_, "read_stream");
+    op.stream(stream);
     const Params params = {stream, from_version, max_count};
-    return upcast(read(store_, tx_, [&](detail::Connection& c) {
+    std::vector<EventEnvelope> out = upcast(read(store_, tx_, [&](detail::Connection& c) {
         return detail::envelopes(c.exec(kReadStream, params));
     }));
+    op.events(out);
+    return out;
 }
 
 std::vector<EventEnvelope> Events::read_stream_raw(const Uuid& stream, std::int64_t from_version,
                                                    std::optional<int> max_count) const {
+    detail::Operation op(*store_, "read_stream");
+    op.stream(stream);
     const Params params = {stream, from_version, max_count};
-    return read(store_, tx_, [&](detail::Connection& c) {
+    std::vector<EventEnvelope> out = read(store_, tx_, [&](detail::Connection& c) {
         return detail::envelopes(c.exec(kReadStreamRaw, params));
     });
+    op.events(out);
+    return out;
 }
 
 std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max_count,
@@ -169,10 +206,13 @@ std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max
         after_position, max_count,
         event_types.empty() ? Param::null() : Param(detail::text_array(event_types)),
         categories.empty() ? Param::null() : Param(detail::text_array(categories))};
-    return upcast(read(
+    detail::Operation op(*store_, "read_all");
+    std::vector<EventEnvelope> out = upcast(read(
         store_, tx_,
         [&](detail::Connection& c) { return detail::envelopes(c.exec(kReadAll, params)); },
         detail::ReadKind::Log));
+    op.events(out);
+    return out;
 }
 
 std::optional<std::int64_t> Events::stream_version(const Uuid& stream) const {

@@ -20,6 +20,7 @@
 namespace rillflow::detail {
 
 class Pool;
+struct BreadcrumbRing;
 
 /// A borrowed connection. Movable, not copyable; gives the connection back on destruction.
 class Lease {
@@ -105,7 +106,11 @@ struct StoreState {
     std::shared_ptr<TenantCache> tenants = std::make_shared<TenantCache>();
     // Session defaults from the builder.
     nlohmann::json session_headers;  // null: none
+    std::optional<Uuid> session_causation_id, session_correlation_id;
     bool session_advisory_locks = false;
+    // Spans (null: none) and breadcrumbs (null: off) of every call (trace.hpp).
+    std::shared_ptr<Tracer> tracer;
+    std::shared_ptr<BreadcrumbRing> breadcrumbs;
     // Client-side upcasters, applied after the server's on every read of events.
     std::shared_ptr<const UpcasterRegistry> upcasters;
     // Compiled queries registered through this Store: name -> {"collection", "spec"}. A

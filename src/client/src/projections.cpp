@@ -152,6 +152,48 @@ std::vector<ClusterSummary> Projections::list_clusters() const {
     return out;
 }
 
+std::vector<HotColdCluster> Projections::cluster_hotcold() const {
+    Result r = exec_in_store(
+        *store_,
+        "SELECT cluster, hot_node, to_char(lease_expires_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), token, min_cold_standbys, node, role, alive, "
+        "heartbeat_age_ms, to_char(node_lease_expires_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM rillflow.cluster_hotcold()",
+        {});
+    std::vector<HotColdCluster> out;
+    auto opt = [&](std::size_t i, int col) -> std::optional<std::string> {
+        if (r.is_null(i, col)) return std::nullopt;
+        return std::string(r.value(i, col));
+    };
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        const std::string name(r.value(i, 0));
+        if (out.empty() || out.back().cluster != name) {
+            HotColdCluster c;
+            c.cluster = name;
+            c.hot_node = opt(i, 1);
+            c.lease_expires_at = opt(i, 2);
+            c.token = detail::to_int64(r.value(i, 3));
+            if (!r.is_null(i, 4))
+                c.min_cold_standbys = static_cast<int>(detail::to_int64(r.value(i, 4)));
+            out.push_back(std::move(c));
+        }
+        if (r.is_null(i, 5)) continue;  // a cluster without nodes
+        HotColdNode n;
+        n.node_id = std::string(r.value(i, 5));
+        n.role = std::string(r.value(i, 6));
+        n.alive = r.value(i, 7) == "t";
+        n.heartbeat_age_ms = detail::to_int64(r.value(i, 8));
+        n.lease_expires_at = opt(i, 9);
+        out.back().nodes.push_back(std::move(n));
+    }
+    return out;
+}
+
+void Projections::set_min_cold_standbys(std::string_view cluster, std::optional<int> count) const {
+    exec_in_store(*store_, "SELECT rillflow.cluster_set_min_cold_standbys($1::text, $2::integer)",
+                  {cluster, count});
+}
+
 void Projections::pause(std::string_view name) const {
     exec_in_store(*store_, "SELECT rillflow.pause_projection($1::text)", {name});
 }

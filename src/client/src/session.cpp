@@ -9,6 +9,7 @@
 
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
+#include "trace.hpp"
 
 namespace rillflow {
 
@@ -83,6 +84,10 @@ Session::Session(std::shared_ptr<detail::StoreState> store, SessionOptions optio
     : state_(std::make_unique<State>()) {
     if (!options.advisory_locks()) options.advisory_locks(store->session_advisory_locks);
     if (!options.headers()) options.headers(store->session_headers);
+    if (!options.causation_id() && store->session_causation_id)
+        options.causation_id(*store->session_causation_id);
+    if (!options.correlation_id() && store->session_correlation_id)
+        options.correlation_id(*store->session_correlation_id);
     if (!options.headers()->is_null() && !options.headers()->is_object()) {
         throw InvalidArgument(sqlstate::invalid_parameter_value,
                               "session headers must be a JSON object, not " +
@@ -307,6 +312,10 @@ void Session::save_changes() {
         return std::nullopt;
     };
 
+    // One span for the save; the appends and writes in it are its children.
+    detail::Operation op(*s.store, "session.save", detail::SpanKind::Internal);
+    op.count(static_cast<std::int64_t>(ops.size()), "rillflow.operation_count");
+    op.ids(s.options.causation_id(), s.options.correlation_id());
     Transaction tx(s.store, s.options.isolation());
     if (s.options.tenant()) {
         tx.exec("SELECT pg_catalog.set_config('rillflow.tenant', $1, true)", {*s.options.tenant()});
@@ -330,6 +339,10 @@ void Session::save_changes() {
                        [&](const AppendOp& a) {
                            AppendOptions options = a.options;
                            options.headers = merge_headers(session_headers, a.options.headers);
+                           if (!options.causation_id)
+                               options.causation_id = s.options.causation_id();
+                           if (!options.correlation_id)
+                               options.correlation_id = s.options.correlation_id();
                            tx.events().append_with(a.stream, a.expected, a.events, options);
                        },
                        [&](const StoreOp& o) {

@@ -1,9 +1,12 @@
 // store.cpp: building a Store, and the store-wide calls (aliases, tenants, the log head).
 #include "rillflow/store.hpp"
 
+#include <cstdlib>
+
 #include "pool.hpp"
 #include "rillflow/errors.hpp"
 #include "run.hpp"
+#include "trace.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -48,6 +51,23 @@ StoreBuilder& StoreBuilder::notice_handler(NoticeHandler handler) {
 
 StoreBuilder& StoreBuilder::session_defaults(nlohmann::json headers) {
     session_headers_ = std::move(headers);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::session_defaults(SessionDefaults defaults) {
+    session_headers_ = std::move(defaults.headers);
+    session_causation_id_ = defaults.causation_id;
+    session_correlation_id_ = defaults.correlation_id;
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::tracer(std::shared_ptr<Tracer> tracer) {
+    tracer_ = std::move(tracer);
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::breadcrumbs(bool on, std::size_t capacity) {
+    breadcrumbs_ = on ? capacity : 0;
     return *this;
 }
 
@@ -124,7 +144,18 @@ Store StoreBuilder::build() const {
     state->resolver = resolver_;
     state->create_missing_tenants = create_missing_tenants_;
     state->session_headers = session_headers_;
+    state->session_causation_id = session_causation_id_;
+    state->session_correlation_id = session_correlation_id_;
     state->session_advisory_locks = session_advisory_locks_;
+    state->tracer = tracer_ ? *tracer_ : Tracer::from_env();
+    std::size_t crumbs = 0;
+    if (breadcrumbs_) {
+        crumbs = *breadcrumbs_;
+    } else if (const char* env = std::getenv("RILLFLOW_BREADCRUMBS");
+               env && std::string_view(env) == "1") {
+        crumbs = 256;
+    }
+    if (crumbs > 0) state->breadcrumbs = std::make_shared<detail::BreadcrumbRing>(crumbs);
     // Replicas open their connections on first use: one that is down sends reads to the
     // primary rather than failing the build.
     for (const std::string& url : replica_urls_) {
@@ -319,5 +350,11 @@ std::vector<MaintenanceResult> Store::run_maintenance(int max_batches) const {
 const std::optional<std::string>& Store::tenant() const noexcept { return state_->tenant; }
 
 PoolStats Store::pool_stats() const { return state_->pool->stats(); }
+
+ConnectionPool Store::pool() const { return ConnectionPool(state_); }
+
+Breadcrumbs Store::breadcrumbs() const { return Breadcrumbs(state_->breadcrumbs); }
+
+std::shared_ptr<Tracer> Store::tracer() const { return state_->tracer; }
 
 }  // namespace rillflow

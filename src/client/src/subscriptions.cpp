@@ -18,6 +18,7 @@
 #include "rillflow/store.hpp"
 #include "rillflow/transaction.hpp"
 #include "run.hpp"
+#include "trace.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -246,12 +247,32 @@ const std::string& Subscription::name() const noexcept { return name_; }
 const std::string& Subscription::consumer() const noexcept { return options_.consumer; }
 const std::optional<std::string>& Subscription::group() const noexcept { return options_.group; }
 
+namespace {
+
+// A poll's span and breadcrumb, kept only when the poll brought events (an idle consumer
+// polls every poll_interval); the span links to the appends of the events it brought.
+void trace_poll(detail::Operation& op, const std::string& name,
+                const std::optional<std::string>& group, const std::vector<EventEnvelope>& events) {
+    if (events.empty()) {
+        op.discard();
+        return;
+    }
+    op.span().attribute("rillflow.subscription", name);
+    if (group) op.span().attribute("rillflow.group", *group);
+    op.events(events);
+    op.span().link_events(events);
+}
+
+}  // namespace
+
 std::vector<EventEnvelope> Subscription::poll(int max_count) {
     ack_pending();
+    detail::Operation op(*store_, "subscription.poll", detail::SpanKind::Consumer);
     Result r = exec_in_store(*store_, kPoll,
                              {name_, max_count, optional_group(options_.group), options_.consumer,
                               detail::interval_text(options_.lease)});
     std::vector<EventEnvelope> events = detail::envelopes(r);
+    trace_poll(op, name_, options_.group, events);
     if (options_.ack_mode == AckMode::Auto) {
         for (const EventEnvelope& e : events)
             if (e.position) pending_acks_.push_back(*e.position);
@@ -276,10 +297,12 @@ std::optional<EventEnvelope> Subscription::next(std::chrono::milliseconds timeou
 
 void Subscription::run(const Handler& handler, const std::atomic<bool>& stop_token) {
     while (!stop_token.load()) {
+        detail::Operation op(*store_, "subscription.poll", detail::SpanKind::Consumer);
         Result r = exec_in_store(*store_, kPoll,
                                  {name_, options_.batch_size, optional_group(options_.group),
                                   options_.consumer, detail::interval_text(options_.lease)});
         std::vector<EventEnvelope> events = detail::envelopes(r);
+        trace_poll(op, name_, options_.group, events);
         if (events.empty()) {
             wait_for_events(options_.poll_interval);
             continue;
@@ -287,6 +310,22 @@ void Subscription::run(const Handler& handler, const std::atomic<bool>& stop_tok
         std::vector<std::int64_t> done;
         for (std::size_t i = 0; i < events.size(); ++i) {
             const EventEnvelope& e = events[i];
+            // The handling of one event: a child of the span that appended it (its
+            // traceparent header), linked to the poll that brought it.
+            detail::Span handling;
+            if (op.tracing()) {
+                std::optional<SpanContext> parent;
+                if (auto tp = e.headers.find("traceparent");
+                    tp != e.headers.end() && tp->is_string())
+                    parent = SpanContext::from_traceparent(tp->get<std::string>());
+                handling.begin(store_->tracer, "rillflow subscription.handle " + name_,
+                               detail::SpanKind::Consumer, parent);
+                handling.link(op.span().context());
+                handling.attribute("rillflow.subscription", name_);
+                handling.attribute("rillflow.stream", e.stream_id.to_string());
+                handling.attribute("rillflow.event_type", e.type);
+                if (e.position) handling.attribute("rillflow.position", *e.position);
+            }
             try {
                 handler(e);
             } catch (...) {

@@ -152,6 +152,14 @@ class RILLFLOW_EXPORT Events {
     /// @brief The stream's current version; std::nullopt when the stream does not exist.
     [[nodiscard]] std::optional<std::int64_t> stream_version(const Uuid& stream) const;
 
+    /// @brief A copy whose appends first take a transaction-scoped advisory lock on their
+    /// stream (`rillflow.stream_advisory_locks`, pg_advisory_xact_lock): concurrent writers of
+    /// one stream queue in the lock manager, in arrival order, before they touch the stream's
+    /// row, instead of piling up on its row lock. It orders writers; it does not change what
+    /// conflicts (expected versions still decide). In a Transaction the setting stays on for
+    /// the rest of the transaction.
+    [[nodiscard]] Events with_advisory_locks(bool on = true) const;
+
   private:
     friend class Store;
     friend class Transaction;
@@ -161,6 +169,7 @@ class RILLFLOW_EXPORT Events {
 
     std::shared_ptr<detail::StoreState> store_;
     std::shared_ptr<detail::TxState> tx_;  // null: borrow a pooled connection per call
+    bool advisory_locks_ = false;          // with_advisory_locks()
 };
 
 /// @brief A fluent append, from Events::builder(). Each setter returns the builder.

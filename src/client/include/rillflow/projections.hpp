@@ -85,6 +85,32 @@ struct ClusterNode {
     std::optional<std::int64_t> token{};
 };
 
+/// @brief One node of a cluster in `cluster_hotcold()`.
+struct HotColdNode {
+    std::string node_id{};
+    /// @brief "hot" while it holds a live lease, else "cold".
+    std::string role{};
+    /// @brief Heard from within its lease TTL + grace.
+    bool alive = false;
+    /// @brief Milliseconds since its last heartbeat.
+    std::int64_t heartbeat_age_ms = 0;
+    /// @brief When its hot lease expires (UTC, ISO 8601); empty unless it holds the lease.
+    std::optional<std::string> lease_expires_at{};
+};
+
+/// @brief One daemon cluster with its nodes, from `cluster_hotcold()`.
+struct HotColdCluster {
+    std::string cluster{};
+    /// @brief The hot node while its lease is live.
+    std::optional<std::string> hot_node{};
+    /// @brief When the hot lease expires (UTC, ISO 8601), if one was ever taken.
+    std::optional<std::string> lease_expires_at{};
+    std::int64_t token = 0;
+    /// @brief The cluster's stored min_cold_standbys; empty when not set.
+    std::optional<int> min_cold_standbys{};
+    std::vector<HotColdNode> nodes{};
+};
+
 /// @brief The answer of one `cluster_heartbeat`.
 struct Heartbeat {
     /// @brief This node holds the hot lease now.
@@ -141,6 +167,12 @@ class RILLFLOW_EXPORT Projections {
     std::int64_t cluster_promote(std::string_view cluster, std::string_view node) const;
     /// @brief Every daemon cluster of the store (`list_clusters()`).
     [[nodiscard]] std::vector<ClusterSummary> list_clusters() const;
+    /// @brief Every daemon cluster of the store with its nodes, heartbeat ages, leases and
+    /// stored min_cold_standbys (`cluster_hotcold()`).
+    [[nodiscard]] std::vector<HotColdCluster> cluster_hotcold() const;
+    /// @brief Stores the cluster's min_cold_standbys (std::nullopt unsets it); the cluster
+    /// need not have nodes yet. @throws InvalidArgument for a bad name or a count < 0.
+    void set_min_cold_standbys(std::string_view cluster, std::optional<int> count) const;
     /// @brief Takes the hot lease from `node`. @return True when it was hot.
     bool cluster_demote(std::string_view cluster, std::string_view node) const;
     /// @brief Removes `node` from the cluster (giving up the lease).

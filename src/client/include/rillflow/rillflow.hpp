@@ -1,6 +1,8 @@
 // rillflow/rillflow.hpp: the whole public API of the rillflow C++ client.
 #pragma once
 
+#include "rillflow/breadcrumbs.hpp"
+#include "rillflow/connection_pool.hpp"
 #include "rillflow/documents.hpp"
 #include "rillflow/errors.hpp"
 #include "rillflow/events.hpp"
@@ -12,7 +14,8 @@
 #include "rillflow/session.hpp"
 #include "rillflow/sql.hpp"
 #include "rillflow/sqlstate.hpp"
-#include "rillflow/subscriptions.hpp"
 #include "rillflow/store.hpp"
+#include "rillflow/subscriptions.hpp"
+#include "rillflow/tracing.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"

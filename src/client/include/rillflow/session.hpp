@@ -52,6 +52,18 @@ class RILLFLOW_EXPORT SessionOptions {
         headers_ = std::move(headers);
         return *this;
     }
+    /// @brief The causation id of every enqueued append that has none; replaces the
+    /// builder's session_defaults().
+    SessionOptions& causation_id(const Uuid& id) {
+        causation_id_ = id;
+        return *this;
+    }
+    /// @brief The correlation id of every enqueued append that has none; replaces the
+    /// builder's session_defaults().
+    SessionOptions& correlation_id(const Uuid& id) {
+        correlation_id_ = id;
+        return *this;
+    }
     /// @brief The isolation level of save_changes()'s transaction (default read committed).
     SessionOptions& isolation(Isolation level) {
         isolation_ = level;
@@ -71,6 +83,10 @@ class RILLFLOW_EXPORT SessionOptions {
     std::optional<bool> advisory_locks() const noexcept { return advisory_locks_; }
     /// @brief The headers, when set.
     const std::optional<nlohmann::json>& headers() const noexcept { return headers_; }
+    /// @brief The causation id, when set.
+    const std::optional<Uuid>& causation_id() const noexcept { return causation_id_; }
+    /// @brief The correlation id, when set.
+    const std::optional<Uuid>& correlation_id() const noexcept { return correlation_id_; }
     /// @brief The isolation level.
     Isolation isolation() const noexcept { return isolation_; }
     /// @brief Whether changes to loaded objects are found and saved.
@@ -80,6 +96,7 @@ class RILLFLOW_EXPORT SessionOptions {
     std::optional<std::string> tenant_;
     std::optional<bool> advisory_locks_;
     std::optional<nlohmann::json> headers_;
+    std::optional<Uuid> causation_id_, correlation_id_;
     Isolation isolation_ = Isolation::ReadCommitted;
     bool track_changes_ = false;
 };
@@ -236,7 +253,8 @@ class RILLFLOW_EXPORT Session {
     template <typename T>
     SessionAggregates<T> aggregates(const AggregateRepository<T>& repo);
 
-    /// @brief Stages an append of `events` to `stream` (with the session's default headers).
+    /// @brief Stages an append of `events` to `stream` (with the session's default headers,
+    /// causation and correlation ids where `options` has none).
     void enqueue_events(const Uuid& stream, Expected expected, std::vector<EventData> events,
                         AppendOptions options = AppendOptions{});
     /// @brief Stages an append of one event.

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rillflow/breadcrumbs.hpp"
+#include "rillflow/connection_pool.hpp"
 #include "rillflow/documents.hpp"
 #include "rillflow/events.hpp"
 #include "rillflow/export.hpp"
@@ -21,6 +23,7 @@
 #include "rillflow/schema.hpp"
 #include "rillflow/session.hpp"
 #include "rillflow/subscriptions.hpp"
+#include "rillflow/tracing.hpp"
 #include "rillflow/transaction.hpp"
 #include "rillflow/uuid.hpp"
 
@@ -113,6 +116,18 @@ struct PoolStats {
     std::size_t idle = 0;
 };
 
+/// @brief What every Session of a Store applies to each append it enqueues, unless the
+/// session's options or the append say otherwise (StoreBuilder::session_defaults()).
+// NOLINTNEXTLINE(bugprone-exception-escape): reported through nlohmann::json's noexcept moves
+struct SessionDefaults {
+    /// @brief A JSON object merged into every append's headers (the append's own keys win).
+    nlohmann::json headers{};
+    /// @brief The causation id of every append that has none.
+    std::optional<Uuid> causation_id{};
+    /// @brief The correlation id of every append that has none.
+    std::optional<Uuid> correlation_id{};
+};
+
 /// @brief Configures and builds a Store: `Store::builder(url).max_connections(8).build()`.
 class RILLFLOW_EXPORT StoreBuilder {
   public:
@@ -142,6 +157,15 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// @brief Headers (a JSON object) merged into every append a Session enqueues; the
     /// append's own headers win. SessionOptions::headers() replaces them for one session.
     StoreBuilder& session_defaults(nlohmann::json headers);
+    /// @brief Headers, causation and correlation ids applied to every append a Session
+    /// enqueues (SessionOptions' own win, and an append's own over both).
+    StoreBuilder& session_defaults(SessionDefaults defaults);
+    /// @brief The span exporter of this Store's calls (tracing.hpp); nullptr: no spans. Not
+    /// called: the process's tracer from the OTEL_* environment (Tracer::from_env()).
+    StoreBuilder& tracer(std::shared_ptr<Tracer> tracer);
+    /// @brief Keep the last `capacity` operations as breadcrumbs (Store::breadcrumbs());
+    /// default off, or on when RILLFLOW_BREADCRUMBS=1.
+    StoreBuilder& breadcrumbs(bool on, std::size_t capacity = 256);
     /// @brief Sessions' appends take per-stream advisory locks (SET LOCAL
     /// rillflow.stream_advisory_locks in save_changes()); default off.
     StoreBuilder& session_advisory_locks(bool on);
@@ -177,7 +201,10 @@ class RILLFLOW_EXPORT StoreBuilder {
     bool create_missing_tenants_ = true;
     NoticeHandler notice_handler_;
     nlohmann::json session_headers_;
+    std::optional<Uuid> session_causation_id_, session_correlation_id_;
     bool session_advisory_locks_ = false;
+    std::optional<std::shared_ptr<Tracer>> tracer_;
+    std::optional<std::size_t> breadcrumbs_;  // 0: off
     std::vector<std::string> replica_urls_;
     std::chrono::milliseconds replica_wait_{1000};
     std::shared_ptr<const UpcasterRegistry> upcasters_;
@@ -251,6 +278,13 @@ class RILLFLOW_EXPORT Store {
     [[nodiscard]] const std::optional<std::string>& tenant() const noexcept;
     /// @brief A snapshot of the connection pool.
     [[nodiscard]] PoolStats pool_stats() const;
+    /// @brief The connection pool, to run your own SQL on a pooled connection
+    /// (ConnectionPool::acquire()).
+    [[nodiscard]] ConnectionPool pool() const;
+    /// @brief The breadcrumbs of this Store and its copies (empty unless enabled).
+    [[nodiscard]] Breadcrumbs breadcrumbs() const;
+    /// @brief The tracer this Store's calls record spans to; nullptr when none.
+    [[nodiscard]] std::shared_ptr<Tracer> tracer() const;
 
     /// @brief The projection admin API (in-database and external projections, the dead-letter
     /// queue, daemon clusters); each call borrows a pooled connection.

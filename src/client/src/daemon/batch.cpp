@@ -17,6 +17,7 @@
 #include "pool.hpp"
 #include "projection_sql.hpp"
 #include "rillflow/errors.hpp"
+#include "trace.hpp"
 #include "value.hpp"
 
 namespace rillflow {
@@ -185,12 +186,34 @@ TickResult finish(DaemonState& d, DaemonProjection& p, Transaction& tx, const Ba
     return result;
 }
 
+// A batch's span (kept only when the batch applied something), linked to the appends of its
+// events (their traceparent headers).
+void start_batch_span(Operation& op, const DaemonProjection& p, const char* kind) {
+    op.span().attribute("rillflow.projection", p.name);
+    op.span().attribute("rillflow.projection.kind", kind);
+}
+
+void end_batch_span(Operation& op, const TickResult& result) {
+    if (!result.leased || result.applied == 0) {
+        op.discard();
+        return;
+    }
+    op.count(result.applied);
+    op.span().attribute("rillflow.checkpoint", result.checkpoint);
+    if (result.failure) op.span().attribute("rillflow.failure", *result.failure);
+}
+
 }  // namespace
 
 TickResult tick_external(DaemonState& d, DaemonProjection& p) {
     TickResult result;
+    Operation op(*d.state, "projection.batch", SpanKind::Consumer);
+    start_batch_span(op, p, "external");
     const std::optional<BatchLease> lease = acquire(d, p);
-    if (!lease) return result;
+    if (!lease) {
+        op.discard();
+        return result;
+    }
     result.checkpoint = lease->checkpoint;
 
     // The batch: events, read-model writes, fence and checkpoint in one transaction. First
@@ -203,18 +226,33 @@ TickResult tick_external(DaemonState& d, DaemonProjection& p) {
         tx.emplace(d.store.transaction());
         const std::vector<EventEnvelope> events =
             tx->events().read_all(lease->checkpoint, lease->batch_size, lease->event_types);
-        if (events.empty()) return result;
+        if (events.empty()) {
+            op.discard();
+            return result;
+        }
+        if (!careful) op.span().link_events(events);
         result.leased = true;
         pass = apply_events(d, p, *tx, events, lease->checkpoint, careful);
         if (!pass.retry_carefully) break;
         tx->rollback();
     }
-    return finish(d, p, *tx, *lease, std::move(pass), std::move(result));
+    result = finish(d, p, *tx, *lease, std::move(pass), std::move(result));
+    end_batch_span(op, result);
+    return result;
 }
 
 // A worker-kind projection: the SQL runtime does the whole batch in one statement.
 TickResult tick_in_database(DaemonState& d, DaemonProjection& p) {
     TickResult result;
+    Operation op(*d.state, "projection.batch", SpanKind::Consumer);
+    start_batch_span(op, p, "in_database");
+    // Tracing: the checkpoint before, to find the batch's events and their appends after.
+    std::optional<std::int64_t> before;
+    if (op.tracing()) {
+        Result s = exec_in_store(
+            *d.state, "SELECT checkpoint FROM rillflow.projection_status($1::text)", {p.name});
+        if (!s.empty()) before = to_int64(s.value(0, 0));
+    }
     Result r = exec_in_store(*d.state, "SELECT rillflow.run_projection($1::text, 1)", {p.name});
     result.applied = to_int64(single(r, "run_projection"));
     result.leased = result.applied > 0;
@@ -223,6 +261,19 @@ TickResult tick_in_database(DaemonState& d, DaemonProjection& p) {
             *d.state, "SELECT checkpoint FROM rillflow.projection_status($1::text)", {p.name});
         if (!s.empty()) result.checkpoint = to_int64(s.value(0, 0));
     }
+    if (before && result.leased && result.checkpoint > *before) {
+        // Only the headers: the batch's positions, at most 1000 of them.
+        Result h = exec_in_store(
+            *d.state,
+            "SELECT DISTINCT e.headers->>'traceparent' FROM rillflow.read_all($1::bigint, "
+            "LEAST($2::bigint - $1::bigint, 1000)::integer) e WHERE e.position <= $2::bigint "
+            "AND e.headers ? 'traceparent'",
+            {*before, result.checkpoint});
+        for (std::size_t i = 0; i < h.size(); ++i) {
+            if (auto ctx = SpanContext::from_traceparent(h.value(i, 0))) op.span().link(*ctx);
+        }
+    }
+    end_batch_span(op, result);
     return result;
 }
 

@@ -79,10 +79,50 @@ nlohmann::json ProjectionDaemon::health_json() const {
         projections.push_back(std::move(p));
     }
     doc["projections"] = std::move(projections);
+    // Every cluster of the store (hot/cold): nodes, heartbeat ages, leases, and the
+    // min_cold_standbys stored with the cluster (else this daemon's own for its cluster).
+    nlohmann::json hotcold = {{"clusters", nlohmann::json::array()}};
+    std::optional<int> stored_standbys;
+    try {
+        for (const HotColdCluster& hc : admin.cluster_hotcold()) {
+            std::optional<int> wanted = hc.min_cold_standbys;
+            const bool mine = impl_->cluster && impl_->cluster->name == hc.cluster;
+            if (mine) stored_standbys = hc.min_cold_standbys;
+            if (!wanted && mine) wanted = impl_->cluster->min_cold_standbys;
+            int hot_nodes = 0, standbys = 0;
+            nlohmann::json nodes = nlohmann::json::array();
+            for (const HotColdNode& n : hc.nodes) {
+                if (n.role == "hot") ++hot_nodes;
+                if (n.role == "cold" && n.alive) ++standbys;
+                nodes.push_back(
+                    {{"node_id", n.node_id},
+                     {"role", n.role},
+                     {"alive", n.alive},
+                     {"heartbeat_age_ms", n.heartbeat_age_ms},
+                     {"lease_expires_at", n.lease_expires_at ? nlohmann::json(*n.lease_expires_at)
+                                                             : nlohmann::json()}});
+            }
+            hotcold["clusters"].push_back(
+                {{"cluster", hc.cluster},
+                 {"hot_node", hc.hot_node ? nlohmann::json(*hc.hot_node) : nlohmann::json()},
+                 {"lease_expires_at",
+                  hc.lease_expires_at ? nlohmann::json(*hc.lease_expires_at) : nlohmann::json()},
+                 {"token", hc.token},
+                 {"min_cold_standbys", wanted ? nlohmann::json(*wanted) : nlohmann::json()},
+                 {"min_cold_standbys_stored", hc.min_cold_standbys.has_value()},
+                 {"standby_nodes", standbys},
+                 {"healthy", hot_nodes == 1 && standbys >= wanted.value_or(0)},
+                 {"nodes", std::move(nodes)}});
+        }
+    } catch (const Error& e) {
+        hotcold["error"] = e.what();
+    }
+    doc["hotcold"] = std::move(hotcold);
     if (impl_->cluster) {
         const ClusterOptions& c = *impl_->cluster;
+        const int min_cold_standbys = stored_standbys.value_or(c.min_cold_standbys);
         nlohmann::json cl = {{"name", c.name},
-                             {"min_cold_standbys", c.min_cold_standbys},
+                             {"min_cold_standbys", min_cold_standbys},
                              {"heartbeat_seconds", c.heartbeat.count() / 1000.0},
                              {"lease_ttl_seconds", c.lease_ttl.count() / 1000.0},
                              {"lease_grace_seconds", c.lease_grace.count() / 1000.0}};
@@ -108,7 +148,7 @@ nlohmann::json ProjectionDaemon::health_json() const {
         }
         cl["nodes"] = std::move(nodes);
         cl["standby_nodes"] = standbys;
-        cl["healthy"] = hot_nodes == 1 && standbys >= c.min_cold_standbys;
+        cl["healthy"] = hot_nodes == 1 && standbys >= min_cold_standbys;
         healthy = healthy && cl["healthy"].get<bool>();
         doc["cluster"] = std::move(cl);
     }

@@ -289,6 +289,62 @@ END
 $fn$;
 COMMENT ON FUNCTION rillflow.list_clusters() IS 'The daemon clusters of the current store, their hot nodes and sizes';
 
+-- Stores the cluster's min_cold_standbys (NULL unsets it), creating the cluster's
+-- row when no node has joined yet: the daemons' health (`hotcold`) judges the
+-- cluster by it rather than by each daemon's own setting.
+CREATE OR REPLACE FUNCTION rillflow.cluster_set_min_cold_standbys(cluster text, min_cold_standbys integer)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    store name := rillflow.current_store();
+BEGIN
+    PERFORM rillflow._cluster_check_name('cluster name', cluster);
+    IF min_cold_standbys < 0 OR min_cold_standbys > 1000 THEN
+        RAISE EXCEPTION 'min_cold_standbys must be between 0 and 1000, not %', min_cold_standbys
+            USING ERRCODE = '22023', HINT = 'NULL unsets it.';
+    END IF;
+    EXECUTE format('INSERT INTO %I.daemon_clusters AS d (cluster, min_cold_standbys) VALUES ($1, $2)
+                    ON CONFLICT (cluster) DO UPDATE
+                       SET min_cold_standbys = EXCLUDED.min_cold_standbys, updated_at = clock_timestamp()', store)
+        USING cluster, min_cold_standbys;
+END
+$fn$;
+COMMENT ON FUNCTION rillflow.cluster_set_min_cold_standbys(text, integer) IS 'Store how many alive cold standbys a healthy daemon cluster has';
+
+-- The hot/cold view of every cluster of the current store, one row per node
+-- (a cluster without nodes: one row with node NULL): the cluster's hot node and
+-- lease, its stored min_cold_standbys, and each node's role, liveness, heartbeat
+-- age in milliseconds and lease expiry (the hot node's). The daemon's health
+-- JSON (`hotcold`) is built from it.
+CREATE OR REPLACE FUNCTION rillflow.cluster_hotcold()
+    RETURNS TABLE (cluster text, hot_node text, lease_expires_at timestamptz, token bigint,
+                   min_cold_standbys integer, node text, role text, alive boolean,
+                   heartbeat_age_ms bigint, node_lease_expires_at timestamptz)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT c.cluster,
+               CASE WHEN c.lease_expires_at > clock_timestamp() THEN c.hot_node END,
+               c.lease_expires_at, c.fencing_token, c.min_cold_standbys,
+               n.node_id,
+               CASE WHEN n.node_id IS NULL THEN NULL
+                    WHEN c.hot_node = n.node_id AND c.lease_expires_at > clock_timestamp()
+                    THEN 'hot' ELSE 'cold' END,
+               n.heartbeat_at + n.lease_ttl + n.lease_grace > clock_timestamp(),
+               (extract(epoch FROM clock_timestamp() - n.heartbeat_at) * 1000)::bigint,
+               CASE WHEN c.hot_node = n.node_id THEN c.lease_expires_at END
+          FROM %1$I.daemon_clusters c
+          LEFT JOIN %1$I.daemon_nodes n ON n.cluster = c.cluster
+         ORDER BY c.cluster, n.node_id
+    $q$, rillflow.current_store());
+END
+$fn$;
+COMMENT ON FUNCTION rillflow.cluster_hotcold() IS 'Every daemon cluster of the current store with its nodes, heartbeat ages and leases';
+
 -- Makes `node` the hot node now, whoever held the lease: a new token, a lease
 -- of the node's own TTL. The old holder learns it is cold at its next
 -- heartbeat and cannot pass cluster_fence meanwhile. Returns the new token.

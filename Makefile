@@ -84,7 +84,7 @@ STORE_STEPS = \
 	src/extension/store/0006_evolution.sql \
 	src/extension/store/0007_subscriptions.sql \
 	src/extension/store/0008_function_refs.sql \
-	src/extension/store/0010_cluster_standbys.sql
+	src/extension/store/0009_cluster_standbys.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql

@@ -600,6 +600,12 @@ typedef struct RfUpcastReceiver
 	int			ntypes;
 	TupleTableSlot *slot;
 	MemoryContext rowcxt;
+	/* the last (type, event_version) looked up and its chain: runs of one type are common */
+	bool		have_last;
+	int32		last_version;
+	int			last_typelen;
+	char		last_type[RF_UPCAST_KEYLEN];
+	RfUpcastChain *last_chain;
 } RfUpcastReceiver;
 
 static void
@@ -623,7 +629,30 @@ rf_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	/* Most events have no chain: look at their type and version only. */
 	slot_getsomeattrs(slot, RF_ENV_EVENT_VERSION + 1);
-	chain = rf_event_chain(r->ups, slot->tts_values, slot->tts_isnull);
+	if (r->ups == NULL || slot->tts_isnull[RF_ENV_TYPE] || slot->tts_isnull[RF_ENV_EVENT_VERSION])
+		chain = NULL;
+	else
+	{
+		text	   *type = DatumGetTextPP(slot->tts_values[RF_ENV_TYPE]);
+		int			typelen = VARSIZE_ANY_EXHDR(type);
+		int32		version = DatumGetInt32(slot->tts_values[RF_ENV_EVENT_VERSION]);
+
+		if (r->have_last && r->last_version == version && r->last_typelen == typelen &&
+			memcmp(r->last_type, VARDATA_ANY(type), typelen) == 0)
+			chain = r->last_chain;
+		else
+		{
+			chain = rf_chain(r->ups, VARDATA_ANY(type), typelen, version);
+			r->have_last = typelen < RF_UPCAST_KEYLEN;
+			if (r->have_last)
+			{
+				memcpy(r->last_type, VARDATA_ANY(type), typelen);
+				r->last_typelen = typelen;
+				r->last_version = version;
+				r->last_chain = chain;
+			}
+		}
+	}
 	old = MemoryContextSwitchTo(r->rowcxt);
 	if (chain != NULL)
 	{

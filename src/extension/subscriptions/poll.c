@@ -275,9 +275,11 @@ static const RfPlanSpec rf_sub_prefill_plan = {
 
 /*
  * Claim the oldest pending batch of at most $5 events for $3 until $4 and
- * return its events, in a group that is (still) unordered and unbounded.
- * Safe without the group's row: a batch another transaction holds is
- * skipped.
+ * return its events, in a group that is (still) unordered and unbounded and
+ * ($7: without the group's row) has nothing due to be delivered again at $6
+ * (a lease run out, an event given back): those go first, by a poll that
+ * holds the group's row. Safe
+ * without the group's row: a batch another transaction holds is skipped.
  */
 static const RfPlanSpec rf_sub_claim_plan = {
 	"WITH cand AS ("
@@ -287,6 +289,11 @@ static const RfPlanSpec rf_sub_claim_plan = {
 	"       AND EXISTS (SELECT FROM %1$s.subscription_groups g "
 	"                    WHERE g.subscription = $1 AND g.group_name = $2 "
 	"                      AND NOT g.ordered AND g.max_in_flight IS NULL) "
+	"       AND NOT ($7 AND EXISTS (SELECT FROM %1$s.subscription_outstanding x "
+	"                        WHERE x.subscription = $1 AND x.group_name = $2 "
+	"                          AND ((x.consumer IS NOT NULL AND x.lease_expires_at <= $6) "
+	"                            OR (x.batch IS NULL AND x.consumer IS NULL "
+	"                                AND (x.available_at IS NULL OR x.available_at <= $6))))) "
 	"     ORDER BY o.subscription, o.group_name, o.position "
 	"     LIMIT 1 "
 	"       FOR UPDATE OF o SKIP LOCKED), "
@@ -300,10 +307,21 @@ static const RfPlanSpec rf_sub_claim_plan = {
 	"  FROM d CROSS JOIN LATERAL unnest(d.batch) AS u(pos) "
 	"  JOIN %1$s.positions p ON p.position = u.pos JOIN %1$s.events e ON e.seq = p.seq "
 	" ORDER BY u.pos",
-	5, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID}
+	7, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, BOOLOID}
 };
 
-/* Pending batches kept ahead for competing consumers. */
+/* Pending batches of a group, and the committed head. */
+static const RfPlanSpec rf_sub_pending_plan = {
+	"SELECT count(*), coalesce((SELECT head FROM %1$s.log_state), 0)::bigint "
+	"  FROM %1$s.subscription_outstanding o "
+	" WHERE o.subscription = $1 AND o.group_name = $2 AND o.batch IS NOT NULL AND o.consumer IS NULL",
+	2, {TEXTOID, TEXTOID}
+};
+
+/*
+ * Pending batches kept ahead for competing consumers; a poll that took one
+ * tops them up when the group's row is free.
+ */
 #define RF_SUB_PREFILL_BATCHES 8
 
 /*
@@ -535,6 +553,24 @@ rf_sub_deliver(const RfStore *store, RfUpcasters *ups, ReturnSetInfo *rsinfo, Da
 }
 
 /*
+ * The candidates' filters, $5 to $9 (values[4..8]): the types as read, the
+ * stored types to read, categories, stream ids, headers; every other null
+ * flag cleared.
+ */
+static void
+rf_sub_filter_values(RfUpcasters *ups, const Datum *filters, Datum *values, char *nulls)
+{
+	memset(nulls, ' ', 13);
+	values[4] = filters[0];
+	values[5] = (ups != NULL && filters[0] != (Datum) 0) ? rf_upcast_source_types(ups, filters[0]) : (Datum) 0;
+	values[6] = filters[1];
+	values[7] = filters[2];
+	values[8] = filters[3];
+	for (int i = 4; i < 9; i++)
+		nulls[i] = values[i] == (Datum) 0 ? 'n' : ' ';
+}
+
+/*
  * Record that the consumer was seen (for status), at most once a second:
  * the last write of this backend is remembered, so a consumer polling in a
  * loop writes its row once a second, not at every poll.
@@ -564,12 +600,16 @@ rf_sub_seen(const RfStore *store, Datum name, Datum grp, Datum me, TimestampTz n
 	last_at = now;
 }
 
-/* Claim a pending batch of at most room events; returns how many events. */
+/*
+ * Claim a pending batch of at most room events; returns how many events.
+ * Without the group's row (locked false), only when nothing is due to be
+ * delivered again.
+ */
 static int64
 rf_sub_claim(const RfStore *store, RfUpcasters *ups, ReturnSetInfo *rsinfo, Datum name, Datum grp,
-			 Datum me, TimestampTz now, int32 room, Datum lease)
+			 Datum me, TimestampTz now, int32 room, Datum lease, bool locked)
 {
-	Datum		values[5];
+	Datum		values[7];
 	int64		before = tuplestore_tuple_count(rsinfo->setResult);
 
 	values[0] = name;
@@ -577,6 +617,8 @@ rf_sub_claim(const RfStore *store, RfUpcasters *ups, ReturnSetInfo *rsinfo, Datu
 	values[2] = me;
 	values[3] = DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), lease);
 	values[4] = Int32GetDatum(room);
+	values[5] = TimestampTzGetDatum(now);
+	values[6] = BoolGetDatum(!locked);
 	rf_upcast_run_plan_into(ups, store, &rf_sub_claim_plan, values, NULL, false, (Datum) 0,
 							rsinfo->setResult, rsinfo->setDesc);
 	return tuplestore_tuple_count(rsinfo->setResult) - before;
@@ -646,9 +688,44 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 	 */
 	if (!single &&
 		rf_sub_claim(store, rf_upcasters_acquire(store), rsinfo, name, PointerGetDatum(grp),
-					 PointerGetDatum(me), GetCurrentTimestamp(), max_count, lease) > 0)
+					 PointerGetDatum(me), GetCurrentTimestamp(), max_count, lease, false) > 0)
 	{
+		int64		pending;
+
 		rf_sub_seen(store, name, PointerGetDatum(grp), PointerGetDatum(me), GetCurrentTimestamp());
+		values[0] = name;
+		values[1] = PointerGetDatum(grp);
+		rf_run_plan(store, &rf_sub_pending_plan, values, NULL, false, 0);
+		pending = DatumGetInt64(rf_sub_getbin(0, 1, &isnull));
+		if (pending < RF_SUB_PREFILL_BATCHES)
+		{
+			/* Refill while the others take what is left, if the group's row is free. */
+			rf_run_plan(store, &rf_sub_lock_plan, values, NULL, false, 0);
+			if (SPI_processed > 0 && !DatumGetBool(rf_sub_getbin(0, 2, &isnull)))
+			{
+				int64		frontier = DatumGetInt64(rf_sub_getbin(0, 1, &isnull));
+
+				(void) rf_sub_getbin(0, 4, &isnull);
+				if (isnull)
+				{
+					(void) rf_log_sync(store, false, NULL);
+					rf_run_plan(store, &rf_sub_pending_plan, values, NULL, false, 0);
+					log_head = DatumGetInt64(rf_sub_getbin(0, 2, &isnull));
+					if (log_head > frontier)
+					{
+						RfUpcasters *u = rf_upcasters_acquire(store);
+
+						rf_sub_filter_values(u, filters, values, nulls);
+						values[2] = Int64GetDatum(frontier);
+						values[3] = Int64GetDatum(Min(log_head, frontier + 100000));
+						values[9] = Int32GetDatum((int32) (RF_SUB_PREFILL_BATCHES - pending) * max_count);
+						values[10] = Int32GetDatum(max_count);
+						values[11] = TimestampTzGetDatum(GetCurrentTimestamp());
+						rf_run_plan(store, &rf_sub_prefill_plan, values, nulls, false, 0);
+					}
+				}
+			}
+		}
 		SPI_finish();
 		return (Datum) 0;
 	}
@@ -710,7 +787,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 						   GetCurrentTimestamp(), busy_max_deliveries, busy_ordered, max_count, lease);
 			if (tuplestore_tuple_count(rsinfo->setResult) == 0 && !busy_ordered)
 				(void) rf_sub_claim(store, ups_busy, rsinfo, name, PointerGetDatum(grp), PointerGetDatum(me),
-									GetCurrentTimestamp(), max_count, lease);
+									GetCurrentTimestamp(), max_count, lease, false);
 			if (tuplestore_tuple_count(rsinfo->setResult) > 0)
 			{
 				SPI_finish();
@@ -802,15 +879,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 	if (g.has_max_in_flight)
 		room = (int32) Min((int64) room, (int64) g.max_in_flight - n_live);
 
-	/* The filters ($5 to $9 of the candidates): the types as read, the stored types to read. */
-	memset(nulls, ' ', sizeof(nulls));
-	values[4] = filters[0];
-	values[5] = (ups != NULL && filters[0] != (Datum) 0) ? rf_upcast_source_types(ups, filters[0]) : (Datum) 0;
-	values[6] = filters[1];
-	values[7] = filters[2];
-	values[8] = filters[3];
-	for (int i = 4; i < 9; i++)
-		nulls[i] = values[i] == (Datum) 0 ? 'n' : ' ';
+	rf_sub_filter_values(ups, filters, values, nulls);
 	values[0] = name;
 	values[1] = PointerGetDatum(grp);
 	values[2] = Int64GetDatum(g.frontier);
@@ -856,7 +925,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 	if (room > 0 && n_pending_batches > 0)
 	{
 		int64		n = rf_sub_claim(store, ups, rsinfo, name, PointerGetDatum(grp), PointerGetDatum(me),
-									 now, room, lease);
+									 now, room, lease, true);
 
 		room -= (int32) n;
 		if (n > 0)

@@ -679,12 +679,14 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(4) || !rf_sub_lease_ok(PG_GETARG_INTERVAL_P(4)))
 		rf_sub_rule(&rf_sub_lease_rule_plan, values, PG_ARGISNULL(4) ? "n" : " ");	/* 22004/22023 */
 	lease = PG_GETARG_DATUM(4);
-	start_from = rf_sub_get(store, fcinfo, filters);	/* RF004 */
 	name = PG_GETARG_DATUM(0);
+	if (PG_ARGISNULL(0) || !rf_sub_name_ok(PG_GETARG_TEXT_PP(0)))
+		(void) rf_sub_get(store, fcinfo, NULL);	/* 22004/22023 */
 
 	/*
 	 * In a group, a batch pending for its consumers first: no need for the
-	 * group's row.
+	 * group's row (nor for the subscription's row: a claimed batch is of a
+	 * subscription that exists).
 	 */
 	if (!single &&
 		rf_sub_claim(store, rf_upcasters_acquire(store), rsinfo, name, PointerGetDatum(grp),
@@ -715,6 +717,10 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 					{
 						RfUpcasters *u = rf_upcasters_acquire(store);
 
+						(void) rf_sub_get(store, fcinfo, filters);
+						values[0] = name;
+						values[1] = PointerGetDatum(grp);
+
 						rf_sub_filter_values(u, filters, values, nulls);
 						values[2] = Int64GetDatum(frontier);
 						values[3] = Int64GetDatum(Min(log_head, frontier + 100000));
@@ -729,6 +735,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 		SPI_finish();
 		return (Datum) 0;
 	}
+	start_from = rf_sub_get(store, fcinfo, filters);	/* RF004 */
 
 	/*
 	 * The group's row, held until this poll's transaction ends: who holds it
@@ -1027,15 +1034,25 @@ rillflow_subscription_ack(PG_FUNCTION_ARGS)
 	int			nuniq;
 	int			acked = 0;
 	bool		isnull;
+	bool		sub_checked = false;
 
 	store = rf_current_store();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rf_sub_args(fcinfo, 2, 3, &grp, &me);	/* 22023 */
-	(void) rf_sub_get(store, fcinfo, NULL);	/* RF004 */
-	values[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	if (PG_ARGISNULL(1) || !rf_sub_positions_ok(PG_GETARG_ARRAYTYPE_P(1)))
+
+	/*
+	 * The subscription is looked up (RF004) before the positions' rule when
+	 * an argument is wrong; otherwise only when something is not acked.
+	 */
+	if (PG_ARGISNULL(0) || !rf_sub_name_ok(PG_GETARG_TEXT_PP(0)) ||
+		PG_ARGISNULL(1) || !rf_sub_positions_ok(PG_GETARG_ARRAYTYPE_P(1)))
+	{
+		(void) rf_sub_get(store, fcinfo, NULL); /* RF004 */
+		sub_checked = true;
+		values[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 		rf_sub_rule(&rf_sub_positions_rule_plan, values, PG_ARGISNULL(1) ? "n" : " ");	/* 22004/22023 */
+	}
 
 	rf_array_int8s(PG_GETARG_DATUM(1), &want, &nwant);
 	qsort(want, nwant, sizeof(int64), rf_cmp_int8);
@@ -1115,6 +1132,8 @@ rillflow_subscription_ack(PG_FUNCTION_ARGS)
 			nwant = rf_remove_positions(want, nwant, taken, ntaken);
 		}
 	}
+	if (nwant > 0 && !sub_checked)
+		(void) rf_sub_get(store, fcinfo, NULL); /* RF004 */
 	if (nwant > 0)
 	{
 		values[0] = DirectFunctionCall1(namein, CStringGetDatum(store->schema_name));

@@ -711,9 +711,11 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 				if (isnull)
 				{
 					(void) rf_log_sync(store, false, NULL);
+					/* again, under the row: what the others took meanwhile, and the head */
 					rf_run_plan(store, &rf_sub_pending_plan, values, NULL, false, 0);
+					pending = DatumGetInt64(rf_sub_getbin(0, 1, &isnull));
 					log_head = DatumGetInt64(rf_sub_getbin(0, 2, &isnull));
-					if (log_head > frontier)
+					if (log_head > frontier && pending < RF_SUB_PREFILL_BATCHES)
 					{
 						RfUpcasters *u = rf_upcasters_acquire(store);
 

@@ -56,6 +56,7 @@ OBJS = \
 	src/extension/evolution/aggregates.o \
 	src/extension/subscriptions/categories.o \
 	src/extension/subscriptions/sync.o \
+	src/extension/subscriptions/poll.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
@@ -84,7 +85,8 @@ STORE_STEPS = \
 	src/extension/store/0006_evolution.sql \
 	src/extension/store/0007_subscriptions.sql \
 	src/extension/store/0008_function_refs.sql \
-	src/extension/store/0009_cluster_standbys.sql
+	src/extension/store/0009_cluster_standbys.sql \
+	src/extension/store/0010_subscription_batches.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql

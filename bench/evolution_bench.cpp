@@ -9,6 +9,7 @@
 //      (threshold 200, batch 200) over 400 streams of 250 events.
 //
 // Each measure is the median of several runs, in a tenant store of its own.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,8 +42,9 @@ void Snapshots(Conn& c) {
         "RETURNS jsonb LANGUAGE plpgsql AS $$ BEGIN RETURN jsonb_build_object('balance', "
         "(s->>'balance')::bigint + (e.body->>'amount')::bigint, 'n', (s->>'n')::bigint + 1); "
         "END $$");
-    c.exec("SELECT rillflow.create_aggregate('account', "
-           "'public.bench_account(jsonb,rillflow.event_envelope)', '{\"balance\": 0, \"n\": 0}')");
+    c.exec(
+        "SELECT rillflow.create_aggregate('account', "
+        "'public.bench_account(jsonb,rillflow.event_envelope)', '{\"balance\": 0, \"n\": 0}')");
     const std::string id = "'eeeeeeee-0000-0000-0000-000000000001'";
     for (int k = 0; k < 10; ++k) {
         c.exec("SELECT rillflow.append_events(" + id +
@@ -78,13 +80,16 @@ void Upcasting(Conn& c) {
     // 100,000 events in 1,000 streams: every other one a v1 Placed (upcast twice), the rest
     // of a type with no upcaster
     for (int k = 0; k < 100; ++k) {
-        c.exec("SELECT count(rillflow.append_events(gen_random_uuid(), x.events)) FROM (SELECT "
-               "(SELECT jsonb_agg(jsonb_build_object('type', CASE WHEN i % 2 = 0 THEN 'Placed' "
-               "ELSE 'Shipped' END, 'body', jsonb_build_object('amount', i, 'sku', 'abc-' || i))) "
-               "FROM generate_series(1, 100) i) AS events FROM generate_series(1, 10) s) x");
+        c.exec(
+            "SELECT count(rillflow.append_events(gen_random_uuid(), x.events)) FROM (SELECT "
+            "(SELECT jsonb_agg(jsonb_build_object('type', CASE WHEN i % 2 = 0 THEN 'Placed' "
+            "ELSE 'Shipped' END, 'body', jsonb_build_object('amount', i, 'sku', 'abc-' || i))) "
+            "FROM generate_series(1, 100) i) AS events FROM generate_series(1, 10) s) x");
     }
     c.exec("SELECT rillflow.run_sequencer()");
-    c.exec("VACUUM ANALYZE rillflow_tenant_bench_evo_up.events, rillflow_tenant_bench_evo_up.positions");
+    c.exec(
+        "VACUUM ANALYZE rillflow_tenant_bench_evo_up.events, "
+        "rillflow_tenant_bench_evo_up.positions");
     auto read = [&](bool raw) {
         std::string sql =
             "DO $$ DECLARE after bigint := 0; n bigint; last bigint; total bigint := 0; BEGIN "
@@ -108,6 +113,12 @@ void Upcasting(Conn& c) {
                 "read_all 100,000 events, half via a 2-step chain / raw",
                 (Rate(100000 / upcast) + "/s").c_str(), (Rate(100000 / raw) + "/s").c_str(),
                 raw / upcast);
+    // the fastest run of each: the least disturbed by other work on the machine
+    const double raw_best = *std::min_element(raws.begin(), raws.end());
+    const double upcast_best = *std::min_element(upcasts.begin(), upcasts.end());
+    std::printf("%-58s %12s %12s %8.2fx\n", "  (the fastest of the 7 runs of each)",
+                (Rate(100000 / upcast_best) + "/s").c_str(),
+                (Rate(100000 / raw_best) + "/s").c_str(), raw_best / upcast_best);
 }
 
 void Snapshotter(Conn& c) {
@@ -116,12 +127,14 @@ void Snapshotter(Conn& c) {
         "CREATE OR REPLACE FUNCTION public.bench_count(s jsonb, e rillflow.event_envelope) "
         "RETURNS jsonb LANGUAGE sql IMMUTABLE AS "
         "$$ SELECT jsonb_build_object('n', (s->>'n')::bigint + 1) $$");
-    c.exec("SELECT rillflow.create_aggregate('counter', "
-           "'public.bench_count(jsonb,rillflow.event_envelope)', '{\"n\": 0}')");
-    c.exec("SELECT count(*) FROM generate_series(1, 400) s, LATERAL rillflow.aggregate_commit("
-           "'counter', ('ffffffff-0000-0000-0000-' || lpad(s::text, 12, '0'))::uuid, "
-           "(SELECT jsonb_agg(jsonb_build_object('type', 'A', 'body', '{}'::jsonb)) FROM "
-           "generate_series(1, 250)))");
+    c.exec(
+        "SELECT rillflow.create_aggregate('counter', "
+        "'public.bench_count(jsonb,rillflow.event_envelope)', '{\"n\": 0}')");
+    c.exec(
+        "SELECT count(*) FROM generate_series(1, 400) s, LATERAL rillflow.aggregate_commit("
+        "'counter', ('ffffffff-0000-0000-0000-' || lpad(s::text, 12, '0'))::uuid, "
+        "(SELECT jsonb_agg(jsonb_build_object('type', 'A', 'body', '{}'::jsonb)) FROM "
+        "generate_series(1, 250)))");
     const auto start = Clock::now();
     int64_t streams = 0;
     for (;;) {

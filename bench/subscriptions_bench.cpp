@@ -74,14 +74,19 @@ double Rillflow(const std::string& url, int n) {
     c.exec("SELECT rillflow.subscription_group_configure('bench_sub', 'g')");
     c.exec("CREATE TABLE bench_sink (position bigint PRIMARY KEY)");
     std::atomic<int> ids{0};
+    std::atomic<int64_t> poll_us{0}, polls{0}, empty{0};
     const double secs = RunWorkers(
         4,
         [&](Conn& w) {
             thread_local std::string me = "w" + std::to_string(ids++);
+            const auto t0 = Clock::now();
             auto r = w.exec(
                 "SELECT coalesce(array_agg(position), '{}')::text, count(*) FROM "
                 "rillflow.subscription_poll('bench_sub', 100, 'g', '" +
                 me + "')");
+            poll_us += int64_t(Seconds(Clock::now() - t0) * 1e6);
+            ++polls;
+            if (Int(r, 0, 1) == 0) ++empty;
             if (Int(r, 0, 1) == 0) return false;
             const std::string positions = PQgetvalue(r.get(), 0, 0);
             w.exec("BEGIN");
@@ -92,6 +97,10 @@ double Rillflow(const std::string& url, int n) {
             return true;
         },
         url);
+    if (std::getenv("RILLFLOW_BENCH_VERBOSE"))
+        std::printf("  polls %lld (empty %lld), %.2f ms per poll, %.2f s in all\n",
+                    (long long)polls.load(), (long long)empty.load(),
+                    polls ? poll_us.load() / 1000.0 / polls.load() : 0.0, secs);
     const int64_t done = Int(c.exec("SELECT count(*) FROM bench_sink"));
     if (done != n) throw std::runtime_error("rillflow consumed " + std::to_string(done));
     return n / secs;

@@ -92,7 +92,7 @@ SELECT status, jsonb_array_length(problems) AS problems, problems->0->>'problem'
        (problems->0->>'actual')::int AS has, (problems->0->>'expected')::int = (SELECT max(version) FROM rillflow.store_steps) AS lacks_up_to_newest
   FROM rillflow.schema_health('regress_st_b');
 SELECT count(*) = (SELECT max(version) - 4 FROM rillflow.store_steps) AS a_step_each,
-       min(step) AS first
+       (array_agg(step ORDER BY split_part(split_part(step, ' ', 2), ':', 1)::int))[1] AS first
   FROM rillflow.schema_plan('regress_st_b');
 SET client_min_messages = warning;
 SELECT steps_applied = (SELECT max(version) - 4 FROM rillflow.store_steps) AS applied_the_rest, repaired,

@@ -182,6 +182,32 @@ SELECT rillflow.set_group_max_in_flight('bounded', 'g', NULL);
 SELECT count(*) FROM rillflow.subscription_poll('bounded', 10, 'g', 'c2');
 SELECT group_name, ordered, max_deliveries, max_in_flight FROM rillflow.subscription_groups('bounded');
 
+-- Batches: a poll of an unordered group takes its events as one row in
+-- flight and leaves batches pending for the group's other consumers (taken
+-- first, without the group's row); an ack of part of a batch keeps the rest
+-- leased; a nack gives one event of it back; a group made ordered splits
+-- every batch into one row per event, and from then on a stream's next event
+-- waits for its earlier one.
+SELECT rillflow.create_subscription('batched', event_types => ARRAY['Ping']);
+SELECT array_agg(position ORDER BY position) AS c1 FROM rillflow.subscription_poll('batched', 2, 'g', 'c1');
+SELECT position, consumer, deliveries, batch FROM rillflow_tenant_regress_subs.subscription_outstanding
+ WHERE subscription = 'batched' ORDER BY position;
+SELECT array_agg(position ORDER BY position) AS c2 FROM rillflow.subscription_poll('batched', 2, 'g', 'c2');
+SELECT rillflow.subscription_ack('batched', ARRAY[2], 'g', 'c1') AS acked;
+SELECT rillflow.subscription_nack('batched', 5, 'g', 'c2');
+SELECT position, consumer, deliveries, batch FROM rillflow_tenant_regress_subs.subscription_outstanding
+ WHERE subscription = 'batched' ORDER BY position;
+SELECT last_seq, in_flight, pending FROM rillflow.subscription_group_status('batched', 'g');
+SELECT rillflow.subscription_group_configure('batched', 'g', ordered => true);
+SELECT array_agg(position ORDER BY position) AS c3 FROM rillflow.subscription_poll('batched', 10, 'g', 'c3');
+SELECT position, consumer, deliveries, batch FROM rillflow_tenant_regress_subs.subscription_outstanding
+ WHERE subscription = 'batched' ORDER BY position;
+-- c1 still holds 1 (the rest of its split batch); 2 was acked already; 7
+-- waits for 4, which c2 holds
+SELECT rillflow.subscription_ack('batched', ARRAY[1], 'g', 'c1') AS acked;
+SELECT count(*) AS c3 FROM rillflow.subscription_poll('batched', 10, 'g', 'c3');
+SELECT rillflow.subscription_ack('batched', ARRAY[2], 'g', 'c1'); \echo SQLSTATE :SQLSTATE
+
 ----------------------------------------------------------------------------
 -- The lag view, for every subscription and group of the store.
 SELECT subscription, group_name, checkpoint, head, lag FROM rillflow.subscription_lag

@@ -97,6 +97,63 @@ TEST_F(EvolutionTest, ClientUpcastersRunAfterTheServersChainOnEveryRead) {
     EXPECT_EQ(raw[0].body, (json{{"n", 1}}));
 }
 
+// The projection daemon's handlers get events as every read path gives them: upcast by the
+// server's chain (Placed v1 -> v2, a SQL function), then by the store's client registry
+// (Placed v2 -> OrderPlaced v3); events with no chain come as stored.
+TEST_F(EvolutionTest, DaemonHandlersGetEventsUpcastByTheServerAndTheClient) {
+    const std::string fn = fresh_name("evo_daemon_up_");
+    sql("CREATE FUNCTION public." + fn +
+        "(b jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT b || '{\"server\": true}' $$");
+    EXPECT_TRUE(Upcasters(tenant_store()).register_sql("Placed", 1, 2, "public." + fn + "(jsonb)"));
+    auto registry = std::make_shared<UpcasterRegistry>();
+    registry->add(Upcaster{"Placed", 2, "OrderPlaced", 3, [](const json& body) {
+                               json out = body;
+                               out["client"] = body.value("server", false);
+                               return out;
+                           }});
+    Store store = with_registry(registry);
+    store.events().append(Uuid::random(), Expected::NoStream(),
+                          {EventData{"Placed", {{"n", 1}}}, EventData{"Shipped", {{"n", 2}}}});
+    ASSERT_EQ(wait_for_head(store, 2), 2);
+
+    struct Seen {
+        std::string type;
+        int event_version;
+        json body;
+    };
+    std::vector<Seen> seen;
+    auto daemon = ProjectionDaemon::builder(store)
+                      .owner("evo-d1")
+                      .add(fresh_name("evo_proj_"),
+                           [&seen](const EventEnvelope& e, Transaction&) {
+                               seen.push_back({e.type, e.event_version, e.body});
+                           })
+                      .build();
+    EXPECT_EQ(daemon.run_until_idle(), 2);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].type, "OrderPlaced");
+    EXPECT_EQ(seen[0].event_version, 3);
+    EXPECT_EQ(seen[0].body, (json{{"n", 1}, {"server", true}, {"client", true}}));
+    EXPECT_EQ(seen[1].type, "Shipped");
+    EXPECT_EQ(seen[1].event_version, 1);
+    EXPECT_EQ(seen[1].body, (json{{"n", 2}}));
+
+    // A daemon on a store without the client registry gets the server's step only.
+    std::vector<Seen> server_only;
+    auto plain = ProjectionDaemon::builder(tenant_store())
+                     .owner("evo-d2")
+                     .add(fresh_name("evo_proj_"),
+                          [&server_only](const EventEnvelope& e, Transaction&) {
+                              server_only.push_back({e.type, e.event_version, e.body});
+                          })
+                     .build();
+    EXPECT_EQ(plain.run_until_idle(), 2);
+    ASSERT_EQ(server_only.size(), 2u);
+    EXPECT_EQ(server_only[0].type, "Placed");
+    EXPECT_EQ(server_only[0].event_version, 2);
+    EXPECT_EQ(server_only[0].body, (json{{"n", 1}, {"server", true}}));
+}
+
 TEST_F(EvolutionTest, AsyncUpcastersMayQueryTheStore) {
     auto registry = std::make_shared<UpcasterRegistry>();
     registry->add(AsyncUpcaster{

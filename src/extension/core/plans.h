@@ -26,7 +26,7 @@
  * than RF_PLAN_MAX_ARGS fails to compile (its initialiser has excess
  * elements; and append.c's static assertions).
  */
-#define RF_PLAN_MAX_ARGS 11
+#define RF_PLAN_MAX_ARGS 13
 
 typedef struct RfPlanSpec
 {

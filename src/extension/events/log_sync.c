@@ -120,7 +120,7 @@ static const RfPlanSpec rf_log_covered = {
 	"   ELSE NOT EXISTS ("
 	"     SELECT FROM %s.events e, s"
 	"      WHERE e.tx OPERATOR(pg_catalog.>=) (SELECT pg_catalog.pg_snapshot_xmax(l) FROM st)"
-	"        AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(s.s0)"
+	"        AND e.tx OPERATOR(pg_catalog.<) (SELECT pg_catalog.pg_snapshot_xmax(s0) FROM s)"
 	"        AND pg_catalog.pg_visible_in_snapshot(e.tx, s.s0)"
 	"        AND (s.own IS NULL OR e.tx OPERATOR(pg_catalog.<>) s.own))"
 	"    AND NOT EXISTS ("

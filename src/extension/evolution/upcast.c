@@ -67,6 +67,7 @@
 PG_FUNCTION_INFO_V1(rillflow_upcasters_changed);
 PG_FUNCTION_INFO_V1(rillflow_upcaster_path);
 PG_FUNCTION_INFO_V1(rillflow_upcast_envelope);
+PG_FUNCTION_INFO_V1(rillflow_upcast_type_in);
 
 /* "version:type", a type being at most 255 bytes (event_input.h). */
 #define RF_UPCAST_KEYLEN (256 + 16)
@@ -599,6 +600,12 @@ typedef struct RfUpcastReceiver
 	int			ntypes;
 	TupleTableSlot *slot;
 	MemoryContext rowcxt;
+	/* the last (type, event_version) looked up and its chain: runs of one type are common */
+	bool		have_last;
+	int32		last_version;
+	int			last_typelen;
+	char		last_type[RF_UPCAST_KEYLEN];
+	RfUpcastChain *last_chain;
 } RfUpcastReceiver;
 
 static void
@@ -622,7 +629,30 @@ rf_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	/* Most events have no chain: look at their type and version only. */
 	slot_getsomeattrs(slot, RF_ENV_EVENT_VERSION + 1);
-	chain = rf_event_chain(r->ups, slot->tts_values, slot->tts_isnull);
+	if (r->ups == NULL || slot->tts_isnull[RF_ENV_TYPE] || slot->tts_isnull[RF_ENV_EVENT_VERSION])
+		chain = NULL;
+	else
+	{
+		text	   *type = DatumGetTextPP(slot->tts_values[RF_ENV_TYPE]);
+		int			typelen = VARSIZE_ANY_EXHDR(type);
+		int32		version = DatumGetInt32(slot->tts_values[RF_ENV_EVENT_VERSION]);
+
+		if (r->have_last && r->last_version == version && r->last_typelen == typelen &&
+			memcmp(r->last_type, VARDATA_ANY(type), typelen) == 0)
+			chain = r->last_chain;
+		else
+		{
+			chain = rf_chain(r->ups, VARDATA_ANY(type), typelen, version);
+			r->have_last = typelen < RF_UPCAST_KEYLEN;
+			if (r->have_last)
+			{
+				memcpy(r->last_type, VARDATA_ANY(type), typelen);
+				r->last_typelen = typelen;
+				r->last_version = version;
+				r->last_chain = chain;
+			}
+		}
+	}
 	old = MemoryContextSwitchTo(r->rowcxt);
 	if (chain != NULL)
 	{
@@ -847,4 +877,50 @@ rillflow_upcast_envelope(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_DATUM(envelope);
+}
+
+/*
+ * rillflow._upcast_type_in(event_type text, event_version integer, types
+ *     text[]) RETURNS boolean
+ *
+ * Whether the event's type as read (the end of its chain in the current
+ * store, or its own) is among types: the event_types filter of subscription
+ * polls, evaluated per candidate row. The chains are the per-backend ones;
+ * SPI is entered only when they must be (re)loaded.
+ */
+Datum
+rillflow_upcast_type_in(PG_FUNCTION_ARGS)
+{
+	text	   *type = PG_GETARG_TEXT_PP(0);
+	int32		version = PG_GETARG_INT32(1);
+	RfTypeFilter *filter = (RfTypeFilter *) fcinfo->flinfo->fn_extra;
+	const RfStore *store = rf_current_store();
+	RfStoreEntry *entry = NULL;
+	RfUpcasters *ups;
+	RfUpcastChain *chain = NULL;
+
+	if (filter == NULL)
+	{
+		/* types is the subscription's, the same for every row of the statement */
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		filter = palloc0(sizeof(RfTypeFilter));
+		rf_type_filter_init(filter, PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(2))));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = filter;
+	}
+	if (rf_upcast_stores != NULL)
+		entry = hash_search(rf_upcast_stores, &store->schema_oid, HASH_FIND, NULL);
+	if (entry != NULL && entry->ups != NULL && entry->ups->valid)
+		ups = entry->ups->nsteps > 0 ? entry->ups : NULL;
+	else
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		ups = rf_upcasters_acquire(store);
+		SPI_finish();
+	}
+	if (ups != NULL)
+		chain = rf_chain(ups, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), version);
+	PG_RETURN_BOOL(rf_type_filter_match(filter, chain != NULL ? chain->final_type : PointerGetDatum(type)));
 }

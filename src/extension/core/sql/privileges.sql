@@ -52,6 +52,8 @@ DECLARE
         '_store_metrics', '_mermaid_label',
         -- a subscription poll's events as read: upcasters run as their owners
         '_upcast_envelope',
+        -- whether an event's type as read is among a subscription's types
+        '_upcast_type_in',
         -- schema_sync's: they refuse (42501) a caller that does not act as the
         -- store's owner, and then do only what the owner may
         '_store_sync', '_store_migrate',
@@ -72,7 +74,7 @@ DECLARE
         '_subscription_max_batch', '_subscription_consumer', '_subscription_group_key',
         '_subscription_not_found', '_subscription_get', '_subscription_ensure_group', '_subscription_group_exists',
         '_subscription_lock_group', '_subscription_checkpoint', '_subscription_lease_lost',
-        '_subscription_lag', '_subscription_deliver', '_subscription_sync_log'];
+        '_subscription_lag', '_subscription_unbatch', '_subscription_sync_log'];
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p

@@ -175,3 +175,11 @@ CREATE OR REPLACE FUNCTION rillflow._upcast_envelope(store name, e rillflow.even
     RETURNS rillflow.event_envelope
     AS 'MODULE_PATHNAME', 'rillflow_upcast_envelope'
     LANGUAGE C VOLATILE;
+
+-- Whether an event stored as (event_type, event_version) has, as read, one of
+-- types: the type at the end of its chain in the current store, or its own
+-- when no chain starts there. The subscription filter (subscriptions/poll.c).
+CREATE OR REPLACE FUNCTION rillflow._upcast_type_in(event_type text, event_version integer, types text[])
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'rillflow_upcast_type_in'
+    LANGUAGE C STABLE STRICT PARALLEL UNSAFE;

@@ -92,8 +92,8 @@ BEGIN
                  WHERE c.subscription = g.subscription AND c.group_name = g.group_name)
           FROM %1$I.subscription_groups g
           CROSS JOIN LATERAL (
-                SELECT count(*) FILTER (WHERE x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp()) AS in_flight,
-                       count(*) FILTER (WHERE NOT (x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp())) AS pending,
+                SELECT coalesce(sum(coalesce(cardinality(x.batch), 1)) FILTER (WHERE x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp()), 0)::bigint AS in_flight,
+                       coalesce(sum(coalesce(cardinality(x.batch), 1)) FILTER (WHERE NOT (x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp())), 0)::bigint AS pending,
                        min(x.position) AS low
                   FROM %1$I.subscription_outstanding x
                  WHERE x.subscription = g.subscription AND x.group_name = g.group_name) o
@@ -126,7 +126,7 @@ BEGIN
                  WHERE d.subscription = g.subscription AND d.group_name = g.group_name),
                coalesce((SELECT jsonb_agg(jsonb_build_object(
                                   'consumer', c.consumer, 'last_seen', c.last_seen,
-                                  'in_flight', (SELECT count(*) FROM %1$I.subscription_outstanding y
+                                  'in_flight', (SELECT coalesce(sum(coalesce(cardinality(y.batch), 1)), 0)::bigint FROM %1$I.subscription_outstanding y
                                                  WHERE y.subscription = c.subscription AND y.group_name = c.group_name
                                                    AND y.consumer = c.consumer
                                                    AND y.lease_expires_at > clock_timestamp()))
@@ -135,8 +135,8 @@ BEGIN
                           WHERE c.subscription = g.subscription AND c.group_name = g.group_name), '[]')
           FROM %1$I.subscription_groups g
           CROSS JOIN LATERAL (
-                SELECT count(*) FILTER (WHERE x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp()) AS in_flight,
-                       count(*) FILTER (WHERE NOT (x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp())) AS pending,
+                SELECT coalesce(sum(coalesce(cardinality(x.batch), 1)) FILTER (WHERE x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp()), 0)::bigint AS in_flight,
+                       coalesce(sum(coalesce(cardinality(x.batch), 1)) FILTER (WHERE NOT (x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp())), 0)::bigint AS pending,
                        min(x.position) AS low
                   FROM %1$I.subscription_outstanding x
                  WHERE x.subscription = g.subscription AND x.group_name = g.group_name) o

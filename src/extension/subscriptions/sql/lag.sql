@@ -17,7 +17,7 @@ BEGIN
           FROM %1$I.subscriptions s
           LEFT JOIN %1$I.subscription_groups g ON g.subscription = s.name
           LEFT JOIN LATERAL (
-                SELECT count(*) FILTER (WHERE x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp()) AS in_flight,
+                SELECT coalesce(sum(coalesce(cardinality(x.batch), 1)) FILTER (WHERE x.consumer IS NOT NULL AND x.lease_expires_at > clock_timestamp()), 0)::bigint AS in_flight,
                        min(x.position) AS low
                   FROM %1$I.subscription_outstanding x
                  WHERE x.subscription = g.subscription AND x.group_name = g.group_name) o ON true

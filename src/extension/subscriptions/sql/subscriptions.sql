@@ -136,7 +136,7 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT s.name, s.event_types, s.categories, s.stream_ids, s.headers, s.start_from,
                $2, $3, greatest($3 - $2, 0),
-               (SELECT count(*) FROM %1$I.subscription_outstanding o
+               (SELECT coalesce(sum(coalesce(cardinality(o.batch), 1)), 0)::bigint FROM %1$I.subscription_outstanding o
                  WHERE o.subscription = s.name AND o.group_name = '' AND o.consumer IS NOT NULL
                    AND o.lease_expires_at > clock_timestamp()),
                CASE WHEN g.lease_expires_at > clock_timestamp() THEN g.lease_owner END,

@@ -128,6 +128,16 @@ typedef enum RfInsertShape
 	"pg_catalog.unnest($10), pg_catalog.unnest($11)) " \
 	"WITH ORDINALITY AS u(type, body, headers, event_version, event_id, ord) "
 
+/*
+ * An event id the caller names must not be taken in events_archive either
+ * (archive/archive.c): unique constraints hold per table, so a taken id
+ * inserts nothing and reads as RF002 like one taken in the hot table. No
+ * target on ON CONFLICT: on the partitioned backend events is partitioned
+ * by retention_class, and its partitions' unique indexes are the arbiters.
+ */
+#define RF_NOT_ARCHIVED(id_expr) \
+	"WHERE NOT EXISTS (SELECT FROM %s.events_archive a WHERE a.event_id OPERATOR(pg_catalog.=) " id_expr ") "
+
 /* The parameters of each shape, bounded at compile time. */
 #define RF_ONE_EVENT_NARGS 10
 #define RF_MANY_EVENTS_NARGS 11
@@ -138,7 +148,8 @@ StaticAssertDecl(RF_ONE_EVENT_NARGS <= RF_PLAN_MAX_ARGS && RF_MANY_EVENTS_NARGS 
 static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 	[RF_INSERT_ONE] = {
 		RF_ONE_EVENT("COALESCE($8, pg_catalog.gen_random_uuid())")
-		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
+		RF_NOT_ARCHIVED("$8")
+		"ON CONFLICT DO NOTHING RETURNING version",
 		RF_ONE_EVENT_NARGS, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_INSERT_ONE_NEW_ID] = {
@@ -148,7 +159,8 @@ static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 	},
 	[RF_INSERT_MANY] = {
 		RF_MANY_EVENTS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
-		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
+		RF_NOT_ARCHIVED("u.event_id")
+		"ON CONFLICT DO NOTHING RETURNING version",
 		RF_MANY_EVENTS_NARGS, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},

@@ -48,6 +48,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -476,6 +477,7 @@ rillflow_archive_redirect(PG_FUNCTION_ARGS)
 	RfArchiveUser saved;
 	int			stream_col;
 	int			archived_col;
+	int			version_col;
 	bool		isnull;
 	Datum		stream_id;
 	Datum		repl_value = (Datum) 0;
@@ -488,8 +490,16 @@ rillflow_archive_redirect(PG_FUNCTION_ARGS)
 	newtuple = trigdata->tg_newtuple;
 	stream_col = SPI_fnumber(RelationGetDescr(rel), "stream_id");
 	archived_col = SPI_fnumber(RelationGetDescr(rel), "archived_at");
-	if (stream_col <= 0 || archived_col <= 0)
-		elog(ERROR, "rillflow._archive_redirect: streams lacks stream_id or archived_at");
+	version_col = SPI_fnumber(RelationGetDescr(rel), "version");
+	if (stream_col <= 0 || archived_col <= 0 || version_col <= 0)
+		elog(ERROR, "rillflow._archive_redirect: streams lacks stream_id, version or archived_at");
+
+	/* Only an append moves the version on; anything else passes. */
+	if (datumIsEqual(heap_getattr(trigdata->tg_trigtuple, version_col, RelationGetDescr(rel), &isnull),
+					 heap_getattr(newtuple, version_col, RelationGetDescr(rel), &isnull),
+					 TupleDescAttr(RelationGetDescr(rel), version_col - 1)->attbyval,
+					 TupleDescAttr(RelationGetDescr(rel), version_col - 1)->attlen))
+		return PointerGetDatum(newtuple);
 	stream_id = heap_getattr(newtuple, stream_col, RelationGetDescr(rel), &isnull);
 
 	if (!rf_archive_redirect)

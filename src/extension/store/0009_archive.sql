@@ -30,12 +30,14 @@ CREATE INDEX events_archive_tx_idx ON @store@.events_archive (tx);
 -- When a stream was archived; NULL while it is hot.
 ALTER TABLE @store@.streams ADD COLUMN archived_at timestamptz;
 
--- An append to an archived stream (its version moves on) reactivates it, or
+-- An update of an archived stream that keeps it archived: an append (the
+-- trigger function sees its version move on) reactivates the stream, or
 -- fails with RF008 when rillflow.archive_redirect is off. A failed version
--- check updates no row, so it reactivates nothing.
+-- check updates no row, so it reactivates nothing. (The condition names no
+-- column but archived_at, so the trigger holds no other column's type.)
 CREATE TRIGGER streams_archived BEFORE UPDATE ON @store@.streams
     FOR EACH ROW
-    WHEN (OLD.archived_at IS NOT NULL AND NEW.version OPERATOR(pg_catalog.<>) OLD.version)
+    WHEN (OLD.archived_at IS NOT NULL AND NEW.archived_at IS NOT NULL)
     EXECUTE FUNCTION rillflow._archive_redirect();
 
 -- The store's archive settings and counters: one row.

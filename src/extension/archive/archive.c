@@ -434,7 +434,7 @@ rillflow_archive_streams(PG_FUNCTION_ARGS)
 	rf_archive_as_owner(store, &saved);
 	sql = psprintf("WITH idle AS (SELECT s.stream_id FROM %s.streams s "
 				   "WHERE s.archived_at IS NULL "
-				   "AND s.updated_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) $1 "
+				   "AND s.updated_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1) "
 				   "ORDER BY s.updated_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
 				   "marked AS (UPDATE %s.streams t SET archived_at = pg_catalog.now() FROM idle "
 				   "WHERE t.stream_id OPERATOR(pg_catalog.=) idle.stream_id RETURNING t.stream_id) "

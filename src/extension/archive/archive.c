@@ -275,15 +275,11 @@ rf_archive_move(const RfStore *store, Datum stream_ids, bool to_cold,
 	counters[2] = Int64GetDatum(to_cold ? moved : 0);
 	counters[3] = Int64GetDatum(to_cold ? 1 : 0);
 	counters[4] = Float8GetDatum(to_cold ? INSTR_TIME_GET_DOUBLE(duration) : 0.0);
-	sql = psprintf("UPDATE %s.archive_state SET "
-				   "streams_marked = streams_marked OPERATOR(pg_catalog.+) $1, "
-				   "streams_reactivated = streams_reactivated OPERATOR(pg_catalog.+) $2, "
-				   "events_moved = events_moved OPERATOR(pg_catalog.+) $3, "
-				   "move_batches = move_batches OPERATOR(pg_catalog.+) $4, "
-				   "move_seconds = move_seconds OPERATOR(pg_catalog.+) $5",
+	sql = psprintf("INSERT INTO %s.archive_counters (streams_marked, streams_reactivated, "
+				   "events_moved, move_batches, move_seconds) VALUES ($1, $2, $3, $4, $5)",
 				   schema);
-	if (SPI_execute_with_args(sql, 5, counter_types, counters, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "rillflow: archive counters update failed");
+	if (SPI_execute_with_args(sql, 5, counter_types, counters, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "rillflow: archive counters insert failed");
 	return moved;
 }
 
@@ -454,6 +450,16 @@ rillflow_archive_streams(PG_FUNCTION_ARGS)
 			(void) rf_archive_move(store, ids, true, count, 0);
 		}
 	}
+	/* fold the counter rows no one else holds (never waiting) into one */
+	sql = psprintf("WITH gone AS (DELETE FROM %s.archive_counters c WHERE c.ctid OPERATOR(pg_catalog.=) ANY "
+				   "(SELECT x.ctid FROM %s.archive_counters x FOR UPDATE SKIP LOCKED) RETURNING c.*) "
+				   "INSERT INTO %s.archive_counters SELECT pg_catalog.sum(streams_marked), "
+				   "pg_catalog.sum(streams_reactivated), pg_catalog.sum(events_moved), "
+				   "pg_catalog.sum(move_batches), pg_catalog.sum(move_seconds) FROM gone "
+				   "HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0",
+				   store->quoted_schema, store->quoted_schema, store->quoted_schema);
+	if (SPI_execute(sql, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "rillflow: archive counters fold failed");
 	rf_archive_as_caller(&saved);
 	SPI_finish();
 	PG_RETURN_INT32(count);

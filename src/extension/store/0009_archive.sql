@@ -40,16 +40,22 @@ CREATE TRIGGER streams_archived BEFORE UPDATE ON @store@.streams
     WHEN (OLD.archived_at IS NOT NULL AND NEW.archived_at IS NOT NULL)
     EXECUTE FUNCTION rillflow._archive_redirect();
 
--- The store's archive settings and counters: one row.
+-- The store's archive settings: one row.
 CREATE TABLE @store@.archive_state (
     id                      boolean PRIMARY KEY DEFAULT true CHECK (id),
     backend                 text NOT NULL DEFAULT 'dual_table'
                             CHECK (backend OPERATOR(pg_catalog.=) ANY (ARRAY['dual_table', 'partitioned'])),
-    tablespace              name,
+    tablespace              name
+);
+INSERT INTO @store@.archive_state DEFAULT VALUES;
+
+-- The archive's counters, as one row per move (added, never updated, so two
+-- archivers, or two appends that reactivate, never wait on a counter);
+-- archive_streams folds the rows no one holds into one; the metrics sum.
+CREATE TABLE @store@.archive_counters (
     streams_marked          bigint NOT NULL DEFAULT 0,
     streams_reactivated     bigint NOT NULL DEFAULT 0,
     events_moved            bigint NOT NULL DEFAULT 0,
     move_batches            bigint NOT NULL DEFAULT 0,
     move_seconds            double precision NOT NULL DEFAULT 0
 );
-INSERT INTO @store@.archive_state DEFAULT VALUES;

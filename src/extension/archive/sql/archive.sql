@@ -50,7 +50,7 @@ RETURN rillflow._archive_backend(rillflow.current_store());
 COMMENT ON FUNCTION rillflow.archive_backend() IS 'The current store''s archive backend: dual_table or partitioned';
 
 -- One store's archive metrics, the names the seed gives them. The counters
--- need SELECT on archive_state; the hot size needs nothing.
+-- need SELECT on archive_counters; the hot size needs nothing.
 CREATE OR REPLACE FUNCTION rillflow._archive_metrics(store name)
     RETURNS TABLE (name text, value double precision, help text)
     LANGUAGE plpgsql STABLE
@@ -59,12 +59,18 @@ AS $fn$
 DECLARE
     hot regclass := rillflow._archive_hot_relation(store);
 BEGIN
-    IF hot IS NULL OR to_regclass(format('%I.archive_state', store)) IS NULL THEN
+    IF hot IS NULL OR to_regclass(format('%I.archive_counters', store)) IS NULL THEN
         RETURN;   -- a store not yet at step 9
     END IF;
-    IF has_table_privilege(format('%I.archive_state', store), 'SELECT') THEN
+    IF has_table_privilege(format('%I.archive_counters', store), 'SELECT') THEN
         RETURN QUERY EXECUTE format($q$
-            SELECT m.name, m.value, m.help FROM %I.archive_state a
+            SELECT m.name, m.value, m.help
+              FROM (SELECT coalesce(sum(c.streams_marked), 0) AS streams_marked,
+                           coalesce(sum(c.streams_reactivated), 0) AS streams_reactivated,
+                           coalesce(sum(c.events_moved), 0) AS events_moved,
+                           coalesce(sum(c.move_batches), 0) AS move_batches,
+                           coalesce(sum(c.move_seconds), 0) AS move_seconds
+                      FROM %I.archive_counters c) a
              CROSS JOIN LATERAL (VALUES
                  ('archive_streams_marked_total', a.streams_marked::float8, 'Streams archived'),
                  ('archive_streams_reactivated_total', a.streams_reactivated::float8,

@@ -16,6 +16,11 @@ CREATE FUNCTION regress_archive.seen(e rillflow.event_envelope) RETURNS void LAN
 CREATE FUNCTION regress_archive.count_fold(state jsonb, e rillflow.event_envelope) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT jsonb_build_object('events', (state->>'events')::int + 1) $$;
 
+-- the default store stays on dual_table: pg_dump leaves its tables'
+-- definitions to CREATE EXTENSION
+SELECT rillflow.set_archive_backend('partitioned'); \echo SQLSTATE :SQLSTATE
+SELECT rillflow.set_archive_backend('dual_table') AS changed;
+
 -- dual_table: the default of a new store
 SELECT rillflow.ensure_tenant('regress_arch_dual');
 SELECT rillflow.grant_tenant('regress_arch_dual', 'regress_archive_reader', 'read');

@@ -95,11 +95,18 @@ rf_archive_init(void)
 							 NULL, NULL, NULL);
 }
 
-/* Whether a read includes archived events: its argument, or the setting when NULL. */
+/*
+ * Whether a read includes archived events: its argument, or the setting when
+ * NULL. A call through an older signature without the argument (0.1.0's SQL
+ * on this library, before ALTER EXTENSION UPDATE: its stores have no
+ * archive) reads everything, as it did.
+ */
 bool
 rf_archive_include(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+	if (PG_NARGS() <= argno)
+		return true;
+	if (!PG_ARGISNULL(argno))
 		return PG_GETARG_BOOL(argno);
 	return rf_include_archived_by_default;
 }

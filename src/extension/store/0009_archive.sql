@@ -40,14 +40,9 @@ CREATE TRIGGER streams_archived BEFORE UPDATE ON @store@.streams
     WHEN (OLD.archived_at IS NOT NULL AND NEW.archived_at IS NOT NULL)
     EXECUTE FUNCTION rillflow._archive_redirect();
 
--- The store's archive settings: one row.
-CREATE TABLE @store@.archive_state (
-    id                      boolean PRIMARY KEY DEFAULT true CHECK (id),
-    backend                 text NOT NULL DEFAULT 'dual_table'
-                            CHECK (backend OPERATOR(pg_catalog.=) ANY (ARRAY['dual_table', 'partitioned'])),
-    tablespace              name
-);
-INSERT INTO @store@.archive_state DEFAULT VALUES;
+-- The backend and the archive's tablespace are read from the catalog
+-- (whether events is partitioned; events_archive's tablespace), never kept
+-- in a table of their own that could disagree with it.
 
 -- The archive's counters, as one row per move (added, never updated, so two
 -- archivers, or two appends that reactivate, never wait on a counter);

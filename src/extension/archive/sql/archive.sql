@@ -36,7 +36,7 @@ RETURN CASE WHEN (SELECT c.relkind FROM pg_class c
             THEN to_regclass(format('%I.events_hot', store))
             ELSE to_regclass(format('%I.events', store)) END;
 
--- A store's backend, read from its catalog (archive_state records it too).
+-- A store's backend, read from its catalog.
 CREATE OR REPLACE FUNCTION rillflow._archive_backend(store name) RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp

@@ -55,6 +55,16 @@ BEGIN
             HINT = 'Pass ''dual_table'' or ''partitioned''.';
     END IF;
     owner := rillflow._archive_check_owner(store, 'change the archive backend');
+    -- The default store's tables belong to the extension: pg_dump leaves
+    -- their definitions to CREATE EXTENSION, which makes them dual_table, so
+    -- a partitioned default store would not restore.
+    IF backend = 'partitioned' AND NOT EXISTS (SELECT FROM rillflow.stores s
+                                                WHERE s.schema_name = store AND s.tenant IS NOT NULL) THEN
+        RAISE EXCEPTION 'the default store cannot use the partitioned archive backend'
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Its tables belong to the extension, and pg_dump leaves their definitions to CREATE EXTENSION, which makes them dual_table: a dump of a partitioned default store would not restore.',
+                  HINT = 'Keep the default store on dual_table, or use a tenant''s store (rillflow.ensure_tenant) for the partitioned backend.';
+    END IF;
     -- every statement on the events (appends, reads, ticks) waits here
     EXECUTE format('LOCK TABLE %I.events IN ACCESS EXCLUSIVE MODE', store);
     IF rillflow._archive_backend(store) = backend THEN
@@ -88,7 +98,6 @@ BEGIN
         EXECUTE format('ALTER TABLE %I.events_hot RENAME TO events', store);
         EXECUTE format('ALTER TABLE %1$I.events_archive INHERIT %1$I.events', store);
     END IF;
-    EXECUTE format('UPDATE %I.archive_state SET backend = $1', store) USING backend;
     IF switched THEN
         PERFORM set_config('role', caller, true);
     END IF;
@@ -132,7 +141,6 @@ BEGIN
                 WHERE i.indrelid = to_regclass(format('%I.events_archive', store)) LOOP
         EXECUTE format('ALTER INDEX %s SET TABLESPACE %I', idx.name, target);
     END LOOP;
-    EXECUTE format('UPDATE %I.archive_state SET tablespace = $1', store) USING tablespace;
     IF switched THEN
         PERFORM set_config('role', caller, true);
     END IF;

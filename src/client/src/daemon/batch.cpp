@@ -202,7 +202,9 @@ TickResult tick_external(DaemonState& d, DaemonProjection& p) {
     for (bool careful : {false, true}) {
         tx.emplace(d.store.transaction());
         const std::vector<EventEnvelope> events =
-            tx->events().read_all(lease->checkpoint, lease->batch_size, lease->event_types);
+            // archived events too: archiving never makes a projection skip one
+            tx->events().with_archived().read_all(lease->checkpoint, lease->batch_size,
+                                                  lease->event_types);
         if (events.empty()) return result;
         result.leased = true;
         pass = apply_events(d, p, *tx, events, lease->checkpoint, careful);

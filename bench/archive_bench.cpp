@@ -28,7 +28,7 @@ struct Options {
 };
 
 constexpr int kHotStreams = 200;
-constexpr int kHotEvents = 10;       // per hot stream
+constexpr int kHotEvents = 10;        // per hot stream
 constexpr int kEventsPerStream = 20;  // per archived stream
 
 std::string Store(const std::string& tenant) { return "rillflow_tenant_" + tenant; }
@@ -39,8 +39,10 @@ std::vector<std::string> MakeHotStreams(Conn& c, const std::string& tenant, std:
     for (int i = 0; i < kHotStreams; ++i) {
         ids.push_back(RandomUuid(rng));
         c.exec("SELECT rillflow.append_events('" + ids.back() +
-               "', (SELECT jsonb_agg(jsonb_build_object('type', 'Hot', 'body', jsonb_build_object('n', g))) "
-               "FROM generate_series(1, " + std::to_string(kHotEvents) + ") g))");
+               "', (SELECT jsonb_agg(jsonb_build_object('type', 'Hot', 'body', "
+               "jsonb_build_object('n', g))) "
+               "FROM generate_series(1, " +
+               std::to_string(kHotEvents) + ") g))");
     }
     (void)tenant;
     c.exec("SELECT rillflow.head_position()");
@@ -53,17 +55,20 @@ void LoadHistory(Conn& c, long count) {
     const long streams = count / kEventsPerStream;
     for (long done = 0; done < streams; done += 1000) {
         const long n = std::min<long>(1000, streams - done);
-        c.exec("SELECT rillflow.append_events(gen_random_uuid(), "
-               "(SELECT jsonb_agg(jsonb_build_object('type', 'Old', 'body', jsonb_build_object('n', g, 'pad', "
-               "repeat('x', 100)))) FROM generate_series(1, " + std::to_string(kEventsPerStream) +
-               ") g)) FROM generate_series(1, " + std::to_string(n) + ")");
+        c.exec(
+            "SELECT rillflow.append_events(gen_random_uuid(), "
+            "(SELECT jsonb_agg(jsonb_build_object('type', 'Old', 'body', jsonb_build_object('n', "
+            "g, 'pad', "
+            "repeat('x', 100)))) FROM generate_series(1, " +
+            std::to_string(kEventsPerStream) + ") g)) FROM generate_series(1, " +
+            std::to_string(n) + ")");
     }
     c.exec("SELECT rillflow.head_position()");
 }
 
 // Calls per second of `name` with a random hot stream for `seconds`.
-double CallRate(Conn& c, const std::string& name, const std::vector<std::string>& ids, double seconds,
-            std::mt19937_64& rng) {
+double CallRate(Conn& c, const std::string& name, const std::vector<std::string>& ids,
+                double seconds, std::mt19937_64& rng) {
     long calls = 0;
     const auto start = Clock::now();
     while (Seconds(Clock::now() - start) < seconds) {
@@ -99,26 +104,34 @@ HotRates MeasureHot(Conn& c, const std::string& tenant, const std::vector<std::s
 int main(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--archived") && i + 1 < argc) o.archived = std::atol(argv[++i]);
-        else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) o.seconds = std::atof(argv[++i]);
-        else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) o.batch = std::atoi(argv[++i]);
-        else Usage(argv[0], "[--archived N] [--seconds S] [--batch STREAMS]");
+        if (!std::strcmp(argv[i], "--archived") && i + 1 < argc)
+            o.archived = std::atol(argv[++i]);
+        else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc)
+            o.seconds = std::atof(argv[++i]);
+        else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc)
+            o.batch = std::atoi(argv[++i]);
+        else
+            Usage(argv[0], "[--archived N] [--seconds S] [--batch STREAMS]");
     }
     const std::string url = DatabaseUrl();
     Conn c(url);
     std::mt19937_64 rng(42);
     c.exec("SET client_min_messages = warning");
 
-    std::printf("archived events: %ld (%d per stream), hot streams: %d x %d events, move batch: %d streams\n\n",
-                o.archived, kEventsPerStream, kHotStreams, kHotEvents, o.batch);
-    std::printf("%-12s %-34s %14s %14s %7s\n", "backend", "measure", "rillflow", "baseline", "ratio");
+    std::printf(
+        "archived events: %ld (%d per stream), hot streams: %d x %d events, move batch: %d "
+        "streams\n\n",
+        o.archived, kEventsPerStream, kHotStreams, kHotEvents, o.batch);
+    std::printf("%-12s %-34s %14s %14s %7s\n", "backend", "measure", "rillflow", "baseline",
+                "ratio");
     for (const char* backend : {"dual_table", "partitioned"}) {
         const std::string short_name = std::strcmp(backend, "partitioned") == 0 ? "part" : "dual";
         const std::string empty = "bench_arch_" + short_name + "_0";
         const std::string full = "bench_arch_" + short_name + "_n";
         for (const std::string& t : {empty, full}) {
             c.exec("RESET rillflow.tenant");
-            c.exec("SELECT rillflow.drop_tenant('" + t + "', force => true) FROM rillflow.tenants WHERE name = '" + t + "'");
+            c.exec("SELECT rillflow.drop_tenant('" + t +
+                   "', force => true) FROM rillflow.tenants WHERE name = '" + t + "'");
             c.exec("SELECT rillflow.ensure_tenant('" + t + "')");
             c.exec("SET rillflow.tenant = '" + t + "'");
             c.exec(std::string("SELECT rillflow.set_archive_backend('") + backend + "')");
@@ -131,17 +144,22 @@ int main(int argc, char** argv) {
         // the baseline's two plain tables, with the same rows, shape and indexes
         c.exec("DROP SCHEMA IF EXISTS bench_move CASCADE");
         c.exec("CREATE SCHEMA bench_move");
-        c.exec("CREATE TABLE bench_move.hot (LIKE " + Store(full) + ".events INCLUDING DEFAULTS INCLUDING INDEXES)");
-        c.exec("CREATE TABLE bench_move.cold (LIKE " + Store(full) + ".events INCLUDING DEFAULTS INCLUDING INDEXES)");
+        c.exec("CREATE TABLE bench_move.hot (LIKE " + Store(full) +
+               ".events INCLUDING DEFAULTS INCLUDING INDEXES)");
+        c.exec("CREATE TABLE bench_move.cold (LIKE " + Store(full) +
+               ".events INCLUDING DEFAULTS INCLUDING INDEXES)");
         c.exec("INSERT INTO bench_move.hot SELECT * FROM " + Store(full) + ".events");
-        c.exec("CREATE TABLE bench_move.streams AS SELECT stream_id, row_number() OVER (ORDER BY updated_at, stream_id) AS n FROM " +
-               Store(full) + ".streams");
+        c.exec(
+            "CREATE TABLE bench_move.streams AS SELECT stream_id, row_number() OVER (ORDER BY "
+            "updated_at, stream_id) AS n FROM " +
+            Store(full) + ".streams");
         c.exec("VACUUM ANALYZE bench_move.hot");
 
         const auto move_start = Clock::now();
         long moved_streams = 0;
         for (;;) {
-            auto r = c.exec("SELECT rillflow.archive_streams('0 seconds', " + std::to_string(o.batch) + ")");
+            auto r = c.exec("SELECT rillflow.archive_streams('0 seconds', " +
+                            std::to_string(o.batch) + ")");
             const long n = Int(r);
             if (n == 0) break;
             moved_streams += n;
@@ -153,7 +171,8 @@ int main(int argc, char** argv) {
         for (long b = 0; b < batches; ++b) {
             c.exec("WITH ids AS (SELECT array_agg(stream_id) a FROM bench_move.streams WHERE n > " +
                    std::to_string(b * o.batch) + " AND n <= " + std::to_string((b + 1) * o.batch) +
-                   "), moved AS (DELETE FROM bench_move.hot h USING ids WHERE h.stream_id = ANY (ids.a) RETURNING h.*) "
+                   "), moved AS (DELETE FROM bench_move.hot h USING ids WHERE h.stream_id = ANY "
+                   "(ids.a) RETURNING h.*) "
                    "INSERT INTO bench_move.cold SELECT * FROM moved");
         }
         const double base_move = o.archived / Seconds(Clock::now() - base_start);
@@ -168,8 +187,9 @@ int main(int argc, char** argv) {
         const HotRates r0 = MeasureHot(c, empty, hot0, o.seconds, rng);
         const HotRates rn = MeasureHot(c, full, hotn, o.seconds, rng);
 
-        std::printf("%-12s %-34s %14s %14s %6.2fx\n", backend, "hot read_stream/s (N vs 0 archived)",
-                    Rate(rn.read).c_str(), Rate(r0.read).c_str(), rn.read / r0.read);
+        std::printf("%-12s %-34s %14s %14s %6.2fx\n", backend,
+                    "hot read_stream/s (N vs 0 archived)", Rate(rn.read).c_str(),
+                    Rate(r0.read).c_str(), rn.read / r0.read);
         std::printf("%-12s %-34s %14s %14s %6.2fx\n", backend, "single appends/s (N vs 0 archived)",
                     Rate(rn.append).c_str(), Rate(r0.append).c_str(), rn.append / r0.append);
         std::printf("%-12s %-34s %14s %14s %6.2fx\n", backend, "events moved/s (vs DELETE..INSERT)",

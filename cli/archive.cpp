@@ -25,11 +25,16 @@ std::chrono::seconds parse_idle_for(const std::string& text) {
     }
     const std::string unit = text.substr(used);
     long long scale = 0;
-    if (unit.empty() || unit == "s") scale = 1;
-    else if (unit == "m") scale = 60;
-    else if (unit == "h") scale = 3600;
-    else if (unit == "d") scale = 86400;
-    else if (unit == "w") scale = 7 * 86400;
+    if (unit.empty() || unit == "s")
+        scale = 1;
+    else if (unit == "m")
+        scale = 60;
+    else if (unit == "h")
+        scale = 3600;
+    else if (unit == "d")
+        scale = 86400;
+    else if (unit == "w")
+        scale = 7 * 86400;
     if (n < 0 || scale == 0) {
         throw UsageError("--idle-for must be a number with s, m, h, d or w (e.g. 30d), not \"" +
                          text + "\"");
@@ -64,8 +69,8 @@ const char* backend_name(ArchiveBackend b) {
 }  // namespace
 
 void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
-    CLI::App* archive =
-        app.add_subcommand("archive", "Hot and cold events: archive idle streams, the metrics, the backend");
+    CLI::App* archive = app.add_subcommand(
+        "archive", "Hot and cold events: archive idle streams, the metrics, the backend");
     archive->require_subcommand(1);
 
     // archive run --idle-for 30d [--batch 1000]
@@ -76,8 +81,10 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
         };
         auto a = std::make_shared<Args>();
         CLI::App* cmd = archive->add_subcommand(
-            "run", "Archive every stream with no append for --idle-for, --batch streams per transaction");
-        cmd->add_option("--idle-for", a->idle_for, "How long a stream has had no append: 30d, 12h, 90m, 45s")
+            "run",
+            "Archive every stream with no append for --idle-for, --batch streams per transaction");
+        cmd->add_option("--idle-for", a->idle_for,
+                        "How long a stream has had no append: 30d, 12h, 90m, 45s")
             ->required();
         cmd->add_option("--batch", a->batch, "Streams per batch (one transaction; default 1000)")
             ->check(CLI::Range(1, 100000));
@@ -94,18 +101,21 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
                     if (n == 0) break;
                     total += n;
                     ++batches;
-                    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-                    progress.show("archived " + std::to_string(total) + " streams in " +
-                                  std::to_string(batches) + " batches (" +
-                                  std::to_string(static_cast<long long>(secs > 0 ? total / secs : 0)) +
-                                  " streams/s)");
+                    const double secs =
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                            .count();
+                    progress.show(
+                        "archived " + std::to_string(total) + " streams in " +
+                        std::to_string(batches) + " batches (" +
+                        std::to_string(static_cast<long long>(secs > 0 ? total / secs : 0)) +
+                        " streams/s)");
                 }
             }
             if (ctx.json)
                 print_json({{"archived_streams", total}, {"batches", batches}});
             else
-                print_line("archived " + std::to_string(total) + " streams in " + std::to_string(batches) +
-                           " batches");
+                print_line("archived " + std::to_string(total) + " streams in " +
+                           std::to_string(batches) + " batches");
             return 0;
         });
     }
@@ -113,7 +123,8 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
     // archive status: each store's backend and metrics (one store with --tenant)
     {
         CLI::App* cmd = archive->add_subcommand(
-            "status", "Each store's archive backend and metrics (only the named store with --tenant)");
+            "status",
+            "Each store's archive backend and metrics (only the named store with --tenant)");
         commands.add(cmd, [&ctx] {
             std::vector<std::string> tenants;
             if (ctx.one_store_named) {
@@ -129,7 +140,8 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 Json metrics = Json::object();
                 for (const ArchiveMetric& m : events.archive_metrics()) metrics[m.name] = m.value;
                 if (ctx.json) {
-                    doc.push_back({{"tenant", t}, {"backend", backend_name(backend)}, {"metrics", metrics}});
+                    doc.push_back(
+                        {{"tenant", t}, {"backend", backend_name(backend)}, {"metrics", metrics}});
                     continue;
                 }
                 print_line((t.empty() ? std::string("(default store)") : "tenant " + t) + ": " +
@@ -146,7 +158,8 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
     {
         auto name = std::make_shared<std::string>();
         CLI::App* cmd = archive->add_subcommand(
-            "backend", "Switch the store's archive backend, its events in place (the store's owner only)");
+            "backend",
+            "Switch the store's archive backend, its events in place (the store's owner only)");
         cmd->add_option("backend", *name, "dual-table or partitioned")
             ->required()
             ->check(CLI::IsMember({"dual-table", "partitioned"}));
@@ -157,7 +170,8 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
             if (ctx.json)
                 print_json({{"backend", backend_name(backend)}, {"changed", changed}});
             else
-                print_line(std::string(changed ? "switched to " : "already ") + backend_name(backend));
+                print_line(std::string(changed ? "switched to " : "already ") +
+                           backend_name(backend));
             return 0;
         });
     }

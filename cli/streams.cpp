@@ -52,8 +52,9 @@ void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands) {
             ->check(at_least(1));
         cmd->add_option("--max", args->max, "Read at most N events (default: all)")
             ->check(at_least(1));
-        cmd->add_flag("--archived", args->archived,
-                      "Include archived events (default: the server's rillflow.include_archived_by_default)");
+        cmd->add_flag(
+            "--archived", args->archived,
+            "Include archived events (default: the server's rillflow.include_archived_by_default)");
         commands.add(cmd, [&ctx, args] {
             StreamRef ref = ctx.stream(args->stream);
             const Events events_api =
@@ -102,14 +103,15 @@ void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands) {
         commands.add(cmd, [&ctx, stream, to_cold] {
             StreamRef ref = ctx.stream(*stream);
             const Events events = ctx.store().events();
-            const bool changed = to_cold ? events.archive_stream(ref.id) : events.reactivate_stream(ref.id);
+            const bool changed =
+                to_cold ? events.archive_stream(ref.id) : events.reactivate_stream(ref.id);
             if (ctx.json) {
                 Json doc = ref_json(ref);
                 doc[to_cold ? "archived" : "reactivated"] = changed;
                 print_json(doc);
             } else {
-                print_line(std::string(changed ? "" : "already ") + (to_cold ? "archived " : "hot ") +
-                           ref.id.to_string());
+                print_line(std::string(changed ? "" : "already ") +
+                           (to_cold ? "archived " : "hot ") + ref.id.to_string());
             }
             return 0;
         });

@@ -31,8 +31,8 @@ class ArchiveCli : public ::testing::Test {
     // Appends `n` events to the stream with alias `alias`.
     void append(const std::string& alias, int n) {
         for (int i = 0; i < n; ++i) {
-            Output o = in_tenant(
-                {"events", "append", alias, "--type", "E", "--body", "{\"n\": " + std::to_string(i) + "}"});
+            Output o = in_tenant({"events", "append", alias, "--type", "E", "--body",
+                                  "{\"n\": " + std::to_string(i) + "}"});
             ASSERT_EQ(o.code, 0) << o;
         }
     }

@@ -7,6 +7,13 @@
 
 #include "support.hpp"
 
+namespace rillflow {
+// The backend's name in test names and failure messages.
+inline void PrintTo(ArchiveBackend b, std::ostream* os) {
+    *os << (b == ArchiveBackend::Partitioned ? "Partitioned" : "DualTable");
+}
+}  // namespace rillflow
+
 namespace rillflow::test {
 namespace {
 
@@ -17,7 +24,11 @@ class ArchiveTest : public ClientTest, public ::testing::WithParamInterface<Arch
         std::string tenant = fresh_name("arch_");
         EXPECT_TRUE(store().ensure_tenant(tenant));
         if (tenant_out != nullptr) *tenant_out = tenant;
-        return Store::builder(url()).tenant(tenant).max_connections(4).archive_backend(GetParam()).build();
+        return Store::builder(url())
+            .tenant(tenant)
+            .max_connections(4)
+            .archive_backend(GetParam())
+            .build();
     }
 };
 
@@ -59,7 +70,8 @@ TEST_P(ArchiveTest, AnAppendReactivatesUnlessTheRedirectIsOff) {
     ASSERT_TRUE(s.events().archive_stream(a));
 
     Store strict = Store::builder(url()).tenant(tenant).archive_redirect_enabled(false).build();
-    EXPECT_THROW(strict.events().append(a, Expected::Exact(2), numbered("A", 1, 3)), StreamArchived);
+    EXPECT_THROW(strict.events().append(a, Expected::Exact(2), numbered("A", 1, 3)),
+                 StreamArchived);
     try {
         strict.events().append(a, Expected::Any(), numbered("A", 1, 3));
         ADD_FAILURE() << "no StreamArchived";
@@ -73,9 +85,9 @@ TEST_P(ArchiveTest, AnAppendReactivatesUnlessTheRedirectIsOff) {
     EXPECT_EQ(s.events().read_stream(a).size(), 3U);
     const auto metrics = s.events().archive_metrics();
     ASSERT_EQ(metrics.size(), 6U);
-    const auto reactivated = std::find_if(metrics.begin(), metrics.end(), [](const ArchiveMetric& m) {
-        return m.name == "archive_streams_reactivated_total";
-    });
+    const auto reactivated = std::find_if(
+        metrics.begin(), metrics.end(),
+        [](const ArchiveMetric& m) { return m.name == "archive_streams_reactivated_total"; });
     ASSERT_NE(reactivated, metrics.end());
     EXPECT_EQ(reactivated->value, 1);
 }
@@ -93,7 +105,8 @@ TEST_P(ArchiveTest, IncludeArchivedByDefaultMakesPlainReadsSeeTheArchive) {
 
 TEST_P(ArchiveTest, ArchiveStreamsTakesIdleStreamsInBatches) {
     Store s = archive_store();
-    for (int i = 0; i < 5; ++i) s.events().append(Uuid::random(), Expected::Any(), numbered("E", 1));
+    for (int i = 0; i < 5; ++i)
+        s.events().append(Uuid::random(), Expected::Any(), numbered("E", 1));
     EXPECT_EQ(s.events().archive_streams(std::chrono::hours(24)), 0);
     EXPECT_EQ(s.events().archive_streams(std::chrono::seconds(0), 2), 2);
     EXPECT_EQ(s.events().archive_streams(std::chrono::seconds(0), 2), 2);
@@ -118,12 +131,14 @@ TEST_P(ArchiveTest, AggregatesAndTheDaemonsReadsSeeArchivedEvents) {
 INSTANTIATE_TEST_SUITE_P(Backends, ArchiveTest,
                          ::testing::Values(ArchiveBackend::DualTable, ArchiveBackend::Partitioned),
                          [](const ::testing::TestParamInfo<ArchiveBackend>& info) {
-                             return info.param == ArchiveBackend::Partitioned ? "Partitioned" : "DualTable";
+                             return info.param == ArchiveBackend::Partitioned ? "Partitioned"
+                                                                              : "DualTable";
                          });
 
 TEST_F(ClientTest, TheDefaultStoreStaysOnTheDualTableBackend) {
     EXPECT_EQ(events().archive_backend(), ArchiveBackend::DualTable);
-    EXPECT_THROW(Store::builder(url()).archive_backend(ArchiveBackend::Partitioned).build(), SqlError);
+    EXPECT_THROW(Store::builder(url()).archive_backend(ArchiveBackend::Partitioned).build(),
+                 SqlError);
 }
 
 }  // namespace

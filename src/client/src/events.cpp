@@ -159,7 +159,8 @@ std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t 
                                                std::optional<int> max_count) const {
     const Params params = {stream, from_version, max_count};
     return upcast(read(store_, tx_, [&](detail::Connection& c) {
-        return detail::envelopes(c.exec(with_archived_ ? kReadStreamArchived : kReadStream, params));
+        return detail::envelopes(
+            c.exec(with_archived_ ? kReadStreamArchived : kReadStream, params));
     }));
 }
 
@@ -222,10 +223,10 @@ int Events::archive_streams(std::chrono::seconds idle_for, int max_streams) cons
     }
     const std::string interval = std::to_string(idle_for.count()) + " seconds";
     return run(store_, tx_, [&](detail::Connection& c) {
-        return static_cast<int>(detail::to_int64(detail::single(
-            c.exec("SELECT rillflow.archive_streams($1::interval, $2::integer)",
-                   {interval, max_streams}),
-            "archive_streams")));
+        return static_cast<int>(detail::to_int64(
+            detail::single(c.exec("SELECT rillflow.archive_streams($1::interval, $2::integer)",
+                                  {interval, max_streams}),
+                           "archive_streams")));
     });
 }
 

@@ -121,11 +121,12 @@ Store StoreBuilder::build() const {
                               "Use Store::for_tenant() for a Store fixed to one tenant.");
     }
     if (archive_backend_ && strategy_ == TenantStrategy::SchemaPerTenant) {
-        throw InvalidArgument(sqlstate::invalid_parameter_value,
-                              "archive_backend() and TenantStrategy::SchemaPerTenant do not go together",
-                              "The backend is switched once, for the builder's store, at build().",
-                              "Switch each tenant's store with "
-                              "Store::for_tenant(t).events().set_archive_backend().");
+        throw InvalidArgument(
+            sqlstate::invalid_parameter_value,
+            "archive_backend() and TenantStrategy::SchemaPerTenant do not go together",
+            "The backend is switched once, for the builder's store, at build().",
+            "Switch each tenant's store with "
+            "Store::for_tenant(t).events().set_archive_backend().");
     }
     auto connect = std::make_shared<detail::ConnectOptions>();
     connect->url = url_;
@@ -134,7 +135,8 @@ Store StoreBuilder::build() const {
     connect->tenant_required = strategy_ == TenantStrategy::SchemaPerTenant;
     connect->notice_handler = notice_handler_;
     if (archive_redirect_)
-        connect->settings.emplace_back("rillflow.archive_redirect", *archive_redirect_ ? "on" : "off");
+        connect->settings.emplace_back("rillflow.archive_redirect",
+                                       *archive_redirect_ ? "on" : "off");
     if (include_archived_)
         connect->settings.emplace_back("rillflow.include_archived_by_default",
                                        *include_archived_ ? "on" : "off");

@@ -2,6 +2,7 @@
 // --archived`, `archive run|status|backend`, run as the built binary against the server in
 // DATABASE_URL. Each test uses a tenant of its own.
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,28 @@ TEST_F(ArchiveCli, ArchiveBackendSwitchesTheStoreWithItsEventsInPlace) {
     EXPECT_EQ(parse(o)["backend"], "dual_table");
     o = in_tenant({"archive", "backend", "hot-cold"});
     EXPECT_NE(o.code, 0) << o;
+}
+
+TEST_F(ArchiveCli, ATenantArchiveOfAPartitionedStoreWithArchivedStreamsRestores) {
+    append("acct-1", 2);
+    append("acct-2", 1);
+    ASSERT_EQ(in_tenant({"archive", "backend", "partitioned"}).code, 0);
+    ASSERT_EQ(in_tenant({"streams", "archive", "acct-1"}).code, 0);
+    const std::string dir = "/tmp/" + unique("rillflow_archive_cli_");
+    Output o = run({"tenants", "archive", tenant_, "--output", dir});
+    ASSERT_EQ(o.code, 0) << o;
+    ASSERT_EQ(run({"tenants", "drop", tenant_, "--force"}).code, 0);
+    o = run({"tenants", "restore", tenant_, "--input", dir});
+    ASSERT_EQ(o.code, 0) << o;
+    o = in_tenant({"archive", "status", "--json"});
+    ASSERT_EQ(o.code, 0) << o;
+    EXPECT_EQ(parse(o)[0]["backend"], "partitioned") << o;
+    o = in_tenant({"streams", "read", "acct-1", "--json"});
+    EXPECT_TRUE(parse(o)["events"].empty()) << o;
+    o = in_tenant({"streams", "read", "acct-1", "--archived", "--json"});
+    EXPECT_EQ(parse(o)["events"].size(), 2U) << o;
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #   make bench      run the benchmarks on a throwaway cluster
 #
 # Folders: src/extension/<subsystem>/ (core, events, documents, query,
-# projections, evolution, subscriptions, worker) hold each subsystem's C sources and headers, its SQL parts
+# projections, evolution, subscriptions, archive, worker) hold each subsystem's C sources and headers, its SQL parts
 # under <subsystem>/sql/, and a README of its invariants; the parts, in the
 # order SQL_PARTS gives, make the versioned install script. sql/ + expected/
 # pg_regress inputs and outputs; regress/specs + regress/expected isolation
@@ -57,6 +57,7 @@ OBJS = \
 	src/extension/subscriptions/categories.o \
 	src/extension/subscriptions/sync.o \
 	src/extension/subscriptions/poll.o \
+	src/extension/archive/archive.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \
 	src/extension/worker/worker_db.o \
@@ -86,7 +87,8 @@ STORE_STEPS = \
 	src/extension/store/0007_subscriptions.sql \
 	src/extension/store/0008_function_refs.sql \
 	src/extension/store/0009_cluster_standbys.sql \
-	src/extension/store/0010_subscription_batches.sql
+	src/extension/store/0010_subscription_batches.sql \
+	src/extension/store/0011_archive.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql
@@ -122,6 +124,8 @@ CODE_PARTS = \
 	src/extension/subscriptions/sql/poll.sql \
 	src/extension/subscriptions/sql/groups.sql \
 	src/extension/subscriptions/sql/lag.sql \
+	src/extension/archive/sql/archive.sql \
+	src/extension/archive/sql/backend.sql \
 	src/extension/worker/sql/worker.sql \
 	src/extension/worker/sql/maintenance.sql \
 	src/extension/core/sql/tenant_lifecycle.sql \

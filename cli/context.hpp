@@ -95,5 +95,6 @@ void add_snapshots_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_schema_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_maintenance_commands(CLI::App& app, Context& ctx, Commands& commands);
 void add_observe_commands(CLI::App& app, Context& ctx, Commands& commands);
+void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands);
 
 }  // namespace rillflow::cli

@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     add_snapshots_commands(app, ctx, commands);
     add_schema_commands(app, ctx, commands);
     add_observe_commands(app, ctx, commands);
+    add_archive_commands(app, ctx, commands);
 
     // An unknown command is named, with the known ones (CLI11 would only say that a
     // subcommand is required, or that an argument was not expected).

@@ -1,4 +1,4 @@
-// cli/streams.cpp: `rillflow streams resolve|read|version`.
+// cli/streams.cpp: `rillflow streams resolve|read|version|archive|reactivate`.
 #include <optional>
 
 #include "context.hpp"
@@ -43,6 +43,7 @@ void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands) {
             std::string stream;
             std::int64_t from = 1;
             std::optional<int> max;
+            bool archived = false;
         };
         auto args = std::make_shared<Args>();
         CLI::App* cmd = streams->add_subcommand("read", "Print a stream's events in version order");
@@ -51,9 +52,14 @@ void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands) {
             ->check(at_least(1));
         cmd->add_option("--max", args->max, "Read at most N events (default: all)")
             ->check(at_least(1));
+        cmd->add_flag(
+            "--archived", args->archived,
+            "Include archived events (default: the server's rillflow.include_archived_by_default)");
         commands.add(cmd, [&ctx, args] {
             StreamRef ref = ctx.stream(args->stream);
-            auto events = ctx.store().events().read_stream(ref.id, args->from, args->max);
+            const Events events_api =
+                args->archived ? ctx.store().events().with_archived() : ctx.store().events();
+            auto events = events_api.read_stream(ref.id, args->from, args->max);
             if (ctx.json) {
                 Json doc = ref_json(ref);
                 doc["events"] = Json::array();
@@ -81,6 +87,31 @@ void add_streams_commands(CLI::App& app, Context& ctx, Commands& commands) {
                 print_json(doc);
             } else {
                 print_line(version ? std::to_string(*version) : "none");
+            }
+            return 0;
+        });
+    }
+
+    // streams archive <id-or-alias>, streams reactivate <id-or-alias>
+    for (const bool to_cold : {true, false}) {
+        auto stream = std::make_shared<std::string>();
+        CLI::App* cmd = streams->add_subcommand(
+            to_cold ? "archive" : "reactivate",
+            to_cold ? "Move a stream's events to the archive (positions and versions stay)"
+                    : "Move an archived stream's events back to the hot table");
+        cmd->add_option("stream", *stream, "Stream id, or an alias")->required();
+        commands.add(cmd, [&ctx, stream, to_cold] {
+            StreamRef ref = ctx.stream(*stream);
+            const Events events = ctx.store().events();
+            const bool changed =
+                to_cold ? events.archive_stream(ref.id) : events.reactivate_stream(ref.id);
+            if (ctx.json) {
+                Json doc = ref_json(ref);
+                doc[to_cold ? "archived" : "reactivated"] = changed;
+                print_json(doc);
+            } else {
+                print_line(std::string(changed ? "" : "already ") +
+                           (to_cold ? "archived " : "hot ") + ref.id.to_string());
             }
             return 0;
         });

@@ -9,9 +9,10 @@
 # A cluster that was already running is left running; one this script started
 # is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
 # and round of the event benchmark (default 4; three rounds);
-# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions: all
-# by default); RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (100,000);
-# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,evolution: all by default);
+# RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions,
+# evolution,archive: all by default); RILLFLOW_BENCH_SUB_EVENTS sizes the
+# subscription benchmark (100,000); RILLFLOW_BENCH_ARCHIVED the archive
+# benchmark's archived events (2,000,000);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
 # benchmarks (1,000,000 each by default).
 set -euo pipefail
@@ -53,8 +54,7 @@ echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || set
     FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
                                     'max_wal_size', 'shared_preload_libraries')")"
 echo
-only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,subscriptions}
-only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,evolution}
+only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,subscriptions,evolution,archive}
 if [[ ",$only," == *,events,* ]]; then
     echo "== events"
     DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
@@ -74,9 +74,16 @@ if [[ ",$only," == *,subscriptions,* ]]; then
     echo "== subscriptions"
     url=$(rf_fresh_database rillflow_bench)
     DATABASE_URL=$url build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
+    echo
+fi
 if [[ ",$only," == *,evolution,* ]]; then
     echo "== event evolution"
     DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench
+    echo
+fi
+if [[ ",$only," == *,archive,* ]]; then
+    echo "== archive"
+    DATABASE_URL=$url build/cmake/bench/rillflow_archive_bench --archived "${RILLFLOW_BENCH_ARCHIVED:-2000000}"
     echo
 fi
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the run"

@@ -26,11 +26,13 @@ Connection::Connection(std::shared_ptr<const ConnectOptions> options)
     : options_(std::move(options)) {
     connect_within_deadline();
     PQsetNoticeReceiver(conn_.get(), &Connection::receive_notice, this);
-    if (options_->tenant || options_->tenant_required) {
+    if (options_->tenant || options_->tenant_required || !options_->settings.empty()) {
         try {
             if (options_->tenant_required)
                 exec("SELECT pg_catalog.set_config('rillflow.tenant_required', 'on', false)");
             if (options_->tenant) use_tenant(*options_->tenant);
+            for (const auto& [name, value] : options_->settings)
+                exec("SELECT pg_catalog.set_config($1, $2, false)", {name, value});
         } catch (...) {
             conn_.close();
             throw;

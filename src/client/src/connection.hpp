@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pg_conn.hpp"
 #include "rillflow/sql.hpp"
@@ -22,6 +24,8 @@ struct ConnectOptions {
     std::optional<std::string> tenant;  // set as rillflow.tenant on the new session
     bool tenant_required = false;       // set rillflow.tenant_required on the new session
     NoticeHandler notice_handler;       // empty: notices are dropped
+    // More settings for every new session (name, value), e.g. the archive's.
+    std::vector<std::pair<std::string, std::string>> settings;
 };
 
 class Connection {

@@ -59,6 +59,7 @@ NotFound::~NotFound() = default;
 TenantNotFound::~TenantNotFound() = default;
 LeaseLost::~LeaseLost() = default;
 TenantNotEmpty::~TenantNotEmpty() = default;
+StreamArchived::~StreamArchived() = default;
 InvalidArgument::~InvalidArgument() = default;
 ConnectionError::~ConnectionError() = default;
 SqlError::~SqlError() = default;
@@ -75,6 +76,7 @@ void throw_error(std::string code, std::string message, std::string detail, std:
     if (s == sqlstate::tenant_not_found) throw_as<TenantNotFound>(code, message, detail, hint);
     if (s == sqlstate::lease_lost) throw_as<LeaseLost>(code, message, detail, hint);
     if (s == sqlstate::tenant_not_empty) throw_as<TenantNotEmpty>(code, message, detail, hint);
+    if (s == sqlstate::stream_archived) throw_as<StreamArchived>(code, message, detail, hint);
     if (cls == "22" || (cls == "42" && is_bad_input_42(s)))
         throw_as<InvalidArgument>(code, message, detail, hint);
     if (cls == "08" || s == sqlstate::admin_shutdown || s == sqlstate::crash_shutdown ||

@@ -31,6 +31,15 @@ constexpr const char* kReadStreamRaw = RILLFLOW_ENVELOPE_COLUMNS
     "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer, raw => true) AS e";
 constexpr const char* kReadAll = RILLFLOW_ENVELOPE_COLUMNS
     "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[], $4::text[]) AS e";
+// with_archived(): the same reads with the archived events
+constexpr const char* kReadStreamArchived = RILLFLOW_ENVELOPE_COLUMNS
+    "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer, include_archived => true) AS e";
+constexpr const char* kReadStreamRawArchived = RILLFLOW_ENVELOPE_COLUMNS
+    "FROM rillflow.read_stream($1::uuid, $2::bigint, $3::integer, raw => true, "
+    "include_archived => true) AS e";
+constexpr const char* kReadAllArchived = RILLFLOW_ENVELOPE_COLUMNS
+    "FROM rillflow.read_all($1::bigint, $2::integer, $3::text[], $4::text[], "
+    "include_archived => true) AS e";
 
 // Runs `f` on the transaction's connection, or on a connection borrowed for this call.
 template <typename F>
@@ -181,7 +190,8 @@ std::vector<EventEnvelope> Events::read_stream(const Uuid& stream, std::int64_t 
     op.stream(stream);
     const Params params = {stream, from_version, max_count};
     std::vector<EventEnvelope> out = upcast(read(store_, tx_, [&](detail::Connection& c) {
-        return detail::envelopes(c.exec(kReadStream, params));
+        return detail::envelopes(
+            c.exec(with_archived_ ? kReadStreamArchived : kReadStream, params));
     }));
     op.events(out);
     return out;
@@ -193,7 +203,8 @@ std::vector<EventEnvelope> Events::read_stream_raw(const Uuid& stream, std::int6
     op.stream(stream);
     const Params params = {stream, from_version, max_count};
     std::vector<EventEnvelope> out = read(store_, tx_, [&](detail::Connection& c) {
-        return detail::envelopes(c.exec(kReadStreamRaw, params));
+        return detail::envelopes(
+            c.exec(with_archived_ ? kReadStreamRawArchived : kReadStreamRaw, params));
     });
     op.events(out);
     return out;
@@ -209,7 +220,9 @@ std::vector<EventEnvelope> Events::read_all(std::int64_t after_position, int max
     detail::Operation op(*store_, "read_all");
     std::vector<EventEnvelope> out = upcast(read(
         store_, tx_,
-        [&](detail::Connection& c) { return detail::envelopes(c.exec(kReadAll, params)); },
+        [&](detail::Connection& c) {
+            return detail::envelopes(c.exec(with_archived_ ? kReadAllArchived : kReadAll, params));
+        },
         detail::ReadKind::Log));
     op.events(out);
     return out;
@@ -221,6 +234,68 @@ std::optional<std::int64_t> Events::stream_version(const Uuid& stream) const {
         const std::string_view value = detail::single(r, "stream_version");
         if (r.is_null(0, 0)) return std::nullopt;
         return detail::to_int64(value);
+    });
+}
+
+Events Events::with_archived() const {
+    Events copy = *this;
+    copy.with_archived_ = true;
+    return copy;
+}
+
+bool Events::archive_stream(const Uuid& stream) const {
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return detail::single(c.exec("SELECT rillflow.archive_stream($1::uuid)", {stream}),
+                              "archive_stream") == "t";
+    });
+}
+
+bool Events::reactivate_stream(const Uuid& stream) const {
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return detail::single(c.exec("SELECT rillflow.reactivate_stream($1::uuid)", {stream}),
+                              "reactivate_stream") == "t";
+    });
+}
+
+int Events::archive_streams(std::chrono::seconds idle_for, int max_streams) const {
+    if (idle_for.count() < 0) {
+        throw InvalidArgument(sqlstate::invalid_parameter_value, "idle_for must not be negative");
+    }
+    const std::string interval = std::to_string(idle_for.count()) + " seconds";
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return static_cast<int>(detail::to_int64(
+            detail::single(c.exec("SELECT rillflow.archive_streams($1::interval, $2::integer)",
+                                  {interval, max_streams}),
+                           "archive_streams")));
+    });
+}
+
+ArchiveBackend Events::archive_backend() const {
+    return read(store_, tx_, [&](detail::Connection& c) {
+        return detail::single(c.exec("SELECT rillflow.archive_backend()"), "archive_backend") ==
+                       "partitioned"
+                   ? ArchiveBackend::Partitioned
+                   : ArchiveBackend::DualTable;
+    });
+}
+
+bool Events::set_archive_backend(ArchiveBackend backend) const {
+    const char* name = backend == ArchiveBackend::Partitioned ? "partitioned" : "dual_table";
+    return run(store_, tx_, [&](detail::Connection& c) {
+        return detail::single(c.exec("SELECT rillflow.set_archive_backend($1::text)", {name}),
+                              "set_archive_backend") == "t";
+    });
+}
+
+std::vector<ArchiveMetric> Events::archive_metrics() const {
+    return read(store_, tx_, [&](detail::Connection& c) {
+        Result r = c.exec("SELECT name, value, help FROM rillflow.archive_metrics()");
+        std::vector<ArchiveMetric> out;
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            out.push_back({std::string(r.value(i, 0)), std::stod(std::string(r.value(i, 1))),
+                           std::string(r.value(i, 2))});
+        }
+        return out;
     });
 }
 

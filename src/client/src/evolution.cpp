@@ -279,7 +279,8 @@ void AggregateIo::track(Transaction& tx, const std::string& name, const Uuid& id
 std::vector<EventEnvelope> AggregateIo::read(Transaction& tx, const Store& store, const Uuid& id,
                                              std::int64_t from_version) {
     (void)store;  // tx.events() applies the store's client upcasters
-    return tx.events().read_stream(id, from_version);
+    // an aggregate folds its whole stream, archived or not
+    return tx.events().with_archived().read_stream(id, from_version);
 }
 
 std::vector<EventEnvelope> AggregateIo::pending(const Uuid& id, std::int64_t base,

@@ -76,6 +76,21 @@ StoreBuilder& StoreBuilder::upcasters(std::shared_ptr<const UpcasterRegistry> re
     return *this;
 }
 
+StoreBuilder& StoreBuilder::archive_backend(ArchiveBackend backend) {
+    archive_backend_ = backend;
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::archive_redirect_enabled(bool on) {
+    archive_redirect_ = on;
+    return *this;
+}
+
+StoreBuilder& StoreBuilder::include_archived_by_default(bool on) {
+    include_archived_ = on;
+    return *this;
+}
+
 StoreBuilder& StoreBuilder::session_advisory_locks(bool on) {
     session_advisory_locks_ = on;
     return *this;
@@ -125,12 +140,26 @@ Store StoreBuilder::build() const {
                               "Under SchemaPerTenant each call's tenant comes from the resolver.",
                               "Use Store::for_tenant() for a Store fixed to one tenant.");
     }
+    if (archive_backend_ && strategy_ == TenantStrategy::SchemaPerTenant) {
+        throw InvalidArgument(
+            sqlstate::invalid_parameter_value,
+            "archive_backend() and TenantStrategy::SchemaPerTenant do not go together",
+            "The backend is switched once, for the builder's store, at build().",
+            "Switch each tenant's store with "
+            "Store::for_tenant(t).events().set_archive_backend().");
+    }
     auto connect = std::make_shared<detail::ConnectOptions>();
     connect->url = url_;
     connect->connect_timeout = connect_timeout_;
     connect->tenant = tenant_;
     connect->tenant_required = strategy_ == TenantStrategy::SchemaPerTenant;
     connect->notice_handler = notice_handler_;
+    if (archive_redirect_)
+        connect->settings.emplace_back("rillflow.archive_redirect",
+                                       *archive_redirect_ ? "on" : "off");
+    if (include_archived_)
+        connect->settings.emplace_back("rillflow.include_archived_by_default",
+                                       *include_archived_ ? "on" : "off");
 
     detail::PoolConfig config;
     config.connect = std::move(connect);
@@ -173,7 +202,9 @@ Store StoreBuilder::build() const {
     // Open the first connection now, so a wrong URL fails here and not at the first call.
     state->pool->acquire().release();
     state->lsn_seen_at = state->log_lsn_seen_at = state->pool->returned_count();
-    return Store(std::move(state));
+    Store store(std::move(state));
+    if (archive_backend_) (void)store.events().set_archive_backend(*archive_backend_);
+    return store;
 }
 
 StoreBuilder Store::builder(std::string url) { return StoreBuilder(std::move(url)); }

@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "archive/archive.h"
 #include "core/settings.h"
 #include "core/shmem.h"
 #include "core/store.h"
@@ -94,6 +95,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	rf_documents_init();
+	rf_archive_init();
 	rf_log_sync_init();
 	rf_worker_init();
 

@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
@@ -128,6 +129,22 @@ typedef enum RfInsertShape
 	"pg_catalog.unnest($10), pg_catalog.unnest($11)) " \
 	"WITH ORDINALITY AS u(type, body, headers, event_version, event_id, ord) "
 
+/*
+ * An event id the caller names must not be taken in events_archive either
+ * (archive/archive.c): unique constraints hold per table, so a taken id
+ * inserts nothing and reads as RF002 like one taken in the hot table. Added
+ * before ON CONFLICT to the shapes with named ids, in stores that have an
+ * archive (a store still on 0.1.0's steps has none). No target on ON
+ * CONFLICT: on the partitioned backend events is partitioned by
+ * retention_class, and its partitions' unique indexes are the arbiters.
+ */
+static const char *const rf_not_archived[RF_N_INSERT_SHAPES] = {
+	[RF_INSERT_ONE] =
+	"WHERE NOT EXISTS (SELECT FROM %s.events_archive a WHERE a.event_id OPERATOR(pg_catalog.=) $8) ",
+	[RF_INSERT_MANY] =
+	"WHERE NOT EXISTS (SELECT FROM %s.events_archive a WHERE a.event_id OPERATOR(pg_catalog.=) u.event_id) ",
+};
+
 /* The parameters of each shape, bounded at compile time. */
 #define RF_ONE_EVENT_NARGS 10
 #define RF_MANY_EVENTS_NARGS 11
@@ -138,7 +155,7 @@ StaticAssertDecl(RF_ONE_EVENT_NARGS <= RF_PLAN_MAX_ARGS && RF_MANY_EVENTS_NARGS 
 static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 	[RF_INSERT_ONE] = {
 		RF_ONE_EVENT("COALESCE($8, pg_catalog.gen_random_uuid())")
-		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
+		"ON CONFLICT DO NOTHING RETURNING version",
 		RF_ONE_EVENT_NARGS, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_INSERT_ONE_NEW_ID] = {
@@ -148,7 +165,7 @@ static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 	},
 	[RF_INSERT_MANY] = {
 		RF_MANY_EVENTS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
-		"ON CONFLICT (event_id) DO NOTHING RETURNING version",
+		"ON CONFLICT DO NOTHING RETURNING version",
 		RF_MANY_EVENTS_NARGS, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},
@@ -161,19 +178,26 @@ static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 };
 
 /* The append statements: every stream mode with every insert shape. */
-static RfPlanSpec rf_append_specs[RF_N_STREAM_MODES][RF_N_INSERT_SHAPES];
+static RfPlanSpec rf_append_specs[2][RF_N_STREAM_MODES][RF_N_INSERT_SHAPES];
 
 static const RfPlanSpec *
-rf_append_spec(RfStreamMode mode, RfInsertShape shape)
+rf_append_spec(const RfStore *store, RfStreamMode mode, RfInsertShape shape)
 {
-	RfPlanSpec *spec = &rf_append_specs[mode][shape];
+	bool		archive = rf_not_archived[shape] != NULL &&
+		OidIsValid(get_relname_relid("events_archive", store->schema_oid));
+	RfPlanSpec *spec = &rf_append_specs[archive][mode][shape];
 
 	if (spec->sql == NULL)
 	{
 		const RfPlanSpec *insert = &rf_inserts[shape];
+		const char *conflict = strstr(insert->sql, "ON CONFLICT");
 
 		spec->sql = MemoryContextStrdup(TopMemoryContext,
-										psprintf("%s%s", rf_stream_ctes[mode], insert->sql));
+										archive
+										? psprintf("%s%.*s%s%s", rf_stream_ctes[mode],
+												   (int) (conflict - insert->sql), insert->sql,
+												   rf_not_archived[shape], conflict)
+										: psprintf("%s%s", rf_stream_ctes[mode], insert->sql));
 		spec->nargs = insert->nargs;
 		memcpy(spec->argtypes, insert->argtypes, sizeof(spec->argtypes));
 	}
@@ -378,7 +402,7 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 	values[1] = Int64GetDatum(req->count);
 	values[2] = Int64GetDatum(req->expected);
 	nulls[0] = nulls[1] = nulls[2] = ' ';
-	rf_run_plan(store, rf_append_spec(mode, shape), values, nulls, false, 0);
+	rf_run_plan(store, rf_append_spec(store, mode, shape), values, nulls, false, 0);
 	if ((int64) SPI_processed != req->count)
 	{
 		/*

@@ -7,6 +7,10 @@
  *	  aggregates load streams on every command, so these run prepared
  *	  statements (plans.c) and hand the rows straight to a tuplestore.
  *
+ *	  Archived events are left out unless include_archived (or, when it is
+ *	  NULL, rillflow.include_archived_by_default) says otherwise
+ *	  (archive/archive.c).
+ *
  *	  Unless called with raw => true, the rows go through the store's
  *	  upcasters on the way (evolution/upcast.c); a store without upcasters
  *	  reads as before.
@@ -23,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "archive/archive.h"
 #include "core/args.h"
 #include "core/plans.h"
 #include "core/store.h"
@@ -119,7 +124,7 @@ rf_read_upcasters(FunctionCallInfo fcinfo, int raw_arg, const RfStore *store)
 
 /*
  * rillflow.read_all(after_position bigint, max_count integer,
- *     event_types text[], categories text[], raw boolean)
+ *     event_types text[], categories text[], raw boolean, include_archived boolean)
  *     RETURNS SETOF rillflow.event_envelope
  *
  * The global log after a position, optionally only some event types and
@@ -192,6 +197,8 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	}
 	else
 		spec = &rf_read_all_plan;
+	if (!rf_archive_include(fcinfo, 5))
+		spec = rf_archive_hot_spec(spec);
 	/* Not read-only: the statement must see the positions the tick just gave. */
 	rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
 						by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
@@ -201,7 +208,7 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 
 /*
  * rillflow.read_stream(stream_id uuid, from_version bigint, max_count integer,
- *     raw boolean) RETURNS SETOF rillflow.event_envelope
+ *     raw boolean, include_archived boolean) RETURNS SETOF rillflow.event_envelope
  */
 Datum
 rillflow_read_stream(PG_FUNCTION_ARGS)
@@ -234,7 +241,10 @@ rillflow_read_stream(PG_FUNCTION_ARGS)
 		nulls[2] = 'n';		/* LIMIT NULL: the whole stream */
 	else
 		values[2] = Int64GetDatum((int64) PG_GETARG_INT32(2));
-	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true,
+	rf_read_into_result(fcinfo, store,
+						rf_archive_include(fcinfo, 4) ? &rf_read_stream_plan
+						: rf_archive_hot_spec(&rf_read_stream_plan),
+						values, nulls, true,
 						rf_read_upcasters(fcinfo, 3, store), (Datum) 0);
 	SPI_finish();
 	return (Datum) 0;

@@ -74,7 +74,9 @@ rf_copy_loads_log(const char *relname, List *attlist)
 
 	if (strcmp(relname, "positions") == 0 || strcmp(relname, "log_state") == 0)
 		return true;
-	if (strcmp(relname, "events") != 0)
+	/* the archive's relations hold events too (archive/archive.c) */
+	if (strcmp(relname, "events") != 0 && strcmp(relname, "events_archive") != 0 &&
+		strcmp(relname, "events_hot") != 0)
 		return false;
 	if (attlist == NIL)
 		return true;

@@ -38,3 +38,7 @@ DROP FUNCTION rillflow.append_event(uuid, text, jsonb, bigint, text, jsonb, uuid
 -- or a call without raw would be ambiguous.
 DROP FUNCTION rillflow.read_stream(uuid, bigint, integer);
 DROP FUNCTION rillflow.read_all(bigint, integer, text[]);
+-- ... and include_archived (archive/): a database on a development build of
+-- 0.2.0 has the signatures with raw but without it.
+DROP FUNCTION IF EXISTS rillflow.read_stream(uuid, bigint, integer, boolean);
+DROP FUNCTION IF EXISTS rillflow.read_all(bigint, integer, text[], text[], boolean);

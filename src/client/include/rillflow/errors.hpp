@@ -89,6 +89,14 @@ class RILLFLOW_EXPORT TenantNotEmpty : public Error {
     ~TenantNotEmpty() override;
 };
 
+/// @brief RF008: an append to an archived stream with rillflow.archive_redirect off
+/// (StoreBuilder::archive_redirect_enabled(false)); nothing was appended.
+class RILLFLOW_EXPORT StreamArchived : public Error {
+  public:
+    using Error::Error;
+    ~StreamArchived() override;
+};
+
 /// @brief Bad input: SQLSTATE class 22 (data exceptions such as 22023, 22P02, 22004) and the
 /// class 42 syntax and undefined-object errors; also raised by the client for bad arguments.
 class RILLFLOW_EXPORT InvalidArgument : public Error {

@@ -110,6 +110,23 @@ struct EventEnvelope {
 
 class AppendBuilder;
 
+/// @brief Where a store keeps its archived (cold) events (docs/archiving.md).
+enum class ArchiveBackend {
+    /// @brief A second table, events_archive, of the same shape (the default).
+    DualTable,
+    /// @brief The events table partitioned by retention class into events_hot and
+    /// events_archive (tenants' stores only).
+    Partitioned,
+};
+
+/// @brief One of a store's six archive metrics (rillflow.archive_metrics()).
+struct ArchiveMetric {
+    /// @brief e.g. "archive_streams_marked_total".
+    std::string name;
+    double value = 0;
+    std::string help;
+};
+
 /// @brief The event API of a store. Cheap to copy. Obtained from Store::events() (each call
 /// borrows a pooled connection; thread-safe) or Transaction::events() (each call runs in that
 /// transaction; use it from one thread, like the transaction).
@@ -160,6 +177,37 @@ class RILLFLOW_EXPORT Events {
     /// the rest of the transaction.
     [[nodiscard]] Events with_advisory_locks(bool on = true) const;
 
+    /// @brief These events, whose reads (read_stream, read_stream_raw, read_all) include
+    /// archived events. Without it a read returns what the server's
+    /// rillflow.include_archived_by_default says (off: hot events only;
+    /// StoreBuilder::include_archived_by_default). Cheap.
+    [[nodiscard]] Events with_archived() const;
+
+    /// @brief Moves the stream's events to the archive now; positions and versions stay.
+    /// @return false when it was archived already.
+    /// @throws NotFound when the stream does not exist; SqlError 42501 without write access.
+    bool archive_stream(const Uuid& stream) const;
+
+    /// @brief Moves an archived stream's events back to the hot table.
+    /// @return false when it was not archived. @throws NotFound, SqlError 42501.
+    bool reactivate_stream(const Uuid& stream) const;
+
+    /// @brief Archives up to `max_streams` (1..100000) streams with no append for `idle_for`,
+    /// the longest idle first, in one batch; streams another transaction holds are skipped.
+    /// @return how many; call again until 0 to archive them all.
+    int archive_streams(std::chrono::seconds idle_for, int max_streams = 1000) const;
+
+    /// @brief The store's archive backend.
+    [[nodiscard]] ArchiveBackend archive_backend() const;
+
+    /// @brief Switches the store's archive backend, its events in place (a catalog change,
+    /// no copy). Only the store's owner may (SqlError 42501); the default store stays on
+    /// DualTable (SqlError 0A000). @return false when the store had it already.
+    bool set_archive_backend(ArchiveBackend backend) const;
+
+    /// @brief The store's six archive metrics.
+    [[nodiscard]] std::vector<ArchiveMetric> archive_metrics() const;
+
   private:
     friend class Store;
     friend class Transaction;
@@ -170,6 +218,7 @@ class RILLFLOW_EXPORT Events {
     std::shared_ptr<detail::StoreState> store_;
     std::shared_ptr<detail::TxState> tx_;  // null: borrow a pooled connection per call
     bool advisory_locks_ = false;          // with_advisory_locks()
+    bool with_archived_ = false;           // reads include archived events
 };
 
 /// @brief A fluent append, from Events::builder(). Each setter returns the builder.

@@ -23,6 +23,8 @@ inline constexpr char tenant_not_found[] = "RF005";
 inline constexpr char lease_lost[] = "RF006";
 /// @brief RF007, TenantNotEmpty: drop_tenant without force on a store that holds data.
 inline constexpr char tenant_not_empty[] = "RF007";
+/// @brief RF008, StreamArchived: an append to an archived stream with the redirect off.
+inline constexpr char stream_archived[] = "RF008";
 
 // ---- PostgreSQL's codes ---------------------------------------------------------------------
 /// @brief 0A000: feature_not_supported.

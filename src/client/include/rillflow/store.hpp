@@ -185,6 +185,17 @@ class RILLFLOW_EXPORT StoreBuilder {
     /// reads from the primary (default 1 s; 0: never wait).
     StoreBuilder& replica_wait(std::chrono::milliseconds wait);
 
+    /// @brief Switches the store to this archive backend at build() (set_archive_backend:
+    /// only the store's owner may; the default store stays on DualTable). Not called: the
+    /// store keeps the backend it has.
+    StoreBuilder& archive_backend(ArchiveBackend backend);
+    /// @brief `rillflow.archive_redirect` on every connection: on (the server's default),
+    /// an append to an archived stream reactivates it; off, it throws StreamArchived.
+    StoreBuilder& archive_redirect_enabled(bool on);
+    /// @brief `rillflow.include_archived_by_default` on every connection: whether reads
+    /// without Events::with_archived() include archived events (the server's default: off).
+    StoreBuilder& include_archived_by_default(bool on);
+
     /// @brief Builds the store and opens its first connection.
     /// @throws ConnectionError when the database cannot be reached; InvalidArgument for a
     /// bad setting.
@@ -208,6 +219,9 @@ class RILLFLOW_EXPORT StoreBuilder {
     std::vector<std::string> replica_urls_;
     std::chrono::milliseconds replica_wait_{1000};
     std::shared_ptr<const UpcasterRegistry> upcasters_;
+    std::optional<ArchiveBackend> archive_backend_;
+    std::optional<bool> archive_redirect_;
+    std::optional<bool> include_archived_;
 };
 
 /// @brief A rillflow store seen through a pool of connections. Cheap to copy (copies share

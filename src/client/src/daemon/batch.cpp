@@ -225,7 +225,9 @@ TickResult tick_external(DaemonState& d, DaemonProjection& p) {
     for (bool careful : {false, true}) {
         tx.emplace(d.store.transaction());
         const std::vector<EventEnvelope> events =
-            tx->events().read_all(lease->checkpoint, lease->batch_size, lease->event_types);
+            // archived events too: archiving never makes a projection skip one
+            tx->events().with_archived().read_all(lease->checkpoint, lease->batch_size,
+                                                  lease->event_types);
         if (events.empty()) {
             op.discard();
             return result;

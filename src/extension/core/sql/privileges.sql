@@ -50,6 +50,9 @@ DECLARE
         '_store_plan', '_store_owner',
         -- metrics() and trace_mermaid() with the caller's rights: what it may read
         '_store_metrics', '_mermaid_label',
+        -- the archive's: its metrics and backend from the catalog, and the
+        -- owner check set_archive_backend and set_archive_tablespace make
+        '_archive_metrics', '_archive_hot_relation', '_archive_backend', '_archive_check_owner',
         -- a subscription poll's events as read: upcasters run as their owners
         '_upcast_envelope',
         -- whether an event's type as read is among a subscription's types

@@ -19,7 +19,10 @@ RETURN EXISTS (SELECT FROM pg_class c
 -- relation. The store's name is written @store@ in every definition, so two
 -- stores of one version have equal shapes. The collection tables (doc_*, one
 -- per collection, made on demand) are not part of it: health checks them
--- apart. definition is jsonb text, so the repairs can read it back.
+-- apart. definition is jsonb text, so the repairs can read it back. On the
+-- partitioned archive backend (archive/sql/backend.sql) the hot partition
+-- events_hot stands for events and the partitioned parent is left out: both
+-- backends have the one shape of their version.
 CREATE OR REPLACE FUNCTION rillflow._store_shape(store name)
     RETURNS TABLE (kind text, object text, definition text)
     LANGUAGE plpgsql STABLE
@@ -33,10 +36,16 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    WITH rel AS (
-        SELECT c.oid, c.relname::text AS relname, c.relkind, c.relowner, c.relacl
+    WITH parted AS (
+        SELECT c.oid FROM pg_class c WHERE c.relnamespace = nsp AND c.relname = 'events' AND c.relkind = 'p'
+    ), rel AS (
+        SELECT c.oid,
+               CASE WHEN c.relname = 'events_hot' AND EXISTS (SELECT FROM parted) THEN 'events'
+                    ELSE c.relname::text END AS relname,
+               c.relkind, c.relowner, c.relacl
           FROM pg_class c
          WHERE c.relnamespace = nsp AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f')
+           AND c.oid NOT IN (SELECT oid FROM parted)
            AND NOT rillflow._is_collection_table(c.oid)
     ), owner AS (
         SELECT n.nspowner FROM pg_namespace n WHERE n.oid = nsp
@@ -66,7 +75,8 @@ BEGIN
            jsonb_build_object('table', r.relname,
                               'constraint', EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid
                                                                                AND k.conrelid = r.oid),
-                              'definition', replace(pg_get_indexdef(i.oid), prefix, '@store@.'))::text
+                              'definition', replace(replace(pg_get_indexdef(i.oid), prefix, '@store@.'),
+                                                    '@store@.events_hot USING', '@store@.events USING'))::text
       FROM rel r
       JOIN pg_index x ON x.indrelid = r.oid
       JOIN pg_class i ON i.oid = x.indexrelid

@@ -41,24 +41,26 @@ CREATE OR REPLACE FUNCTION rillflow.read_stream(
     stream_id uuid,
     from_version bigint DEFAULT 1,
     max_count integer DEFAULT NULL,
-    raw boolean DEFAULT false
+    raw boolean DEFAULT false,
+    include_archived boolean DEFAULT NULL
 ) RETURNS SETOF rillflow.event_envelope
     AS 'MODULE_PATHNAME', 'rillflow_read_stream'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION rillflow.read_stream(uuid, bigint, integer, boolean)
-    IS 'A stream''s events in version order, upcast unless raw';
+COMMENT ON FUNCTION rillflow.read_stream(uuid, bigint, integer, boolean, boolean)
+    IS 'A stream''s events in version order, upcast unless raw; archived ones when include_archived (NULL: rillflow.include_archived_by_default)';
 
 CREATE OR REPLACE FUNCTION rillflow.read_all(
     after_position bigint DEFAULT 0,
     max_count integer DEFAULT 1000,
     event_types text[] DEFAULT NULL,
     categories text[] DEFAULT NULL,
-    raw boolean DEFAULT false
+    raw boolean DEFAULT false,
+    include_archived boolean DEFAULT NULL
 ) RETURNS SETOF rillflow.event_envelope
     AS 'MODULE_PATHNAME', 'rillflow_read_all'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], text[], boolean)
-    IS 'The global log after a position: every committed event once, in position order, upcast unless raw';
+COMMENT ON FUNCTION rillflow.read_all(bigint, integer, text[], text[], boolean, boolean)
+    IS 'The global log after a position: every committed event once, in position order, upcast unless raw; archived ones when include_archived (NULL: rillflow.include_archived_by_default)';
 
 CREATE OR REPLACE FUNCTION rillflow.stream_version(stream_id uuid) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_stream_version'

@@ -36,6 +36,8 @@ BEGIN
              ('rillflow_projection_dead_letters', p.events_dead_lettered::float8, 'Events the projection dead-lettered')
          ) AS m(name, value, help)
          ORDER BY p.name, m.name$q$, store) USING base, head;
+    -- the archive's six (archive/sql/archive.sql)
+    RETURN QUERY SELECT 'rillflow_' || a.name, base, a.value, a.help FROM rillflow._archive_metrics(store) a;
 END
 $fn$;
 

@@ -1,7 +1,5 @@
 // cli/archive.cpp: `rillflow archive run|status|backend` (hot and cold events,
 // docs/archiving.md); `streams archive|reactivate` are in streams.cpp.
-#include <unistd.h>
-
 #include <cctype>
 #include <chrono>
 #include <iostream>
@@ -9,6 +7,7 @@
 
 #include "context.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 
 namespace rillflow::cli {
 
@@ -41,26 +40,6 @@ std::chrono::seconds parse_idle_for(const std::string& text) {
     }
     return std::chrono::seconds(n * scale);
 }
-
-// A progress line on stderr, rewritten in place (the lead unifies it with
-// cli/progress.hpp at merge).
-class ProgressLine {
-  public:
-    explicit ProgressLine(bool on) : on_(on) {}
-    void show(const std::string& text) {
-        if (on_) std::cerr << '\r' << text << "\033[K" << std::flush;
-        shown_ = shown_ || on_;
-    }
-    ~ProgressLine() {
-        if (shown_) std::cerr << '\n';
-    }
-    ProgressLine(const ProgressLine&) = delete;
-    ProgressLine& operator=(const ProgressLine&) = delete;
-
-  private:
-    bool on_;
-    bool shown_ = false;
-};
 
 const char* backend_name(ArchiveBackend b) {
     return b == ArchiveBackend::Partitioned ? "partitioned" : "dual_table";
@@ -95,7 +74,7 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
             int batches = 0;
             const auto started = std::chrono::steady_clock::now();
             {
-                ProgressLine progress(!ctx.json && isatty(STDERR_FILENO) == 1);
+                Progress progress(ctx, "archive run");
                 for (;;) {
                     const int n = events.archive_streams(idle, a->batch);
                     if (n == 0) break;
@@ -104,7 +83,7 @@ void add_archive_commands(CLI::App& app, Context& ctx, Commands& commands) {
                     const double secs =
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                             .count();
-                    progress.show(
+                    progress.update(
                         "archived " + std::to_string(total) + " streams in " +
                         std::to_string(batches) + " batches (" +
                         std::to_string(static_cast<long long>(secs > 0 ? total / secs : 0)) +

@@ -37,7 +37,11 @@ SELECT rillflow._mermaid_label('evil"; participant x as <b>hi</b>' || chr(10) ||
 SELECT rillflow.trace_mermaid(NULL);                                     -- 22004
 SELECT rillflow.trace_mermaid('c0000000-0000-0000-0000-00000000000c', 0); -- 22023
 
--- metrics: the log and the projection of this store
+-- a subscription of orders with a consumer group, one event in flight
+SELECT rillflow.create_subscription('order_sub', event_types => ARRAY['OrderPlaced', 'OrderShipped']);
+SELECT count(*) AS delivered FROM rillflow.subscription_poll('order_sub', 1, 'g1', 'c1');
+
+-- metrics: the log, the projection and the subscription's group of this store
 SELECT name, labels - 'store' AS labels, value
   FROM rillflow.metrics()
  WHERE labels->>'tenant' = 'regress_obs'

@@ -200,25 +200,8 @@ std::string ProjectionDaemon::prometheus_metrics() const {
     per_projection("rillflow_projection_tick_duration_seconds", "gauge",
                    "Duration of the last tick.", "last_tick_seconds");
 
-    auto per_subscription = [&](const char* name, const char* help, const char* key) {
-        family(name, "gauge", help);
-        for (const auto& r : h["subscriptions"]) {
-            if (!r.contains(key) || !r[key].is_number()) continue;
-            out << name << "{subscription=\"" << prom_escape(r["subscription"].get<std::string>())
-                << "\",group=\""
-                << (r["group_name"].is_string() ? prom_escape(r["group_name"].get<std::string>())
-                                                : std::string())
-                << "\"} " << r[key].get<std::int64_t>() << '\n';
-        }
-    };
-    per_subscription("rillflow_subscription_lag",
-                     "Events between a subscription group's checkpoint and the head.", "lag");
-    per_subscription("rillflow_subscription_checkpoint",
-                     "The highest position with everything at or below it acked.", "checkpoint");
-    per_subscription("rillflow_subscription_in_flight", "Events delivered and not yet acked.",
-                     "in_flight");
-    per_subscription("rillflow_subscription_dead_lettered",
-                     "Events the group dead-lettered after max_deliveries.", "dead_lettered");
+    // Subscriptions' checkpoint, lag, in flight and dead letters come with the database's own
+    // metrics below (rillflow.metrics(): every store this daemon's role may read, tenant labels).
 
     const std::string node = prom_escape(h["node"].get<std::string>());
     const std::string cluster_label =

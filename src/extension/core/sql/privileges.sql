@@ -77,7 +77,7 @@ DECLARE
         '_subscription_max_batch', '_subscription_consumer', '_subscription_group_key',
         '_subscription_not_found', '_subscription_get', '_subscription_ensure_group', '_subscription_group_exists',
         '_subscription_lock_group', '_subscription_checkpoint', '_subscription_lease_lost',
-        '_subscription_lag', '_subscription_unbatch', '_subscription_sync_log'];
+        '_subscription_lag', '_subscription_lag_of', '_subscription_unbatch', '_subscription_sync_log'];
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p

@@ -36,6 +36,23 @@ BEGIN
              ('rillflow_projection_dead_letters', p.events_dead_lettered::float8, 'Events the projection dead-lettered')
          ) AS m(name, value, help)
          ORDER BY p.name, m.name$q$, store) USING base, head;
+    -- each subscription and consumer group (group '' is the single consumer),
+    -- where the caller may read the subscription tables
+    IF has_table_privilege(format('%I.subscriptions', store), 'SELECT')
+       AND has_table_privilege(format('%I.subscription_groups', store), 'SELECT')
+       AND has_table_privilege(format('%I.subscription_outstanding', store), 'SELECT') THEN
+        RETURN QUERY
+        SELECT m.name, base || jsonb_build_object('subscription', l.subscription, 'group', coalesce(l.group_name, '')),
+               m.value, m.help
+          FROM rillflow._subscription_lag_of(store) l
+         CROSS JOIN LATERAL (VALUES
+             ('rillflow_subscription_checkpoint', l.checkpoint::float8, 'The highest position with everything at or below it acked'),
+             ('rillflow_subscription_lag', l.lag::float8, 'Positions between the log head and the checkpoint'),
+             ('rillflow_subscription_in_flight', l.in_flight::float8, 'Events delivered and not yet acked, under a live lease'),
+             ('rillflow_subscription_dead_letters', l.dead_lettered::float8, 'Events dead-lettered after max_deliveries')
+         ) AS m(name, value, help)
+         ORDER BY l.subscription, l.group_name NULLS FIRST, m.name;
+    END IF;
     -- the archive's six (archive/sql/archive.sql)
     RETURN QUERY SELECT 'rillflow_' || a.name, base, a.value, a.help FROM rillflow._archive_metrics(store) a;
 END

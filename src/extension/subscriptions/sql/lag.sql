@@ -1,15 +1,14 @@
--- Subscriptions: lag per subscription and group of the current store, for
--- exporters (the C++ daemon's /metrics reads it). The head is the log's as it
+-- Subscriptions: lag per subscription and group of a store, for exporters
+-- (the subscription_lag view: the current store; rillflow.metrics(): every
+-- store the caller may read). The head is the log's as it
 -- stands, without a tick; lag = head - checkpoint, as for projections.
 
-CREATE OR REPLACE FUNCTION rillflow._subscription_lag()
+CREATE OR REPLACE FUNCTION rillflow._subscription_lag_of(store name)
     RETURNS TABLE (subscription text, group_name text, checkpoint bigint, head bigint, lag bigint,
                    in_flight bigint, dead_lettered bigint)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    store name := rillflow.current_store();
 BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT s.name, nullif(g.group_name, ''), cp.checkpoint, $1, greatest($1 - cp.checkpoint, 0),
@@ -25,6 +24,16 @@ BEGIN
          ORDER BY s.name, g.group_name$q$, store) USING rillflow._log_head(store);
 END
 $fn$;
+
+CREATE OR REPLACE FUNCTION rillflow._subscription_lag()
+    RETURNS TABLE (subscription text, group_name text, checkpoint bigint, head bigint, lag bigint,
+                   in_flight bigint, dead_lettered bigint)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT l.subscription, l.group_name, l.checkpoint, l.head, l.lag, l.in_flight, l.dead_lettered
+      FROM rillflow._subscription_lag_of(rillflow.current_store()) l;
+END;
 
 CREATE OR REPLACE VIEW rillflow.subscription_lag AS
     SELECT * FROM rillflow._subscription_lag();

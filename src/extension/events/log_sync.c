@@ -308,6 +308,11 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 	PG_END_TRY();
 	rf_set_waiting(InvalidOid);
 	rf_stop_ticker(&req);
+	/*
+	 * The head and anything the caller read before it are flushed; a caller
+	 * that reads positions afterwards flushes again after its read.
+	 */
+	rf_log_make_durable();
 	if (gained != NULL)
 		*gained = head - head_before;
 	return true;
@@ -332,6 +337,7 @@ rillflow_head_position(PG_FUNCTION_ARGS)
 	if (SPI_processed == 1)
 		head = rf_spi_int8(0, 1);
 	SPI_finish();
+	rf_log_make_durable();
 	PG_RETURN_INT64(head);
 }
 

@@ -27,6 +27,7 @@
 
 #include "core/args.h"
 #include "core/plans.h"
+#include "core/shmem.h"
 #include "core/store.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
@@ -230,6 +231,8 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
 						by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
 	AtEOXact_GUC(true, save_nestlevel);
+	/* No position leaves before the tick that gave it is flushed (core/shmem.h). */
+	rf_log_make_durable();
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -271,6 +274,7 @@ rillflow_read_stream(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum((int64) PG_GETARG_INT32(2));
 	rf_read_into_result(fcinfo, store, &rf_read_stream_plan, values, nulls, true,
 						rf_read_upcasters(fcinfo, 3, store), (Datum) 0);
+	rf_log_make_durable();
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -397,8 +397,18 @@ rf_sequence(const RfStore *store, int wait_ms, int64 *head)
 
 	if (stamped > 0)
 	{
-		/* A position a reader saw must survive a crash. */
-		if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		/*
+		 * A position a reader saw must survive a crash. Either the tick
+		 * commits without waiting for its flush, and every reader flushes
+		 * the WAL up to it before it returns a position (core/shmem.h:
+		 * rf_log_make_durable); or (no shared memory, or a synchronous
+		 * standby named, which must have the tick before anyone sees it) it
+		 * commits durably.
+		 */
+		if (rf_note_async_tick())
+			(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+		else if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
 			(void) set_config_option("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_LOCAL, true, 0, false);
 		rf_notify_head(store, new_head);

@@ -18,17 +18,16 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "nodes/parsenodes.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/uuid.h"
 
 #include "core/args.h"
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/log_page.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
 
@@ -43,36 +42,12 @@ PG_FUNCTION_INFO_V1(rillflow_stream_version);
 	"p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
 	"e.event_id, e.causation_id, e.correlation_id, e.created_at "
 
-/*
- * A page of the whole log. Its positions (p) mostly name seqs close together
- * (events are stamped in commit order, which is nearly the order of their
- * provisional numbers), so the page's events are read with one index range
- * scan over the seqs from the lowest to the highest of the page (ev), and
- * joined to the positions by hash, instead of one index descent per event.
- * When the seqs are spread wide (an event of a transaction that stayed open
- * while many others committed), the range would hold mostly other events:
- * then (one-time filter) each event is looked up by its seq instead.
- */
-#define RF_PAGE_NARROW \
-	"(r.hi OPERATOR(pg_catalog.-) r.lo) OPERATOR(pg_catalog.<) ((4 OPERATOR(pg_catalog.*) r.n) OPERATOR(pg_catalog.+) 64)"
 static const RfPlanSpec rf_read_all_plan = {
-	"WITH p AS MATERIALIZED ("
-	"  SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1"
-	"   ORDER BY position LIMIT $2),"
-	" r AS MATERIALIZED ("
-	"  SELECT pg_catalog.min(seq) AS lo, pg_catalog.max(seq) AS hi, pg_catalog.count(*) AS n FROM p),"
-	" ev AS MATERIALIZED ("
-	"  SELECT e.* FROM r, %s.events e WHERE " RF_PAGE_NARROW
-	"     AND e.seq OPERATOR(pg_catalog.>=) r.lo AND e.seq OPERATOR(pg_catalog.<=) r.hi)"
-	" SELECT " RF_ENVELOPE_COLUMNS "FROM p JOIN ev e ON e.seq OPERATOR(pg_catalog.=) p.seq"
-	" UNION ALL"
-	" SELECT " RF_ENVELOPE_COLUMNS "FROM p CROSS JOIN LATERAL ("
-	"   SELECT * FROM %s.events e WHERE e.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e"
-	"  WHERE (SELECT NOT (" RF_PAGE_NARROW ") FROM r)"
-	" ORDER BY 1",
-	2, {INT8OID, INT4OID},
-	/* Planned once: one plan fits every page (planning took ~0.8 ms a call). */
-	CURSOR_OPT_GENERIC_PLAN
+	"SELECT " RF_ENVELOPE_COLUMNS
+	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 "
+	"ORDER BY p.position LIMIT $2",
+	2, {INT8OID, INT4OID}
 };
 
 static const RfPlanSpec rf_read_all_types_plan = {
@@ -166,7 +141,6 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	bool		by_category = PG_NARGS() > 3 && !PG_ARGISNULL(3);
 	const RfPlanSpec *spec;
 	RfUpcasters *ups;
-	int			save_nestlevel;
 
 	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) < 0)
 		ereport(ERROR,
@@ -221,16 +195,15 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	else
 		spec = &rf_read_all_plan;
 	/*
-	 * The page's generic plan is planned with JIT off: it estimates its joins
-	 * of CTEs far above the thousand rows they hold, which would make every
-	 * page pay for compiling expressions (~25 ms).
+	 * Not read-only: the statement must see the positions the tick just gave.
+	 * The whole log is read by one range scan where it can (log_page.c).
 	 */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-	/* Not read-only: the statement must see the positions the tick just gave. */
-	rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
-						by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
-	AtEOXact_GUC(true, save_nestlevel);
+	if (by_type || by_category ||
+		!rf_read_log_page(store, PG_GETARG_INT64(0), PG_GETARG_INT32(1), ups,
+						  ((ReturnSetInfo *) fcinfo->resultinfo)->setResult,
+						  ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc))
+		rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
+							by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
 	/* No position leaves before the tick that gave it is flushed (core/shmem.h). */
 	rf_log_make_durable();
 	SPI_finish();

@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
@@ -32,6 +33,7 @@
 #include "nodes/params.h"
 #include "nodes/parsenodes.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "core/plans.h"
 #include "core/store.h"
@@ -42,6 +44,14 @@ static const RfPlanSpec rf_page_positions_plan = {
 	"SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1 "
 	"ORDER BY position LIMIT $2",
 	2, {INT8OID, INT4OID},
+	CURSOR_OPT_GENERIC_PLAN
+};
+
+/* The same up to a head (the projections' batches, which read up to one). */
+static const RfPlanSpec rf_page_positions_upto_plan = {
+	"SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1 "
+	"AND position OPERATOR(pg_catalog.<=) $2 ORDER BY position LIMIT $3",
+	3, {INT8OID, INT8OID, INT4OID},
 	CURSOR_OPT_GENERIC_PLAN
 };
 
@@ -209,4 +219,101 @@ rf_read_log_page(const RfStore *store, int64 after, int32 max_count, RfUpcasters
 	if (ret < 0)
 		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
 	return true;
+}
+
+/*
+ * The page's positions, in *positions and *seqs (palloc'd); -1 when the page
+ * must be read with a join instead (see the file header), else its size.
+ * head < 0: no upper bound.
+ */
+static int
+rf_page_positions(const RfStore *store, int64 after, int64 head, int32 max_count,
+				  int64 **positions_out, int64 **seqs_out)
+{
+	Datum		values[3];
+	int64	   *positions;
+	int64	   *seqs;
+	int			n;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(after);
+	values[1] = Int64GetDatum(head);
+	values[2] = Int32GetDatum(max_count);
+	rf_run_plan(store, &rf_page_positions_upto_plan, values, NULL, true, 0);
+	n = (int) SPI_processed;
+	positions = palloc(sizeof(int64) * (n + 1));
+	seqs = palloc(sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		positions[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		if (i > 0 && seqs[i] <= seqs[i - 1])
+			return -1;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (n > 0 && seqs[n - 1] - seqs[0] >= RF_PAGE_SPREAD(n))
+		return -1;
+	*positions_out = positions;
+	*seqs_out = seqs;
+	return n;
+}
+
+int
+rf_read_log_page_rows(const RfStore *store, int64 after, int64 head, int32 max_count,
+					  Oid envelope_type, int64 **positions_out, Datum **events_out, int *nevents)
+{
+	int64	   *positions;
+	int64	   *seqs;
+	int			n;
+	int			at = 0;
+	int			found = 0;
+	Datum		values[2];
+	TupleDesc	desc;
+	Datum	   *events;
+	int64	   *matched;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	n = rf_page_positions(store, after, head, max_count, &positions, &seqs);
+	if (n <= 0)
+	{
+		PopActiveSnapshot();
+		*nevents = 0;
+		*positions_out = NULL;
+		*events_out = NULL;
+		return n;
+	}
+	values[0] = Int64GetDatum(seqs[0]);
+	values[1] = Int64GetDatum(seqs[n - 1]);
+	rf_run_plan(store, &rf_page_events_plan, values, NULL, true, 0);
+	PopActiveSnapshot();
+
+	desc = lookup_rowtype_tupdesc_copy(envelope_type, -1);
+	events = palloc(sizeof(Datum) * (n + 1));
+	matched = palloc(sizeof(int64) * (n + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		Datum		cols[RF_PLAN_MAX_ARGS + 16];
+		bool		nulls[RF_PLAN_MAX_ARGS + 16];
+		int64		seq;
+
+		if (SPI_tuptable->tupdesc->natts != desc->natts || desc->natts > lengthof(cols))
+			elog(ERROR, "rillflow log page: %d columns where the envelope has %d",
+				 SPI_tuptable->tupdesc->natts, desc->natts);
+		heap_deform_tuple(row, SPI_tuptable->tupdesc, cols, nulls);
+		seq = DatumGetInt64(cols[0]);
+		while (at < n && seqs[at] < seq)
+			at++;			/* its event is not in the table any more (archived) */
+		if (at >= n || seqs[at] != seq)
+			continue;		/* another page's event, or not stamped */
+		cols[0] = Int64GetDatum(positions[at]);
+		matched[found] = positions[at];
+		events[found] = HeapTupleGetDatum(heap_form_tuple(desc, cols, nulls));
+		found++;
+		at++;
+	}
+	*positions_out = matched;
+	*events_out = events;
+	*nevents = found;
+	return n;
 }

@@ -15,9 +15,9 @@
 # RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions,
 # evolution: all by default); RILLFLOW_BENCH_MODES the server modes (durable,cpu;
 # the first one also runs everything but the event benchmark);
-# RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (100,000);
+# RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (50,000);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
-# benchmarks (200,000 each by default).
+# benchmarks (100,000 each by default).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -91,20 +91,20 @@ for mode in ${modes//,/ }; do
     [ "$mode" = "${modes%%,*}" ] || continue
     if [[ ",$only," == *,docs,* ]]; then
         echo "== documents ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_docs_bench --docs "${RILLFLOW_BENCH_DOCS:-200000}"
+        DATABASE_URL=$url build/cmake/bench/rillflow_docs_bench --docs "${RILLFLOW_BENCH_DOCS:-100000}"
         echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the documents benchmark"
         echo
     fi
     if [[ ",$only," == *,projections,* ]]; then
         echo "== projections ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-200000}"
+        DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-100000}"
         echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the projections benchmark"
         echo
     fi
     if [[ ",$only," == *,subscriptions,* ]]; then
         echo "== subscriptions ($mode)"
         DATABASE_URL=$(rf_fresh_database rillflow_bench_subs) \
-            build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
+            build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-50000}"
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench_subs WITH (FORCE)" >/dev/null
         echo
     fi

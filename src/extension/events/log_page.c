@@ -16,10 +16,12 @@
  *	     its position by a merge walk as it comes out of the executor, and
  *	     handed on in the envelope's shape (to the function's result, or
  *	     through the upcasters first).
- *	  When the seqs do not rise with the positions (a transaction that stayed
- *	  open while later ones committed), or lie far apart (the range would
- *	  hold mostly other events), the caller reads the page with the join
- *	  instead.
+ *	  Where the seqs rise with the positions, each row goes on as it comes;
+ *	  where they do not (concurrent appenders commit in another order than
+ *	  they drew their seqs), the page's rows are kept and handed on in
+ *	  position order at the end. When the seqs lie far apart (a transaction
+ *	  that stayed open while many others committed: the range would hold
+ *	  mostly other events), the caller reads the page with the join instead.
  *
  *-------------------------------------------------------------------------
  */
@@ -68,41 +70,77 @@ static const RfPlanSpec rf_page_events_plan = {
 /* A page whose seqs spread wider than this reads each event by its seq. */
 #define RF_PAGE_SPREAD(n) (4 * (int64) (n) + 64)
 
+/* A page's positions and seqs, and the seqs in ascending order. */
+typedef struct RfPage
+{
+	int			n;
+	int64	   *positions;		/* in position order (dense) */
+	int64	   *seqs;			/* seqs[i] is the event of positions[i] */
+	int		   *by_seq;			/* indexes into seqs, in ascending seq */
+	bool		in_order;		/* by_seq is 0, 1, 2...: seqs rise */
+} RfPage;
+
 typedef struct RfPageReceiver
 {
 	DestReceiver pub;
 	DestReceiver *next;			/* gets the rows in the envelope's shape */
 	TupleDesc	desc;			/* the envelope's */
 	TupleTableSlot *out;
-	const int64 *positions;
-	const int64 *seqs;
-	int			n;
-	int			at;				/* the next position to match */
+	const RfPage *page;
+	int			at;				/* the next of by_seq to match */
+	HeapTuple  *kept;			/* rows by position index, when not in order */
 } RfPageReceiver;
+
+static const int64 *rf_sort_seqs;
+
+static int
+rf_cmp_by_seq(const void *a, const void *b)
+{
+	int64		x = rf_sort_seqs[*(const int *) a];
+	int64		y = rf_sort_seqs[*(const int *) b];
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * The index into the page of the event `seq` arriving in ascending seq
+ * order, or -1 when it is no event of the page (another page's, or not
+ * stamped). A position whose event is no longer in the table (archived)
+ * is passed over.
+ */
+static int
+rf_page_match(const RfPage *page, int *at, int64 seq)
+{
+	while (*at < page->n && page->seqs[page->by_seq[*at]] < seq)
+		(*at)++;
+	if (*at >= page->n || page->seqs[page->by_seq[*at]] != seq)
+		return -1;
+	return page->by_seq[(*at)++];
+}
 
 static bool
 rf_page_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	RfPageReceiver *r = (RfPageReceiver *) self;
-	int64		seq;
 	int			natts = r->desc->natts;
+	int			i;
 
 	slot_getallattrs(slot);
-	seq = DatumGetInt64(slot->tts_values[0]);
-	/* A position whose event is not in the table any more (archived) passes. */
-	while (r->at < r->n && r->seqs[r->at] < seq)
-		r->at++;
-	/* An event of no position of this page (another page's, or unstamped). */
-	if (r->at >= r->n || r->seqs[r->at] != seq)
+	i = rf_page_match(r->page, &r->at, DatumGetInt64(slot->tts_values[0]));
+	if (i < 0)
 		return true;
 
 	ExecClearTuple(r->out);
 	memcpy(r->out->tts_values, slot->tts_values, sizeof(Datum) * natts);
 	memcpy(r->out->tts_isnull, slot->tts_isnull, sizeof(bool) * natts);
-	r->out->tts_values[0] = Int64GetDatum(r->positions[r->at]);
+	r->out->tts_values[0] = Int64GetDatum(r->page->positions[i]);
 	r->out->tts_isnull[0] = false;
 	ExecStoreVirtualTuple(r->out);
-	r->at++;
+	if (r->kept != NULL)
+	{
+		r->kept[i] = ExecCopySlotHeapTuple(r->out);
+		return true;
+	}
 	return r->next->receiveSlot(r->out, r->next);
 }
 
@@ -117,11 +155,26 @@ rf_page_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	r->next->rStartup(r->next, operation, r->desc);
 }
 
+/* The rows kept out of order go on in position order. */
 static void
 rf_page_shutdown(DestReceiver *self)
 {
 	RfPageReceiver *r = (RfPageReceiver *) self;
 
+	if (r->kept != NULL)
+	{
+		TupleTableSlot *heap = MakeSingleTupleTableSlot(r->desc, &TTSOpsHeapTuple);
+
+		for (int i = 0; i < r->page->n; i++)
+			if (r->kept[i] != NULL)
+			{
+				ExecStoreHeapTuple(r->kept[i], heap, true);
+				(void) r->next->receiveSlot(heap, r->next);
+				ExecClearTuple(heap);
+				r->kept[i] = NULL;
+			}
+		ExecDropSingleTupleTableSlot(heap);
+	}
 	r->next->rShutdown(r->next);
 }
 
@@ -134,50 +187,98 @@ rf_page_destroy(DestReceiver *self)
 	pfree(r);
 }
 
+/*
+ * Read the page's positions (head < 0: no upper bound); false when the page
+ * must be read with the join (its seqs lie far apart). SPI connected, on the
+ * caller's pushed snapshot.
+ */
+static bool
+rf_page_positions(const RfStore *store, int64 after, int64 head, int32 max_count, RfPage *page)
+{
+	Datum		values[3];
+	int			n;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(after);
+	if (head < 0)
+	{
+		values[1] = Int32GetDatum(max_count);
+		rf_run_plan(store, &rf_page_positions_plan, values, NULL, true, 0);
+	}
+	else
+	{
+		values[1] = Int64GetDatum(head);
+		values[2] = Int32GetDatum(max_count);
+		rf_run_plan(store, &rf_page_positions_upto_plan, values, NULL, true, 0);
+	}
+	n = (int) SPI_processed;
+	page->n = n;
+	page->positions = palloc(sizeof(int64) * (n + 1));
+	page->seqs = palloc(sizeof(int64) * (n + 1));
+	page->by_seq = palloc(sizeof(int) * (n + 1));
+	page->in_order = true;
+	for (int i = 0; i < n; i++)
+	{
+		page->positions[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		page->seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		page->by_seq[i] = i;
+		if (i > 0 && page->seqs[i] <= page->seqs[i - 1])
+			page->in_order = false;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (!page->in_order)
+	{
+		rf_sort_seqs = page->seqs;
+		qsort(page->by_seq, n, sizeof(int), rf_cmp_by_seq);
+	}
+	return n == 0 ||
+		page->seqs[page->by_seq[n - 1]] - page->seqs[page->by_seq[0]] < RF_PAGE_SPREAD(n);
+}
+
+/* The page's events, in seq order, into `dest` (NULL: SPI_tuptable). */
+static void
+rf_page_events(const RfStore *store, const RfPage *page, DestReceiver *dest)
+{
+	SPIExecuteOptions options;
+	ParamListInfo params = makeParamList(2);
+	int			ret;
+
+	params->params[0].value = Int64GetDatum(page->seqs[page->by_seq[0]]);
+	params->params[1].value = Int64GetDatum(page->seqs[page->by_seq[page->n - 1]]);
+	for (int i = 0; i < 2; i++)
+	{
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = INT8OID;
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+	ret = SPI_execute_plan_extended(rf_store_plan(store, &rf_page_events_plan), &options);
+	if (ret < 0)
+		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
+}
+
 bool
 rf_read_log_page(const RfStore *store, int64 after, int32 max_count, RfUpcasters *ups,
 				 Tuplestorestate *result, TupleDesc result_desc)
 {
-	Datum		values[2];
-	int64	   *positions;
-	int64	   *seqs;
-	int			n;
-	bool		isnull;
+	RfPage		page;
 	RfPageReceiver *r;
 	DestReceiver *next;
-	SPIExecuteOptions options;
-	ParamListInfo params;
-	int			ret;
 
 	/* One snapshot for both statements: the events of every position it shows. */
 	PushActiveSnapshot(GetTransactionSnapshot());
-
-	values[0] = Int64GetDatum(after);
-	values[1] = Int32GetDatum(max_count);
-	rf_run_plan(store, &rf_page_positions_plan, values, NULL, true, 0);
-	n = (int) SPI_processed;
-	if (n == 0)
-	{
-		PopActiveSnapshot();
-		return true;
-	}
-	positions = palloc(sizeof(int64) * n);
-	seqs = palloc(sizeof(int64) * n);
-	for (int i = 0; i < n; i++)
-	{
-		positions[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		if (i > 0 && seqs[i] <= seqs[i - 1])
-		{
-			PopActiveSnapshot();
-			return false;
-		}
-	}
-	SPI_freetuptable(SPI_tuptable);
-	if (seqs[n - 1] - seqs[0] >= RF_PAGE_SPREAD(n))
+	if (!rf_page_positions(store, after, -1, max_count, &page))
 	{
 		PopActiveSnapshot();
 		return false;
+	}
+	if (page.n == 0)
+	{
+		PopActiveSnapshot();
+		return true;
 	}
 
 	next = CreateTuplestoreDestReceiver();
@@ -195,125 +296,74 @@ rf_read_log_page(const RfStore *store, int64 after, int32 max_count, RfUpcasters
 	r->next = next;
 	r->desc = result_desc;
 	r->out = MakeSingleTupleTableSlot(result_desc, &TTSOpsVirtual);
-	r->positions = positions;
-	r->seqs = seqs;
-	r->n = n;
+	r->page = &page;
+	if (!page.in_order)
+		r->kept = palloc0(sizeof(HeapTuple) * page.n);
 
-	params = makeParamList(2);
-	params->params[0].value = Int64GetDatum(seqs[0]);
-	params->params[1].value = Int64GetDatum(seqs[n - 1]);
-	for (int i = 0; i < 2; i++)
-	{
-		params->params[i].isnull = false;
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = INT8OID;
-	}
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = (DestReceiver *) r;
-	ret = SPI_execute_plan_extended(rf_store_plan(store, &rf_page_events_plan), &options);
+	rf_page_events(store, &page, (DestReceiver *) r);
 	next->rDestroy(next);
 	r->pub.rDestroy((DestReceiver *) r);
 	PopActiveSnapshot();
-	if (ret < 0)
-		elog(ERROR, "rillflow statement failed: %s", SPI_result_code_string(ret));
 	return true;
-}
-
-/*
- * The page's positions, in *positions and *seqs (palloc'd); -1 when the page
- * must be read with a join instead (see the file header), else its size.
- * head < 0: no upper bound.
- */
-static int
-rf_page_positions(const RfStore *store, int64 after, int64 head, int32 max_count,
-				  int64 **positions_out, int64 **seqs_out)
-{
-	Datum		values[3];
-	int64	   *positions;
-	int64	   *seqs;
-	int			n;
-	bool		isnull;
-
-	values[0] = Int64GetDatum(after);
-	values[1] = Int64GetDatum(head);
-	values[2] = Int32GetDatum(max_count);
-	rf_run_plan(store, &rf_page_positions_upto_plan, values, NULL, true, 0);
-	n = (int) SPI_processed;
-	positions = palloc(sizeof(int64) * (n + 1));
-	seqs = palloc(sizeof(int64) * (n + 1));
-	for (int i = 0; i < n; i++)
-	{
-		positions[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		if (i > 0 && seqs[i] <= seqs[i - 1])
-			return -1;
-	}
-	SPI_freetuptable(SPI_tuptable);
-	if (n > 0 && seqs[n - 1] - seqs[0] >= RF_PAGE_SPREAD(n))
-		return -1;
-	*positions_out = positions;
-	*seqs_out = seqs;
-	return n;
 }
 
 int
 rf_read_log_page_rows(const RfStore *store, int64 after, int64 head, int32 max_count,
 					  Oid envelope_type, int64 **positions_out, Datum **events_out, int *nevents)
 {
-	int64	   *positions;
-	int64	   *seqs;
-	int			n;
+	RfPage		page;
 	int			at = 0;
 	int			found = 0;
-	Datum		values[2];
 	TupleDesc	desc;
+	Datum	   *by_position;
 	Datum	   *events;
 	int64	   *matched;
 
+	*nevents = 0;
+	*positions_out = NULL;
+	*events_out = NULL;
 	PushActiveSnapshot(GetTransactionSnapshot());
-	n = rf_page_positions(store, after, head, max_count, &positions, &seqs);
-	if (n <= 0)
+	if (!rf_page_positions(store, after, head, max_count, &page))
 	{
 		PopActiveSnapshot();
-		*nevents = 0;
-		*positions_out = NULL;
-		*events_out = NULL;
-		return n;
+		return -1;
 	}
-	values[0] = Int64GetDatum(seqs[0]);
-	values[1] = Int64GetDatum(seqs[n - 1]);
-	rf_run_plan(store, &rf_page_events_plan, values, NULL, true, 0);
+	if (page.n == 0)
+	{
+		PopActiveSnapshot();
+		return 0;
+	}
+	rf_page_events(store, &page, NULL);
 	PopActiveSnapshot();
 
 	desc = lookup_rowtype_tupdesc_copy(envelope_type, -1);
-	events = palloc(sizeof(Datum) * (n + 1));
-	matched = palloc(sizeof(int64) * (n + 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	by_position = palloc0(sizeof(Datum) * page.n);
+	for (uint64 k = 0; k < SPI_processed; k++)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		Datum		cols[RF_PLAN_MAX_ARGS + 16];
-		bool		nulls[RF_PLAN_MAX_ARGS + 16];
-		int64		seq;
+		Datum		cols[32];
+		bool		nulls[32];
+		int			i;
 
 		if (SPI_tuptable->tupdesc->natts != desc->natts || desc->natts > lengthof(cols))
 			elog(ERROR, "rillflow log page: %d columns where the envelope has %d",
 				 SPI_tuptable->tupdesc->natts, desc->natts);
-		heap_deform_tuple(row, SPI_tuptable->tupdesc, cols, nulls);
-		seq = DatumGetInt64(cols[0]);
-		while (at < n && seqs[at] < seq)
-			at++;			/* its event is not in the table any more (archived) */
-		if (at >= n || seqs[at] != seq)
-			continue;		/* another page's event, or not stamped */
-		cols[0] = Int64GetDatum(positions[at]);
-		matched[found] = positions[at];
-		events[found] = HeapTupleGetDatum(heap_form_tuple(desc, cols, nulls));
-		found++;
-		at++;
+		heap_deform_tuple(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, cols, nulls);
+		i = rf_page_match(&page, &at, DatumGetInt64(cols[0]));
+		if (i < 0)
+			continue;
+		cols[0] = Int64GetDatum(page.positions[i]);
+		by_position[i] = HeapTupleGetDatum(heap_form_tuple(desc, cols, nulls));
 	}
+	events = palloc(sizeof(Datum) * (page.n + 1));
+	matched = palloc(sizeof(int64) * (page.n + 1));
+	for (int i = 0; i < page.n; i++)
+		if (by_position[i] != (Datum) 0)
+		{
+			matched[found] = page.positions[i];
+			events[found++] = by_position[i];
+		}
 	*positions_out = matched;
 	*events_out = events;
 	*nevents = found;
-	return n;
+	return page.n;
 }

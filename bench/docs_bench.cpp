@@ -295,7 +295,8 @@ int main(int argc, char** argv) {
                 }
                 rf = Median(rfs);
                 plain = Median(plains);
-                std::string name = limit ? "doc_query ~4000 rows, limit 100" : "doc_query ~4000 rows";
+                std::string name =
+                    limit ? "doc_query ~4000 rows, limit 100" : "doc_query ~4000 rows";
                 char note[96];
                 std::snprintf(note, sizeof note, "vs plain SELECT + expression index, %.3f ms",
                               plain * 1000);

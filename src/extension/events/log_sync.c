@@ -250,7 +250,10 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 	if (gained != NULL)
 		*gained = 0;
 	if (!rf_log_waits_here(store))
+	{
+		rf_log_make_durable();
 		return false;
+	}
 
 	/* The first look takes S0 (a read-write SPI statement runs on a new snapshot). */
 	nulls[0] = 'n';

@@ -641,6 +641,9 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 		events = palloc(sizeof(Datum) * (n + 1));
 		positions = palloc(sizeof(int64) * (n + 1));
 	}
+	/* Positions handed to handlers are on disk (core/shmem.h). */
+	if (n > 0)
+		rf_log_make_durable();
 	for (uint64 i = 0; tab != NULL && i < n; i++)
 	{
 		bool		isnull;

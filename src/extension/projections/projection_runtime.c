@@ -49,6 +49,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
@@ -661,6 +662,21 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 	/* A short batch read all there is: the types it skipped are passed too. */
 	if (!spent && !stopped && done == (int) n && n < (uint64) proj->batch_size && head > checkpoint)
 		checkpoint = head;
+
+	/*
+	 * The worker catching up (a full batch read, more events behind it)
+	 * commits without waiting for its WAL flush: read-model writes and
+	 * checkpoint still commit together, so a crash can only take back whole
+	 * batches, which it applies again. The batch that catches up waits for
+	 * its flush, and with it every batch before it is on disk; so does
+	 * every batch that leaves nothing behind, and wait_for_projection
+	 * flushes before it says a checkpoint was reached (wait.c). A catch-up
+	 * pays one WAL flush instead of one per batch.
+	 */
+	if (IsBackgroundWorker && !stopped && n == (uint64) proj->batch_size && done == (int) n &&
+		head > checkpoint && synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 
 	/* An idle batch writes nothing (the worker runs one per projection per tick). */
 	*progress = (checkpoint > proj->checkpoint || applied > 0) && !stopped;

@@ -17,6 +17,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "miscadmin.h"
 #include "replication/syncrep.h"
 #include "storage/ipc.h"
@@ -303,9 +304,22 @@ rf_log_make_durable(void)
 	committing = rf_shared->ticks_committing;
 	lsn = rf_shared->tick_lsn;
 	SpinLockRelease(&rf_shared->tick_mutex);
-	/* A tick visible to the reader may not have published its LSN yet. */
+	/*
+	 * A tick visible to the reader may not have published its LSN yet: then
+	 * everything inserted so far. At a page boundary the insert position
+	 * points past the next page's header, where nothing is written yet: the
+	 * WAL up to the boundary is all there is to flush.
+	 */
 	if (committing > 0)
+	{
+		uint32		off;
+
 		lsn = GetXLogInsertRecPtr();
+		off = lsn % XLOG_BLCKSZ;
+		if (off == (XLogSegmentOffset(lsn, wal_segment_size) < XLOG_BLCKSZ
+					? SizeOfXLogLongPHD : SizeOfXLogShortPHD))
+			lsn -= off;
+	}
 	if (!XLogRecPtrIsInvalid(lsn))
 		XLogFlush(lsn);
 }

@@ -30,6 +30,7 @@ OBJS = \
 	src/extension/events/append.o \
 	src/extension/events/event_input.o \
 	src/extension/events/reads.o \
+	src/extension/events/log_page.o \
 	src/extension/events/sequencer.o \
 	src/extension/events/log_sync.o \
 	src/extension/events/ticker.o \

@@ -75,6 +75,7 @@ struct Options {
 struct Variant {
     std::string name;
     bool rillflow;
+    bool pgq = false;
     // Called once per connection: prepares statements.
     std::function<void(Conn&)> prepare;
     // One call: appends `n` events to `stream` at `version` (0: new); returns events written.
@@ -276,6 +277,52 @@ Variant BaselineInsertVariant(int batch) {
     return v;
 }
 
+// PgQ's insert_event (Debian's postgresql-15-pgq3, when installed): one event into a queue,
+// no stream and no version check; a ticker connection runs pgq.ticker() every 100 ms meanwhile,
+// as pgqd would (ticks make PgQ's batches; they cost it nothing per event).
+Variant PgqVariant() {
+    Variant v;
+    v.name = "PgQ insert_event";
+    v.rillflow = false;
+    v.pgq = true;
+    v.prepare = [](Conn& c) {
+        c.prepare("insert", "SELECT pgq.insert_event('bench_queue', $1, $2)");
+    };
+    v.append = [](Conn& c, const std::string&, int64_t, int n, int64_t seq) {
+        for (int i = 0; i < n; i++) c.run("insert", {"OrderPlaced", Body(seq + i)});
+        return int64_t(n);
+    };
+    return v;
+}
+
+// pgq.ticker() every 100 ms while PgQ's inserts run.
+class PgqTicker {
+  public:
+    explicit PgqTicker(const std::string& url) : conn_(url) {
+        thread_ = std::thread([this] {
+            try {
+                while (!stop_.load()) {
+                    conn_.exec("SELECT pgq.ticker()");
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "pgq ticker failed: %s\n", e.what());
+            }
+        });
+    }
+    PgqTicker(const PgqTicker&) = delete;
+    PgqTicker& operator=(const PgqTicker&) = delete;
+    ~PgqTicker() {
+        stop_ = true;
+        thread_.join();
+    }
+
+  private:
+    Conn conn_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 struct Row {
     std::string workload;
     std::string baseline;
@@ -319,15 +366,18 @@ class SequencerLoop {
 // on the bigger tables; each side's figure is its median round, so one round disturbed by
 // something else on the machine does not decide it. Without a background worker, `sequence` runs a
 // SequencerLoop during rillflow's runs. Returns the variants: INSERT only, INSERT + stream row,
-// rillflow.
+// rillflow, and PgQ's insert_event when `pgq`.
 std::vector<Variant> AppendBenchmark(const std::string& url, const Options& opt, int batch,
-                                     bool sequence, int64_t& log_events, std::mt19937_64& rng) {
+                                     bool sequence, bool pgq, int64_t& log_events,
+                                     std::mt19937_64& rng) {
     std::vector<Variant> vs{BaselineInsertVariant(batch), BaselineOccVariant(batch),
                             RillflowVariant(batch)};
+    if (pgq) vs.push_back(PgqVariant());
+    int nv = static_cast<int>(vs.size());
     Conn admin(url);
     for (int round = 0; round < opt.rounds; round++) {
-        for (int k = 0; k < 3; k++) {
-            Variant& v = vs[round % 2 == 0 ? k : 2 - k];
+        for (int k = 0; k < nv; k++) {
+            Variant& v = vs[round % 2 == 0 ? k : nv - 1 - k];
             // Start each run from the same quiet state: tables vacuumed and analyzed (their
             // autovacuum is off, so it never runs in the middle of one side's run), no dirty
             // pages left from the previous run.
@@ -337,7 +387,9 @@ std::vector<Variant> AppendBenchmark(const std::string& url, const Options& opt,
             double seconds = v.seconds, seq_seconds = v.seq_seconds;
             {
                 std::unique_ptr<SequencerLoop> sequencer;
+                std::unique_ptr<PgqTicker> ticker;
                 if (v.rillflow && sequence) sequencer = std::make_unique<SequencerLoop>(url);
+                if (v.pgq) ticker = std::make_unique<PgqTicker>(url);
                 RunAppends(url, v, opt, batch, rng);
             }
             if (v.rillflow) {
@@ -442,6 +494,16 @@ int main(int argc, char** argv) {
                    ".streams (LIKE rillflow_default.streams INCLUDING ALL)");
         for (const char* table : kTables)
             admin.exec(std::string("ALTER TABLE ") + table + " SET (autovacuum_enabled = off)");
+        // PgQ, the baseline of single appends next to another PostgreSQL event queue, when the
+        // server has it (scripts/bench.sh installs Debian's package).
+        bool pgq =
+            Int(admin.exec("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgq'")) > 0;
+        if (pgq) {
+            admin.exec("CREATE EXTENSION IF NOT EXISTS pgq");
+            admin.exec(
+                "SELECT pgq.create_queue('bench_queue') WHERE NOT EXISTS (SELECT FROM "
+                "pgq.queue WHERE queue_name = 'bench_queue')");
+        }
         int64_t log_events = Int(admin.exec("SELECT rillflow.head_position()"));
         std::string server = PQgetvalue(admin.exec("SELECT version()").get(), 0, 0);
         // The worker of this database (backend_type "rillflow worker"); when the launcher
@@ -467,7 +529,7 @@ int main(int argc, char** argv) {
         for (int batch : {1, 100}) {
             std::fprintf(stderr, "appends of %d event%s per call\n", batch, batch == 1 ? "" : "s");
             bool loop = !worker && !opt.sequence_after;
-            auto vs = AppendBenchmark(url, opt, batch, loop, log_events, rng);
+            auto vs = AppendBenchmark(url, opt, batch, loop, pgq && batch == 1, log_events, rng);
             const Variant& rf = vs[2];
             double rf_rate = Median(rf.rates);
             std::string what =
@@ -475,6 +537,8 @@ int main(int argc, char** argv) {
             double alone = Median(rf.alone_rates);
             rows.push_back({what, "INSERT + stream row", rf_rate, Median(vs[1].rates), alone});
             rows.push_back({"", "INSERT only", rf_rate, Median(vs[0].rates), alone});
+            if (vs.size() > 3)
+                rows.push_back({"", "PgQ insert_event", rf_rate, Median(vs[3].rates), alone});
             std::fprintf(stderr, "  rillflow: %.1f%% of its time waiting for the sequencer\n",
                          100 * rf.seq_seconds / (rf.seconds + rf.seq_seconds));
         }
@@ -499,6 +563,7 @@ int main(int argc, char** argv) {
             best_base = std::min(best_base, ReadPass(reader, "baseline", opt.read_events));
             best_rf = std::min(best_rf, ReadPass(reader, "rillflow", opt.read_events));
         }
+        if (!pgq) std::printf("(PgQ is not installed on this server: no PgQ baseline)\n");
         rows.push_back({"read_all, pages of 1000",
                         "SELECT ... WHERE seq > $1 ORDER BY seq LIMIT 1000",
                         opt.read_events / best_rf, opt.read_events / best_base, 0});

@@ -4,22 +4,26 @@
 # throwaway cluster, and run the benchmarks (bench/*.cpp) on a fresh
 # database `rillflow_bench`. Prints the machine, the server's settings that
 # matter, and one table of events/second with the ratio rillflow / baseline.
-# Takes about ten minutes after the build. Not part of `make test`.
+# The event benchmark runs twice: durable (fsync, synchronous_commit and
+# full_page_writes on, as deployments run) and CPU-only (all three off); the
+# others run once, durable. Takes under ten minutes after the build. Not part
+# of `make test`.
 #
 # A cluster that was already running is left running; one this script started
 # is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
 # and round of the event benchmark (default 4; three rounds);
 # RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions,
-# evolution,archive: all by default); RILLFLOW_BENCH_SUB_EVENTS sizes the
-# subscription benchmark (100,000); RILLFLOW_BENCH_ARCHIVED the archive
-# benchmark's archived events (2,000,000);
+# evolution,archive: all by default); RILLFLOW_BENCH_MODES the server modes
+# (durable,cpu; the first one also runs everything but the event benchmark);
+# RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (50,000);
+# RILLFLOW_BENCH_ARCHIVED the archive benchmark's archived events (2,000,000);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
-# benchmarks (1,000,000 each by default).
+# benchmarks (100,000 each by default).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 rf_setup
-# PgQ, the baseline of the subscription benchmark (Debian's package, installed here
+# PgQ, a baseline of single appends and of the subscription benchmark (Debian's package, installed here
 # only): its files go where the server that runs the benchmark finds extensions.
 rf_install_pgq() {
     if ! dpkg -s postgresql-15-pgq3 >/dev/null 2>&1; then
@@ -39,8 +43,9 @@ rf_install_pgq
 eval "$(bash scripts/cluster.sh env)"
 if pg_isready -q; then
     echo "rillflow: using the cluster that is already running on port $PGPORT (left running)"
+    trap 'rf_bench_reset' EXIT
 else
-    trap 'bash scripts/cluster.sh stop' EXIT
+    trap 'rf_bench_reset; bash scripts/cluster.sh stop' EXIT
 fi
 rf_start_cluster
 url=$(rf_fresh_database rillflow_bench)
@@ -50,41 +55,71 @@ echo "cpu:      $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuin
 echo "memory:   $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 echo "kernel:   $(uname -sr)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min averages before the run; others' work skews the figures)"
-echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
-    FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
-                                    'max_wal_size', 'shared_preload_libraries')")"
 echo
+
+# Two server modes. durable: fsync, synchronous_commit and full_page_writes on, the defaults
+# a real deployment runs with (every commit waits for its WAL flush). cpu: all three off, so
+# the disk does not count and the figures show CPU and locking. Set with ALTER SYSTEM and a
+# reload, and reset at the end (the throwaway cluster's own postgresql.conf has them off).
+rf_bench_mode() {
+    local v=$([ "$1" = durable ] && echo on || echo off)
+    psql -X -q -d postgres -c "ALTER SYSTEM SET fsync = $v" -c "ALTER SYSTEM SET synchronous_commit = $v" \
+        -c "ALTER SYSTEM SET full_page_writes = $v" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
+    echo "mode:     $1; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
+        FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'full_page_writes',
+                                        'max_wal_size', 'shared_preload_libraries')")"
+}
+rf_bench_reset() {
+    psql -X -q -d postgres -c "ALTER SYSTEM RESET fsync" -c "ALTER SYSTEM RESET synchronous_commit" \
+        -c "ALTER SYSTEM RESET full_page_writes" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+
 only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,subscriptions,evolution,archive}
-if [[ ",$only," == *,events,* ]]; then
-    echo "== events"
-    DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
+modes=${RILLFLOW_BENCH_MODES:-durable,cpu}
+for mode in ${modes//,/ }; do
+    rf_bench_mode "$mode"
     echo
-fi
-if [[ ",$only," == *,docs,* ]]; then
-    echo "== documents"
-    DATABASE_URL=$url build/cmake/bench/rillflow_docs_bench --docs "${RILLFLOW_BENCH_DOCS:-1000000}"
-    echo
-fi
-if [[ ",$only," == *,projections,* ]]; then
-    echo "== projections"
-    DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-1000000}"
-    echo
-fi
-if [[ ",$only," == *,subscriptions,* ]]; then
-    echo "== subscriptions"
-    url=$(rf_fresh_database rillflow_bench)
-    DATABASE_URL=$url build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
-    echo
-fi
-if [[ ",$only," == *,evolution,* ]]; then
-    echo "== event evolution"
-    DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench
-    echo
-fi
-if [[ ",$only," == *,archive,* ]]; then
-    echo "== archive"
-    DATABASE_URL=$url build/cmake/bench/rillflow_archive_bench --archived "${RILLFLOW_BENCH_ARCHIVED:-2000000}"
-    echo
-fi
+    if [[ ",$only," == *,events,* ]]; then
+        echo "== events ($mode)"
+        DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
+        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the events benchmark"
+        echo
+    fi
+    # The other benchmarks run once, in the first mode (durable by default): reads and
+    # catch-up, where the mode matters little.
+    [ "$mode" = "${modes%%,*}" ] || continue
+    if [[ ",$only," == *,docs,* ]]; then
+        echo "== documents ($mode)"
+        DATABASE_URL=$url build/cmake/bench/rillflow_docs_bench --docs "${RILLFLOW_BENCH_DOCS:-100000}"
+        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the documents benchmark"
+        echo
+    fi
+    if [[ ",$only," == *,projections,* ]]; then
+        echo "== projections ($mode)"
+        DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-100000}"
+        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the projections benchmark"
+        echo
+    fi
+    if [[ ",$only," == *,subscriptions,* ]]; then
+        echo "== subscriptions ($mode)"
+        DATABASE_URL=$(rf_fresh_database rillflow_bench_subs) \
+            build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-50000}"
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench_subs WITH (FORCE)" >/dev/null
+        echo
+    fi
+    if [[ ",$only," == *,evolution,* ]]; then
+        echo "== event evolution ($mode)"
+        DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench
+        echo
+    fi
+    if [[ ",$only," == *,archive,* ]]; then
+        echo "== archive ($mode)"
+        DATABASE_URL=$url build/cmake/bench/rillflow_archive_bench --archived "${RILLFLOW_BENCH_ARCHIVED:-2000000}"
+        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the archive benchmark"
+        echo
+    fi
+done
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the run"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench WITH (FORCE)" >/dev/null

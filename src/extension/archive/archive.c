@@ -151,6 +151,27 @@ rf_archive_hot_spec(const RfPlanSpec *spec)
 	return &rf_hot_specs[rf_n_hot_specs++].hot;
 }
 
+/*
+ * Whether the store's archive holds any event: a hot read of the whole log
+ * may take read_all's page path (events/log_page.c), which pages by
+ * positions, only while no position belongs to an archived event; else a
+ * page would come back short and look like the log's end.
+ */
+static const RfPlanSpec rf_archive_any_plan = {
+	"SELECT EXISTS (SELECT FROM %s.events_archive)",
+	0, {InvalidOid},
+	CURSOR_OPT_GENERIC_PLAN
+};
+
+bool
+rf_archive_has_events(const RfStore *store)
+{
+	bool		isnull;
+
+	rf_run_plan(store, &rf_archive_any_plan, NULL, NULL, true, 1);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /* The owner of a store's schema. */
 static Oid
 rf_archive_store_owner(Oid schema_oid)

@@ -14,6 +14,7 @@
 #include "fmgr.h"
 
 #include "core/plans.h"
+#include "core/store.h"
 
 /* rillflow.archive_redirect: an append to an archived stream reactivates it */
 extern bool rf_archive_redirect;
@@ -24,5 +25,6 @@ extern bool rf_include_archived_by_default;
 extern void rf_archive_init(void);
 extern bool rf_archive_include(FunctionCallInfo fcinfo, int argno);
 extern const RfPlanSpec *rf_archive_hot_spec(const RfPlanSpec *spec);
+extern bool rf_archive_has_events(const RfStore *store);
 
 #endif							/* RILLFLOW_ARCHIVE_H */

@@ -83,7 +83,7 @@ rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
 		if (spec->nargs < 0 || spec->nargs > RF_PLAN_MAX_ARGS)
 			elog(ERROR, "rillflow statement with %d parameters", spec->nargs);
 		sql = psprintf(spec->sql, t, t, t, t, t, t);
-		plan = SPI_prepare(sql, spec->nargs, (Oid *) spec->argtypes);
+		plan = SPI_prepare_cursor(sql, spec->nargs, (Oid *) spec->argtypes, spec->cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare rillflow statement \"%s\": %s",

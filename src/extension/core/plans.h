@@ -33,6 +33,9 @@ typedef struct RfPlanSpec
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[RF_PLAN_MAX_ARGS];
+	int			cursor_options; /* for SPI_prepare_cursor: 0, or
+								 * CURSOR_OPT_GENERIC_PLAN for a statement
+								 * whose plan never depends on its values */
 } RfPlanSpec;
 
 extern SPIPlanPtr rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target);

@@ -16,7 +16,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "miscadmin.h"
+#include "replication/syncrep.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -42,6 +45,10 @@ static bool rf_pending_checkpoint = false;
 static bool rf_pending_log = false;
 static bool rf_pending_extension = false;
 static bool rf_xact_callback_registered = false;
+
+/* This backend's tick is counted in ticks_committing (rf_note_async_tick). */
+static bool rf_tick_counted = false;
+static bool rf_tick_exit_registered = false;
 
 static Size
 rf_shared_size(void)
@@ -98,6 +105,7 @@ rf_shmem_startup(void)
 		rf_shared->lock = &(GetNamedLWLockTranche("rillflow"))->lock;
 		rf_shared->epoch = (uint64) GetCurrentTimestamp();
 		rf_shared->nslots = rf_max_workers;
+		SpinLockInit(&rf_shared->tick_mutex);
 	}
 	if (!found_waiters)
 		memset(rf_waiters, 0, rf_per_backend_size());
@@ -191,12 +199,35 @@ rf_wake_waiters(Oid dboid)
 	LWLockRelease(rf_shared->lock);
 }
 
+/* The end of a counted tick: committed at `lsn`, or not (InvalidXLogRecPtr). */
+static void
+rf_tick_done(XLogRecPtr lsn)
+{
+	if (!rf_tick_counted)
+		return;
+	SpinLockAcquire(&rf_shared->tick_mutex);
+	if (lsn > rf_shared->tick_lsn)
+		rf_shared->tick_lsn = lsn;
+	rf_shared->ticks_committing--;
+	SpinLockRelease(&rf_shared->tick_mutex);
+	rf_tick_counted = false;
+}
+
+/* A process that leaves between a tick's stamps and its commit is no longer counted. */
+static void
+rf_tick_exit(int code, Datum arg)
+{
+	rf_tick_done(InvalidXLogRecPtr);
+}
+
 static void
 rf_shmem_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
+			/* Committed, visible, its commit record written (not yet flushed). */
+			rf_tick_done(XactLastCommitEnd);
 			if (rf_shared != NULL)
 			{
 				if (rf_pending_append)
@@ -223,6 +254,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 			 * A prepared transaction's events become visible at COMMIT
 			 * PREPARED, whose own commit wakes the worker (utility.c).
 			 */
+			rf_tick_done(InvalidXLogRecPtr);
 			rf_pending_append = rf_pending_checkpoint = rf_pending_extension = rf_pending_log = false;
 			break;
 		default:
@@ -238,6 +270,58 @@ rf_register_xact_callback(void)
 		RegisterXactCallback(rf_shmem_xact_callback, NULL);
 		rf_xact_callback_registered = true;
 	}
+}
+
+bool
+rf_note_async_tick(void)
+{
+	if (rf_shared == NULL || (SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0'))
+		return false;
+	if (rf_tick_counted)
+		return true;
+	rf_register_xact_callback();
+	if (!rf_tick_exit_registered)
+	{
+		before_shmem_exit(rf_tick_exit, (Datum) 0);
+		rf_tick_exit_registered = true;
+	}
+	SpinLockAcquire(&rf_shared->tick_mutex);
+	rf_shared->ticks_committing++;
+	SpinLockRelease(&rf_shared->tick_mutex);
+	rf_tick_counted = true;
+	return true;
+}
+
+void
+rf_log_make_durable(void)
+{
+	XLogRecPtr	lsn;
+	int			committing;
+
+	if (rf_shared == NULL || RecoveryInProgress())
+		return;
+	SpinLockAcquire(&rf_shared->tick_mutex);
+	committing = rf_shared->ticks_committing;
+	lsn = rf_shared->tick_lsn;
+	SpinLockRelease(&rf_shared->tick_mutex);
+	/*
+	 * A tick visible to the reader may not have published its LSN yet: then
+	 * everything inserted so far. At a page boundary the insert position
+	 * points past the next page's header, where nothing is written yet: the
+	 * WAL up to the boundary is all there is to flush.
+	 */
+	if (committing > 0)
+	{
+		uint32		off;
+
+		lsn = GetXLogInsertRecPtr();
+		off = lsn % XLOG_BLCKSZ;
+		if (off == (XLogSegmentOffset(lsn, wal_segment_size) < XLOG_BLCKSZ
+					? SizeOfXLogLongPHD : SizeOfXLogShortPHD))
+			lsn -= off;
+	}
+	if (!XLogRecPtrIsInvalid(lsn))
+		XLogFlush(lsn);
 }
 
 void

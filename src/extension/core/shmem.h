@@ -16,8 +16,10 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 
 /*
  * Called once per transaction that appended events (events/append.c): at commit it
@@ -37,6 +39,23 @@ extern void rf_note_checkpoint_advance(void);
  * for their own writes, events/log_sync.c).
  */
 extern void rf_note_log_advance(void);
+
+/*
+ * Ticks that commit without waiting for their WAL flush (events/sequencer.c).
+ * rf_note_async_tick, called by a tick that gave positions before it
+ * commits, returns whether it may commit asynchronously: only with the
+ * library preloaded (the shared memory below) and no synchronous standby
+ * named. It is then counted as committing until its commit or abort; at
+ * commit the end of its commit record becomes the newest tick LSN.
+ *
+ * rf_log_make_durable, called by a reader after the statement that read
+ * positions and before it returns them: flushes the WAL up to the newest
+ * tick LSN, or up to everything inserted when a tick is between its stamps
+ * and the end of its commit (it may be visible already). So no reader hands
+ * out a position that a crash could take back.
+ */
+extern bool rf_note_async_tick(void);
+extern void rf_log_make_durable(void);
 
 /* ---- internals shared by worker/, projections/wait.c, utility.c and shmem.c ---- */
 
@@ -107,6 +126,11 @@ typedef struct RfShared
 	bool		slots_short;	/* the launcher's last registration found
 								 * every max_worker_processes slot taken */
 	RfKnownDb	known[RF_MAX_KNOWN_DBS];
+	slock_t		tick_mutex;		/* protects the two below */
+	int			ticks_committing;	/* asynchronous ticks between their
+									 * stamps and the end of their commit */
+	XLogRecPtr	tick_lsn;		/* end of the newest committed asynchronous
+								 * tick's commit record */
 	int			nslots;
 	RfDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } RfShared;

@@ -250,7 +250,10 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 	if (gained != NULL)
 		*gained = 0;
 	if (!rf_log_waits_here(store))
+	{
+		rf_log_make_durable();
 		return false;
+	}
 
 	/* The first look takes S0 (a read-write SPI statement runs on a new snapshot). */
 	nulls[0] = 'n';
@@ -308,6 +311,11 @@ rf_log_sync(const RfStore *store, bool quiet, int64 *gained)
 	PG_END_TRY();
 	rf_set_waiting(InvalidOid);
 	rf_stop_ticker(&req);
+	/*
+	 * The head and anything the caller read before it are flushed; a caller
+	 * that reads positions afterwards flushes again after its read.
+	 */
+	rf_log_make_durable();
 	if (gained != NULL)
 		*gained = head - head_before;
 	return true;
@@ -332,6 +340,7 @@ rillflow_head_position(PG_FUNCTION_ARGS)
 	if (SPI_processed == 1)
 		head = rf_spi_int8(0, 1);
 	SPI_finish();
+	rf_log_make_durable();
 	PG_RETURN_INT64(head);
 }
 

@@ -30,7 +30,9 @@
 #include "archive/archive.h"
 #include "core/args.h"
 #include "core/plans.h"
+#include "core/shmem.h"
 #include "core/store.h"
+#include "events/log_page.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
 
@@ -142,6 +144,7 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	char		nulls[5] = "    ";
 	bool		by_type = !PG_ARGISNULL(2);
 	bool		by_category = PG_NARGS() > 3 && !PG_ARGISNULL(3);
+	bool		all;
 	const RfPlanSpec *spec;
 	RfUpcasters *ups;
 
@@ -197,11 +200,23 @@ rillflow_read_all(PG_FUNCTION_ARGS)
 	}
 	else
 		spec = &rf_read_all_plan;
-	if (!rf_archive_include(fcinfo, 5))
+	all = rf_archive_include(fcinfo, 5);
+	if (!all)
 		spec = rf_archive_hot_spec(spec);
-	/* Not read-only: the statement must see the positions the tick just gave. */
-	rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
-						by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
+
+	/*
+	 * Not read-only: the statement must see the positions the tick just gave.
+	 * The whole log is read by one range scan where it can (log_page.c); a hot
+	 * read only while nothing is archived (a page counts positions).
+	 */
+	if (by_type || by_category || (!all && rf_archive_has_events(store)) ||
+		!rf_read_log_page(store, PG_GETARG_INT64(0), PG_GETARG_INT32(1), ups,
+						  ((ReturnSetInfo *) fcinfo->resultinfo)->setResult,
+						  ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc))
+		rf_read_into_result(fcinfo, store, spec, values, nulls, false, ups,
+							by_type ? PG_GETARG_DATUM(2) : (Datum) 0);
+	/* No position leaves before the tick that gave it is flushed (core/shmem.h). */
+	rf_log_make_durable();
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -246,6 +261,7 @@ rillflow_read_stream(PG_FUNCTION_ARGS)
 						: rf_archive_hot_spec(&rf_read_stream_plan),
 						values, nulls, true,
 						rf_read_upcasters(fcinfo, 3, store), (Datum) 0);
+	rf_log_make_durable();
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -20,9 +20,13 @@
  *	    committed ones, and record a snapshot in which the appender counts as
  *	    done: its later events would never be stamped), and no reader ever
  *	    sees positions of a tick that has not committed.
- *	  - It commits durably (synchronous_commit raised from off): a reader that
- *	    saw a position sees it again after a crash. Its commit record follows
- *	    the commits of every event it stamped, so those are durable too.
+ *	  - A reader that saw a position sees it again after a crash: the tick
+ *	    commits without waiting for its flush, and every reader flushes the
+ *	    WAL up to the newest tick before it returns a position
+ *	    (rf_log_make_durable, core/shmem.h); without shared memory, or with a
+ *	    synchronous standby named, the tick commits durably instead. Its
+ *	    commit record follows the commits of every event it stamped, so those
+ *	    are durable too once it is.
  *	  - It runs as the owner of the store's schema, in a security-restricted
  *	    context, so readers need only SELECT, and whoever asked for the tick
  *	    (the worker's role, a reader) lends it no rights.
@@ -350,7 +354,8 @@ rf_notify_head(const RfStore *store, int64 head)
  * id yet, SPI connected. Waits up to wait_ms for another process's tick to
  * end (0: not at all). Returns how many events got positions: 0 when it did
  * not tick (another process ticks, or the store is being loaded). When it
- * gave positions, it has asked for a durable commit, a NOTIFY and a wake-up
+ * gave positions, it has asked for its commit (asynchronous, see the file
+ * header), a NOTIFY and a wake-up
  * of the readers waiting for the log, all sent at commit; *head (when not
  * NULL) is the new head.
  */
@@ -397,8 +402,18 @@ rf_sequence(const RfStore *store, int wait_ms, int64 *head)
 
 	if (stamped > 0)
 	{
-		/* A position a reader saw must survive a crash. */
-		if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		/*
+		 * A position a reader saw must survive a crash. Either the tick
+		 * commits without waiting for its flush, and every reader flushes
+		 * the WAL up to it before it returns a position (core/shmem.h:
+		 * rf_log_make_durable); or (no shared memory, or a synchronous
+		 * standby named, which must have the tick before anyone sees it) it
+		 * commits durably.
+		 */
+		if (rf_note_async_tick())
+			(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+		else if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
 			(void) set_config_option("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_LOCAL, true, 0, false);
 		rf_notify_head(store, new_head);

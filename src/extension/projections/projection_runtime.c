@@ -49,6 +49,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
@@ -58,6 +59,7 @@
 #include "core/shmem.h"
 #include "core/store.h"
 #include "events/compat.h"
+#include "events/log_page.h"
 #include "events/log_sync.h"
 #include "projections/projection.h"
 #include "worker/worker.h"
@@ -65,6 +67,9 @@
 PG_FUNCTION_INFO_V1(rillflow_run_projection);
 PG_FUNCTION_INFO_V1(rillflow_run_projections_until_idle);
 PG_FUNCTION_INFO_V1(rillflow_note_checkpoint_advance);
+PG_FUNCTION_INFO_V1(rillflow_wake_worker);
+
+static Oid	rf_envelope_type(void);
 
 #define RF_ENVELOPE_ROW \
 	"ROW(p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
@@ -187,6 +192,18 @@ Datum
 rillflow_note_checkpoint_advance(PG_FUNCTION_ARGS)
 {
 	rf_checkpoint_advanced();
+	PG_RETURN_VOID();
+}
+
+/*
+ * rillflow._wake_worker() RETURNS void: at commit, wake the database's
+ * worker (as an append does), so that a projection just created starts at
+ * once rather than after the worker's naptime.
+ */
+Datum
+rillflow_wake_worker(PG_FUNCTION_ARGS)
+{
+	rf_note_append();
 	PG_RETURN_VOID();
 }
 
@@ -563,8 +580,10 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 	bool		stopped = false;
 	bool		spent = false;
 	int			done = 0;
-	Datum	   *events;
-	int64	   *positions;
+	Datum	   *events = NULL;
+	int64	   *positions = NULL;
+	int			page_size;
+	int			nread = 0;
 	Datum		values[4];
 	instr_time	start,
 				duration;
@@ -594,14 +613,39 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 		values[1] = Int64GetDatum(head);
 		values[2] = Int32GetDatum(proj->batch_size);
 		values[3] = rf_upcast_source_types(proj->handler.upcasters, proj->event_types);
-		rf_run_plan(store, proj->event_types ? &rf_events_types_plan : &rf_events_plan,
-					values, NULL, false, 0);
-		tab = SPI_tuptable;
-		n = SPI_processed;
+
+		/*
+		 * The whole log after the checkpoint: by one range scan of the
+		 * events where the page allows (events/log_page.c), unless some of
+		 * its events are no longer in the table (then the join reads on past
+		 * them, as it always did).
+		 */
+		if (proj->event_types == (Datum) 0 &&
+			(page_size = rf_read_log_page_rows(store, proj->checkpoint, head, proj->batch_size,
+											   rf_envelope_type(),
+											   &positions, &events, &nread)) >= 0 &&
+			nread == page_size)
+			n = (uint64) nread;
+		else
+		{
+			events = NULL;
+			positions = NULL;
+			rf_run_plan(store, proj->event_types ? &rf_events_types_plan : &rf_events_plan,
+						values, NULL, false, 0);
+			tab = SPI_tuptable;
+			n = SPI_processed;
+			page_size = (int) n;
+		}
 	}
-	events = palloc(sizeof(Datum) * (n + 1));
-	positions = palloc(sizeof(int64) * (n + 1));
-	for (uint64 i = 0; i < n; i++)
+	if (tab != NULL || events == NULL)
+	{
+		events = palloc(sizeof(Datum) * (n + 1));
+		positions = palloc(sizeof(int64) * (n + 1));
+	}
+	/* Positions handed to handlers are on disk (core/shmem.h). */
+	if (n > 0)
+		rf_log_make_durable();
+	for (uint64 i = 0; tab != NULL && i < n; i++)
 	{
 		bool		isnull;
 
@@ -618,6 +662,21 @@ rf_run_batch(const RfStore *store, RfProjection *proj, bool first, bool *progres
 	/* A short batch read all there is: the types it skipped are passed too. */
 	if (!spent && !stopped && done == (int) n && n < (uint64) proj->batch_size && head > checkpoint)
 		checkpoint = head;
+
+	/*
+	 * The worker catching up (a full batch read, more events behind it)
+	 * commits without waiting for its WAL flush: read-model writes and
+	 * checkpoint still commit together, so a crash can only take back whole
+	 * batches, which it applies again. The batch that catches up waits for
+	 * its flush, and with it every batch before it is on disk; so does
+	 * every batch that leaves nothing behind, and wait_for_projection
+	 * flushes before it says a checkpoint was reached (wait.c). A catch-up
+	 * pays one WAL flush instead of one per batch.
+	 */
+	if (IsBackgroundWorker && !stopped && n == (uint64) proj->batch_size && done == (int) n &&
+		head > checkpoint && synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 
 	/* An idle batch writes nothing (the worker runs one per projection per tick). */
 	*progress = (checkpoint > proj->checkpoint || applied > 0) && !stopped;

@@ -139,5 +139,8 @@ rillflow_wait_for_projection(PG_FUNCTION_ARGS)
 		rf_set_waiting(InvalidOid);
 	}
 	PG_END_TRY();
+	/* The checkpoint is a position: on disk before the caller acts on it (core/shmem.h). */
+	if (reached)
+		rf_log_make_durable();
 	PG_RETURN_BOOL(reached);
 }

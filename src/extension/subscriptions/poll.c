@@ -48,6 +48,7 @@
 
 #include "core/errcodes.h"
 #include "core/plans.h"
+#include "core/shmem.h"
 #include "core/store.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
@@ -628,6 +629,10 @@ rf_sub_claim(const RfStore *store, RfUpcasters *ups, ReturnSetInfo *rsinfo, Datu
  * rillflow.subscription_poll(name text, max_count integer DEFAULT 100,
  *     group_name text DEFAULT NULL, consumer text DEFAULT NULL,
  *     lease interval DEFAULT '30 seconds') RETURNS SETOF rillflow.event_envelope
+ *
+ * Every way out calls rf_log_make_durable() first: ticks commit without
+ * waiting for their flush, and no position may leave before its tick is
+ * flushed (core/shmem.h).
  */
 Datum
 rillflow_subscription_poll(PG_FUNCTION_ARGS)
@@ -734,6 +739,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 				}
 			}
 		}
+		rf_log_make_durable();
 		SPI_finish();
 		return (Datum) 0;
 	}
@@ -799,12 +805,14 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 									GetCurrentTimestamp(), max_count, lease, false);
 			if (tuplestore_tuple_count(rsinfo->setResult) > 0)
 			{
+				rf_log_make_durable();
 				SPI_finish();
 				return (Datum) 0;
 			}
 		}
 		if (tries >= RF_SUB_BUSY_TRIES)
 		{
+			rf_log_make_durable();
 			SPI_finish();		/* the group is busy: nothing this time */
 			return (Datum) 0;
 		}
@@ -824,6 +832,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 		{
 			if (PG_ARGISNULL(3))
 			{
+				rf_log_make_durable();
 				SPI_finish();
 				return (Datum) 0;
 			}
@@ -915,6 +924,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 		if (room > 0)
 			rf_sub_deliver(store, ups, rsinfo, name, PointerGetDatum(grp), PointerGetDatum(me), now,
 						   g.max_deliveries, true, room, lease);
+		rf_log_make_durable();
 		SPI_finish();
 		return (Datum) 0;
 	}
@@ -960,6 +970,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 			rf_run_plan(store, &rf_sub_prefill_plan, values, nulls, false, 0);
 		}
 	}
+	rf_log_make_durable();
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -41,8 +41,9 @@ DECLARE
         '_collection_relid', '_ensure_collection', '_create_projection', '_dlq_entry',
         '_projection_check_lease', '_projection_exists', '_projection_lock', '_projection_record_failure',
         '_rebuild_begin', '_rebuild_finish', '_cluster_lock_node', '_cluster_release_hot',
-        -- a wake-up of wait_for_projection's waiters, and worker_status's rows
-        '_note_checkpoint_advance', '_worker_slots',
+        -- a wake-up of wait_for_projection's waiters, and worker_status's rows;
+        -- the worker's wake-up at create_projection (what any append does)
+        '_note_checkpoint_advance', '_worker_slots', '_wake_worker',
         -- what schema_health and schema_plan read: the catalog and the
         -- recorded shapes, nothing of a store's rows
         '_stores_for', '_store_steps_version', '_store_schema_version', '_store_has_drift', '_store_shape',

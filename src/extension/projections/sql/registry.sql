@@ -34,6 +34,7 @@ BEGIN
         USING name, kind, rillflow._function_ref_text(handler, 'handler'), event_types, batch_size, start_from;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     IF inserted = 1 THEN
+        PERFORM rillflow._wake_worker();   -- a worker projection starts at once, not after a naptime
         RETURN true;
     END IF;
     EXECUTE format('SELECT kind, handler, event_types, batch_size, start_from FROM %I.projections WHERE name = $1',

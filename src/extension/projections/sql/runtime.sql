@@ -7,6 +7,11 @@ CREATE OR REPLACE FUNCTION rillflow._note_checkpoint_advance() RETURNS void
     AS 'MODULE_PATHNAME', 'rillflow_note_checkpoint_advance'
     LANGUAGE C VOLATILE;
 
+-- Wake the database's worker at commit (a new projection starts at once).
+CREATE OR REPLACE FUNCTION rillflow._wake_worker() RETURNS void
+    AS 'MODULE_PATHNAME', 'rillflow_wake_worker'
+    LANGUAGE C VOLATILE;
+
 CREATE OR REPLACE FUNCTION rillflow.run_projection(name text, max_batches integer DEFAULT 1) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rillflow_run_projection'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -63,8 +63,10 @@ echo
 # reload, and reset at the end (the throwaway cluster's own postgresql.conf has them off).
 rf_bench_mode() {
     local v=$([ "$1" = durable ] && echo on || echo off)
+    # the worker on, as deployments run it (a test run may have left the cluster with it off)
     psql -X -q -d postgres -c "ALTER SYSTEM SET fsync = $v" -c "ALTER SYSTEM SET synchronous_commit = $v" \
-        -c "ALTER SYSTEM SET full_page_writes = $v" -c "SELECT pg_reload_conf()" >/dev/null
+        -c "ALTER SYSTEM SET full_page_writes = $v" -c "ALTER SYSTEM RESET rillflow.worker_enabled" \
+        -c "SELECT pg_reload_conf()" >/dev/null
     sleep 1
     echo "mode:     $1; load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "settings: $(psql -X -At -d "$url" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)

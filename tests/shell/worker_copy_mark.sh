@@ -26,7 +26,10 @@ rf_fresh_database $db >/dev/null
 q -d postgres -c "SET client_min_messages = warning" \
   -c "DROP ROLE IF EXISTS rillflow_copy_writer" -c "DROP ROLE IF EXISTS rillflow_copy_owner" \
   -c "CREATE ROLE rillflow_copy_writer LOGIN" -c "CREATE ROLE rillflow_copy_owner LOGIN" >/dev/null
+# One transaction: the worker sees the store only with its new owner, so its
+# first tick never meets the ALTERs (each side would hold a lock the other wants).
 q -d $db <<'SQL' >/dev/null
+BEGIN;
 SELECT rillflow.ensure_tenant('copied');
 DO $$
 DECLARE
@@ -40,6 +43,7 @@ BEGIN
 END $$;
 GRANT USAGE ON SCHEMA rillflow_tenant_copied TO rillflow_copy_writer;
 GRANT INSERT ON rillflow_tenant_copied.stream_aliases TO rillflow_copy_writer;
+COMMIT;
 SQL
 wait_for_worker $db
 

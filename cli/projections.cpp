@@ -8,7 +8,9 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <rillflow/health_server.hpp>
 
@@ -19,6 +21,16 @@
 namespace rillflow::cli {
 
 namespace {
+
+// The projections run-once and run-until-idle run: `name` alone, or (empty) every in-database
+// projection that is running.
+std::vector<std::string> worker_projections(const Projections& p, const std::string& name) {
+    if (!name.empty()) return {name};
+    std::vector<std::string> names;
+    for (const auto& s : p.list())
+        if (s.kind == "worker" && s.status == "running") names.push_back(s.name);
+    return names;
+}
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
@@ -174,13 +186,7 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             ->check(at_least(1));
         commands.add(cmd, [&ctx, n, batches] {
             Projections p = ctx.store().projections();
-            std::vector<std::string> names;
-            if (!n->empty()) {
-                names.push_back(*n);
-            } else {
-                for (const auto& s : p.list())
-                    if (s.kind == "worker" && s.status == "running") names.push_back(s.name);
-            }
+            const std::vector<std::string> names = worker_projections(p, *n);
             Json each = Json::object();
             std::int64_t applied = 0;
             for (const auto& name : names) {
@@ -208,13 +214,7 @@ void add_projections_commands(CLI::App& app, Context& ctx, Commands& commands) {
             // Batches until each projection has nothing left (as run_projections_until_idle
             // does in one statement), so that a terminal can see the progress.
             Projections p = ctx.store().projections();
-            std::vector<std::string> names;
-            if (!n->empty()) {
-                names.push_back(*n);
-            } else {
-                for (const auto& s : p.list())
-                    if (s.kind == "worker" && s.status == "running") names.push_back(s.name);
-            }
+            const std::vector<std::string> names = worker_projections(p, *n);
             Progress progress(ctx, "run-until-idle");
             std::int64_t applied = 0;
             for (std::size_t i = 0; i < names.size(); ++i) {

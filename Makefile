@@ -58,6 +58,7 @@ OBJS = \
 	src/extension/subscriptions/categories.o \
 	src/extension/subscriptions/sync.o \
 	src/extension/subscriptions/poll.o \
+	src/extension/subscriptions/poll_commit.o \
 	src/extension/archive/archive.o \
 	src/extension/worker/worker.o \
 	src/extension/worker/worker_launcher.o \

@@ -97,15 +97,17 @@ static const RfPlanSpec rf_head_plan = {
 
 /*
  * $1 after, $2 head, $3 limit [, $4 types]. The positions range drives a
- * nested loop into events by primary key (OFFSET 0 keeps the planner from
+ * nested loop into events by primary key (the LIMIT keeps the planner from
  * flattening it into a hash join over the whole events table, which it
  * picks for a generic plan on fresh statistics): a batch costs its own rows
- * only, however long the log.
+ * only, however long the log. LIMIT 1, since a seq is in the hot table or
+ * in the archive (its child), never both: a hot event's lookup stops before
+ * the archive's index (events_lookup in docs/performance.md).
  */
 static const RfPlanSpec rf_events_plan = {
 	"SELECT p.position, " RF_ENVELOPE_ROW
 	"FROM %s.positions p CROSS JOIN LATERAL ("
-	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq OFFSET 0) e "
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e "
 	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 "
 	"ORDER BY p.position LIMIT $3",
 	3, {INT8OID, INT8OID, INT4OID}
@@ -114,7 +116,7 @@ static const RfPlanSpec rf_events_plan = {
 static const RfPlanSpec rf_events_types_plan = {
 	"SELECT p.position, " RF_ENVELOPE_ROW
 	"FROM %s.positions p CROSS JOIN LATERAL ("
-	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq OFFSET 0) e "
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e "
 	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 "
 	"  AND e.type OPERATOR(pg_catalog.=) ANY ($4) "
 	"ORDER BY p.position LIMIT $3",

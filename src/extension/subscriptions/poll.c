@@ -52,6 +52,7 @@
 #include "core/store.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
+#include "subscriptions/subscriptions.h"
 
 PG_FUNCTION_INFO_V1(rillflow_subscription_poll);
 PG_FUNCTION_INFO_V1(rillflow_subscription_ack);
@@ -158,7 +159,8 @@ static const RfPlanSpec rf_sub_split_plan = {
 	"       (subscription, group_name, position, stream_id, consumer, deliveries, lease_expires_at) "
 	"SELECT $1, $2, p.position, e.stream_id, b.consumer, b.deliveries, b.lease_expires_at "
 	"  FROM b CROSS JOIN LATERAL unnest(b.batch) AS u(pos) "
-	"  JOIN %1$s.positions p ON p.position = u.pos JOIN %1$s.events e ON e.seq = p.seq",
+	"  JOIN %1$s.positions p ON p.position = u.pos "
+	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e",
 	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, INT4OID}
 };
 
@@ -193,13 +195,14 @@ static const RfPlanSpec rf_sub_dead_plan = {
  * categories, $8 stream ids, $9 headers (containment). The events are
  * looked up per position in a subquery the planner cannot flatten, so the
  * plan is always the positions' index in order, stopping at the LIMIT,
- * whatever the statistics say.
+ * whatever the statistics say. Every per-position lookup of an event here
+ * is LIMIT 1: a seq is in the hot table or in the archive (its child), never
+ * both, so a hot event's lookup stops before the archive's index.
  */
-#define RF_SUB_CANDIDATES_AFTER(frontier) \
-	"    SELECT p.position, x.stream_id, x.version, x.type, x.event_version, x.body, x.headers, " \
-	"           x.event_id, x.causation_id, x.correlation_id, x.created_at " \
+#define RF_SUB_CANDIDATE_COLUMNS_AFTER(columns, frontier) \
+	"    SELECT " columns \
 	"      FROM %1$s.positions p " \
-	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq OFFSET 0) x " \
+	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq LIMIT 1) x " \
 	"     WHERE p.position > " frontier " AND p.position <= $4 " \
 	"       AND ($5::text[] IS NULL OR CASE WHEN $6::text[] IS NULL THEN x.type = ANY ($5) " \
 	"            ELSE x.type = ANY ($6) AND rillflow._upcast_type_in(x.type, x.event_version, $5) END) " \
@@ -209,7 +212,10 @@ static const RfPlanSpec rf_sub_dead_plan = {
 	"       AND ($8::uuid[] IS NULL OR x.stream_id = ANY ($8)) " \
 	"       AND ($9::jsonb IS NULL OR x.headers @> $9) " \
 	"     ORDER BY p.position LIMIT $10"
-#define RF_SUB_CANDIDATES RF_SUB_CANDIDATES_AFTER("$3")
+#define RF_SUB_ENVELOPE_COLUMNS \
+	"p.position, x.stream_id, x.version, x.type, x.event_version, x.body, x.headers, " \
+	"x.event_id, x.causation_id, x.correlation_id, x.created_at "
+#define RF_SUB_CANDIDATES RF_SUB_CANDIDATE_COLUMNS_AFTER(RF_SUB_ENVELOPE_COLUMNS, "$3")
 
 #define RF_SUB_FILTER_TYPES TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, UUIDARRAYOID, JSONBOID, INT4OID
 
@@ -218,7 +224,7 @@ static const RfPlanSpec rf_sub_dead_plan = {
  * into pending rows, at most $6 of them, and move the frontier.
  */
 static const RfPlanSpec rf_sub_fill_plan = {
-	"WITH c AS (" RF_SUB_CANDIDATES "), "
+	"WITH c AS (" RF_SUB_CANDIDATE_COLUMNS_AFTER("p.position, x.stream_id ", "$3") "), "
 	"ins AS ("
 	"    INSERT INTO %1$s.subscription_outstanding (subscription, group_name, position, stream_id) "
 	"    SELECT $1, $2, c.position, c.stream_id FROM c RETURNING position) "
@@ -258,8 +264,9 @@ static const RfPlanSpec rf_sub_batch_plan = {
  * the group's row (rf_sub_claim_plan) while a poll holds it.
  */
 static const RfPlanSpec rf_sub_prefill_plan = {
-	"WITH c AS (" RF_SUB_CANDIDATES_AFTER("(SELECT g.frontier FROM %1$s.subscription_groups g "
-										  "WHERE g.subscription = $1 AND g.group_name = $2)") "), "
+	"WITH c AS (" RF_SUB_CANDIDATE_COLUMNS_AFTER("p.position, x.stream_id ",
+												 "(SELECT g.frontier FROM %1$s.subscription_groups g "
+												 "WHERE g.subscription = $1 AND g.group_name = $2)") "), "
 	"n AS (SELECT c.position, c.stream_id, (row_number() OVER (ORDER BY c.position) - 1) / $11 AS b FROM c), "
 	"ins AS ("
 	"    INSERT INTO %1$s.subscription_outstanding "
@@ -306,7 +313,8 @@ static const RfPlanSpec rf_sub_claim_plan = {
 	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
 	"       e.event_id, e.causation_id, e.correlation_id, e.created_at "
 	"  FROM d CROSS JOIN LATERAL unnest(d.batch) AS u(pos) "
-	"  JOIN %1$s.positions p ON p.position = u.pos JOIN %1$s.events e ON e.seq = p.seq "
+	"  JOIN %1$s.positions p ON p.position = u.pos "
+	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e "
 	" ORDER BY u.pos",
 	7, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, BOOLOID}
 };
@@ -323,7 +331,8 @@ static const RfPlanSpec rf_sub_pending_plan = {
  * Pending batches kept ahead for competing consumers; a poll that took one
  * tops them up when the group's row is free.
  */
-#define RF_SUB_PREFILL_BATCHES 8
+#define RF_SUB_PREFILL_BATCHES 12
+#define RF_SUB_PREFILL_LOW 4
 
 /*
  * Hand out up to $7 deliverable per-event rows to $4: never delivered,
@@ -358,7 +367,8 @@ static const RfPlanSpec rf_sub_deliver_plan = {
 	"    RETURNING o.position) "
 	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
 	"       e.event_id, e.causation_id, e.correlation_id, e.created_at "
-	"  FROM d JOIN %1$s.positions p ON p.position = d.position JOIN %1$s.events e ON e.seq = p.seq "
+	"  FROM d JOIN %1$s.positions p ON p.position = d.position "
+	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e "
 	" ORDER BY d.position",
 	8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, BOOLOID, INT4OID, INTERVALOID}
 };
@@ -626,11 +636,24 @@ rf_sub_claim(const RfStore *store, RfUpcasters *ups, ReturnSetInfo *rsinfo, Datu
 }
 
 /*
+ * Every way out of a poll: no position leaves before its tick is flushed
+ * (ticks commit without waiting for it; core/shmem.h), and a transaction
+ * that only polled commits without waiting for its own flush
+ * (poll_commit.c).
+ */
+static void
+rf_sub_poll_leave(bool poll_only)
+{
+	rf_log_make_durable();
+	rf_poll_commit_end(poll_only);
+}
+
+/*
  * rillflow.subscription_poll(name text, max_count integer DEFAULT 100,
  *     group_name text DEFAULT NULL, consumer text DEFAULT NULL,
  *     lease interval DEFAULT '30 seconds') RETURNS SETOF rillflow.event_envelope
  *
- * Every way out calls rf_log_make_durable() first: ticks commit without
+ * Every way out calls rf_sub_poll_leave() first: ticks commit without
  * waiting for their flush, and no position may leave before its tick is
  * flushed (core/shmem.h).
  */
@@ -665,8 +688,10 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 	bool		busy_ordered = false;
 	int32		busy_max_deliveries = 0;
 	RfUpcasters *ups_busy = NULL;
+	bool		poll_only;
 
 	InitMaterializedSRF(fcinfo, 0);
+	poll_only = rf_poll_commit_begin();
 	store = rf_current_store();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -704,7 +729,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 		values[1] = PointerGetDatum(grp);
 		rf_run_plan(store, &rf_sub_pending_plan, values, NULL, false, 0);
 		pending = DatumGetInt64(rf_sub_getbin(0, 1, &isnull));
-		if (pending < RF_SUB_PREFILL_BATCHES)
+		if (pending < RF_SUB_PREFILL_LOW)
 		{
 			/* Refill while the others take what is left, if the group's row is free. */
 			rf_run_plan(store, &rf_sub_lock_plan, values, NULL, false, 0);
@@ -739,7 +764,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 				}
 			}
 		}
-		rf_log_make_durable();
+		rf_sub_poll_leave(poll_only);
 		SPI_finish();
 		return (Datum) 0;
 	}
@@ -805,14 +830,14 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 									GetCurrentTimestamp(), max_count, lease, false);
 			if (tuplestore_tuple_count(rsinfo->setResult) > 0)
 			{
-				rf_log_make_durable();
+				rf_sub_poll_leave(poll_only);
 				SPI_finish();
 				return (Datum) 0;
 			}
 		}
 		if (tries >= RF_SUB_BUSY_TRIES)
 		{
-			rf_log_make_durable();
+			rf_sub_poll_leave(poll_only);
 			SPI_finish();		/* the group is busy: nothing this time */
 			return (Datum) 0;
 		}
@@ -832,7 +857,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 		{
 			if (PG_ARGISNULL(3))
 			{
-				rf_log_make_durable();
+				rf_sub_poll_leave(poll_only);
 				SPI_finish();
 				return (Datum) 0;
 			}
@@ -924,7 +949,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 		if (room > 0)
 			rf_sub_deliver(store, ups, rsinfo, name, PointerGetDatum(grp), PointerGetDatum(me), now,
 						   g.max_deliveries, true, room, lease);
-		rf_log_make_durable();
+		rf_sub_poll_leave(poll_only);
 		SPI_finish();
 		return (Datum) 0;
 	}
@@ -970,7 +995,7 @@ rillflow_subscription_poll(PG_FUNCTION_ARGS)
 			rf_run_plan(store, &rf_sub_prefill_plan, values, nulls, false, 0);
 		}
 	}
-	rf_log_make_durable();
+	rf_sub_poll_leave(poll_only);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -2,7 +2,8 @@
  *
  * subscriptions.h
  *	  Stream categories, for the append path and the subscription filters
- *	  (categories.c).
+ *	  (categories.c); the commit of a transaction that only polled
+ *	  (poll_commit.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -27,5 +28,12 @@ extern void rf_check_category(const char *category);
  */
 extern void rf_set_stream_category(const RfStore *store, pg_uuid_t *stream_id, text *category,
 								   bool created);
+
+/*
+ * Around subscription_poll: a transaction whose only writes are polls
+ * commits without waiting for its flush (see poll_commit.c).
+ */
+extern bool rf_poll_commit_begin(void);
+extern void rf_poll_commit_end(bool clean);
 
 #endif							/* RILLFLOW_SUBSCRIPTIONS_H */

@@ -1,7 +1,8 @@
 // bench/subscriptions_bench.cpp: consumer-group throughput and delivery latency.
 //
 // 1. Throughput: N events (in 200 streams) are consumed by 4 consumers, batches of 100, each
-//    batch's side effect (an insert into a sink table) committed with its ack:
+//    batch's side effect (an insert into a sink table) committed with its ack; three rounds of
+//    each side, alternating which goes first, medians:
 //    - rillflow: subscription_poll (autocommit), then BEGIN; INSERT sink; subscription_ack; COMMIT;
 //    - work queue: a hand-written table drained with SELECT ... FOR UPDATE SKIP LOCKED;
 //      INSERT sink; DELETE; COMMIT (the same rows, loaded before);
@@ -79,10 +80,13 @@ double RunWorkers(int workers, const std::function<bool(Conn&)>& step, const std
     return Seconds(*std::max_element(last_work.begin(), last_work.end()) - start);
 }
 
-double Rillflow(const std::string& url, int n, bool one_tx) {
+double Rillflow(const std::string& url, int n, bool one_tx, int round) {
     Conn c(url);
-    const std::string sub = one_tx ? "bench_sub_tx" : "bench_sub";
-    const std::string sink = one_tx ? "bench_sink_tx" : "bench_sink";
+    const std::string tag = (one_tx ? "_tx_" : "_") + std::to_string(round);
+    const std::string sub = "bench_sub" + tag;
+    const std::string sink = "bench_sink" + tag;
+    // the outstanding rows of earlier rounds are gone, as autovacuum would have them
+    c.exec("VACUUM rillflow_default.subscription_outstanding");
     c.exec("SELECT rillflow.create_subscription('" + sub + "', event_types => ARRAY['Job'])");
     c.exec("SELECT rillflow.subscription_group_configure('" + sub + "', 'g')");
     c.exec("CREATE TABLE " + sink + " (position bigint PRIMARY KEY)");
@@ -123,73 +127,77 @@ double Rillflow(const std::string& url, int n, bool one_tx) {
     return n / secs;
 }
 
-double WorkQueue(const std::string& url, int n) {
+double WorkQueue(const std::string& url, int n, int round) {
     Conn c(url);
-    c.exec(
-        "CREATE TABLE bench_queue (id bigserial PRIMARY KEY, stream_id uuid NOT NULL, type text "
-        "NOT NULL, body jsonb NOT NULL)");
-    c.exec("CREATE TABLE bench_queue_sink (id bigint PRIMARY KEY)");
-    c.exec(
-        "INSERT INTO bench_queue (stream_id, type, body) SELECT gen_random_uuid(), 'Job', "
-        "jsonb_build_object('n', i) FROM generate_series(1, " +
-        std::to_string(n) + ") i");
-    c.exec("VACUUM ANALYZE bench_queue");
+    const std::string queue = "bench_queue_" + std::to_string(round);
+    const std::string sink = "bench_queue_sink_" + std::to_string(round);
+    c.exec("CREATE TABLE " + queue +
+           " (id bigserial PRIMARY KEY, stream_id uuid NOT NULL, type text "
+           "NOT NULL, body jsonb NOT NULL)");
+    c.exec("CREATE TABLE " + sink + " (id bigint PRIMARY KEY)");
+    c.exec("INSERT INTO " + queue +
+           " (stream_id, type, body) SELECT gen_random_uuid(), 'Job', "
+           "jsonb_build_object('n', i) FROM generate_series(1, " +
+           std::to_string(n) + ") i");
+    c.exec("VACUUM ANALYZE " + queue);
     const double secs = RunWorkers(
         4,
         [&](Conn& w) {
             w.exec("BEGIN");
             auto r = w.exec(
                 "SELECT coalesce(array_agg(id), '{}')::text, count(*), "
-                "max(length(body::text)) FROM (SELECT id, stream_id, type, body FROM "
-                "bench_queue ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED) q");
+                "max(length(body::text)) FROM (SELECT id, stream_id, type, body FROM " +
+                queue + " ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED) q");
             if (Int(r, 0, 1) == 0) {
                 w.exec("COMMIT");
                 return false;
             }
             const std::string ids = PQgetvalue(r.get(), 0, 0);
-            w.exec("INSERT INTO bench_queue_sink SELECT unnest('" + ids + "'::bigint[])");
-            w.exec("DELETE FROM bench_queue WHERE id = ANY ('" + ids + "'::bigint[])");
+            w.exec("INSERT INTO " + sink + " SELECT unnest('" + ids + "'::bigint[])");
+            w.exec("DELETE FROM " + queue + " WHERE id = ANY ('" + ids + "'::bigint[])");
             w.exec("COMMIT");
             return true;
         },
         url);
-    const int64_t done = Int(c.exec("SELECT count(*) FROM bench_queue_sink"));
+    const int64_t done = Int(c.exec("SELECT count(*) FROM " + sink));
     if (done != n) throw std::runtime_error("work queue consumed " + std::to_string(done));
     return n / secs;
 }
 
-double PgQ(const std::string& url, int n) {
+double PgQ(const std::string& url, int n, int round) {
     Conn c(url);
+    const std::string q = "bench_q_" + std::to_string(round);
+    const std::string sink = "bench_pgq_sink_" + std::to_string(round);
     c.exec("CREATE EXTENSION IF NOT EXISTS pgq");
-    c.exec("SELECT pgq.create_queue('bench_q')");
-    c.exec("SELECT pgq.register_consumer('bench_q', 'c1')");
-    c.exec("CREATE TABLE bench_pgq_sink (id bigint PRIMARY KEY)");
+    c.exec("SELECT pgq.create_queue('" + q + "')");
+    c.exec("SELECT pgq.register_consumer('" + q + "', 'c1')");
+    c.exec("CREATE TABLE " + sink + " (id bigint PRIMARY KEY)");
     for (int i = 0; i < n; i += 100) {
         c.exec(
-            "SELECT pgq.insert_event('bench_q', 'Job', jsonb_build_object('n', i)::text) "
+            "SELECT pgq.insert_event('" + q + "', 'Job', jsonb_build_object('n', i)::text) "
             "FROM generate_series(" +
             std::to_string(i) + ", " + std::to_string(std::min(n, i + 100) - 1) + ") i");
-        c.exec("SELECT pgq.force_tick('bench_q')");
-        c.exec("SELECT pgq.ticker('bench_q')");
+        c.exec("SELECT pgq.force_tick('" + q + "')");
+        c.exec("SELECT pgq.ticker('" + q + "')");
     }
     const double secs = RunWorkers(
         1,
         [&](Conn& w) {
             w.exec("BEGIN");
-            auto b = w.exec("SELECT pgq.next_batch('bench_q', 'c1')");
+            auto b = w.exec("SELECT pgq.next_batch('" + q + "', 'c1')");
             if (PQgetisnull(b.get(), 0, 0)) {
                 w.exec("COMMIT");
                 return false;
             }
             const std::string batch = PQgetvalue(b.get(), 0, 0);
-            w.exec("INSERT INTO bench_pgq_sink SELECT ev_id FROM pgq.get_batch_events(" + batch +
+            w.exec("INSERT INTO " + sink + " SELECT ev_id FROM pgq.get_batch_events(" + batch +
                    ")");
             w.exec("SELECT pgq.finish_batch(" + batch + ")");
             w.exec("COMMIT");
             return true;
         },
         url);
-    const int64_t done = Int(c.exec("SELECT count(*) FROM bench_pgq_sink"));
+    const int64_t done = Int(c.exec("SELECT count(*) FROM " + sink));
     if (done != n) throw std::runtime_error("PgQ consumed " + std::to_string(done));
     return n / secs;
 }
@@ -269,26 +277,40 @@ int main(int argc, char** argv) {
     const std::string url = DatabaseUrl();
     try {
         LoadEvents(url, n);
-        const double ours = Rillflow(url, n, false);
-        const double ours_tx = Rillflow(url, n, true);
-        const double queue = WorkQueue(url, n);
-        std::printf("%-46s %12s events/s\n", "rillflow group (4 consumers, ack in tx)",
-                    Rate(ours).c_str());
-        std::printf("%-46s %12s events/s\n", "rillflow group, poll + ack in one tx",
-                    Rate(ours_tx).c_str());
-        std::printf("%-46s %12s events/s   rillflow/queue %.2fx, one tx %.2fx\n",
-                    "work queue FOR UPDATE SKIP LOCKED (4 workers)", Rate(queue).c_str(),
-                    ours / queue, ours_tx / queue);
         bool have_pgq = false;
         {
             Conn c(url);
             have_pgq =
                 Int(c.exec("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgq'")) > 0;
         }
+        // three rounds, every other one in reverse order, the median of each; each round its
+        // own subscription (from position 0: the same events), queue and sinks
+        std::vector<double> ours, queue, pgq;
+        for (int round = 1; round <= 3; ++round) {
+            std::vector<std::function<void()>> sides = {
+                [&] { ours.push_back(Rillflow(url, n, false, round)); },
+                [&] { queue.push_back(WorkQueue(url, n, round)); },
+                [&] {
+                    if (have_pgq) pgq.push_back(PgQ(url, n, round));
+                }};
+            if (round % 2 == 0) std::reverse(sides.begin(), sides.end());
+            for (auto& side : sides) side();
+            std::printf("  round %d: rillflow %s, queue %s%s%s events/s\n", round,
+                        Rate(ours.back()).c_str(), Rate(queue.back()).c_str(),
+                        have_pgq ? ", PgQ " : "", have_pgq ? Rate(pgq.back()).c_str() : "");
+        }
+        const double ours_tx = Rillflow(url, n, true, 1);
+        std::printf("%-46s %12s events/s   (median of 3 rounds)\n",
+                    "rillflow group (4 consumers, ack in tx)", Rate(Median(ours)).c_str());
+        std::printf("%-46s %12s events/s   (one round)\n", "rillflow group, poll + ack in one tx",
+                    Rate(ours_tx).c_str());
+        std::printf("%-46s %12s events/s   rillflow/queue %.2fx, one tx %.2fx\n",
+                    "work queue FOR UPDATE SKIP LOCKED (4 workers)", Rate(Median(queue)).c_str(),
+                    Median(ours) / Median(queue), ours_tx / Median(queue));
         if (have_pgq) {
-            const double pgq = PgQ(url, n);
             std::printf("%-46s %12s events/s   rillflow/PgQ %.2fx\n",
-                        "PgQ (1 consumer, batches of 100)", Rate(pgq).c_str(), ours / pgq);
+                        "PgQ (1 consumer, batches of 100)", Rate(Median(pgq)).c_str(),
+                        Median(ours) / Median(pgq));
         } else {
             std::printf("%-46s %12s\n", "PgQ", "not installed (postgresql-15-pgq3)");
         }

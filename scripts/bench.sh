@@ -15,7 +15,7 @@
 # RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions,
 # evolution,archive: all by default); RILLFLOW_BENCH_MODES the server modes
 # (durable,cpu; the first one also runs everything but the event benchmark);
-# RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (50,000);
+# RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (100,000);
 # RILLFLOW_BENCH_ARCHIVED the archive benchmark's archived events (2,000,000);
 # RILLFLOW_BENCH_DOCS and RILLFLOW_BENCH_EVENTS size the document and projection
 # benchmarks (100,000 each by default).
@@ -107,7 +107,7 @@ for mode in ${modes//,/ }; do
     if [[ ",$only," == *,subscriptions,* ]]; then
         echo "== subscriptions ($mode)"
         DATABASE_URL=$(rf_fresh_database rillflow_bench_subs) \
-            build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-50000}"
+            build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench_subs WITH (FORCE)" >/dev/null
         echo
     fi

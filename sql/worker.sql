@@ -53,6 +53,9 @@ SELECT count(*) AS workers_here FROM rillflow.worker_status() WHERE database = c
 SHOW rillflow.worker_enabled;
 SET rillflow.naptime = '5s';
 \echo SQLSTATE :SQLSTATE
+SHOW rillflow.tick_coalesce;
+SET rillflow.tick_coalesce = 0;
+\echo SQLSTATE :SQLSTATE
 -- (except the projection budget, which a superuser may set for a session:
 -- projections_timeout.sql)
 SET rillflow.batch_statement_timeout = '1s';

@@ -20,6 +20,7 @@
 
 bool		rf_worker_enabled = true;
 int			rf_naptime_ms = 1000;
+int			rf_tick_coalesce_us = 1000;
 int			rf_max_workers = 8;
 int			rf_batch_statement_timeout_ms = 30000;
 int			rf_worker_time_slice_ms = 10000;
@@ -50,6 +51,20 @@ rf_worker_init(void)
 							3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rillflow.tick_coalesce",
+							"Pause of a rillflow worker, in microseconds, after a pass that gave positions, before the next.",
+							"Appends that commit meanwhile are stamped by one tick instead of one each: "
+							"under a stream of appends a tick per commit cost the worker as much CPU as "
+							"a third of the appenders. Readers waiting for the log wait at most this much "
+							"longer. 0 ticks again at once.",
+							&rf_tick_coalesce_us,
+							1000,
+							0,
+							100000,
+							PGC_SIGHUP,
+							0,	/* microseconds, as commit_delay */
 							NULL, NULL, NULL);
 
 	/*

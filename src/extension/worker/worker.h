@@ -26,6 +26,7 @@
 /* Settings (worker.c) */
 extern bool rf_worker_enabled;
 extern int	rf_naptime_ms;
+extern int	rf_tick_coalesce_us;
 extern int	rf_max_workers;
 extern int	rf_batch_statement_timeout_ms;
 extern int	rf_worker_time_slice_ms;

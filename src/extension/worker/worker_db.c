@@ -605,6 +605,14 @@ rf_db_worker_main(Datum main_arg)
 	/* The sequencer needs READ COMMITTED and a writable transaction. */
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * No JIT: a tick or a batch is a few index lookups, planned generically
+	 * on estimates that grow with the store (log_state has no statistics
+	 * until analysed), so past jit_above_cost every tick compiled its
+	 * expressions anew, 10 to 100 ms of CPU for a statement of 0.1 ms
+	 * (docs/performance.md, "JIT").
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	rf_pass_context = AllocSetContextCreate(TopMemoryContext, "rillflow worker pass",
 											ALLOCSET_DEFAULT_SIZES);
@@ -635,7 +643,19 @@ rf_db_worker_main(Datum main_arg)
 		if (rf_yield_requested())
 			rf_leave(RF_SLOT_ROTATED, "another database's turn");
 		if (busy)
+		{
+			/*
+			 * Let the appends of the next moment commit, so one tick stamps
+			 * them all (rillflow.tick_coalesce): a pass that applied
+			 * projection batches goes on at once.
+			 */
+			if (rf_pass_projected == 0 && rf_tick_coalesce_us > 0)
+			{
+				pgstat_report_activity(STATE_RUNNING, "rillflow: letting appends gather before the next tick");
+				pg_usleep(rf_tick_coalesce_us);
+			}
 			continue;
+		}
 
 		/*
 		 * The naptime shows in pg_stat_activity.query: a reload is seen. So

@@ -64,15 +64,8 @@ for _ in $(seq 1 600); do
 done
 [ "$n" = 1 ] || fail "the batch never reached the stall point"
 
-bindir=$(pg_config --bindir)
-data=$(psql -X -At -d postgres -c "SHOW data_directory")
-if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
-else
-    "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
-fi
+crash_server "$PGDATABASE"
 wait $runner || true
-bash scripts/cluster.sh start >/dev/null
 
 q -c "UPDATE stall SET at_position = NULL"
 n=$(q -c "SELECT count(*) FROM applied")

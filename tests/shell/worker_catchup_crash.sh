@@ -43,16 +43,7 @@ wait_until "the worker to reach the stall in its 21st batch" 120 _stalled
 before=$(q -c "SELECT checkpoint FROM rillflow.projection_status('catchup')")
 [ "$before" -eq 20000 ] || fail "expected 20 batches committed before the stall, checkpoint $before"
 
-bindir=$(pg_config --bindir)
-data=$(q -d postgres -c "SHOW data_directory")
-if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
-else
-    "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
-fi
-bash scripts/cluster.sh start >/dev/null
-_up() { q -c "SELECT 1" >/dev/null 2>&1; }
-wait_until "the server to accept connections after the crash" 60 _up
+crash_server "$PGDATABASE"
 
 after=$(q -c "SELECT checkpoint FROM rillflow.projection_status('catchup')")
 kept=$(q -c "SELECT count(*) FROM applied")

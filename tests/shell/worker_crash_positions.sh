@@ -19,19 +19,6 @@ on_exit 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done'
 
 db=rillflow_crash_positions
 rf_fresh_database $db >/dev/null
-datadir=$(q -d postgres -c "SHOW data_directory")
-bindir=$(pg_config --bindir)
-
-crash() {	# kill the server the way a power cut would, then start it again
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd / && runuser -u postgres -- "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null)
-    else
-        "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null
-    fi
-    bash scripts/cluster.sh start >/dev/null
-    _up() { q -d $db -c "SELECT 1" >/dev/null 2>&1; }
-    wait_until "the server to accept connections after the crash" 60 _up
-}
 
 writer() {	# appends until the server goes away
     while :; do
@@ -59,7 +46,7 @@ round() {	# label: run writers and readers, crash under load, check
     # or a crash that came first would leave nothing to check
     _read_some() { [ -s "$work/$label.reader1" ] && [ -s "$work/$label.reader2" ] && [ "$(q -d $db -c "SELECT count(*) FROM rillflow_default.positions" 2>/dev/null || echo 0)" -ge 500 ]; }
     wait_until "$label: the log to grow under load" 60 _read_some
-    crash
+    crash_server $db
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     pids=()
     cat "$work/$label".reader* >"$work/$label.seen"

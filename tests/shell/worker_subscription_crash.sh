@@ -21,19 +21,6 @@ db=rillflow_subscription_crash
 n=20000
 rf_fresh_database $db >/dev/null
 q -d postgres -c "ALTER DATABASE $db SET synchronous_commit = on" >/dev/null
-datadir=$(q -d postgres -c "SHOW data_directory")
-bindir=$(pg_config --bindir)
-
-crash() {	# kill the server the way a power cut would, then start it again
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd / && runuser -u postgres -- "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null)
-    else
-        "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null
-    fi
-    bash scripts/cluster.sh start >/dev/null
-    _up() { q -d $db -c "SELECT 1" >/dev/null 2>&1; }
-    wait_until "the server to accept connections after the crash" 60 _up
-}
 
 q -d $db <<SQL >/dev/null
 CREATE TABLE sink (position bigint NOT NULL, consumer text NOT NULL);
@@ -73,7 +60,7 @@ for round in 1 2; do
     target=$((round * n / 3))
     _applied() { [ "$(q -d $db -c "SELECT count(*) FROM sink" 2>/dev/null || echo 0)" -ge $target ]; }
     wait_until "round $round: the consumers to apply $target events" 120 _applied
-    crash
+    crash_server $db
     stop_consumers
     echo "crash $round after $(q -d $db -c "SELECT count(*) FROM sink") events applied"
 done

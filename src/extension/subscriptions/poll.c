@@ -217,6 +217,19 @@ static const RfPlanSpec rf_sub_dead_plan = {
 	"x.event_id, x.causation_id, x.correlation_id, x.created_at "
 #define RF_SUB_CANDIDATES RF_SUB_CANDIDATE_COLUMNS_AFTER(RF_SUB_ENVELOPE_COLUMNS, "$3")
 
+/*
+ * The envelopes of the events at an array of positions, in position order:
+ * one scan of the positions' index by the array (= ANY), which comes out in
+ * order, and each event by seq (LIMIT 1: hot or archived, never both).
+ */
+#define RF_SUB_EVENTS_AT(positions) \
+	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
+	"       e.event_id, e.causation_id, e.correlation_id, e.created_at " \
+	"  FROM %1$s.positions p " \
+	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e " \
+	" WHERE p.position = ANY (" positions ") " \
+	" ORDER BY p.position"
+
 #define RF_SUB_FILTER_TYPES TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, UUIDARRAYOID, JSONBOID, INT4OID
 
 /*
@@ -310,12 +323,7 @@ static const RfPlanSpec rf_sub_claim_plan = {
 	"       SET consumer = $3, deliveries = 1, lease_expires_at = $4 "
 	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) "
 	"    RETURNING o.batch) "
-	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
-	"       e.event_id, e.causation_id, e.correlation_id, e.created_at "
-	"  FROM %1$s.positions p "
-	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e "
-	" WHERE p.position = ANY ((SELECT d.batch FROM d)::bigint[]) "
-	" ORDER BY p.position",
+	RF_SUB_EVENTS_AT("(SELECT d.batch FROM d)::bigint[]"),
 	7, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, BOOLOID}
 };
 
@@ -344,9 +352,9 @@ static const RfPlanSpec rf_sub_pending_plan = {
  * analyse, so the plan must be right without statistics. ORDER BY the whole
  * primary key makes its index the cheapest ordered path, and the rows just
  * locked are updated by ctid (they cannot move while this statement holds
- * them). The events are read as one scan of the positions' index by an
- * array (= ANY), which comes out in position order: no unnest, join and sort
- * (a quarter faster at 100 events; the claim reads its batch the same way).
+ * them). The events are read by RF_SUB_EVENTS_AT: no unnest, join and
+ * sort (a quarter faster at 100 events; the claim reads its batch the same
+ * way).
  */
 static const RfPlanSpec rf_sub_deliver_plan = {
 	"WITH cand AS ("
@@ -367,12 +375,7 @@ static const RfPlanSpec rf_sub_deliver_plan = {
 	"       SET consumer = $4, deliveries = o.deliveries + 1, lease_expires_at = $3 + $8, available_at = NULL "
 	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) "
 	"    RETURNING o.position) "
-	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
-	"       e.event_id, e.causation_id, e.correlation_id, e.created_at "
-	"  FROM %1$s.positions p "
-	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e "
-	" WHERE p.position = ANY (ARRAY(SELECT d.position FROM d)) "
-	" ORDER BY p.position",
+	RF_SUB_EVENTS_AT("ARRAY(SELECT d.position FROM d)"),
 	8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, BOOLOID, INT4OID, INTERVALOID}
 };
 

@@ -9,9 +9,9 @@
 # position at dump time get the next ones, none twice).
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
+source "$(dirname "$0")/lib/clusters.sh"
 
 make_work_dir
-on_exit 'RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy'
 
 rf_fresh_database rillflow_arch_src >/dev/null
 q -d rillflow_arch_src <<'SQL' >/dev/null
@@ -91,17 +91,5 @@ check_restored() {	# db [psql options]
     echo "ok: restore into $label"
 }
 
-q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rillflow_arch_dst WITH (FORCE)" -c "CREATE DATABASE rillflow_arch_dst"
-pg_restore -d rillflow_arch_dst "$work/dump.pgc"
-check_restored rillflow_arch_dst
-
-pg2() { (unset RILLFLOW_PGPORT; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh "$@"); }
-pg2 start
-pg2_env=$(pg2 env)
-pg2_host=$(sed -n "s/^export PGHOST='\([^']*\)'.*/\1/p" <<<"$pg2_env")
-pg2_port=$(sed -n "s/.* PGPORT='\([0-9]*\)'.*/\1/p" <<<"$pg2_env")
-other=(-h "$pg2_host" -p "$pg2_port")
-q "${other[@]}" -d postgres -c "CREATE DATABASE rillflow_arch_other"
-pg_restore "${other[@]}" -d rillflow_arch_other "$work/dump.pgc"
-check_restored rillflow_arch_other "${other[@]}"
+restore_round_trip "$work/dump.pgc" rillflow_arch_dst
 echo "archive dump/restore round trip: ok"

@@ -6,9 +6,9 @@
 # position at dump time get the next positions after restore, none twice.
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
+source "$(dirname "$0")/lib/clusters.sh"
 
 make_work_dir
-on_exit 'RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh destroy'
 
 
 # --- the source database: two stores, sequenced and unsequenced events
@@ -97,23 +97,8 @@ check_restored() {	# db, psql connection options...
     echo "ok: restore into $label"
 }
 
-# --- same cluster, new database
-q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rillflow_dump_dst WITH (FORCE)" -c "CREATE DATABASE rillflow_dump_dst"
-pg_restore -d rillflow_dump_dst "$work/dump.pgc"
-check_restored rillflow_dump_dst
-
-# --- another cluster: transaction ids from the dump mean nothing there
-# Its port is the first free one scripts/cluster.sh finds (RILLFLOW_PGPORT names
-# the first cluster's), remembered in its folder until on_exit destroys it.
-pg2() { (unset RILLFLOW_PGPORT; RILLFLOW_CLUSTER=pg2 bash scripts/cluster.sh "$@"); }
-pg2 start
-pg2_env=$(pg2 env)
-pg2_host=$(sed -n "s/^export PGHOST='\([^']*\)'.*/\1/p" <<<"$pg2_env")
-pg2_port=$(sed -n "s/.* PGPORT='\([0-9]*\)'.*/\1/p" <<<"$pg2_env")
-other=(-h "$pg2_host" -p "$pg2_port")
-q "${other[@]}" -d postgres -c "CREATE DATABASE rillflow_dump_other"
-pg_restore "${other[@]}" -d rillflow_dump_other "$work/dump.pgc"
-check_restored rillflow_dump_other "${other[@]}"
-frozen=$(q "${other[@]}" -d rillflow_dump_other -c "SELECT count(*) FROM rillflow_default.events WHERE tx <> '1'::xid8 AND type <> 'New'")
+# --- a new database of this cluster, then another cluster
+restore_round_trip "$work/dump.pgc" rillflow_dump_dst
+frozen=$(q "${other[@]}" -d rillflow_dump_dst_other -c "SELECT count(*) FROM rillflow_default.events WHERE tx <> '1'::xid8 AND type <> 'New'")
 [ "$frozen" -eq 0 ] || fail "cross-cluster restore left $frozen events with foreign transaction ids"
 echo "dump/restore round trip: ok"

@@ -9,6 +9,7 @@
 # is left running, as the harness expects.
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
+source "$(dirname "$0")/lib/clusters.sh"
 
 # The throwaway cluster runs with synchronous_commit off: a commit would
 # survive the immediate stop only once the WAL writer got to it. This test's

@@ -10,6 +10,7 @@
 # committed before it. After restart every event must be applied exactly once.
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
+source "$(dirname "$0")/lib/clusters.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 export PGDATABASE=rillflow_catchup_crash

@@ -9,6 +9,7 @@
 # crashes each.
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
+source "$(dirname "$0")/lib/clusters.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 make_work_dir

@@ -10,6 +10,7 @@
 # The database runs with synchronous_commit on, so only the polls skip the wait.
 set -euo pipefail
 source "$(dirname "$0")/lib/preamble.sh"
+source "$(dirname "$0")/lib/clusters.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 make_work_dir

@@ -68,20 +68,3 @@ background_session() {
         for _ in $(seq 1 "$tenths"); do echo "SELECT pg_sleep(0.1);"; done
     } | psql -X -At "$@" -d "$db" >"$out" 2>&1 &
 }
-
-# crash_server DB: stop the test cluster the way a power cut would (pg_ctl -m
-# immediate: no checkpoint, unflushed WAL buffers lost), start it again, and
-# wait until DB accepts connections.
-crash_server() {
-    local db=$1 bindir data
-    bindir=$(pg_config --bindir)
-    data=$(q -d postgres -c "SHOW data_directory")
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd / && runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null)
-    else
-        "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
-    fi
-    bash scripts/cluster.sh start >/dev/null
-    _crash_server_up() { q -d "$db" -c "SELECT 1" >/dev/null 2>&1; }
-    wait_until "the server to accept connections after the crash" 60 _crash_server_up
-}

@@ -80,48 +80,36 @@ rf_bench_reset() {
 
 only=${RILLFLOW_BENCH_ONLY:-events,docs,projections,subscriptions,evolution,archive}
 modes=${RILLFLOW_BENCH_MODES:-durable,cpu}
+# run_bench KEY TITLE COMMAND...: COMMAND (with DATABASE_URL the bench database) when KEY is
+# among the chosen benchmarks, between its title and the load average after it.
+run_bench() {
+    local key=$1 title=$2
+    shift 2
+    [[ ",$only," == *,$key,* ]] || return 0
+    echo "== $title ($mode)"
+    DATABASE_URL=$url "$@"
+    echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the $title benchmark"
+    echo
+}
+# The subscription benchmark creates subscriptions and tables: a database of its own.
+subscriptions_bench() {
+    DATABASE_URL=$(rf_fresh_database rillflow_bench_subs) \
+        build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench_subs WITH (FORCE)" >/dev/null
+}
 for mode in ${modes//,/ }; do
     rf_bench_mode "$mode"
     echo
-    if [[ ",$only," == *,events,* ]]; then
-        echo "== events ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
-        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the events benchmark"
-        echo
-    fi
+    run_bench events events build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
     # The other benchmarks run once, in the first mode (durable by default): reads and
     # catch-up, where the mode matters little.
     [ "$mode" = "${modes%%,*}" ] || continue
-    if [[ ",$only," == *,docs,* ]]; then
-        echo "== documents ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_docs_bench --docs "${RILLFLOW_BENCH_DOCS:-100000}"
-        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the documents benchmark"
-        echo
-    fi
-    if [[ ",$only," == *,projections,* ]]; then
-        echo "== projections ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_projections_bench --events "${RILLFLOW_BENCH_EVENTS:-100000}"
-        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the projections benchmark"
-        echo
-    fi
-    if [[ ",$only," == *,subscriptions,* ]]; then
-        echo "== subscriptions ($mode)"
-        DATABASE_URL=$(rf_fresh_database rillflow_bench_subs) \
-            build/cmake/bench/rillflow_subscriptions_bench --events "${RILLFLOW_BENCH_SUB_EVENTS:-100000}"
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench_subs WITH (FORCE)" >/dev/null
-        echo
-    fi
-    if [[ ",$only," == *,evolution,* ]]; then
-        echo "== event evolution ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_evolution_bench
-        echo
-    fi
-    if [[ ",$only," == *,archive,* ]]; then
-        echo "== archive ($mode)"
-        DATABASE_URL=$url build/cmake/bench/rillflow_archive_bench --archived "${RILLFLOW_BENCH_ARCHIVED:-2000000}"
-        echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the archive benchmark"
-        echo
-    fi
+    run_bench docs documents build/cmake/bench/rillflow_docs_bench --docs "${RILLFLOW_BENCH_DOCS:-100000}"
+    run_bench projections projections build/cmake/bench/rillflow_projections_bench \
+        --events "${RILLFLOW_BENCH_EVENTS:-100000}"
+    run_bench subscriptions subscriptions subscriptions_bench
+    run_bench evolution "event evolution" build/cmake/bench/rillflow_evolution_bench
+    run_bench archive archive build/cmake/bench/rillflow_archive_bench --archived "${RILLFLOW_BENCH_ARCHIVED:-2000000}"
 done
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after the run"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS rillflow_bench WITH (FORCE)" >/dev/null

@@ -70,6 +70,22 @@
 PG_FUNCTION_INFO_V1(rillflow_system_identifier);
 
 /*
+ * A tick needs READ COMMITTED and a writable transaction whatever the
+ * database's defaults. And no JIT: a tick (or a worker's batch) is a few
+ * index lookups, planned generically on estimates that grow with the store
+ * (log_state has no statistics until analysed), so past jit_above_cost every
+ * tick compiled its expressions anew, 10 to 100 ms of CPU for a statement of
+ * 0.1 ms (docs/performance.md).
+ */
+void
+rf_sequencer_process_settings(void)
+{
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
  * A whole tick in one statement, for a store whose state was written by this
  * cluster ($1 its system identifier): read the state (the previous tick's
  * snapshot "prev" and the head), take this tick's snapshot "cur", stamp, and

@@ -32,4 +32,10 @@
  */
 extern int64 rf_sequence(const RfStore *store, int wait_ms, int64 *head);
 
+/*
+ * The settings of a background process that ticks (the database worker, a
+ * reader's ticker), set once at its start.
+ */
+extern void rf_sequencer_process_settings(void);
+
 #endif							/* RILLFLOW_SEQUENCER_H */

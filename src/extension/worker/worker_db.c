@@ -602,17 +602,7 @@ rf_db_worker_main(Datum main_arg)
 	/* The worker ticks the log: it never waits for it (events/log_sync.c). */
 	rf_log_no_wait = true;
 
-	/* The sequencer needs READ COMMITTED and a writable transaction. */
-	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/*
-	 * No JIT: a tick or a batch is a few index lookups, planned generically
-	 * on estimates that grow with the store (log_state has no statistics
-	 * until analysed), so past jit_above_cost every tick compiled its
-	 * expressions anew, 10 to 100 ms of CPU for a statement of 0.1 ms
-	 * (docs/performance.md, "JIT").
-	 */
-	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	rf_sequencer_process_settings();
 
 	rf_pass_context = AllocSetContextCreate(TopMemoryContext, "rillflow worker pass",
 											ALLOCSET_DEFAULT_SIZES);

@@ -3,14 +3,17 @@
 //   1. Loading an SQL aggregate of a 10,000-event stream from a snapshot 100 events behind its
 //      head (what the snapshotter at its default threshold leaves at worst: under 200) next to
 //      folding all 10,000 events. Target: at least 20x faster.
-//   2. Reading 100,000 events with read_all (pages of 10,000), half of them through a two-step
-//      PL/pgSQL upcasting chain, next to reading them raw. Target: at least 0.5x of raw.
+//   2. Reading 100,000 events with read_all (pages of 10,000, received by this client), half of
+//      them through a two-step PL/pgSQL upcasting chain, next to reading them raw. Target: at
+//      least 0.5x of raw. The same pages counted inside the server are printed beside it.
 //   3. The snapshotter's throughput: streams and events folded per second by run_snapshotter
 //      (threshold 200, batch 200) over 400 streams of 250 events.
 //
 // Each measure is the median of several runs, in a tenant store of its own.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -90,7 +93,30 @@ void Upcasting(Conn& c) {
     c.exec(
         "VACUUM ANALYZE rillflow_tenant_bench_evo_up.events, "
         "rillflow_tenant_bench_evo_up.positions");
+    // A reader's read: the pages come to this client as rows (every value produced as text and
+    // sent), as any client language gets them before its own parsing.
+    c.prepare("evo_page", "SELECT * FROM rillflow.read_all($1::bigint, 10000, raw => $2::boolean)");
     auto read = [&](bool raw) {
+        const auto start = Clock::now();
+        int64_t after = 0, total = 0;
+        size_t bytes = 0;
+        for (;;) {
+            auto r = c.run("evo_page", {std::to_string(after), raw ? "true" : "false"});
+            const int rows = PQntuples(r.get());
+            if (rows == 0) break;
+            const int cols = PQnfields(r.get());
+            for (int i = 0; i < rows; ++i)
+                for (int j = 0; j < cols; ++j) bytes += PQgetlength(r.get(), i, j);
+            after = Int(r, rows - 1, PQfnumber(r.get(), "position"));
+            total += rows;
+        }
+        if (total != 100000 || bytes == 0)
+            throw std::runtime_error("read " + std::to_string(total) + " events");
+        return Seconds(Clock::now() - start);
+    };
+    // The same pages counted inside the server: no value is produced as text or sent, so this
+    // weighs the upcasters against the bare row machinery (printed for comparison).
+    auto count = [&](bool raw) {
         std::string sql =
             "DO $$ DECLARE after bigint := 0; n bigint; last bigint; total bigint := 0; BEGIN "
             "LOOP SELECT count(*), max(position) INTO n, last FROM rillflow.read_all(after, "
@@ -101,24 +127,24 @@ void Upcasting(Conn& c) {
         return Time(c, sql, 1);
     };
     // interleaved, so that load from other work on the machine falls on both alike
-    std::vector<double> raws, upcasts;
+    std::vector<double> raws, upcasts, raw_counts, upcast_counts;
     read(false);  // the chains are resolved once per backend
     for (int i = 0; i < 7; ++i) {
         raws.push_back(read(true));
         upcasts.push_back(read(false));
+        raw_counts.push_back(count(true));
+        upcast_counts.push_back(count(false));
     }
-    const double raw = Median(raws);
-    const double upcast = Median(upcasts);
-    std::printf("%-58s %12s %12s %8.2fx  (target >= 0.5x)\n",
-                "read_all 100,000 events, half via a 2-step chain / raw",
-                (Rate(100000 / upcast) + "/s").c_str(), (Rate(100000 / raw) + "/s").c_str(),
-                raw / upcast);
-    // the fastest run of each: the least disturbed by other work on the machine
-    const double raw_best = *std::min_element(raws.begin(), raws.end());
-    const double upcast_best = *std::min_element(upcasts.begin(), upcasts.end());
-    std::printf("%-58s %12s %12s %8.2fx\n", "  (the fastest of the 7 runs of each)",
-                (Rate(100000 / upcast_best) + "/s").c_str(),
-                (Rate(100000 / raw_best) + "/s").c_str(), raw_best / upcast_best);
+    auto print = [](const char* what, const std::vector<double>& up, const std::vector<double>& rw,
+                    const char* target) {
+        const double raw = Median(rw);
+        const double upcast = Median(up);
+        std::printf("%-58s %12s %12s %8.2fx%s\n", what, (Rate(100000 / upcast) + "/s").c_str(),
+                    (Rate(100000 / raw) + "/s").c_str(), raw / upcast, target);
+    };
+    print("read_all 100,000 events, half via a 2-step chain / raw", upcasts, raws,
+          "  (target >= 0.5x)");
+    print("  (counted in the server, no row sent)", upcast_counts, raw_counts, "");
 }
 
 void Snapshotter(Conn& c) {

@@ -130,9 +130,17 @@ rf_set_proc_latch(int procno)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
-/* Set the latch of the worker of a database, if one runs. */
-void
-rf_wake_db_worker(Oid dboid)
+/*
+ * Set the latch of the worker of a database, if one runs. `wanted`: the
+ * caller waits for what the worker's next pass does (a reader waiting for
+ * the log or a projection), so a pause between ticks ends at once; an
+ * append's commit does not end it, the tick after the pause stamps it. The
+ * flags are written under the shared lock: only wakers set tick_wanted,
+ * only the worker clears it and sets coalescing, and SetLatch orders the
+ * write before the worker's look.
+ */
+static void
+rf_wake_worker(Oid dboid, bool wanted)
 {
 	if (rf_shared == NULL)
 		return;
@@ -141,10 +149,28 @@ rf_wake_db_worker(Oid dboid)
 	{
 		RfDbSlot   *slot = &rf_shared->slots[i];
 
-		if (slot->dboid == dboid && slot->pid != 0)
-			rf_set_proc_latch(slot->procno);
+		if (slot->dboid != dboid || slot->pid == 0)
+			continue;
+		if (wanted)
+			slot->tick_wanted = true;
+		else if (slot->coalescing)
+			continue;
+		rf_set_proc_latch(slot->procno);
 	}
 	LWLockRelease(rf_shared->lock);
+}
+
+void
+rf_wake_db_worker(Oid dboid)
+{
+	rf_wake_worker(dboid, true);
+}
+
+/* At an append's commit: wakes the worker unless it pauses before a tick. */
+void
+rf_wake_db_worker_for_append(Oid dboid)
+{
+	rf_wake_worker(dboid, false);
 }
 
 /*
@@ -231,7 +257,7 @@ rf_shmem_xact_callback(XactEvent event, void *arg)
 			if (rf_shared != NULL)
 			{
 				if (rf_pending_append)
-					rf_wake_db_worker(MyDatabaseId);
+					rf_wake_db_worker_for_append(MyDatabaseId);
 				if (rf_pending_checkpoint || rf_pending_log)
 					rf_wake_waiters(MyDatabaseId);
 				if (rf_pending_extension)

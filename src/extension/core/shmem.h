@@ -92,6 +92,11 @@ typedef struct RfDbSlot
 	bool		yield_requested;	/* the launcher wants the slot for a
 									 * waiting database: leave after this
 									 * pass */
+	bool		coalescing;		/* pausing before its next tick
+								 * (rillflow.tick_coalesce): appends that
+								 * commit meanwhile need not wake it */
+	bool		tick_wanted;	/* someone waits for a tick: the pause ends
+								 * at once */
 } RfDbSlot;
 
 /*
@@ -167,6 +172,7 @@ extern RfLoad *rf_loads;
 
 extern void rf_shmem_init(void);	/* from _PG_init, while preloading */
 extern void rf_wake_db_worker(Oid dboid);
+extern void rf_wake_db_worker_for_append(Oid dboid);
 extern void rf_wake_launcher(void);
 extern bool rf_database_paused(Oid dboid);
 extern bool rf_pause_database(Oid dboid);

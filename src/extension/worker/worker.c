@@ -57,12 +57,12 @@ rf_worker_init(void)
 							"Pause of a rillflow worker, in microseconds, after a pass that gave positions, before the next.",
 							"Appends that commit meanwhile are stamped by one tick instead of one each: "
 							"under a stream of appends a tick per commit cost the worker as much CPU as "
-							"a third of the appenders. Readers waiting for the log wait at most this much "
-							"longer. 0 ticks again at once.",
+							"a third of the appenders. A reader waiting for the log ends the pause at once. "
+							"0 ticks again at once.",
 							&rf_tick_coalesce_us,
 							1000,
 							0,
-							100000,
+							1000000,
 							PGC_SIGHUP,
 							0,	/* microseconds, as commit_delay */
 							NULL, NULL, NULL);

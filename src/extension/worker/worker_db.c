@@ -81,7 +81,10 @@ rf_slot_detach(int code, Datum arg)
 
 	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
 	if (slot->pid == MyProcPid)
+	{
 		slot->pid = 0;
+		slot->coalescing = false;
+	}
 	LWLockRelease(rf_shared->lock);
 }
 
@@ -121,6 +124,7 @@ rf_slot_attach(void)
 		slot->procno = MyProc->pgprocno;
 		slot->state = RF_SLOT_RUNNING;
 		slot->started_at = GetCurrentTimestamp();
+		slot->coalescing = false;
 	}
 	LWLockRelease(rf_shared->lock);
 	return ok;
@@ -173,6 +177,57 @@ rf_yield_requested(void)
 	yield = rf_slot_is_ours() && rf_shared->slots[rf_args.slot].yield_requested;
 	LWLockRelease(rf_shared->lock);
 	return yield;
+}
+
+static void
+rf_set_coalescing(bool coalescing)
+{
+	LWLockAcquire(rf_shared->lock, LW_EXCLUSIVE);
+	rf_shared->slots[rf_args.slot].coalescing = coalescing;
+	/* The pass after the pause ticks for whoever asked, then or before. */
+	if (!coalescing)
+		rf_shared->slots[rf_args.slot].tick_wanted = false;
+	LWLockRelease(rf_shared->lock);
+}
+
+/*
+ * Let the appends of the next moment commit, so that one tick stamps them
+ * all (rillflow.tick_coalesce, in microseconds). Appends that commit
+ * meanwhile do not wake us (core/shmem.c): the tick after the pause stamps
+ * them. Whoever waits for that tick (a reader of the log, wait_for_projection)
+ * sets tick_wanted and our latch, and the pause ends at once, so readers do
+ * not pay for it. So do a reload, a shutdown and the launcher's call to
+ * yield.
+ */
+static void
+rf_coalesce_pause(int pause_us)
+{
+	TimestampTz deadline = GetCurrentTimestamp() + pause_us;
+
+	pgstat_report_activity(STATE_RUNNING, "rillflow: letting appends gather before the next tick");
+	rf_set_coalescing(true);
+	for (;;)
+	{
+		long		left_us = (long) (deadline - GetCurrentTimestamp());
+		bool		wanted;
+
+		if (left_us <= 0)
+			break;
+		/* WaitLatch counts in milliseconds: the last fraction of one is a sleep. */
+		if (left_us < 1000)
+			pg_usleep(left_us);
+		else
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 left_us / 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(rf_shared->lock, LW_SHARED);
+		wanted = rf_shared->slots[rf_args.slot].tick_wanted;
+		LWLockRelease(rf_shared->lock);
+		if (wanted || ConfigReloadPending || rf_yield_requested())
+			break;
+	}
+	rf_set_coalescing(false);
 }
 
 /*
@@ -640,10 +695,7 @@ rf_db_worker_main(Datum main_arg)
 			 * projection batches goes on at once.
 			 */
 			if (rf_pass_projected == 0 && rf_tick_coalesce_us > 0)
-			{
-				pgstat_report_activity(STATE_RUNNING, "rillflow: letting appends gather before the next tick");
-				pg_usleep(rf_tick_coalesce_us);
-			}
+				rf_coalesce_pause(rf_tick_coalesce_us);
 			continue;
 		}
 

@@ -71,6 +71,8 @@ static MemoryContext rf_pass_context = NULL;
 
 /* Counters of the current pass, added to the slot at its end. */
 static int64 rf_pass_sequenced;
+/* Whether the last pass gave positions: appends are arriving. */
+static bool stamped_before;
 static int64 rf_pass_projected;
 static int64 rf_pass_errors;
 
@@ -661,6 +663,7 @@ rf_db_worker_main(Datum main_arg)
 
 	rf_pass_context = AllocSetContextCreate(TopMemoryContext, "rillflow worker pass",
 											ALLOCSET_DEFAULT_SIZES);
+	stamped_before = false;
 
 	for (;;)
 	{
@@ -690,14 +693,20 @@ rf_db_worker_main(Datum main_arg)
 		if (busy)
 		{
 			/*
-			 * Let the appends of the next moment commit, so one tick stamps
-			 * them all (rillflow.tick_coalesce): a pass that applied
+			 * Appends keep arriving (this pass and the one before both gave
+			 * positions): let the appends of the next moment commit, so one
+			 * tick stamps them all (rillflow.tick_coalesce). An append after
+			 * a quiet moment is stamped at once, and a pass that applied
 			 * projection batches goes on at once.
 			 */
-			if (rf_pass_projected == 0 && rf_tick_coalesce_us > 0)
+			bool		stamped = rf_pass_sequenced > 0;
+
+			if (stamped && stamped_before && rf_pass_projected == 0 && rf_tick_coalesce_us > 0)
 				rf_coalesce_pause(rf_tick_coalesce_us);
+			stamped_before = stamped;
 			continue;
 		}
+		stamped_before = false;
 
 		/*
 		 * The naptime shows in pg_stat_activity.query: a reload is seen. So

@@ -20,7 +20,7 @@
 
 bool		rf_worker_enabled = true;
 int			rf_naptime_ms = 1000;
-int			rf_tick_coalesce_us = 1000;
+int			rf_tick_coalesce_us = 5000;
 int			rf_max_workers = 8;
 int			rf_batch_statement_timeout_ms = 30000;
 int			rf_worker_time_slice_ms = 10000;
@@ -60,7 +60,7 @@ rf_worker_init(void)
 							"a third of the appenders. A reader waiting for the log ends the pause at once. "
 							"0 ticks again at once.",
 							&rf_tick_coalesce_us,
-							1000,
+							5000,
 							0,
 							1000000,
 							PGC_SIGHUP,

@@ -71,10 +71,11 @@ static MemoryContext rf_pass_context = NULL;
 
 /* Counters of the current pass, added to the slot at its end. */
 static int64 rf_pass_sequenced;
-/* Whether the last pass gave positions: appends are arriving. */
-static bool stamped_before;
 static int64 rf_pass_projected;
 static int64 rf_pass_errors;
+
+/* Whether the last pass gave positions: appends keep arriving if this one does too. */
+static bool rf_last_pass_stamped = false;
 
 static void
 rf_slot_detach(int code, Datum arg)
@@ -663,8 +664,6 @@ rf_db_worker_main(Datum main_arg)
 
 	rf_pass_context = AllocSetContextCreate(TopMemoryContext, "rillflow worker pass",
 											ALLOCSET_DEFAULT_SIZES);
-	stamped_before = false;
-
 	for (;;)
 	{
 		bool		busy;
@@ -701,12 +700,12 @@ rf_db_worker_main(Datum main_arg)
 			 */
 			bool		stamped = rf_pass_sequenced > 0;
 
-			if (stamped && stamped_before && rf_pass_projected == 0 && rf_tick_coalesce_us > 0)
+			if (stamped && rf_last_pass_stamped && rf_pass_projected == 0 && rf_tick_coalesce_us > 0)
 				rf_coalesce_pause(rf_tick_coalesce_us);
-			stamped_before = stamped;
+			rf_last_pass_stamped = stamped;
 			continue;
 		}
-		stamped_before = false;
+		rf_last_pass_stamped = false;
 
 		/*
 		 * The naptime shows in pg_stat_activity.query: a reload is seen. So

@@ -9,11 +9,7 @@ source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 db=rillflow_worker_snap
-reset_snapshot_settings() {
-    q -d postgres -c "ALTER SYSTEM RESET rillflow.snapshot_threshold" -c "SELECT pg_reload_conf()" >/dev/null
-    reset_worker_settings
-}
-on_exit reset_snapshot_settings
+on_exit reset_worker_settings
 q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS rf_snap_owner" -c "CREATE ROLE rf_snap_owner" >/dev/null
 worker_switch on
 rf_fresh_database $db >/dev/null

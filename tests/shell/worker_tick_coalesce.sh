@@ -12,11 +12,7 @@ source "$(dirname "$0")/lib/preamble.sh"
 source "$(dirname "$0")/lib/worker.sh"
 
 db=rillflow_worker_tick_coalesce
-reset_coalesce() {
-    q -d postgres -c "ALTER SYSTEM RESET rillflow.tick_coalesce" -c "SELECT pg_reload_conf()" >/dev/null
-}
 on_exit reset_worker_settings
-on_exit reset_coalesce
 make_work_dir
 stream=
 on_exit '[ -z "$stream" ] || kill "$stream" 2>/dev/null; wait 2>/dev/null || true'

@@ -35,7 +35,8 @@
  *	  - It skips a store whose tables a restore is loading (store_load.c).
  *
  *	  An idle tick costs one short index range scan and writes nothing; the
- *	  worker runs one per store at every appending commit.
+ *	  worker runs one per store when an append commits, or, while appends
+ *	  keep arriving, every rillflow.tick_coalesce (worker/worker_db.c).
  *
  *-------------------------------------------------------------------------
  */

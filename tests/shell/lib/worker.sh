@@ -35,9 +35,11 @@ set_naptime() {
     q -d postgres -c "ALTER SYSTEM SET rillflow.naptime = '$1ms'" -c "SELECT pg_reload_conf()" >/dev/null
     wait_until "the worker of $2 to use naptime $1 ms" 30 _worker_shows_naptime "$1" "$2"
 }
+# reset_worker_settings: every worker setting a test changes back to its default.
 reset_worker_settings() {
     q -d postgres -c "ALTER SYSTEM RESET rillflow.naptime" -c "ALTER SYSTEM RESET rillflow.batch_statement_timeout" \
-      -c "ALTER SYSTEM RESET rillflow.worker_enabled" -c "SELECT pg_reload_conf()" >/dev/null
+      -c "ALTER SYSTEM RESET rillflow.worker_enabled" -c "ALTER SYSTEM RESET rillflow.tick_coalesce" \
+      -c "ALTER SYSTEM RESET rillflow.snapshot_threshold" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 # A worker runs in database $1.

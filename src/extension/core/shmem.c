@@ -134,10 +134,10 @@ rf_set_proc_latch(int procno)
  * Set the latch of the worker of a database, if one runs. `wanted`: the
  * caller waits for what the worker's next pass does (a reader waiting for
  * the log or a projection), so a pause between ticks ends at once; an
- * append's commit does not end it, the tick after the pause stamps it. The
- * flags are written under the shared lock: only wakers set tick_wanted,
- * only the worker clears it and sets coalescing, and SetLatch orders the
- * write before the worker's look.
+ * append's commit does not end it, the tick after the pause stamps it.
+ * Wakers set tick_wanted holding the shared lock (only they set it, only the
+ * worker clears it, under the exclusive lock, as it sets coalescing), and
+ * SetLatch orders the write before the worker's look.
  */
 static void
 rf_wake_worker(Oid dboid, bool wanted)

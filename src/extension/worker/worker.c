@@ -54,7 +54,7 @@ rf_worker_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rillflow.tick_coalesce",
-							"Pause of a rillflow worker, in microseconds, after a pass that gave positions, before the next.",
+							"Pause of a rillflow worker, in microseconds, between ticks while appends keep arriving (two passes in a row gave positions).",
 							"Appends that commit meanwhile are stamped by one tick instead of one each: "
 							"under a stream of appends a tick per commit cost the worker as much CPU as "
 							"a third of the appenders. A reader waiting for the log ends the pause at once. "

@@ -29,6 +29,7 @@ OBJS = \
 	src/extension/core/json.o \
 	src/extension/events/append.o \
 	src/extension/events/event_input.o \
+	src/extension/events/event_ids.o \
 	src/extension/events/reads.o \
 	src/extension/events/log_page.o \
 	src/extension/events/sequencer.o \

@@ -118,4 +118,24 @@ SELECT version, type, body, headers, event_version, event_id::text LIKE 'fffffff
        CASE WHEN event_id::text LIKE 'ffffffff%' THEN right(event_id::text, 1) END AS id_tail
   FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-000000000004');
 
+-- the ids the store gives are time-ordered (UUID version 7, RFC 9562): the
+-- version nibble is 7, the variant 10, the first 48 bits the time of the
+-- append in Unix milliseconds, and they rise with the versions; an id the
+-- caller names (V2's) is kept as it is
+SELECT rillflow.append_events('aaaaaaaa-0000-0000-0000-000000000005',
+    '[{"type": "V1", "body": 1}, {"type": "V2", "body": 2, "event_id": "ffffffff-0000-0000-0000-000000000005"},
+      {"type": "V3", "body": 3}, {"type": "V4", "body": 4}]', 0);
+SELECT rillflow.append_event('aaaaaaaa-0000-0000-0000-000000000005', 'V5', '5', 4);
+WITH given AS (
+    SELECT version, event_id, created_at FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-000000000005')
+     WHERE event_id::text NOT LIKE 'ffffffff%')
+SELECT count(*) AS given_ids,
+       bool_and(substr(event_id::text, 15, 1) = '7') AS version_7,
+       bool_and(substr(event_id::text, 20, 1) IN ('8', '9', 'a', 'b')) AS variant_10,
+       bool_and(abs(('x' || lpad(replace(left(event_id::text, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                    - (extract(epoch FROM created_at) * 1000)::bigint) < 60000) AS time_of_append,
+       array_agg(event_id ORDER BY version) = array_agg(event_id ORDER BY event_id) AS rise_with_versions
+  FROM given;
+SELECT count(DISTINCT event_id) AS distinct_ids FROM rillflow.read_stream('aaaaaaaa-0000-0000-0000-000000000005');
+
 RESET rillflow.tenant;

@@ -45,6 +45,7 @@
 #include "core/settings.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/event_ids.h"
 #include "events/event_input.h"
 #include "subscriptions/subscriptions.h"
 
@@ -86,10 +87,11 @@ static const char *const rf_stream_ctes[RF_N_STREAM_MODES] = {
 };
 
 /*
- * What is inserted. The _NEW_IDS shapes serve appends that bring no event
- * ids: ids the server generates cannot collide, so they skip the ON CONFLICT
- * arbiter and its speculative insertion, a large part of a single append.
- * Every shape returns the inserted events' versions.
+ * What is inserted. Every event comes with its id: the caller's, or one
+ * given here (events/event_ids.c). The _NEW_IDS shapes serve appends that
+ * bring no event ids: ids the store gives cannot collide, so they skip the
+ * ON CONFLICT arbiter and its speculative insertion, a large part of a
+ * single append. Every shape returns the inserted events' versions.
  */
 typedef enum RfInsertShape
 {
@@ -154,23 +156,23 @@ StaticAssertDecl(RF_ONE_EVENT_NARGS <= RF_PLAN_MAX_ARGS && RF_MANY_EVENTS_NARGS 
 /* The insert of each shape; completed by its stream CTE (rf_append_spec). */
 static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 	[RF_INSERT_ONE] = {
-		RF_ONE_EVENT("COALESCE($8, pg_catalog.gen_random_uuid())")
+		RF_ONE_EVENT("$8")
 		"ON CONFLICT DO NOTHING RETURNING version",
 		RF_ONE_EVENT_NARGS, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_INSERT_ONE_NEW_ID] = {
-		RF_ONE_EVENT("pg_catalog.gen_random_uuid()")
+		RF_ONE_EVENT("$8")
 		"RETURNING version",
 		RF_ONE_EVENT_NARGS, {UUIDOID, INT8OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID, UUIDOID, UUIDOID, UUIDOID}
 	},
 	[RF_INSERT_MANY] = {
-		RF_MANY_EVENTS("COALESCE(u.event_id, pg_catalog.gen_random_uuid())")
+		RF_MANY_EVENTS("u.event_id")
 		"ON CONFLICT DO NOTHING RETURNING version",
 		RF_MANY_EVENTS_NARGS, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
 	},
 	[RF_INSERT_MANY_NEW_IDS] = {
-		RF_MANY_EVENTS("pg_catalog.gen_random_uuid()")
+		RF_MANY_EVENTS("u.event_id")
 		"RETURNING version",
 		RF_MANY_EVENTS_NARGS, {UUIDOID, INT8OID, INT8OID, JSONBOID, UUIDOID, UUIDOID, TEXTARRAYOID, JSONBARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID, UUIDARRAYOID}
@@ -372,6 +374,27 @@ rf_raise_version_conflict(const RfStore *store, const RfAppendRequest *req)
 			 errhint("Read the stream to catch up, then retry with its current version.")));
 }
 
+/* The events' ids: the caller's where named, new ones elsewhere. */
+static Datum
+rf_event_ids_or_new(const RfAppendRequest *req)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * req->count);
+
+	for (int64 i = 0; i < req->count; i++)
+	{
+		if (req->event_ids_null[i])
+		{
+			pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+			rf_new_event_id(id);
+			ids[i] = UUIDPGetDatum(id);
+		}
+		else
+			ids[i] = req->event_ids[i];
+	}
+	return rf_array(ids, NULL, (int) req->count, &rf_uuid_elem);
+}
+
 /*
  * Run the append statement and record the idempotency key. values[0..2]
  * are filled here; the caller has filled the rest for the insert shape.
@@ -501,7 +524,7 @@ rillflow_append_events(PG_FUNCTION_ARGS)
 	values[7] = rf_array(columns.bodies, NULL, columns.count, &rf_jsonb_elem);
 	values[8] = rf_array(columns.headers, columns.headers_null, columns.count, &rf_jsonb_elem);
 	values[9] = rf_array(columns.event_versions, NULL, columns.count, &rf_int4_elem);
-	values[10] = rf_array(columns.event_ids, columns.event_ids_null, columns.count, &rf_uuid_elem);
+	values[10] = rf_event_ids_or_new(&req);
 	memset(nulls + 6, ' ', 5);
 	nulls[11] = '\0';
 
@@ -560,7 +583,16 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 	values[5] = PG_GETARG_DATUM(2);
 	nulls[3] = nulls[4] = nulls[5] = ' ';
 	values[6] = rf_arg_or_null(fcinfo, 5, nulls, 6);
-	values[7] = rf_arg_or_null(fcinfo, 9, nulls, 7);
+	if (event_id_null)
+	{
+		pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+		rf_new_event_id(id);
+		values[7] = UUIDPGetDatum(id);
+	}
+	else
+		values[7] = event_id;
+	nulls[7] = ' ';
 	values[8] = rf_arg_or_null(fcinfo, 6, nulls, 8);
 	values[9] = rf_arg_or_null(fcinfo, 7, nulls, 9);
 	nulls[10] = '\0';

@@ -8,7 +8,9 @@
 //
 // The baseline table is a copy of the store's events table (CREATE TABLE ... LIKE
 // rillflow_default.events INCLUDING ALL: the same columns, defaults, checks and indexes)
-// with its own sequence, plus a copy of the streams table. Two baselines for appends:
+// with its own sequence, plus a copy of the streams table. Every baseline event gets a
+// time-ordered id (UUID version 7) from the client, like the ids the store gives events that
+// arrive without one, so both event-id indexes grow at their right edge. Two baselines for appends:
 //
 //   "INSERT + stream row": one statement that moves the stream row to the next version if
 //       it is at the expected one and inserts the event(s) only if it did, which is what a
@@ -177,11 +179,21 @@ const char* kTables[] = {"bench_baseline.events",      "bench_baseline.streams",
 std::string ValuesRows(int batch, int first_param) {
     std::string s;
     for (int i = 0; i < batch; i++) {
+        int p = first_param + 3 * i;
         if (i) s += ", ";
-        s += "(" + std::to_string(i + 1) + ", $" + std::to_string(first_param + 2 * i) + ", $" +
-             std::to_string(first_param + 2 * i + 1) + ")";
+        s += "(" + std::to_string(i + 1) + ", $" + std::to_string(p) + ", $" +
+             std::to_string(p + 1) + ", $" + std::to_string(p + 2) + ")";
     }
     return s;
+}
+
+// The parameters after the stream and version: each event's type, body and id.
+void PushEvents(std::vector<std::string>& p, int n, int64_t seq) {
+    for (int i = 0; i < n; i++) {
+        p.push_back("OrderPlaced");
+        p.push_back(Body(seq + i));
+        p.push_back(TimeOrderedUuid());
+    }
 }
 
 Variant RillflowVariant(int batch) {
@@ -222,9 +234,9 @@ Variant BaselineOccVariant(int batch) {
     v.rillflow = false;
     std::string insert = std::string("INSERT INTO ") + kSchema +
                          ".events (stream_id, version, type, body, event_id) "
-                         "SELECT $1::uuid, s.base + v.n, v.type, v.body::jsonb, gen_random_uuid() "
+                         "SELECT $1::uuid, s.base + v.n, v.type, v.body::jsonb, v.event_id::uuid "
                          "FROM s, (VALUES " +
-                         ValuesRows(batch, 3) + ") AS v(n, type, body)";
+                         ValuesRows(batch, 3) + ") AS v(n, type, body, event_id)";
     std::string n = std::to_string(batch);
     std::string create = std::string("WITH s AS (INSERT INTO ") + kSchema +
                          ".streams (stream_id, version) VALUES ($1::uuid, " + n +
@@ -241,10 +253,7 @@ Variant BaselineOccVariant(int batch) {
     };
     v.append = [](Conn& c, const std::string& stream, int64_t version, int n, int64_t seq) {
         std::vector<std::string> p{stream, std::to_string(version)};
-        for (int i = 0; i < n; i++) {
-            p.push_back("OrderPlaced");
-            p.push_back(Body(seq + i));
-        }
+        PushEvents(p, n, seq);
         auto r = c.run(version == 0 ? "create" : "update", p);
         return std::strtoll(PQcmdTuples(r.get()), nullptr, 10);
     };
@@ -260,17 +269,14 @@ Variant BaselineInsertVariant(int batch) {
                       ".events (stream_id, version, type, body, event_id) VALUES ";
     for (int i = 0; i < batch; i++) {
         if (i) sql += ", ";
-        int p = 3 + 2 * i;
+        int p = 3 + 3 * i;
         sql += "($1::uuid, $2::bigint + " + std::to_string(i + 1) + ", $" + std::to_string(p) +
-               ", $" + std::to_string(p + 1) + "::jsonb, gen_random_uuid())";
+               ", $" + std::to_string(p + 1) + "::jsonb, $" + std::to_string(p + 2) + "::uuid)";
     }
     v.prepare = [sql](Conn& c) { c.prepare("insert", sql); };
     v.append = [](Conn& c, const std::string& stream, int64_t version, int n, int64_t seq) {
         std::vector<std::string> p{stream, std::to_string(version)};
-        for (int i = 0; i < n; i++) {
-            p.push_back("OrderPlaced");
-            p.push_back(Body(seq + i));
-        }
+        PushEvents(p, n, seq);
         auto r = c.run("insert", p);
         return std::strtoll(PQcmdTuples(r.get()), nullptr, 10);
     };

@@ -39,7 +39,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -66,7 +65,6 @@
 PG_FUNCTION_INFO_V1(rillflow_archive_stream);
 PG_FUNCTION_INFO_V1(rillflow_archive_streams);
 PG_FUNCTION_INFO_V1(rillflow_reactivate_stream);
-PG_FUNCTION_INFO_V1(rillflow_archive_redirect);
 
 #define RF_ARCHIVE_MAX_STREAMS 100000
 
@@ -494,47 +492,19 @@ rillflow_archive_streams(PG_FUNCTION_ARGS)
 }
 
 /*
- * rillflow._archive_redirect(): the BEFORE UPDATE trigger of a store's
- * streams table, fired (by its WHEN clause) when an append moves an
- * archived stream's version on. With rillflow.archive_redirect on, the
- * stream's events come back to the hot relation and the row is marked hot,
- * so the append proceeds as on any hot stream; off, RF008 and nothing is
- * written.
+ * An append found its stream archived, with the stream's version as it
+ * expected (events/append.c; the stream's row is locked). With
+ * rillflow.archive_redirect on, the stream's events come back to the hot
+ * relation and the row is marked hot, so the append can run again as on any
+ * hot stream; off, RF008 and nothing is written.
  */
-Datum
-rillflow_archive_redirect(PG_FUNCTION_ARGS)
+void
+rf_archive_reactivate_for_append(const RfStore *store, Datum stream_id)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	HeapTuple	newtuple;
-	RfStore		store;
 	RfArchiveUser saved;
-	int			stream_col;
-	int			archived_col;
-	int			version_col;
-	bool		isnull;
-	Datum		stream_id;
-	Datum		repl_value = (Datum) 0;
-	bool		repl_null = true;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		elog(ERROR, "rillflow._archive_redirect must be a BEFORE UPDATE row trigger");
-	rel = trigdata->tg_relation;
-	newtuple = trigdata->tg_newtuple;
-	stream_col = SPI_fnumber(RelationGetDescr(rel), "stream_id");
-	archived_col = SPI_fnumber(RelationGetDescr(rel), "archived_at");
-	version_col = SPI_fnumber(RelationGetDescr(rel), "version");
-	if (stream_col <= 0 || archived_col <= 0 || version_col <= 0)
-		elog(ERROR, "rillflow._archive_redirect: streams lacks stream_id, version or archived_at");
-
-	/* Only an append moves the version on; anything else passes. */
-	if (datumIsEqual(heap_getattr(trigdata->tg_trigtuple, version_col, RelationGetDescr(rel), &isnull),
-					 heap_getattr(newtuple, version_col, RelationGetDescr(rel), &isnull),
-					 TupleDescAttr(RelationGetDescr(rel), version_col - 1)->attbyval,
-					 TupleDescAttr(RelationGetDescr(rel), version_col - 1)->attlen))
-		return PointerGetDatum(newtuple);
-	stream_id = heap_getattr(newtuple, stream_col, RelationGetDescr(rel), &isnull);
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {stream_id};
+	char	   *sql;
 
 	if (!rf_archive_redirect)
 		ereport(ERROR,
@@ -543,15 +513,16 @@ rillflow_archive_redirect(PG_FUNCTION_ARGS)
 				 errdetail("rillflow.archive_redirect is off, so an append does not reactivate an archived stream; nothing was appended."),
 				 errhint("Call rillflow.reactivate_stream() first, or SET rillflow.archive_redirect = on.")));
 
-	rf_store_by_schema(get_namespace_name(RelationGetNamespace(rel)), &store);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rf_archive_as_owner(&store, &saved);
-	(void) rf_archive_move(&store, rf_archive_one_id(stream_id), false, 0, 1);
+	rf_archive_as_owner(store, &saved);
+	sql = psprintf("UPDATE %s.streams SET archived_at = NULL "
+				   "WHERE stream_id OPERATOR(pg_catalog.=) $1 AND archived_at IS NOT NULL",
+				   store->quoted_schema);
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "rillflow: reactivating an archived stream failed");
+	if (SPI_processed == 1)
+		(void) rf_archive_move(store, rf_archive_one_id(stream_id), false, 0, 1);
 	rf_archive_as_caller(&saved);
 	SPI_finish();
-
-	newtuple = heap_modify_tuple_by_cols(newtuple, RelationGetDescr(rel), 1, &archived_col,
-										 &repl_value, &repl_null);
-	return PointerGetDatum(newtuple);
 }

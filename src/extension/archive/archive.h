@@ -26,5 +26,6 @@ extern void rf_archive_init(void);
 extern bool rf_archive_include(FunctionCallInfo fcinfo, int argno);
 extern const RfPlanSpec *rf_archive_hot_spec(const RfPlanSpec *spec);
 extern bool rf_archive_has_events(const RfStore *store);
+extern void rf_archive_reactivate_for_append(const RfStore *store, Datum stream_id);
 
 #endif							/* RILLFLOW_ARCHIVE_H */

@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
+#include "archive/archive.h"
 #include "core/args.h"
 #include "core/errcodes.h"
 #include "core/plans.h"
@@ -66,24 +67,44 @@ typedef enum RfStreamMode
 	RF_N_STREAM_MODES
 } RfStreamMode;
 
-static const char *const rf_stream_ctes[RF_N_STREAM_MODES] = {
-	[RF_STREAM_ANY] =
-	"WITH s AS (INSERT INTO %s.streams AS t (stream_id, version) VALUES ($1, $2) "
-	"ON CONFLICT (stream_id) DO UPDATE "
-	"SET version = t.version OPERATOR(pg_catalog.+) excluded.version, updated_at = pg_catalog.now() "
-	"RETURNING version) ",
-	[RF_STREAM_NEW] =
-	"WITH s AS (INSERT INTO %s.streams (stream_id, version) VALUES ($1, $2) "
-	"ON CONFLICT (stream_id) DO NOTHING RETURNING version) ",
-	[RF_STREAM_EXISTS] =
-	"WITH s AS (UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, "
-	"updated_at = pg_catalog.now() "
-	"WHERE stream_id OPERATOR(pg_catalog.=) $1 RETURNING version) ",
-	[RF_STREAM_EXACT] =
-	"WITH s AS (UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, "
-	"updated_at = pg_catalog.now() "
-	"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $3 "
-	"RETURNING version) ",
+/*
+ * In a store with an archive (step 0011) the stream row is claimed only
+ * while the stream is hot (archived_at NULL): an append to an archived
+ * stream claims nothing, inserts nothing, and is then told apart from a
+ * version conflict (rf_reactivate_if_archived).
+ */
+#define RF_STREAM_ANY_CTE(hot) \
+	"WITH s AS (INSERT INTO %s.streams AS t (stream_id, version) VALUES ($1, $2) " \
+	"ON CONFLICT (stream_id) DO UPDATE " \
+	"SET version = t.version OPERATOR(pg_catalog.+) excluded.version, updated_at = pg_catalog.now() " \
+	hot "RETURNING version) "
+#define RF_STREAM_NEW_CTE \
+	"WITH s AS (INSERT INTO %s.streams (stream_id, version) VALUES ($1, $2) " \
+	"ON CONFLICT (stream_id) DO NOTHING RETURNING version) "
+#define RF_STREAM_EXISTS_CTE(hot) \
+	"WITH s AS (UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, " \
+	"updated_at = pg_catalog.now() " \
+	"WHERE stream_id OPERATOR(pg_catalog.=) $1 " hot "RETURNING version) "
+#define RF_STREAM_EXACT_CTE(hot) \
+	"WITH s AS (UPDATE %s.streams SET version = version OPERATOR(pg_catalog.+) $2, " \
+	"updated_at = pg_catalog.now() " \
+	"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $3 " hot \
+	"RETURNING version) "
+
+/* By whether the store has an archive, then by mode. */
+static const char *const rf_stream_ctes[2][RF_N_STREAM_MODES] = {
+	{
+		[RF_STREAM_ANY] = RF_STREAM_ANY_CTE(""),
+		[RF_STREAM_NEW] = RF_STREAM_NEW_CTE,
+		[RF_STREAM_EXISTS] = RF_STREAM_EXISTS_CTE(""),
+		[RF_STREAM_EXACT] = RF_STREAM_EXACT_CTE(""),
+	},
+	{
+		[RF_STREAM_ANY] = RF_STREAM_ANY_CTE("WHERE t.archived_at IS NULL "),
+		[RF_STREAM_NEW] = RF_STREAM_NEW_CTE,
+		[RF_STREAM_EXISTS] = RF_STREAM_EXISTS_CTE("AND archived_at IS NULL "),
+		[RF_STREAM_EXACT] = RF_STREAM_EXACT_CTE("AND archived_at IS NULL "),
+	},
 };
 
 /*
@@ -182,24 +203,30 @@ static const RfPlanSpec rf_inserts[RF_N_INSERT_SHAPES] = {
 /* The append statements: every stream mode with every insert shape. */
 static RfPlanSpec rf_append_specs[2][RF_N_STREAM_MODES][RF_N_INSERT_SHAPES];
 
-static const RfPlanSpec *
-rf_append_spec(const RfStore *store, RfStreamMode mode, RfInsertShape shape)
+/* Whether the store has an archive (a store still on 0.1.0's steps has none). */
+static bool
+rf_store_has_archive(const RfStore *store)
 {
-	bool		archive = rf_not_archived[shape] != NULL &&
-		OidIsValid(get_relname_relid("events_archive", store->schema_oid));
+	return OidIsValid(get_relname_relid("events_archive", store->schema_oid));
+}
+
+static const RfPlanSpec *
+rf_append_spec(const RfStore *store, bool archive, RfStreamMode mode, RfInsertShape shape)
+{
 	RfPlanSpec *spec = &rf_append_specs[archive][mode][shape];
 
 	if (spec->sql == NULL)
 	{
 		const RfPlanSpec *insert = &rf_inserts[shape];
 		const char *conflict = strstr(insert->sql, "ON CONFLICT");
+		const char *ctes = rf_stream_ctes[archive][mode];
 
 		spec->sql = MemoryContextStrdup(TopMemoryContext,
-										archive
-										? psprintf("%s%.*s%s%s", rf_stream_ctes[mode],
+										archive && rf_not_archived[shape] != NULL
+										? psprintf("%s%.*s%s%s", ctes,
 												   (int) (conflict - insert->sql), insert->sql,
 												   rf_not_archived[shape], conflict)
-										: psprintf("%s%s", rf_stream_ctes[mode], insert->sql));
+										: psprintf("%s%s", ctes, insert->sql));
 		spec->nargs = insert->nargs;
 		memcpy(spec->argtypes, insert->argtypes, sizeof(spec->argtypes));
 	}
@@ -208,6 +235,13 @@ rf_append_spec(const RfStore *store, RfStreamMode mode, RfInsertShape shape)
 
 static const RfPlanSpec rf_stream_version_spec = {
 	"SELECT version FROM %s.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+/* The stream, when it is archived; locked for the reactivation. */
+static const RfPlanSpec rf_archived_stream_spec = {
+	"SELECT version FROM %s.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+	"AND archived_at IS NOT NULL FOR UPDATE",
 	1, {UUIDOID}
 };
 
@@ -396,6 +430,28 @@ rf_event_ids_or_new(const RfAppendRequest *req)
 }
 
 /*
+ * After an append that claimed no stream row in a store with an archive:
+ * when the stream is archived and at the version the append expects,
+ * reactivate it (or raise RF008: archive/archive.c) and return true, for
+ * the append to run again. False when the stream is not archived, or the
+ * expectation fails anyway (a version conflict, as on a hot stream). Either
+ * way SPI_tuptable is no longer the append's.
+ */
+static bool
+rf_reactivate_if_archived(const RfStore *store, const RfAppendRequest *req, RfStreamMode mode)
+{
+	Datum		values[1] = {UUIDPGetDatum(req->stream_id)};
+
+	if (mode == RF_STREAM_NEW)
+		return false;
+	rf_run_plan(store, &rf_archived_stream_spec, values, NULL, false, 1);
+	if (SPI_processed != 1 || (mode == RF_STREAM_EXACT && rf_spi_int8(0, 1) != req->expected))
+		return false;
+	rf_archive_reactivate_for_append(store, values[0]);
+	return true;
+}
+
+/*
  * Run the append statement and record the idempotency key. values[0..2]
  * are filled here; the caller has filled the rest for the insert shape.
  * Returns the stream's new version.
@@ -405,6 +461,9 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 		  Datum *values, char *nulls)
 {
 	RfStreamMode mode;
+	bool		archive;
+	const RfPlanSpec *spec;
+	uint64		inserted;
 	int64		new_version = 0;
 
 	if (!req->has_expected)
@@ -425,8 +484,16 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 	values[1] = Int64GetDatum(req->count);
 	values[2] = Int64GetDatum(req->expected);
 	nulls[0] = nulls[1] = nulls[2] = ' ';
-	rf_run_plan(store, rf_append_spec(store, mode, shape), values, nulls, false, 0);
-	if ((int64) SPI_processed != req->count)
+	archive = rf_store_has_archive(store);
+	spec = rf_append_spec(store, archive, mode, shape);
+	rf_run_plan(store, spec, values, nulls, false, 0);
+	inserted = SPI_processed;
+	if (inserted == 0 && archive && rf_reactivate_if_archived(store, req, mode))
+	{
+		rf_run_plan(store, spec, values, nulls, false, 0);
+		inserted = SPI_processed;
+	}
+	if ((int64) inserted != req->count)
 	{
 		/*
 		 * Fewer events than asked were inserted: an event id is taken (the
@@ -436,7 +503,7 @@ rf_append(const RfStore *store, const RfAppendRequest *req, RfInsertShape shape,
 		rf_raise_if_already_appended(store, req);
 		rf_raise_version_conflict(store, req);
 	}
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < inserted; i++)
 		new_version = Max(new_version, rf_spi_int8(i, 1));
 
 	/* At commit, wake this database's worker to sequence the events. */

@@ -30,15 +30,11 @@ CREATE INDEX events_archive_tx_idx ON @store@.events_archive (tx);
 -- When a stream was archived; NULL while it is hot.
 ALTER TABLE @store@.streams ADD COLUMN archived_at timestamptz;
 
--- An update of an archived stream that keeps it archived: an append (the
--- trigger function sees its version move on) reactivates the stream, or
--- fails with RF008 when rillflow.archive_redirect is off. A failed version
--- check updates no row, so it reactivates nothing. (The condition names no
--- column but archived_at, so the trigger holds no other column's type.)
-CREATE TRIGGER streams_archived BEFORE UPDATE ON @store@.streams
-    FOR EACH ROW
-    WHEN (OLD.archived_at IS NOT NULL AND NEW.archived_at IS NOT NULL)
-    EXECUTE FUNCTION rillflow._archive_redirect();
+-- An append to an archived stream finds it archived in its own statement
+-- (events/append.c: the stream row is claimed only while archived_at is
+-- NULL) and then reactivates the stream, or fails with RF008 when
+-- rillflow.archive_redirect is off. No trigger: a BEFORE UPDATE row trigger
+-- on streams locked and logged every appended stream's row once more.
 
 -- The backend and the archive's tablespace are read from the catalog
 -- (whether events is partitioned; events_archive's tablespace), never kept

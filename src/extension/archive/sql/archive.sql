@@ -1,11 +1,6 @@
 -- Hot and cold events (archive.c, README.md): archiving and reactivating
--- streams, the redirect trigger, and the archive's metrics.
-
-CREATE OR REPLACE FUNCTION rillflow._archive_redirect() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'rillflow_archive_redirect'
-    LANGUAGE C;
-COMMENT ON FUNCTION rillflow._archive_redirect()
-    IS 'The trigger that reactivates an archived stream an append moves on (or raises RF008)';
+-- streams, and the archive's metrics. (An append reactivates the archived
+-- stream it finds in C, events/append.c.)
 
 CREATE OR REPLACE FUNCTION rillflow.archive_stream(stream_id uuid) RETURNS boolean
     AS 'MODULE_PATHNAME', 'rillflow_archive_stream'

@@ -413,19 +413,11 @@ static Datum
 rf_event_ids_or_new(const RfAppendRequest *req)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * req->count);
+	pg_uuid_t  *new_ids = palloc(sizeof(pg_uuid_t) * req->count);
 
+	rf_new_event_ids(new_ids, (int) req->count);
 	for (int64 i = 0; i < req->count; i++)
-	{
-		if (req->event_ids_null[i])
-		{
-			pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
-
-			rf_new_event_id(id);
-			ids[i] = UUIDPGetDatum(id);
-		}
-		else
-			ids[i] = req->event_ids[i];
-	}
+		ids[i] = req->event_ids_null[i] ? UUIDPGetDatum(&new_ids[i]) : req->event_ids[i];
 	return rf_array(ids, NULL, (int) req->count, &rf_uuid_elem);
 }
 
@@ -654,7 +646,7 @@ rillflow_append_event(PG_FUNCTION_ARGS)
 	{
 		pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 
-		rf_new_event_id(id);
+		rf_new_event_ids(id, 1);
 		values[7] = UUIDPGetDatum(id);
 	}
 	else

@@ -35,27 +35,36 @@
 /* The last id's time in this backend, in 1/4096 ms steps. */
 static int64 rf_last_id_steps = 0;
 
+/* n new ids into ids[0..n-1], their random bits drawn in one call. */
 void
-rf_new_event_id(pg_uuid_t *id)
+rf_new_event_ids(pg_uuid_t *ids, int n)
 {
+	uint8	   *random = palloc(8 * (Size) n);
 	int64		unix_usecs = GetCurrentTimestamp() + RF_UNIX_TO_PG_EPOCH_USECS;
 	int64		steps = (unix_usecs / 1000) * 4096 + ((unix_usecs % 1000) * 4096) / 1000;
-	int64		millis;
-	int			fraction;
 
-	if (steps <= rf_last_id_steps)
-		steps = rf_last_id_steps + 1;
-	rf_last_id_steps = steps;
-	millis = steps >> 12;
-	fraction = (int) (steps & 0xFFF);
-
-	if (!pg_strong_random(id->data + 8, 8))
+	if (!pg_strong_random(random, 8 * (Size) n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate random bits for an event id")));
-	for (int i = 0; i < 6; i++)
-		id->data[i] = (unsigned char) (millis >> (8 * (5 - i)));
-	id->data[6] = (unsigned char) (0x70 | (fraction >> 8));
-	id->data[7] = (unsigned char) (fraction & 0xFF);
-	id->data[8] = (unsigned char) ((id->data[8] & 0x3F) | 0x80);
+	for (int k = 0; k < n; k++)
+	{
+		pg_uuid_t  *id = &ids[k];
+		int64		millis;
+		int			fraction;
+
+		if (steps <= rf_last_id_steps)
+			steps = rf_last_id_steps + 1;
+		rf_last_id_steps = steps;
+		millis = steps >> 12;
+		fraction = (int) (steps & 0xFFF);
+
+		for (int i = 0; i < 6; i++)
+			id->data[i] = (unsigned char) (millis >> (8 * (5 - i)));
+		id->data[6] = (unsigned char) (0x70 | (fraction >> 8));
+		id->data[7] = (unsigned char) (fraction & 0xFF);
+		memcpy(id->data + 8, random + 8 * k, 8);
+		id->data[8] = (unsigned char) ((id->data[8] & 0x3F) | 0x80);
+	}
+	pfree(random);
 }

@@ -13,6 +13,6 @@
 
 #include "utils/uuid.h"
 
-extern void rf_new_event_id(pg_uuid_t *id);
+extern void rf_new_event_ids(pg_uuid_t *ids, int n);
 
 #endif							/* RILLFLOW_EVENT_IDS_H */

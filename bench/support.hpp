@@ -78,15 +78,20 @@ inline int64_t Int(const Conn::Result& r, int row = 0, int col = 0) {
     return std::strtoll(PQgetvalue(r.get(), row, col), nullptr, 10);
 }
 
-inline std::string RandomUuid(std::mt19937_64& rng) {
-    uint64_t hi = rng(), lo = rng();
-    hi = (hi & 0xffffffffffff0fffULL) | 0x4000ULL;
-    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+// The text form of a UUID from its two 64-bit halves.
+inline std::string FormatUuid(uint64_t hi, uint64_t lo) {
     char buf[37];
     std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32),
                   unsigned((hi >> 16) & 0xffff), unsigned(hi & 0xffff), unsigned(lo >> 48),
                   static_cast<unsigned long long>(lo & 0xffffffffffffULL));
     return buf;
+}
+
+inline std::string RandomUuid(std::mt19937_64& rng) {
+    uint64_t hi = rng(), lo = rng();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x4000ULL;
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    return FormatUuid(hi, lo);
 }
 
 // A time-ordered UUID (version 7, RFC 9562) as the store gives events without an id: 48 bits of
@@ -101,11 +106,7 @@ inline std::string TimeOrderedUuid() {
     uint64_t fraction = static_cast<uint64_t>((us % 1000) * 4096 / 1000);
     uint64_t hi = (ms << 16) | 0x7000ULL | fraction;
     uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32),
-                  unsigned((hi >> 16) & 0xffff), unsigned(hi & 0xffff), unsigned(lo >> 48),
-                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    return buf;
+    return FormatUuid(hi, lo);
 }
 
 inline double Median(std::vector<double> v) {

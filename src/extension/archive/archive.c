@@ -352,24 +352,19 @@ rf_archive_require_stream(const RfStore *store, Datum id)
 }
 
 /*
- * Mark one stream archived (to_cold) or hot, and move its events.
- * Returns false when it was in that state already.
+ * Mark one stream archived (to_cold) or hot and move its events, as the
+ * store's owner, in SPI. Returns false when it was in that state already:
+ * nothing moved. RF004 when it does not exist and must_exist.
  */
 static bool
-rf_archive_one(FunctionCallInfo fcinfo, bool to_cold, const char *function)
+rf_archive_mark_and_move(const RfStore *store, Datum stream_id, bool to_cold, bool must_exist)
 {
-	const RfStore *store;
 	RfArchiveUser saved;
 	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1];
+	Datum		values[1] = {stream_id};
 	char	   *sql;
 	bool		changed;
 
-	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
-	store = rf_archive_store_for_write(function);
-	values[0] = PG_GETARG_DATUM(0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	rf_archive_as_owner(store, &saved);
 	sql = psprintf(to_cold
 				   ? "UPDATE %s.streams SET archived_at = pg_catalog.now() "
@@ -378,14 +373,35 @@ rf_archive_one(FunctionCallInfo fcinfo, bool to_cold, const char *function)
 				   "WHERE stream_id OPERATOR(pg_catalog.=) $1 AND archived_at IS NOT NULL",
 				   store->quoted_schema);
 	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "rillflow: %s failed", function);
+		elog(ERROR, "rillflow: marking a stream %s failed", to_cold ? "archived" : "hot");
 	changed = SPI_processed == 1;
 	if (changed)
-		(void) rf_archive_move(store, rf_archive_one_id(values[0]), to_cold,
+		(void) rf_archive_move(store, rf_archive_one_id(stream_id), to_cold,
 							   to_cold ? 1 : 0, to_cold ? 0 : 1);
-	else
-		rf_archive_require_stream(store, values[0]);
+	else if (must_exist)
+		rf_archive_require_stream(store, stream_id);
 	rf_archive_as_caller(&saved);
+	return changed;
+}
+
+/*
+ * archive_stream and reactivate_stream: mark one stream archived (to_cold)
+ * or hot, and move its events. Returns false when it was in that state
+ * already; RF004 when it does not exist.
+ */
+static bool
+rf_archive_one(FunctionCallInfo fcinfo, bool to_cold, const char *function)
+{
+	const RfStore *store;
+	Datum		stream_id;
+	bool		changed;
+
+	rf_require_arg(fcinfo, 0, "stream_id", "Use rillflow.resolve_stream_alias() to get an id for a name.");
+	store = rf_archive_store_for_write(function);
+	stream_id = PG_GETARG_DATUM(0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	changed = rf_archive_mark_and_move(store, stream_id, to_cold, true);
 	SPI_finish();
 	return changed;
 }
@@ -501,11 +517,6 @@ rillflow_archive_streams(PG_FUNCTION_ARGS)
 void
 rf_archive_reactivate_for_append(const RfStore *store, Datum stream_id)
 {
-	RfArchiveUser saved;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1] = {stream_id};
-	char	   *sql;
-
 	if (!rf_archive_redirect)
 		ereport(ERROR,
 				(errcode(ERRCODE_RF_STREAM_ARCHIVED),
@@ -515,14 +526,6 @@ rf_archive_reactivate_for_append(const RfStore *store, Datum stream_id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rf_archive_as_owner(store, &saved);
-	sql = psprintf("UPDATE %s.streams SET archived_at = NULL "
-				   "WHERE stream_id OPERATOR(pg_catalog.=) $1 AND archived_at IS NOT NULL",
-				   store->quoted_schema);
-	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "rillflow: reactivating an archived stream failed");
-	if (SPI_processed == 1)
-		(void) rf_archive_move(store, rf_archive_one_id(stream_id), false, 0, 1);
-	rf_archive_as_caller(&saved);
+	(void) rf_archive_mark_and_move(store, stream_id, false, false);
 	SPI_finish();
 }

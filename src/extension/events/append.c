@@ -414,10 +414,15 @@ rf_event_ids_or_new(const RfAppendRequest *req)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * req->count);
 	pg_uuid_t  *new_ids = palloc(sizeof(pg_uuid_t) * req->count);
+	int			missing = 0;
 
-	rf_new_event_ids(new_ids, (int) req->count);
 	for (int64 i = 0; i < req->count; i++)
-		ids[i] = req->event_ids_null[i] ? UUIDPGetDatum(&new_ids[i]) : req->event_ids[i];
+		missing += req->event_ids_null[i] ? 1 : 0;
+	if (missing > 0)
+		rf_new_event_ids(new_ids, missing);
+	missing = 0;
+	for (int64 i = 0; i < req->count; i++)
+		ids[i] = req->event_ids_null[i] ? UUIDPGetDatum(&new_ids[missing++]) : req->event_ids[i];
 	return rf_array(ids, NULL, (int) req->count, &rf_uuid_elem);
 }
 

@@ -91,7 +91,8 @@ STORE_STEPS = \
 	src/extension/store/0008_function_refs.sql \
 	src/extension/store/0009_cluster_standbys.sql \
 	src/extension/store/0010_subscription_batches.sql \
-	src/extension/store/0011_archive.sql
+	src/extension/store/0011_archive.sql \
+	src/extension/store/0012_log_segments.sql
 
 # names.sql comes before the catalog, whose tables check names with it.
 EARLY_CODE_PARTS = src/extension/core/sql/names.sql

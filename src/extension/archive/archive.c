@@ -111,7 +111,7 @@ rf_archive_include(FunctionCallInfo fcinfo, int argno)
 
 /*
  * The hot-only form of a read: the same statement with retention_class =
- * 'hot' added at the front of its WHERE clause (the alias e is the events
+ * 'hot' added at the front of its outermost WHERE clause (the alias e is the events
  * table in every read). Derived once per statement and kept, so the plan
  * cache (keyed by the specification) holds both forms.
  */
@@ -124,28 +124,50 @@ static struct
 }			rf_hot_specs[RF_HOT_SPECS];
 static int	rf_n_hot_specs = 0;
 
+/* The statement with the hot filter at the front of its outermost WHERE. */
+static const char *
+rf_hot_sql(const char *sql)
+{
+	const char *where = NULL;
+	int			depth = 0;
+	StringInfoData hot;
+	char	   *kept;
+
+	for (const char *c = sql; *c != '\0' && where == NULL; c++)
+	{
+		if (*c == '(')
+			depth++;
+		else if (*c == ')')
+			depth--;
+		else if (depth == 0 && strncmp(c, "WHERE ", 6) == 0)
+			where = c;
+	}
+	if (where == NULL)
+		elog(ERROR, "rillflow: no hot form of statement \"%s\"", sql);
+	initStringInfo(&hot);
+	appendBinaryStringInfo(&hot, sql, where - sql);
+	appendStringInfoString(&hot, "WHERE e.retention_class OPERATOR(pg_catalog.=) 'hot' AND ");
+	appendStringInfoString(&hot, where + strlen("WHERE "));
+	kept = MemoryContextStrdup(TopMemoryContext, hot.data);
+	pfree(hot.data);
+	return kept;
+}
+
 const RfPlanSpec *
 rf_archive_hot_spec(const RfPlanSpec *spec)
 {
-	const char *where;
-	StringInfoData sql;
-
 	for (int i = 0; i < rf_n_hot_specs; i++)
 	{
 		if (rf_hot_specs[i].all == spec)
 			return &rf_hot_specs[i].hot;
 	}
-	where = strstr(spec->sql, "WHERE ");
-	if (where == NULL || rf_n_hot_specs >= RF_HOT_SPECS)
-		elog(ERROR, "rillflow: no hot form of statement \"%s\"", spec->sql);
-	initStringInfo(&sql);
-	appendBinaryStringInfo(&sql, spec->sql, where - spec->sql);
-	appendStringInfoString(&sql, "WHERE e.retention_class OPERATOR(pg_catalog.=) 'hot' AND ");
-	appendStringInfoString(&sql, where + strlen("WHERE "));
+	if (rf_n_hot_specs >= RF_HOT_SPECS)
+		elog(ERROR, "rillflow: more than %d hot forms of statements", RF_HOT_SPECS);
 	rf_hot_specs[rf_n_hot_specs].all = spec;
 	rf_hot_specs[rf_n_hot_specs].hot = *spec;
-	rf_hot_specs[rf_n_hot_specs].hot.sql = MemoryContextStrdup(TopMemoryContext, sql.data);
-	pfree(sql.data);
+	rf_hot_specs[rf_n_hot_specs].hot.sql = rf_hot_sql(spec->sql);
+	if (spec->positions_sql != NULL)
+		rf_hot_specs[rf_n_hot_specs].hot.positions_sql = rf_hot_sql(spec->positions_sql);
 	return &rf_hot_specs[rf_n_hot_specs++].hot;
 }
 

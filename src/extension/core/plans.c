@@ -25,6 +25,7 @@ typedef struct RfPlanKey
 {
 	Oid			owner;			/* the store's schema, or the table */
 	const RfPlanSpec *spec;
+	bool		positions;		/* prepared from spec->positions_sql */
 } RfPlanKey;
 
 typedef struct RfPlanEntry
@@ -43,8 +44,8 @@ static HTAB *rf_plans = NULL;
  * schema or table after a drop: the plan is then prepared again for the new
  * target, never run on the old one.
  */
-SPIPlanPtr
-rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
+static SPIPlanPtr
+rf_keep_plan_of(Oid owner, const RfPlanSpec *spec, const char *target, bool positions)
 {
 	RfPlanKey	key;
 	RfPlanEntry *entry;
@@ -61,6 +62,7 @@ rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
 	memset(&key, 0, sizeof(key));
 	key.owner = owner;
 	key.spec = spec;
+	key.positions = positions;
 	entry = hash_search(rf_plans, &key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -82,7 +84,7 @@ rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
 
 		if (spec->nargs < 0 || spec->nargs > RF_PLAN_MAX_ARGS)
 			elog(ERROR, "rillflow statement with %d parameters", spec->nargs);
-		sql = psprintf(spec->sql, t, t, t, t, t, t);
+		sql = psprintf(positions ? spec->positions_sql : spec->sql, t, t, t, t, t, t);
 		plan = SPI_prepare_cursor(sql, spec->nargs, (Oid *) spec->argtypes, spec->cursor_options);
 
 		if (plan == NULL)
@@ -97,11 +99,24 @@ rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
 	return entry->plan;
 }
 
-/* The kept plan of a statement in a store, preparing it on first use. */
+SPIPlanPtr
+rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target)
+{
+	return rf_keep_plan_of(owner, spec, target, false);
+}
+
+/*
+ * The kept plan of a statement in a store, preparing it on first use; for a
+ * store whose log is still the positions table, of its positions_sql. Asked
+ * at every call (a catalog cache probe), so a store migrated while this
+ * backend runs moves on to its new statements at once.
+ */
 SPIPlanPtr
 rf_store_plan(const RfStore *store, const RfPlanSpec *spec)
 {
-	return rf_keep_plan(store->schema_oid, spec, store->quoted_schema);
+	bool		positions = spec->positions_sql != NULL && !rf_store_has_log_segments(store);
+
+	return rf_keep_plan_of(store->schema_oid, spec, store->quoted_schema, positions);
 }
 
 /* Run a kept plan; SPI must be connected. Returns SPI's code. */

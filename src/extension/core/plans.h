@@ -36,6 +36,12 @@ typedef struct RfPlanSpec
 	int			cursor_options; /* for SPI_prepare_cursor: 0, or
 								 * CURSOR_OPT_GENERIC_PLAN for a statement
 								 * whose plan never depends on its values */
+	const char *positions_sql;	/* for a statement on the log: the same on a
+								 * store still at step 11 or below, whose log
+								 * is the positions table (a database whose
+								 * SQL is older than this library, until
+								 * ALTER EXTENSION UPDATE); NULL when sql
+								 * works on both */
 } RfPlanSpec;
 
 extern SPIPlanPtr rf_keep_plan(Oid owner, const RfPlanSpec *spec, const char *target);

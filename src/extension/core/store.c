@@ -30,6 +30,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -106,6 +107,16 @@ rf_lookup_tenant_schema(const char *tenant)
 	}
 	SPI_finish();
 	return result;
+}
+
+/*
+ * Whether a store's log is kept in segments (store step 12,
+ * 0012_log_segments.sql); before it, in the positions table.
+ */
+bool
+rf_store_has_log_segments(const RfStore *store)
+{
+	return OidIsValid(get_relname_relid("log_segments", store->schema_oid));
 }
 
 /*

@@ -29,6 +29,7 @@ typedef struct RfStore
 
 extern const RfStore *rf_current_store(void);
 extern void rf_store_by_schema(const char *schema, RfStore *store);
+extern bool rf_store_has_log_segments(const RfStore *store);
 extern bool rf_lock_store_shared(Oid schema_oid, bool wait);
 extern bool rf_tenant_name_is_valid(const char *name);
 extern bool rf_simple_name_is_valid(const char *name, size_t maxlen);

@@ -3,13 +3,13 @@
  * log_page.c
  *	  A page of the whole log for read_all, at the speed of a range scan.
  *
- *	  A page's positions (position -> seq, in the positions table) mostly
+ *	  A page's positions (position -> seq, in the log's segments) mostly
  *	  name events whose seqs rise with their positions and lie close
  *	  together: ticks stamp in commit order, which is nearly the order in
  *	  which appends drew their provisional numbers. Joining the positions to
  *	  the events one index descent at a time costs a descent per event;
  *	  instead the page is read in two statements on one snapshot:
- *	  1. the page's positions and seqs (a short range of the positions
+ *	  1. the page's positions and seqs (a short range of the segments'
  *	     primary key);
  *	  2. the events whose seq lies from the lowest of them to the highest
  *	     (one range of the events primary key, in seq order), each matched to
@@ -40,21 +40,39 @@
 #include "core/plans.h"
 #include "core/store.h"
 #include "events/log_page.h"
+#include "events/log_segments.h"
 #include "evolution/evolution.h"
 
+/*
+ * The segments of a page end before the position after + max_count +
+ * RF_SEGMENT_MAX, so the index range has an end, however long the log.
+ */
 static const RfPlanSpec rf_page_positions_plan = {
-	"SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1 "
-	"ORDER BY position LIMIT $2",
+	"SELECT " RF_SEGMENT_POSITION ", u.seq FROM " RF_SEGMENT_ROWS("%s.log_segments")
+	" WHERE " RF_SEGMENTS_AFTER("$1")
+	" AND g.last_position OPERATOR(pg_catalog.<) ($1 OPERATOR(pg_catalog.+) $2 OPERATOR(pg_catalog.+) "
+	RF_SEGMENT_MAX_SQL ")"
+	" ORDER BY " RF_SEGMENT_ORDER " LIMIT $2",
 	2, {INT8OID, INT4OID},
-	CURSOR_OPT_GENERIC_PLAN
+	CURSOR_OPT_GENERIC_PLAN,
+	.positions_sql =
+	"SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1 "
+	"ORDER BY position LIMIT $2"
 };
 
 /* The same up to a head (the projections' batches, which read up to one). */
 static const RfPlanSpec rf_page_positions_upto_plan = {
-	"SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1 "
-	"AND position OPERATOR(pg_catalog.<=) $2 ORDER BY position LIMIT $3",
+	"SELECT " RF_SEGMENT_POSITION ", u.seq FROM " RF_SEGMENT_ROWS("%s.log_segments")
+	" WHERE " RF_SEGMENTS_AFTER("$1")
+	" AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2"
+	" AND g.last_position OPERATOR(pg_catalog.<) ($1 OPERATOR(pg_catalog.+) $3 OPERATOR(pg_catalog.+) "
+	RF_SEGMENT_MAX_SQL ")"
+	" ORDER BY " RF_SEGMENT_ORDER " LIMIT $3",
 	3, {INT8OID, INT8OID, INT4OID},
-	CURSOR_OPT_GENERIC_PLAN
+	CURSOR_OPT_GENERIC_PLAN,
+	.positions_sql =
+	"SELECT position, seq FROM %s.positions WHERE position OPERATOR(pg_catalog.>) $1 "
+	"AND position OPERATOR(pg_catalog.<=) $2 ORDER BY position LIMIT $3"
 };
 
 /* The envelope's columns, with the seq where the position goes. */

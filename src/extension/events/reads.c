@@ -33,6 +33,7 @@
 #include "core/shmem.h"
 #include "core/store.h"
 #include "events/log_page.h"
+#include "events/log_segments.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
 
@@ -42,55 +43,72 @@ PG_FUNCTION_INFO_V1(rillflow_stream_version);
 
 #define RF_READ_ALL_MAX_COUNT 100000
 
-/* The columns of rillflow.event_envelope, in order. */
-#define RF_ENVELOPE_COLUMNS \
-	"p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
+/* The columns of rillflow.event_envelope, in order, with the position `pos`. */
+#define RF_ENVELOPE_COLUMNS_AT(pos) \
+	pos ", e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
 	"e.event_id, e.causation_id, e.correlation_id, e.created_at "
-
-static const RfPlanSpec rf_read_all_plan = {
-	"SELECT " RF_ENVELOPE_COLUMNS
-	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
-	"WHERE p.position OPERATOR(pg_catalog.>) $1 "
-	"ORDER BY p.position LIMIT $2",
-	2, {INT8OID, INT4OID}
-};
-
-static const RfPlanSpec rf_read_all_types_plan = {
-	"SELECT " RF_ENVELOPE_COLUMNS
-	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
-	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND e.type OPERATOR(pg_catalog.=) ANY ($3) "
-	"ORDER BY p.position LIMIT $2",
-	3, {INT8OID, INT4OID, TEXTARRAYOID}
-};
+#define RF_ENVELOPE_COLUMNS RF_ENVELOPE_COLUMNS_AT("p.position")
 
 /* By category (subscriptions/categories.c): streams are looked up in stream_categories. */
 #define RF_IN_CATEGORIES(param) \
 	"EXISTS (SELECT FROM %s.stream_categories c WHERE c.stream_id OPERATOR(pg_catalog.=) e.stream_id " \
 	"AND c.category OPERATOR(pg_catalog.=) ANY (" param ")) "
 
+/*
+ * The log from a position on, in position order, joined to its events, with
+ * `filter` on them: the segments in their index order, each unnested.
+ */
+#define RF_READ_ALL_SQL(filter) \
+	"SELECT " RF_ENVELOPE_COLUMNS_AT(RF_SEGMENT_POSITION) \
+	"FROM " RF_SEGMENT_ROWS("%s.log_segments") \
+	" JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) u.seq " \
+	"WHERE " RF_SEGMENTS_AFTER("$1") " " filter \
+	"ORDER BY " RF_SEGMENT_ORDER " LIMIT $2"
+
+/* The same on a store whose log is the positions table (step 11 or below). */
+#define RF_READ_ALL_POSITIONS_SQL(filter) \
+	"SELECT " RF_ENVELOPE_COLUMNS \
+	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq " \
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 " filter \
+	"ORDER BY p.position LIMIT $2"
+
+#define RF_TYPES_FILTER "AND e.type OPERATOR(pg_catalog.=) ANY ($3) "
+
+static const RfPlanSpec rf_read_all_plan = {
+	RF_READ_ALL_SQL(""),
+	2, {INT8OID, INT4OID},
+	.positions_sql = RF_READ_ALL_POSITIONS_SQL("")
+};
+
+static const RfPlanSpec rf_read_all_types_plan = {
+	RF_READ_ALL_SQL(RF_TYPES_FILTER),
+	3, {INT8OID, INT4OID, TEXTARRAYOID},
+	.positions_sql = RF_READ_ALL_POSITIONS_SQL(RF_TYPES_FILTER)
+};
+
 static const RfPlanSpec rf_read_all_categories_plan = {
-	"SELECT " RF_ENVELOPE_COLUMNS
-	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
-	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND " RF_IN_CATEGORIES("$3")
-	"ORDER BY p.position LIMIT $2",
-	3, {INT8OID, INT4OID, TEXTARRAYOID}
+	RF_READ_ALL_SQL("AND " RF_IN_CATEGORIES("$3")),
+	3, {INT8OID, INT4OID, TEXTARRAYOID},
+	.positions_sql = RF_READ_ALL_POSITIONS_SQL("AND " RF_IN_CATEGORIES("$3"))
 };
 
 static const RfPlanSpec rf_read_all_types_categories_plan = {
-	"SELECT " RF_ENVELOPE_COLUMNS
-	"FROM %s.positions p JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
-	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND e.type OPERATOR(pg_catalog.=) ANY ($3) "
-	"AND " RF_IN_CATEGORIES("$4")
-	"ORDER BY p.position LIMIT $2",
-	4, {INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID}
+	RF_READ_ALL_SQL(RF_TYPES_FILTER "AND " RF_IN_CATEGORIES("$4")),
+	4, {INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID},
+	.positions_sql = RF_READ_ALL_POSITIONS_SQL(RF_TYPES_FILTER "AND " RF_IN_CATEGORIES("$4"))
 };
 
 static const RfPlanSpec rf_read_stream_plan = {
+	"SELECT " RF_ENVELOPE_COLUMNS_AT(RF_POSITION_OF("%s.log_segments", "e.seq"))
+	"FROM %s.events e "
+	"WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 "
+	"ORDER BY e.version LIMIT $3",
+	3, {UUIDOID, INT8OID, INT8OID},
+	.positions_sql =
 	"SELECT " RF_ENVELOPE_COLUMNS
 	"FROM %s.events e LEFT JOIN %s.positions p ON p.seq OPERATOR(pg_catalog.=) e.seq "
 	"WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 "
-	"ORDER BY e.version LIMIT $3",
-	3, {UUIDOID, INT8OID, INT8OID}
+	"ORDER BY e.version LIMIT $3"
 };
 
 static const RfPlanSpec rf_stream_version_plan = {

@@ -65,6 +65,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/log_segments.h"
 #include "events/sequencer.h"
 #include "events/store_load.h"
 
@@ -100,10 +101,48 @@ rf_sequencer_process_settings(void)
  * oldest running transaction: an appender idle for an hour costs each tick
  * one lookup, not a scan of the hour's events.
  *
+ * The stamped events go into segments of up to RF_SEGMENT_MAX positions, in
+ * seq order (one row for a tick of a few appends, where a row per position
+ * cost about 190 bytes of WAL an event).
+ *
  * An idle tick writes nothing: keeping the older snapshot stays exact, since
  * nothing became visible between it and this one.
  */
 static const RfPlanSpec rf_tick = {
+	"WITH st AS MATERIALIZED ("
+	"  SELECT head, last_snapshot AS prev, pg_catalog.pg_current_snapshot() AS cur"
+	"    FROM %s.log_state WHERE system_identifier OPERATOR(pg_catalog.=) $1),"
+	" fresh AS ("
+	"  SELECT e.seq FROM %s.events e, st"
+	"   WHERE e.tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(st.prev)"
+	"     AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(st.cur)"
+	"     AND pg_catalog.pg_visible_in_snapshot(e.tx, st.cur)"
+	"  UNION ALL"
+	"  SELECT e.seq FROM %s.events e"
+	"   WHERE e.tx OPERATOR(pg_catalog.=) ANY (ARRAY("
+	"           SELECT x FROM st, pg_catalog.pg_snapshot_xip(st.prev) AS x"
+	"            WHERE pg_catalog.pg_visible_in_snapshot(x, st.cur)))),"
+	" numbered AS ("
+	"  SELECT f.seq, pg_catalog.row_number() OVER (ORDER BY f.seq) AS n FROM fresh f),"
+	" stamped AS ("
+	"  INSERT INTO %s.log_segments (last_position, max_seq, seqs)"
+	"  SELECT st.head OPERATOR(pg_catalog.+) pg_catalog.max(r.n), pg_catalog.max(r.seq),"
+	"         pg_catalog.array_agg(r.seq ORDER BY r.seq)"
+	"    FROM numbered r, st"
+	"   GROUP BY (r.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " RF_SEGMENT_MAX_SQL ", st.head"
+	"  RETURNING pg_catalog.cardinality(seqs) AS n),"
+	" counted AS (SELECT COALESCE(pg_catalog.sum(n), 0)::pg_catalog.int8 AS n FROM stamped),"
+	" moved AS ("
+	"  UPDATE %s.log_state l"
+	"     SET head = l.head OPERATOR(pg_catalog.+) c.n, last_snapshot = st.cur, updated_at = pg_catalog.now()"
+	"    FROM counted c, st"
+	"   WHERE c.n OPERATOR(pg_catalog.>) 0"
+	"  RETURNING 1)"
+	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted),"
+	"        (SELECT pg_catalog.count(*) FROM moved),"
+	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)",
+	1, {INT8OID},
+	.positions_sql =
 	"WITH st AS MATERIALIZED ("
 	"  SELECT head, last_snapshot AS prev, pg_catalog.pg_current_snapshot() AS cur"
 	"    FROM %s.log_state WHERE system_identifier OPERATOR(pg_catalog.=) $1),"
@@ -131,8 +170,7 @@ static const RfPlanSpec rf_tick = {
 	"  RETURNING 1)"
 	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted),"
 	"        (SELECT pg_catalog.count(*) FROM moved),"
-	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)",
-	1, {INT8OID}
+	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)"
 };
 
 /* A store's state, when rf_tick found none written by this cluster. */
@@ -172,13 +210,27 @@ static const RfPlanSpec rf_restored_freeze = {
 static const RfPlanSpec rf_restored_stamp = {
 	"WITH fresh AS ("
 	"  SELECT e.seq FROM %s.events e"
+	"  EXCEPT SELECT u.seq FROM %s.log_segments g CROSS JOIN LATERAL pg_catalog.unnest(g.seqs) AS u(seq)),"
+	" numbered AS ("
+	"  SELECT f.seq, pg_catalog.row_number() OVER (ORDER BY f.seq) AS n FROM fresh f),"
+	" stamped AS ("
+	"  INSERT INTO %s.log_segments (last_position, max_seq, seqs)"
+	"  SELECT $1 OPERATOR(pg_catalog.+) pg_catalog.max(r.n), pg_catalog.max(r.seq),"
+	"         pg_catalog.array_agg(r.seq ORDER BY r.seq)"
+	"    FROM numbered r"
+	"   GROUP BY (r.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " RF_SEGMENT_MAX_SQL
+	"  RETURNING pg_catalog.cardinality(seqs) AS n)"
+	" SELECT COALESCE(pg_catalog.sum(n), 0)::pg_catalog.int8 FROM stamped",
+	1, {INT8OID},
+	.positions_sql =
+	"WITH fresh AS ("
+	"  SELECT e.seq FROM %s.events e"
 	"   WHERE NOT EXISTS (SELECT FROM %s.positions p WHERE p.seq OPERATOR(pg_catalog.=) e.seq)),"
 	" stamped AS ("
 	"  INSERT INTO %s.positions (position, seq)"
 	"  SELECT $1 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY seq), seq FROM fresh"
 	"  RETURNING 1)"
-	" SELECT pg_catalog.count(*) FROM stamped",
-	1, {INT8OID}
+	" SELECT pg_catalog.count(*) FROM stamped"
 };
 
 static const RfPlanSpec rf_restored_state = {
@@ -195,11 +247,22 @@ static const RfPlanSpec rf_restored_state = {
  */
 static const RfPlanSpec rf_log_whole = {
 	"SELECT EXISTS (SELECT FROM %s.log_state l"
+	"   WHERE l.head OPERATOR(pg_catalog.=) (SELECT COALESCE(pg_catalog.max(last_position), 0) FROM %s.log_segments))"
+	" AND NOT EXISTS (SELECT FROM ("
+	"   SELECT g.last_position OPERATOR(pg_catalog.-) pg_catalog.cardinality(g.seqs) AS before,"
+	"          COALESCE(pg_catalog.lag(g.last_position) OVER (ORDER BY g.last_position), 0) AS prev,"
+	"          pg_catalog.cardinality(g.seqs) AS n"
+	"     FROM %s.log_segments g) x"
+	"   WHERE x.before OPERATOR(pg_catalog.<>) x.prev OR x.n OPERATOR(pg_catalog.<) 1)"
+	" AND NOT EXISTS (SELECT FROM %s.log_segments g CROSS JOIN LATERAL pg_catalog.unnest(g.seqs) AS u(seq)"
+	"   WHERE NOT EXISTS (SELECT FROM %s.events e WHERE e.seq OPERATOR(pg_catalog.=) u.seq))",
+	0, {InvalidOid},
+	.positions_sql =
+	"SELECT EXISTS (SELECT FROM %s.log_state l"
 	"   WHERE l.head OPERATOR(pg_catalog.=) (SELECT pg_catalog.count(*) FROM %s.positions)"
 	"     AND l.head OPERATOR(pg_catalog.=) (SELECT COALESCE(pg_catalog.max(position), 0) FROM %s.positions))"
 	" AND NOT EXISTS (SELECT FROM %s.positions p"
-	"   WHERE NOT EXISTS (SELECT FROM %s.events e WHERE e.seq OPERATOR(pg_catalog.=) p.seq))",
-	0, {InvalidOid}
+	"   WHERE NOT EXISTS (SELECT FROM %s.events e WHERE e.seq OPERATOR(pg_catalog.=) p.seq))"
 };
 
 /*

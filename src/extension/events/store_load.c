@@ -18,7 +18,7 @@
  *	  store in shared memory before its first row:
  *	  - every such COPY holds the store's ticks and projections until its
  *	    transaction ends;
- *	  - a COPY of the log's own tables (positions, log_state, or events with
+ *	  - a COPY of the log's own tables (log_segments, log_state, or events with
  *	    their seq or tx given, as a dump gives them) leaves the store's log
  *	    incomplete until the other two arrive. At commit it holds the store's
  *	    ticks until a tick finds the log whole again (log_state there, the
@@ -63,16 +63,18 @@ rf_is_store_schema(const char *schema)
 }
 
 /*
- * Whether a COPY into a store's table loads the log itself: positions and
- * log_state always do; events do when the COPY gives seq or tx (a dump lists
- * every column), not when they take their defaults as an append would.
+ * Whether a COPY into a store's table loads the log itself: log_segments
+ * (positions, before store step 12) and log_state always do; events do
+ * when the COPY gives seq or tx (a dump lists every column), not when they
+ * take their defaults as an append would.
  */
 static bool
 rf_copy_loads_log(const char *relname, List *attlist)
 {
 	ListCell   *lc;
 
-	if (strcmp(relname, "positions") == 0 || strcmp(relname, "log_state") == 0)
+	if (strcmp(relname, "log_segments") == 0 || strcmp(relname, "positions") == 0 ||
+		strcmp(relname, "log_state") == 0)
 		return true;
 	/* the archive's relations hold events too (archive/archive.c) */
 	if (strcmp(relname, "events") != 0 && strcmp(relname, "events_archive") != 0 &&

@@ -45,6 +45,7 @@
 #include "core/errcodes.h"
 #include "core/plans.h"
 #include "core/store.h"
+#include "events/log_segments.h"
 #include "evolution/evolution.h"
 
 PG_FUNCTION_INFO_V1(rillflow_aggregate_load);
@@ -69,17 +70,22 @@ static const RfPlanSpec rf_snapshot_plan = {
 /*
  * The position is a scalar subquery (an index probe per event) rather than a
  * join: a generic plan of the join, which cannot know how short the tail is,
- * hashes the whole positions table, and a load from a snapshot would pay for
+ * hashes the whole log, and a load from a snapshot would pay for
  * the whole log.
  */
+#define RF_TAIL_SQL(position) \
+	"SELECT " position ", " \
+	"  e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
+	"  e.event_id, e.causation_id, e.correlation_id, e.created_at " \
+	"FROM %s.events e " \
+	"WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 " \
+	"ORDER BY e.version"
+
 static const RfPlanSpec rf_tail_plan = {
-	"SELECT (SELECT p.position FROM %s.positions p WHERE p.seq OPERATOR(pg_catalog.=) e.seq), "
-	"  e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, "
-	"  e.event_id, e.causation_id, e.correlation_id, e.created_at "
-	"FROM %s.events e "
-	"WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 "
-	"ORDER BY e.version",
-	2, {UUIDOID, INT8OID}
+	RF_TAIL_SQL(RF_POSITION_OF("%s.log_segments", "e.seq")),
+	2, {UUIDOID, INT8OID},
+	.positions_sql =
+	RF_TAIL_SQL("(SELECT p.position FROM %s.positions p WHERE p.seq OPERATOR(pg_catalog.=) e.seq)")
 };
 
 static const RfPlanSpec rf_track_plan = {

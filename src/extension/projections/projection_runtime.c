@@ -60,6 +60,7 @@
 #include "core/store.h"
 #include "events/compat.h"
 #include "events/log_page.h"
+#include "events/log_segments.h"
 #include "events/log_sync.h"
 #include "projections/projection.h"
 #include "worker/worker.h"
@@ -91,12 +92,13 @@ static const RfPlanSpec rf_kind_plan = {
 };
 
 static const RfPlanSpec rf_head_plan = {
-	"SELECT COALESCE(pg_catalog.max(position), 0) FROM %s.positions",
-	0, {InvalidOid}
+	"SELECT " RF_SEGMENTS_HEAD("%s.log_segments"),
+	0, {InvalidOid},
+	.positions_sql = "SELECT COALESCE(pg_catalog.max(position), 0) FROM %s.positions"
 };
 
 /*
- * $1 after, $2 head, $3 limit [, $4 types]. The positions range drives a
+ * $1 after, $2 head, $3 limit [, $4 types]. The segments' range drives a
  * nested loop into events by primary key (the LIMIT keeps the planner from
  * flattening it into a hash join over the whole events table, which it
  * picks for a generic plan on fresh statistics): a batch costs its own rows
@@ -104,32 +106,47 @@ static const RfPlanSpec rf_head_plan = {
  * in the archive (its child), never both: a hot event's lookup stops before
  * the archive's index (events_lookup in docs/performance.md).
  */
+#define RF_EVENTS_SQL(filter) \
+	"SELECT " RF_SEGMENT_POSITION ", " RF_ENVELOPE_ROW \
+	"FROM " RF_SEGMENT_ROWS("%s.log_segments") " CROSS JOIN LATERAL (" \
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) u.seq LIMIT 1) e " \
+	"WHERE " RF_SEGMENTS_AFTER("$1") \
+	"  AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2 " filter \
+	"ORDER BY " RF_SEGMENT_ORDER " LIMIT $3"
+
+#define RF_EVENTS_POSITIONS_SQL(filter) \
+	"SELECT p.position, " RF_ENVELOPE_ROW \
+	"FROM %s.positions p CROSS JOIN LATERAL (" \
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e " \
+	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 " filter \
+	"ORDER BY p.position LIMIT $3"
+
+#define RF_EVENTS_TYPES_FILTER "  AND e.type OPERATOR(pg_catalog.=) ANY ($4) "
+
 static const RfPlanSpec rf_events_plan = {
-	"SELECT p.position, " RF_ENVELOPE_ROW
-	"FROM %s.positions p CROSS JOIN LATERAL ("
-	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e "
-	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 "
-	"ORDER BY p.position LIMIT $3",
-	3, {INT8OID, INT8OID, INT4OID}
+	RF_EVENTS_SQL(""),
+	3, {INT8OID, INT8OID, INT4OID},
+	.positions_sql = RF_EVENTS_POSITIONS_SQL("")
 };
 
 static const RfPlanSpec rf_events_types_plan = {
-	"SELECT p.position, " RF_ENVELOPE_ROW
-	"FROM %s.positions p CROSS JOIN LATERAL ("
-	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e "
-	"WHERE p.position OPERATOR(pg_catalog.>) $1 AND p.position OPERATOR(pg_catalog.<=) $2 "
-	"  AND e.type OPERATOR(pg_catalog.=) ANY ($4) "
-	"ORDER BY p.position LIMIT $3",
-	4, {INT8OID, INT8OID, INT4OID, TEXTARRAYOID}
+	RF_EVENTS_SQL(RF_EVENTS_TYPES_FILTER),
+	4, {INT8OID, INT8OID, INT4OID, TEXTARRAYOID},
+	.positions_sql = RF_EVENTS_POSITIONS_SQL(RF_EVENTS_TYPES_FILTER)
 };
 
 /* Dead letters an admin requeued; re-read from the log, which keeps them. */
 static const RfPlanSpec rf_requeued_plan = {
+	"SELECT d.id, d.position, " RF_ENVELOPE_ROW
+	"FROM %s.projection_dlq d CROSS JOIN " RF_SEQ_AT("%s.log_segments", "d.position") " p "
+	"  JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
+	"WHERE d.projection OPERATOR(pg_catalog.=) $1 AND d.requeued_at IS NOT NULL ORDER BY d.id",
+	1, {TEXTOID},
+	.positions_sql =
 	"SELECT d.id, p.position, " RF_ENVELOPE_ROW
 	"FROM %s.projection_dlq d JOIN %s.positions p ON p.position OPERATOR(pg_catalog.=) d.position "
 	"  JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
-	"WHERE d.projection OPERATOR(pg_catalog.=) $1 AND d.requeued_at IS NOT NULL ORDER BY d.id",
-	1, {TEXTOID}
+	"WHERE d.projection OPERATOR(pg_catalog.=) $1 AND d.requeued_at IS NOT NULL ORDER BY d.id"
 };
 
 static const RfPlanSpec rf_dlq_done_plan = {

@@ -50,6 +50,7 @@
 #include "core/plans.h"
 #include "core/shmem.h"
 #include "core/store.h"
+#include "events/log_segments.h"
 #include "events/log_sync.h"
 #include "evolution/evolution.h"
 #include "subscriptions/subscriptions.h"
@@ -145,23 +146,27 @@ static const RfPlanSpec rf_sub_counts_plan = {
  * deliveries ($4: every batch, else those whose lease ran out and pending
  * ones larger than $5). A batch an ack in progress holds is skipped.
  */
+#define RF_SUB_SPLIT_SQL(seq_at) \
+	"WITH cand AS (" \
+	"    SELECT x.ctid AS row_id FROM %1$s.subscription_outstanding x " \
+	"     WHERE x.subscription = $1 AND x.group_name = $2 AND x.batch IS NOT NULL " \
+	"       AND ($4 OR x.lease_expires_at <= $3 OR (x.consumer IS NULL AND cardinality(x.batch) > $5)) " \
+	"       FOR UPDATE OF x SKIP LOCKED), " \
+	"b AS (" \
+	"    DELETE FROM %1$s.subscription_outstanding o " \
+	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) " \
+	"    RETURNING o.batch, o.consumer, o.deliveries, o.lease_expires_at) " \
+	"INSERT INTO %1$s.subscription_outstanding " \
+	"       (subscription, group_name, position, stream_id, consumer, deliveries, lease_expires_at) " \
+	"SELECT $1, $2, q.pos, e.stream_id, b.consumer, b.deliveries, b.lease_expires_at " \
+	"  FROM b CROSS JOIN LATERAL unnest(b.batch) AS q(pos) " \
+	seq_at \
+	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e"
+
 static const RfPlanSpec rf_sub_split_plan = {
-	"WITH cand AS ("
-	"    SELECT x.ctid AS row_id FROM %1$s.subscription_outstanding x "
-	"     WHERE x.subscription = $1 AND x.group_name = $2 AND x.batch IS NOT NULL "
-	"       AND ($4 OR x.lease_expires_at <= $3 OR (x.consumer IS NULL AND cardinality(x.batch) > $5)) "
-	"       FOR UPDATE OF x SKIP LOCKED), "
-	"b AS ("
-	"    DELETE FROM %1$s.subscription_outstanding o "
-	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) "
-	"    RETURNING o.batch, o.consumer, o.deliveries, o.lease_expires_at) "
-	"INSERT INTO %1$s.subscription_outstanding "
-	"       (subscription, group_name, position, stream_id, consumer, deliveries, lease_expires_at) "
-	"SELECT $1, $2, p.position, e.stream_id, b.consumer, b.deliveries, b.lease_expires_at "
-	"  FROM b CROSS JOIN LATERAL unnest(b.batch) AS u(pos) "
-	"  JOIN %1$s.positions p ON p.position = u.pos "
-	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e",
-	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, INT4OID}
+	RF_SUB_SPLIT_SQL("  CROSS JOIN " RF_SEQ_AT("%1$s.log_segments", "q.pos") " p "),
+	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, INT4OID},
+	.positions_sql = RF_SUB_SPLIT_SQL("  JOIN %1$s.positions p ON p.position = q.pos ")
 };
 
 /* Events delivered max_deliveries times whose last lease ran out. */
@@ -199,30 +204,47 @@ static const RfPlanSpec rf_sub_dead_plan = {
  * is LIMIT 1: a seq is in the hot table or in the archive (its child), never
  * both, so a hot event's lookup stops before the archive's index.
  */
-#define RF_SUB_CANDIDATE_COLUMNS_AFTER(columns, frontier) \
-	"    SELECT " columns \
-	"      FROM %1$s.positions p " \
-	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq LIMIT 1) x " \
-	"     WHERE p.position > " frontier " AND p.position <= $4 " \
+#define RF_SUB_CANDIDATE_FILTERS \
 	"       AND ($5::text[] IS NULL OR CASE WHEN $6::text[] IS NULL THEN x.type = ANY ($5) " \
 	"            ELSE x.type = ANY ($6) AND rillflow._upcast_type_in(x.type, x.event_version, $5) END) " \
 	"       AND ($7::text[] IS NULL OR EXISTS (" \
 	"             SELECT FROM %1$s.stream_categories sc " \
 	"              WHERE sc.stream_id = x.stream_id AND sc.category = ANY ($7))) " \
 	"       AND ($8::uuid[] IS NULL OR x.stream_id = ANY ($8)) " \
-	"       AND ($9::jsonb IS NULL OR x.headers @> $9) " \
+	"       AND ($9::jsonb IS NULL OR x.headers @> $9) "
+#define RF_SUB_CANDIDATE_COLUMNS_AFTER(columns, frontier) \
+	"    SELECT " columns \
+	"      FROM (SELECT " RF_SEGMENT_POSITION " AS position, u.seq, g.last_position AS segment, u.o " \
+	"              FROM " RF_SEGMENT_ROWS("%1$s.log_segments") \
+	"             WHERE " RF_SEGMENTS_AFTER(frontier) " AND " RF_SEGMENT_POSITION " <= $4) p " \
+	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq LIMIT 1) x " \
+	"     WHERE true " RF_SUB_CANDIDATE_FILTERS \
+	"     ORDER BY p.segment, p.o LIMIT $10"
+/* The same on a store whose log is the positions table (step 11 or below). */
+#define RF_SUB_CANDIDATE_COLUMNS_AFTER_POSITIONS(columns, frontier) \
+	"    SELECT " columns \
+	"      FROM %1$s.positions p " \
+	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq LIMIT 1) x " \
+	"     WHERE p.position > " frontier " AND p.position <= $4 " RF_SUB_CANDIDATE_FILTERS \
 	"     ORDER BY p.position LIMIT $10"
 #define RF_SUB_ENVELOPE_COLUMNS \
 	"p.position, x.stream_id, x.version, x.type, x.event_version, x.body, x.headers, " \
 	"x.event_id, x.causation_id, x.correlation_id, x.created_at "
-#define RF_SUB_CANDIDATES RF_SUB_CANDIDATE_COLUMNS_AFTER(RF_SUB_ENVELOPE_COLUMNS, "$3")
+#define RF_SUB_CANDIDATES(cand) cand(RF_SUB_ENVELOPE_COLUMNS, "$3")
 
 /*
  * The envelopes of the events at an array of positions, in position order:
- * one scan of the positions' index by the array (= ANY), which comes out in
- * order, and each event by seq (LIMIT 1: hot or archived, never both).
+ * each position's segment by one probe of the segments' index, and each
+ * event by seq (LIMIT 1: hot or archived, never both).
  */
 #define RF_SUB_EVENTS_AT(positions) \
+	"SELECT q.pos, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
+	"       e.event_id, e.causation_id, e.correlation_id, e.created_at " \
+	"  FROM (SELECT DISTINCT pos FROM unnest(" positions ") AS a(pos)) q " \
+	"  CROSS JOIN " RF_SEQ_AT("%1$s.log_segments", "q.pos") " p " \
+	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e " \
+	" ORDER BY q.pos"
+#define RF_SUB_EVENTS_AT_POSITIONS(positions) \
 	"SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
 	"       e.event_id, e.causation_id, e.correlation_id, e.created_at " \
 	"  FROM %1$s.positions p " \
@@ -236,16 +258,20 @@ static const RfPlanSpec rf_sub_dead_plan = {
  * An ordered group: take matching events past the frontier ($3) up to $4
  * into pending rows, at most $6 of them, and move the frontier.
  */
+#define RF_SUB_FILL_SQL(cand) \
+	"WITH c AS (" cand("p.position, x.stream_id ", "$3") "), " \
+	"ins AS (" \
+	"    INSERT INTO %1$s.subscription_outstanding (subscription, group_name, position, stream_id) " \
+	"    SELECT $1, $2, c.position, c.stream_id FROM c RETURNING position) " \
+	"UPDATE %1$s.subscription_groups " \
+	"   SET frontier = CASE WHEN (SELECT count(*) FROM ins) = $10 THEN (SELECT max(position) FROM ins) ELSE $4 END, " \
+	"       updated_at = $11 " \
+	" WHERE subscription = $1 AND group_name = $2"
+
 static const RfPlanSpec rf_sub_fill_plan = {
-	"WITH c AS (" RF_SUB_CANDIDATE_COLUMNS_AFTER("p.position, x.stream_id ", "$3") "), "
-	"ins AS ("
-	"    INSERT INTO %1$s.subscription_outstanding (subscription, group_name, position, stream_id) "
-	"    SELECT $1, $2, c.position, c.stream_id FROM c RETURNING position) "
-	"UPDATE %1$s.subscription_groups "
-	"   SET frontier = CASE WHEN (SELECT count(*) FROM ins) = $10 THEN (SELECT max(position) FROM ins) ELSE $4 END, "
-	"       updated_at = $11 "
-	" WHERE subscription = $1 AND group_name = $2",
-	11, {TEXTOID, TEXTOID, INT8OID, INT8OID, RF_SUB_FILTER_TYPES, TIMESTAMPTZOID}
+	RF_SUB_FILL_SQL(RF_SUB_CANDIDATE_COLUMNS_AFTER),
+	11, {TEXTOID, TEXTOID, INT8OID, INT8OID, RF_SUB_FILTER_TYPES, TIMESTAMPTZOID},
+	.positions_sql = RF_SUB_FILL_SQL(RF_SUB_CANDIDATE_COLUMNS_AFTER_POSITIONS)
 };
 
 /*
@@ -253,21 +279,25 @@ static const RfPlanSpec rf_sub_fill_plan = {
  * one batch leased to $11 until $12, move the frontier, and return them
  * (envelope columns).
  */
+#define RF_SUB_BATCH_SQL(cand) \
+	"WITH c AS (" RF_SUB_CANDIDATES(cand) "), " \
+	"ins AS (" \
+	"    INSERT INTO %1$s.subscription_outstanding " \
+	"           (subscription, group_name, position, stream_id, consumer, deliveries, lease_expires_at, batch) " \
+	"    SELECT $1, $2, min(c.position), (array_agg(c.stream_id ORDER BY c.position))[1], $11, 1, $12, " \
+	"           array_agg(c.position ORDER BY c.position) " \
+	"      FROM c HAVING count(*) > 0), " \
+	"fr AS (" \
+	"    UPDATE %1$s.subscription_groups " \
+	"       SET frontier = CASE WHEN (SELECT count(*) FROM c) = $10 THEN (SELECT max(position) FROM c) ELSE $4 END, " \
+	"           updated_at = $13 " \
+	"     WHERE subscription = $1 AND group_name = $2) " \
+	"SELECT * FROM c ORDER BY position"
+
 static const RfPlanSpec rf_sub_batch_plan = {
-	"WITH c AS (" RF_SUB_CANDIDATES "), "
-	"ins AS ("
-	"    INSERT INTO %1$s.subscription_outstanding "
-	"           (subscription, group_name, position, stream_id, consumer, deliveries, lease_expires_at, batch) "
-	"    SELECT $1, $2, min(c.position), (array_agg(c.stream_id ORDER BY c.position))[1], $11, 1, $12, "
-	"           array_agg(c.position ORDER BY c.position) "
-	"      FROM c HAVING count(*) > 0), "
-	"fr AS ("
-	"    UPDATE %1$s.subscription_groups "
-	"       SET frontier = CASE WHEN (SELECT count(*) FROM c) = $10 THEN (SELECT max(position) FROM c) ELSE $4 END, "
-	"           updated_at = $13 "
-	"     WHERE subscription = $1 AND group_name = $2) "
-	"SELECT * FROM c ORDER BY position",
-	13, {TEXTOID, TEXTOID, INT8OID, INT8OID, RF_SUB_FILTER_TYPES, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	RF_SUB_BATCH_SQL(RF_SUB_CANDIDATE_COLUMNS_AFTER),
+	13, {TEXTOID, TEXTOID, INT8OID, INT8OID, RF_SUB_FILTER_TYPES, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	.positions_sql = RF_SUB_BATCH_SQL(RF_SUB_CANDIDATE_COLUMNS_AFTER_POSITIONS)
 };
 
 /*
@@ -276,22 +306,26 @@ static const RfPlanSpec rf_sub_batch_plan = {
  * poll's statement left it: the group's other consumers claim them without
  * the group's row (rf_sub_claim_plan) while a poll holds it.
  */
+#define RF_SUB_PREFILL_SQL(cand) \
+	"WITH c AS (" cand("p.position, x.stream_id ", \
+												 "(SELECT g.frontier FROM %1$s.subscription_groups g " \
+												 "WHERE g.subscription = $1 AND g.group_name = $2)") "), " \
+	"n AS (SELECT c.position, c.stream_id, (row_number() OVER (ORDER BY c.position) - 1) / $11 AS b FROM c), " \
+	"ins AS (" \
+	"    INSERT INTO %1$s.subscription_outstanding " \
+	"           (subscription, group_name, position, stream_id, deliveries, batch) " \
+	"    SELECT $1, $2, min(n.position), (array_agg(n.stream_id ORDER BY n.position))[1], 0, " \
+	"           array_agg(n.position ORDER BY n.position) " \
+	"      FROM n GROUP BY n.b) " \
+	"UPDATE %1$s.subscription_groups " \
+	"   SET frontier = CASE WHEN (SELECT count(*) FROM c) = $10 THEN (SELECT max(position) FROM c) ELSE $4 END, " \
+	"       updated_at = $12 " \
+	" WHERE subscription = $1 AND group_name = $2 AND EXISTS (SELECT FROM c)"
+
 static const RfPlanSpec rf_sub_prefill_plan = {
-	"WITH c AS (" RF_SUB_CANDIDATE_COLUMNS_AFTER("p.position, x.stream_id ",
-												 "(SELECT g.frontier FROM %1$s.subscription_groups g "
-												 "WHERE g.subscription = $1 AND g.group_name = $2)") "), "
-	"n AS (SELECT c.position, c.stream_id, (row_number() OVER (ORDER BY c.position) - 1) / $11 AS b FROM c), "
-	"ins AS ("
-	"    INSERT INTO %1$s.subscription_outstanding "
-	"           (subscription, group_name, position, stream_id, deliveries, batch) "
-	"    SELECT $1, $2, min(n.position), (array_agg(n.stream_id ORDER BY n.position))[1], 0, "
-	"           array_agg(n.position ORDER BY n.position) "
-	"      FROM n GROUP BY n.b) "
-	"UPDATE %1$s.subscription_groups "
-	"   SET frontier = CASE WHEN (SELECT count(*) FROM c) = $10 THEN (SELECT max(position) FROM c) ELSE $4 END, "
-	"       updated_at = $12 "
-	" WHERE subscription = $1 AND group_name = $2 AND EXISTS (SELECT FROM c)",
-	12, {TEXTOID, TEXTOID, INT8OID, INT8OID, RF_SUB_FILTER_TYPES, INT4OID, TIMESTAMPTZOID}
+	RF_SUB_PREFILL_SQL(RF_SUB_CANDIDATE_COLUMNS_AFTER),
+	12, {TEXTOID, TEXTOID, INT8OID, INT8OID, RF_SUB_FILTER_TYPES, INT4OID, TIMESTAMPTZOID},
+	.positions_sql = RF_SUB_PREFILL_SQL(RF_SUB_CANDIDATE_COLUMNS_AFTER_POSITIONS)
 };
 
 /*
@@ -302,29 +336,33 @@ static const RfPlanSpec rf_sub_prefill_plan = {
  * holds the group's row. Safe
  * without the group's row: a batch another transaction holds is skipped.
  */
+#define RF_SUB_CLAIM_SQL(at) \
+	"WITH cand AS (" \
+	"    SELECT o.ctid AS row_id FROM %1$s.subscription_outstanding o " \
+	"     WHERE o.subscription = $1 AND o.group_name = $2 AND o.batch IS NOT NULL AND o.consumer IS NULL " \
+	"       AND cardinality(o.batch) <= $5 " \
+	"       AND EXISTS (SELECT FROM %1$s.subscription_groups g " \
+	"                    WHERE g.subscription = $1 AND g.group_name = $2 " \
+	"                      AND NOT g.ordered AND g.max_in_flight IS NULL) " \
+	"       AND NOT ($7 AND EXISTS (SELECT FROM %1$s.subscription_outstanding x " \
+	"                        WHERE x.subscription = $1 AND x.group_name = $2 " \
+	"                          AND ((x.consumer IS NOT NULL AND x.lease_expires_at <= $6) " \
+	"                            OR (x.batch IS NULL AND x.consumer IS NULL " \
+	"                                AND (x.available_at IS NULL OR x.available_at <= $6))))) " \
+	"     ORDER BY o.subscription, o.group_name, o.position " \
+	"     LIMIT 1 " \
+	"       FOR UPDATE OF o SKIP LOCKED), " \
+	"d AS (" \
+	"    UPDATE %1$s.subscription_outstanding o " \
+	"       SET consumer = $3, deliveries = 1, lease_expires_at = $4 " \
+	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) " \
+	"    RETURNING o.batch) " \
+	at("(SELECT d.batch FROM d)::bigint[]")
+
 static const RfPlanSpec rf_sub_claim_plan = {
-	"WITH cand AS ("
-	"    SELECT o.ctid AS row_id FROM %1$s.subscription_outstanding o "
-	"     WHERE o.subscription = $1 AND o.group_name = $2 AND o.batch IS NOT NULL AND o.consumer IS NULL "
-	"       AND cardinality(o.batch) <= $5 "
-	"       AND EXISTS (SELECT FROM %1$s.subscription_groups g "
-	"                    WHERE g.subscription = $1 AND g.group_name = $2 "
-	"                      AND NOT g.ordered AND g.max_in_flight IS NULL) "
-	"       AND NOT ($7 AND EXISTS (SELECT FROM %1$s.subscription_outstanding x "
-	"                        WHERE x.subscription = $1 AND x.group_name = $2 "
-	"                          AND ((x.consumer IS NOT NULL AND x.lease_expires_at <= $6) "
-	"                            OR (x.batch IS NULL AND x.consumer IS NULL "
-	"                                AND (x.available_at IS NULL OR x.available_at <= $6))))) "
-	"     ORDER BY o.subscription, o.group_name, o.position "
-	"     LIMIT 1 "
-	"       FOR UPDATE OF o SKIP LOCKED), "
-	"d AS ("
-	"    UPDATE %1$s.subscription_outstanding o "
-	"       SET consumer = $3, deliveries = 1, lease_expires_at = $4 "
-	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) "
-	"    RETURNING o.batch) "
-	RF_SUB_EVENTS_AT("(SELECT d.batch FROM d)::bigint[]"),
-	7, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, BOOLOID}
+	RF_SUB_CLAIM_SQL(RF_SUB_EVENTS_AT),
+	7, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, BOOLOID},
+	.positions_sql = RF_SUB_CLAIM_SQL(RF_SUB_EVENTS_AT_POSITIONS)
 };
 
 /* Pending batches of a group, and the committed head. */
@@ -356,27 +394,31 @@ static const RfPlanSpec rf_sub_pending_plan = {
  * sort (a quarter faster at 100 events; the claim reads its batch the same
  * way).
  */
+#define RF_SUB_DELIVER_SQL(at) \
+	"WITH cand AS (" \
+	"    SELECT o.ctid AS row_id FROM %1$s.subscription_outstanding o " \
+	"     WHERE o.subscription = $1 AND o.group_name = $2 AND o.batch IS NULL " \
+	"       AND o.deliveries < $5 " \
+	"       AND (o.consumer IS NULL OR o.lease_expires_at <= $3) " \
+	"       AND (o.available_at IS NULL OR o.available_at <= $3) " \
+	"       AND (NOT $6 OR NOT EXISTS (" \
+	"             SELECT FROM %1$s.subscription_outstanding x " \
+	"              WHERE x.subscription = o.subscription AND x.group_name = o.group_name " \
+	"                AND x.stream_id = o.stream_id AND x.position < o.position)) " \
+	"     ORDER BY o.subscription, o.group_name, o.position " \
+	"     LIMIT $7 " \
+	"       FOR UPDATE OF o SKIP LOCKED), " \
+	"d AS (" \
+	"    UPDATE %1$s.subscription_outstanding o " \
+	"       SET consumer = $4, deliveries = o.deliveries + 1, lease_expires_at = $3 + $8, available_at = NULL " \
+	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) " \
+	"    RETURNING o.position) " \
+	at("ARRAY(SELECT d.position FROM d)")
+
 static const RfPlanSpec rf_sub_deliver_plan = {
-	"WITH cand AS ("
-	"    SELECT o.ctid AS row_id FROM %1$s.subscription_outstanding o "
-	"     WHERE o.subscription = $1 AND o.group_name = $2 AND o.batch IS NULL "
-	"       AND o.deliveries < $5 "
-	"       AND (o.consumer IS NULL OR o.lease_expires_at <= $3) "
-	"       AND (o.available_at IS NULL OR o.available_at <= $3) "
-	"       AND (NOT $6 OR NOT EXISTS ("
-	"             SELECT FROM %1$s.subscription_outstanding x "
-	"              WHERE x.subscription = o.subscription AND x.group_name = o.group_name "
-	"                AND x.stream_id = o.stream_id AND x.position < o.position)) "
-	"     ORDER BY o.subscription, o.group_name, o.position "
-	"     LIMIT $7 "
-	"       FOR UPDATE OF o SKIP LOCKED), "
-	"d AS ("
-	"    UPDATE %1$s.subscription_outstanding o "
-	"       SET consumer = $4, deliveries = o.deliveries + 1, lease_expires_at = $3 + $8, available_at = NULL "
-	"     WHERE o.ctid = ANY ((SELECT array_agg(cand.row_id) FROM cand)::tid[]) "
-	"    RETURNING o.position) "
-	RF_SUB_EVENTS_AT("ARRAY(SELECT d.position FROM d)"),
-	8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, BOOLOID, INT4OID, INTERVALOID}
+	RF_SUB_DELIVER_SQL(RF_SUB_EVENTS_AT),
+	8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, BOOLOID, INT4OID, INTERVALOID},
+	.positions_sql = RF_SUB_DELIVER_SQL(RF_SUB_EVENTS_AT_POSITIONS)
 };
 
 /* Acks. Whole batches of this consumer's live lease, all of whose positions are acked. */

@@ -28,7 +28,7 @@ AS $fn$
 DECLARE
     head bigint;
 BEGIN
-    EXECUTE format('SELECT coalesce(max(position), 0) FROM %I.positions', store) INTO head;
+    EXECUTE format('SELECT coalesce(max(last_position), 0) FROM %I.log_segments', store) INTO head;
     RETURN head;
 END
 $fn$;

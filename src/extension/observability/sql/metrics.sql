@@ -19,7 +19,7 @@ BEGIN
     -- events appended after the highest one the log has placed: the
     -- sequencer's backlog (an index range scan, whatever the log's size)
     EXECUTE format('SELECT count(*) FROM %1$I.events e
-                     WHERE e.seq > coalesce((SELECT max(p.seq) FROM %1$I.positions p), 0)', store)
+                     WHERE e.seq > coalesce((SELECT max(g.max_seq) FROM %1$I.log_segments g), 0)', store)
         INTO value;
     name := 'rillflow_log_unsequenced'; labels := base;
     help := 'Events committed or in flight that the global log has not placed yet';
@@ -71,7 +71,7 @@ BEGIN
               WHERE to_regnamespace(quote_ident(st.schema_name)) IS NOT NULL
                 AND has_schema_privilege(st.schema_name, 'USAGE')
                 AND has_table_privilege(format('%I.projections', st.schema_name), 'SELECT')
-                AND has_table_privilege(format('%I.positions', st.schema_name), 'SELECT')
+                AND has_table_privilege(format('%I.log_segments', st.schema_name), 'SELECT')
                 AND has_table_privilege(format('%I.events', st.schema_name), 'SELECT')
               ORDER BY st.tenant NULLS FIRST LOOP
         RETURN QUERY SELECT * FROM rillflow._store_metrics(s.schema_name, s.tenant);

@@ -43,7 +43,11 @@ BEGIN
         SELECT e.event_id, e.stream_id, e.version, e.type, e.causation_id, p.position,
                (SELECT a.alias FROM %1$I.stream_aliases a WHERE a.stream_id = e.stream_id
                  ORDER BY a.alias LIMIT 1) AS alias
-          FROM %1$I.events e LEFT JOIN %1$I.positions p ON p.seq = e.seq
+          FROM %1$I.events e
+          LEFT JOIN LATERAL (
+               SELECT g.last_position - cardinality(g.seqs) + array_position(g.seqs, e.seq) AS position
+                 FROM %1$I.log_segments g WHERE g.max_seq >= e.seq AND e.seq = ANY (g.seqs)
+                ORDER BY g.max_seq LIMIT 1) p ON true
          WHERE e.correlation_id = $1
          ORDER BY p.position NULLS LAST, e.seq
          LIMIT $2$q$, store) USING correlation_id, max_events LOOP

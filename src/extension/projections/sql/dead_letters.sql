@@ -23,9 +23,12 @@ BEGIN
     EXECUTE format('SELECT * FROM %I.projections WHERE name = $1', store) INTO r USING name;
     IF pos IS NULL THEN
         EXECUTE format($q$
-            SELECT p.position FROM %1$I.positions p JOIN %1$I.events e ON e.seq = p.seq
-             WHERE p.position > $1 AND ($2::text[] IS NULL OR e.type = ANY ($2))
-             ORDER BY p.position LIMIT 1$q$, store)
+            SELECT g.last_position - cardinality(g.seqs) + u.o
+              FROM %1$I.log_segments g CROSS JOIN LATERAL unnest(g.seqs) WITH ORDINALITY AS u(seq, o)
+              JOIN %1$I.events e ON e.seq = u.seq
+             WHERE g.last_position > $1 AND g.last_position - cardinality(g.seqs) + u.o > $1
+               AND ($2::text[] IS NULL OR e.type = ANY ($2))
+             ORDER BY g.last_position, u.o LIMIT 1$q$, store)
             INTO pos USING r.checkpoint, r.event_types;
     END IF;
     err := jsonb_build_object('position', pos, 'sqlstate', sqlstate, 'message', message,
@@ -48,9 +51,12 @@ BEGIN
     END IF;
     EXECUTE format($q$
         SELECT to_jsonb(x) FROM (
-            SELECT p.position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers,
+            SELECT $1 AS position, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers,
                    e.event_id, e.causation_id, e.correlation_id, e.created_at
-              FROM %1$I.positions p JOIN %1$I.events e ON e.seq = p.seq WHERE p.position = $1) x$q$, store)
+              FROM (SELECT g.seqs[(cardinality(g.seqs) - (g.last_position - $1))::int4] AS seq
+                      FROM %1$I.log_segments g WHERE g.last_position >= $1 AND $1 > 0
+                     ORDER BY g.last_position LIMIT 1) p
+              JOIN %1$I.events e ON e.seq = p.seq) x$q$, store)
         INTO envelope USING pos;
     EXECUTE format($q$
         INSERT INTO %I.projection_dlq AS d

@@ -165,7 +165,10 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT d.position, d.stream_id, e.type, d.deliveries, d.last_consumer, d.dead_at
           FROM %1$I.subscription_dlq d
-          LEFT JOIN %1$I.positions p ON p.position = d.position
+          LEFT JOIN LATERAL (
+               SELECT g.seqs[(cardinality(g.seqs) - (g.last_position - d.position))::int4] AS seq
+                 FROM %1$I.log_segments g WHERE g.last_position >= d.position AND d.position > 0
+                ORDER BY g.last_position LIMIT 1) p ON true
           LEFT JOIN %1$I.events e ON e.seq = p.seq
          WHERE d.subscription = $1 AND d.group_name = $2
          ORDER BY d.position$q$, store) USING name, grp;

@@ -116,9 +116,13 @@ BEGIN
             RETURNING o.batch, o.consumer, o.deliveries, o.lease_expires_at)
         INSERT INTO %1$I.subscription_outstanding
                (subscription, group_name, position, stream_id, consumer, deliveries, lease_expires_at)
-        SELECT $1, $2, p.position, e.stream_id, b.consumer, b.deliveries, b.lease_expires_at
+        SELECT $1, $2, u.pos, e.stream_id, b.consumer, b.deliveries, b.lease_expires_at
           FROM b CROSS JOIN LATERAL unnest(b.batch) AS u(pos)
-          JOIN %1$I.positions p ON p.position = u.pos JOIN %1$I.events e ON e.seq = p.seq$q$, store)
+          CROSS JOIN LATERAL (
+               SELECT g.seqs[(cardinality(g.seqs) - (g.last_position - u.pos))::int4] AS seq
+                 FROM %1$I.log_segments g WHERE g.last_position >= u.pos AND u.pos > 0
+                ORDER BY g.last_position LIMIT 1) p
+          JOIN %1$I.events e ON e.seq = p.seq$q$, store)
         USING name, grp, me, pos;
 END
 $fn$;

@@ -173,7 +173,7 @@ const char* kSchema = "bench_baseline";
 // The tables the appends write, both sides.
 const char* kTables[] = {"bench_baseline.events",      "bench_baseline.streams",
                          "rillflow_default.events",    "rillflow_default.streams",
-                         "rillflow_default.positions", "rillflow_default.log_state"};
+                         "rillflow_default.log_segments", "rillflow_default.log_state"};
 
 // Baseline VALUES rows for `batch` events: ($3, $4), ($5, $6), ... as (n, type, body).
 std::string ValuesRows(int batch, int first_param) {
@@ -568,7 +568,7 @@ int main(int argc, char** argv) {
                 kSchema + ".events WHERE seq > $1::bigint ORDER BY seq LIMIT $2::integer");
         reader.exec(std::string("VACUUM ANALYZE ") + kSchema + ".events");
         reader.exec("VACUUM ANALYZE rillflow_default.events");
-        reader.exec("VACUUM ANALYZE rillflow_default.positions");
+        reader.exec("VACUUM ANALYZE rillflow_default.log_segments");
         double best_rf = 1e9, best_base = 1e9;
         for (int rep = 0; rep < 3; rep++) {  // best of three, alternating
             best_base = std::min(best_base, ReadPass(reader, "baseline", opt.read_events));

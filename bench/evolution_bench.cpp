@@ -92,7 +92,7 @@ void Upcasting(Conn& c) {
     c.exec("SELECT rillflow.run_sequencer()");
     c.exec(
         "VACUUM ANALYZE rillflow_tenant_bench_evo_up.events, "
-        "rillflow_tenant_bench_evo_up.positions");
+        "rillflow_tenant_bench_evo_up.log_segments");
     // A reader's read: the pages come to this client as rows (every value produced as text and
     // sent), as any client language gets them before its own parsing.
     c.prepare("evo_page", "SELECT * FROM rillflow.read_all($1::bigint, 10000, raw => $2::boolean)");

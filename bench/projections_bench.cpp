@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
             head = Head(t);
         }
         t.exec(std::string("VACUUM ANALYZE ") + kStore + ".events");
-        t.exec(std::string("VACUUM ANALYZE ") + kStore + ".positions");
+        t.exec(std::string("VACUUM ANALYZE ") + kStore + ".log_segments");
         int64_t n = head - start_head;
 
         // (c) the baseline: the same upserts, set-based, straight from the store's tables.
@@ -185,9 +185,11 @@ int main(int argc, char** argv) {
         t.exec(std::string("INSERT INTO bench_rm.base (event_id, stream_id, version, amount) "
                            "SELECT e.event_id, e.stream_id, e.version, "
                            "(e.body ->> 'amount')::integer FROM ") +
-               kStore + ".positions p JOIN " + kStore +
-               ".events e ON e.seq = p.seq WHERE p.position > " + std::to_string(start_head) +
-               " ORDER BY p.position "
+               kStore + ".log_segments g CROSS JOIN LATERAL unnest(g.seqs) WITH ORDINALITY u(seq, o) "
+                         "JOIN " +
+               kStore + ".events e ON e.seq = u.seq WHERE g.last_position - cardinality(g.seqs) + u.o > " +
+               std::to_string(start_head) + " AND g.last_position > " + std::to_string(start_head) +
+               " ORDER BY g.last_position, u.o "
                "ON CONFLICT (event_id) DO UPDATE SET amount = excluded.amount");
         double base = Seconds(Clock::now() - t0);
 

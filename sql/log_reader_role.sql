@@ -30,12 +30,12 @@ BEGIN
 END $$;
 CREATE FUNCTION public.regress_note_log_writer() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO public.regress_log_writers SELECT current_user, count(*) FROM new_rows;
+    INSERT INTO public.regress_log_writers SELECT current_user, sum(cardinality(seqs)) FROM new_rows;
     RETURN NULL;
 END $$;
 ALTER FUNCTION public.regress_note_log_writer() OWNER TO regress_rf_log_owner;
 SET ROLE regress_rf_log_owner;
-CREATE TRIGGER note_writer AFTER INSERT ON rillflow_tenant_regress_reader.positions
+CREATE TRIGGER note_writer AFTER INSERT ON rillflow_tenant_regress_reader.log_segments
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.regress_note_log_writer();
 RESET ROLE;
 
@@ -59,14 +59,14 @@ SELECT rillflow.run_sequencer() AS gained;
 SELECT version, position FROM rillflow.read_stream('5e000000-0000-0000-0000-0000000000e1');
 
 -- the reader may not write the log, nor append, nor lock the log's tables
-INSERT INTO rillflow_tenant_regress_reader.positions VALUES (100, 100);
+INSERT INTO rillflow_tenant_regress_reader.log_segments VALUES (100, 100, '{100}');
 \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_reader.log_state SET head = 0;
 \echo SQLSTATE :SQLSTATE
 SELECT rillflow.append_event('5e000000-0000-0000-0000-0000000000e1', 'FromReader', '{}');
 \echo SQLSTATE :SQLSTATE
 BEGIN;
-LOCK TABLE rillflow_tenant_regress_reader.positions IN SHARE MODE;
+LOCK TABLE rillflow_tenant_regress_reader.log_segments IN SHARE MODE;
 \echo SQLSTATE :SQLSTATE
 ROLLBACK;
 RESET ROLE;
@@ -74,7 +74,7 @@ RESET ROLE;
 -- every position was written by the store's owner, never by the reader or
 -- by a superuser
 SELECT who, sum(n) AS positions_written FROM public.regress_log_writers GROUP BY who ORDER BY who;
-SELECT count(*) AS events, max(position) AS head FROM rillflow_tenant_regress_reader.positions;
+SELECT count(*) AS events, max(position) AS head FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_tenant_regress_reader.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) AS positions;
 
 RESET rillflow.tenant;
 SET client_min_messages = warning;

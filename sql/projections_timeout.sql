@@ -77,7 +77,7 @@ SELECT rillflow.set_projection_options('dead', max_attempts => 1);
 SELECT rillflow.run_projections_until_idle('dead') AS applied;
 SELECT status, checkpoint, events_processed, events_dead_lettered FROM rillflow.projection_status('dead');
 SELECT p.position, a.type AS applied, d.event->>'type' AS dead_lettered, d.sqlstate, d.message
-  FROM rillflow_tenant_regress_timeout.positions p
+  FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_tenant_regress_timeout.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p
   LEFT JOIN regress_timeout_applied a ON a.projection = 'dead' AND a.position = p.position
   LEFT JOIN rillflow.dlq_list('dead') d ON d.position = p.position
  ORDER BY p.position;
@@ -89,7 +89,7 @@ SELECT rillflow.set_projection_options('batch', max_attempts => 1);
 SELECT rillflow.run_projections_until_idle('batch') AS applied;
 SELECT status, checkpoint, events_processed, events_dead_lettered FROM rillflow.projection_status('batch');
 SELECT p.position, a.type AS applied, d.event->>'type' AS dead_lettered, d.sqlstate
-  FROM rillflow_tenant_regress_timeout.positions p
+  FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_tenant_regress_timeout.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p
   LEFT JOIN regress_timeout_applied a ON a.projection = 'batch' AND a.position = p.position
   LEFT JOIN rillflow.dlq_list('batch') d ON d.position = p.position
  ORDER BY p.position;

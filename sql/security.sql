@@ -142,9 +142,9 @@ SELECT rillflow.head_position(); \echo SQLSTATE :SQLSTATE
 SELECT version, type, body FROM rillflow.read_stream('5ec00000-0000-0000-0000-000000000001'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.stream_version('5ec00000-0000-0000-0000-000000000001'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.append_event('5ec00000-0000-0000-0000-000000000001', 'Forged', '{}'); \echo SQLSTATE :SQLSTATE
-INSERT INTO rillflow_tenant_regress_sec_log.positions VALUES (99, 99); \echo SQLSTATE :SQLSTATE
+INSERT INTO rillflow_tenant_regress_sec_log.log_segments VALUES (99, 99, '{99}'); \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_sec_log.log_state SET head = 0; \echo SQLSTATE :SQLSTATE
-DELETE FROM rillflow_tenant_regress_sec_log.positions; \echo SQLSTATE :SQLSTATE
+DELETE FROM rillflow_tenant_regress_sec_log.log_segments; \echo SQLSTATE :SQLSTATE
 SELECT rillflow.run_sequencer() >= 0 AS may_tick; \echo SQLSTATE :SQLSTATE
 -- the sequencer of a store the role may not read is not the role's to run
 -- (where the refusal comes from is the sequencer's business: only the
@@ -262,7 +262,7 @@ SELECT rillflow.doc_soft_delete('docs', '5ec00000-0000-0000-0000-0000000000d1');
 SELECT rillflow.doc_restore('docs', '5ec00000-0000-0000-0000-0000000000d1'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.doc_put('writers_own', gen_random_uuid(), '{}'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.create_collection('writers_own'); \echo SQLSTATE :SQLSTATE
-INSERT INTO rillflow_tenant_regress_sec_a.positions VALUES (99, 99); \echo SQLSTATE :SQLSTATE
+INSERT INTO rillflow_tenant_regress_sec_a.log_segments VALUES (99, 99, '{99}'); \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_sec_a.log_state SET head = 0; \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_sec_a.events SET body = '{"forged": true}'; \echo SQLSTATE :SQLSTATE
 DELETE FROM rillflow_tenant_regress_sec_a.events; \echo SQLSTATE :SQLSTATE
@@ -282,7 +282,7 @@ SET rillflow.tenant = 'regress_sec_a';
 SELECT rillflow.create_collection('orders'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.doc_put('orders', '5ec00000-0000-0000-0000-0000000000e1', '{"status": "new"}'); \echo SQLSTATE :SQLSTATE
 SELECT rillflow.add_duplicated_field('orders', 'status', 'status', 'text'); \echo SQLSTATE :SQLSTATE
-INSERT INTO rillflow_tenant_regress_sec_a.positions VALUES (99, 99); \echo SQLSTATE :SQLSTATE
+INSERT INTO rillflow_tenant_regress_sec_a.log_segments VALUES (99, 99, '{99}'); \echo SQLSTATE :SQLSTATE
 UPDATE rillflow_tenant_regress_sec_a.log_state SET head = 0; \echo SQLSTATE :SQLSTATE
 CREATE TABLE rillflow_tenant_regress_sec_a.doc_planted (id uuid); \echo SQLSTATE :SQLSTATE
 RESET ROLE;

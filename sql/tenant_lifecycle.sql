@@ -217,7 +217,7 @@ ALTER TABLE rillflow_tenant_regress_tl_back.doc_things DROP COLUMN stray;
 DROP INDEX rillflow_tenant_regress_tl_back.events_tx_idx;
 SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS not_registered FROM rillflow.stores WHERE tenant = 'regress_tl_back';
-DROP TABLE rillflow_tenant_regress_tl_back.positions;
+DROP TABLE rillflow_tenant_regress_tl_back.log_segments;
 SELECT rillflow._register_restored_store('regress_tl_back', NULL, :steps); \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS not_registered FROM rillflow.tenants WHERE name = 'regress_tl_back';
 SET client_min_messages = warning;

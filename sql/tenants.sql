@@ -10,7 +10,7 @@ SELECT (SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables
      = (SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables
          WHERE schemaname = 'rillflow_default' AND tablename NOT LIKE 'doc\_%') AS same_tables,
        (SELECT count(*) FROM pg_tables WHERE schemaname = 'rillflow_tenant_regress_acme'
-           AND tablename IN ('streams', 'events', 'positions', 'log_state', 'idempotency_keys',
+           AND tablename IN ('streams', 'events', 'log_segments', 'log_state', 'idempotency_keys',
                              'stream_aliases')) AS event_tables;
 
 -- each store has its own streams, versions and log

@@ -42,7 +42,7 @@ state() {	# db schema tenant [psql options]: everything that must survive
       -c "SELECT 'metric', name, value FROM rillflow.archive_metrics() WHERE name NOT IN ('archive_events_hot_bytes', 'archive_move_duration_seconds') ORDER BY 2"
 }
 positions() {
-    q "$@" -c "SELECT p.position, e.event_id FROM $schema.positions p JOIN $schema.events e USING (seq) ORDER BY 1"
+    q "$@" -c "SELECT p.position, e.event_id FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM $schema.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p JOIN $schema.events e USING (seq) ORDER BY 1"
 }
 
 for s in default cold; do

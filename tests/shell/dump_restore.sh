@@ -41,7 +41,7 @@ state() {	# everything that must survive, in a canonical order
       -c "SELECT 'key', key, stream_id, first_version, last_version FROM $3.idempotency_keys ORDER BY 2"
 }
 positions() {	# position -> event, for what was sequenced
-    q -d "$1" -c "SELECT p.position, e.event_id FROM $2.positions p JOIN $2.events e USING (seq) ORDER BY 1"
+    q -d "$1" -c "SELECT p.position, e.event_id FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM $2.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p JOIN $2.events e USING (seq) ORDER BY 1"
 }
 
 state rillflow_dump_src '' rillflow_default >"$work/src_default.state"
@@ -69,7 +69,7 @@ check_restored() {	# db, psql connection options...
           >"$work/dst_$s.state"
         diff -u "$work/src_$s.state" "$work/dst_$s.state" || fail "$label: $s store differs after restore"
         # sequenced positions are kept as they were
-        q "${PGOPTS[@]}" -d "$db" -c "SELECT p.position, e.event_id FROM $schema.positions p JOIN $schema.events e USING (seq) ORDER BY 1" \
+        q "${PGOPTS[@]}" -d "$db" -c "SELECT p.position, e.event_id FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM $schema.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p JOIN $schema.events e USING (seq) ORDER BY 1" \
           >"$work/dst_$s.positions"
         diff -u "$work/src_$s.positions" "$work/dst_$s.positions" || fail "$label: $s positions changed by the restore"
         # the first read sequences the rest: dense, each event once

@@ -99,9 +99,15 @@ SQL
 state() {	# everything that must survive, in a canonical order
     local db=$1
     for s in rillflow_default rillflow_tenant_acme rillflow_tenant_globex; do
+        # the log: a row per position in 0.1.0, segments since store step 12
+        local log="$s.positions"
+        if [ "$(q -d "$db" -c "SELECT to_regclass('$s.log_segments') IS NOT NULL")" = t ]; then
+            log="(SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq
+                    FROM $s.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o))"
+        fi
         q -d "$db" \
           -c "SELECT '$s event', p.position, e.event_id, e.stream_id, e.version, e.type, e.body, e.headers
-                FROM $s.events e LEFT JOIN $s.positions p USING (seq) ORDER BY e.seq" \
+                FROM $s.events e LEFT JOIN $log p USING (seq) ORDER BY e.seq" \
           -c "SELECT '$s stream', stream_id, version FROM $s.streams ORDER BY 2" \
           -c "SELECT '$s alias', alias, stream_id FROM $s.stream_aliases ORDER BY 2" \
           -c "SELECT '$s key', key, stream_id, first_version, last_version FROM $s.idempotency_keys ORDER BY 2" \

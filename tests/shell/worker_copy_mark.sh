@@ -53,7 +53,7 @@ append_both() {	# one event in the default store and one in the tenant's
     q -d $db -c "SET rillflow.tenant = 'copied'" -c "SELECT rillflow.append_event(gen_random_uuid(), 'Tenant', '{}')" >/dev/null
     appended=$((appended + 1))
 }
-positioned() { q -d $db -c "SELECT count(*) FROM $1.positions"; }
+positioned() { q -d $db -c "SELECT count(*) FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM $1.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) AS positions"; }
 _default_done() { [ "$(positioned rillflow_default)" -eq $appended ]; }
 _tenant_done() { [ "$(positioned rillflow_tenant_copied)" -eq $appended ]; }
 

@@ -26,6 +26,6 @@ wait_until "the launcher after crash recovery" 60 _recovered
 wait_for_worker $db
 [ "$(worker_count $db)" -eq 1 ] || fail "$(worker_count $db) workers in $db after the crash"
 q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'E', '{}')" >/dev/null
-_sequenced() { [ "$(q -d $db -c "SELECT count(*) FROM rillflow_default.positions")" -eq 1 ]; }
+_sequenced() { [ "$(q -d $db -c "SELECT count(*) FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) AS positions")" -eq 1 ]; }
 wait_until "the worker to sequence after crash recovery" 20 _sequenced
 echo "worker crash restart: ok"

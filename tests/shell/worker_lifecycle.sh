@@ -18,7 +18,7 @@ rf_fresh_database $db >/dev/null
 wait_for_worker $db
 echo "ok: a database created after start has a worker"
 
-sequenced() { q -d "$1" -c "SELECT count(*) FROM rillflow_default.events e JOIN rillflow_default.positions p USING (seq)"; }
+sequenced() { q -d "$1" -c "SELECT count(*) FROM rillflow_default.events e JOIN (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p USING (seq)"; }
 append() { q -d "$1" -c "SELECT rillflow.append_event(gen_random_uuid(), 'E', '{}')" >/dev/null; }
 _sequenced_n() { [ "$(sequenced "$1")" -eq "$2" ]; }
 

@@ -37,7 +37,7 @@ for reader in read_all head_position run_sequencer; do
 done
 [ "$misses" -eq 0 ] || fail "$misses reads in $n missed the session's own committed append"
 [ "$(worker_count $db)" -eq 1 ] || fail "the worker was not running"
-[ "$(q -d $db -c "SELECT count(*) FROM rillflow_default.positions")" -eq $n ] || fail "not every event has a position"
+[ "$(q -d $db -c "SELECT count(*) FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) AS positions")" -eq $n ] || fail "not every event has a position"
 echo "ok: read_all, head_position and run_sequencer read the session's own writes with the worker ticking"
 
 q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null

@@ -28,7 +28,7 @@ on_exit '[ -z "$loader" ] || kill "$loader" 2>/dev/null'
 
 worker_switch on
 
-positioned() { q -d "$1" -c "SELECT count(*) FROM ${2:-rillflow_default}.positions"; }
+positioned() { q -d "$1" -c "SELECT count(*) FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM ${2:-rillflow_default}.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) AS positions"; }
 total() { q -d "$1" -c "SELECT count(*) FROM ${2:-rillflow_default}.events"; }
 all_positioned() { [ "$(positioned "$1")" -eq "$(total "$1")" ]; }
 
@@ -70,7 +70,7 @@ src0=rillflow_restore_guard_src
 rf_fresh_database $src0 >/dev/null
 q -d $src0 -c "SELECT rillflow.append_event(gen_random_uuid(), 'Restored', '{}') FROM generate_series(1, 3)" \
   -c "SELECT rillflow.run_sequencer()" >/dev/null
-for t in events log_state positions; do
+for t in events log_state log_segments; do
     q -d $src0 -c "\copy rillflow_default.$t TO '$work/$t.copy'"
 done
 q -d postgres -c "DROP DATABASE $src0 WITH (FORCE)" >/dev/null
@@ -118,7 +118,7 @@ wait_until "the loader to copy log_state" 30 _loader_says log_state
 held_while "events and log_state loaded"
 echo "ok: while a store's log is incomplete, nothing ticks it and reads do not wait; other stores go on"
 
-say "\\copy rillflow_default.positions FROM '$work/positions.copy'"
+say "\\copy rillflow_default.log_segments FROM '$work/log_segments.copy'"
 say "SELECT pg_catalog.setval('rillflow_default.events_seq', 3);"
 say "SELECT 'positions';"
 wait_until "the loader to copy positions" 30 _loader_says positions
@@ -162,8 +162,8 @@ wait_until "the source tenant log to be sequenced" 60 _tenant_done
 [ "$(q -d $src -c "SELECT rillflow.wait_for_projection('totals', 4000, '60 seconds')")" = t ] || fail "the source projection did not catch up"
 
 snapshot() {	# everything a restore must keep
-    q -d "$1" -c "SELECT p.position, e.event_id, e.stream_id, e.version FROM rillflow_default.positions p JOIN rillflow_default.events e USING (seq) ORDER BY 1" \
-      -c "SELECT p.position, e.event_id FROM rillflow_tenant_restored.positions p JOIN rillflow_tenant_restored.events e USING (seq) ORDER BY 1" \
+    q -d "$1" -c "SELECT p.position, e.event_id, e.stream_id, e.version FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p JOIN rillflow_default.events e USING (seq) ORDER BY 1" \
+      -c "SELECT p.position, e.event_id FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_tenant_restored.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p JOIN rillflow_tenant_restored.events e USING (seq) ORDER BY 1" \
       -c "SELECT head FROM rillflow_default.log_state" \
       -c "SELECT name, checkpoint FROM rillflow_default.projections ORDER BY 1" \
       -c "SELECT * FROM totals ORDER BY 1"
@@ -182,7 +182,7 @@ check_restore() {	# database, how it was restored
     # and the worker projects them
     q -d $dst -c "SELECT rillflow.append_event(rillflow.resolve_stream_alias('s-1'), 'After', '{}')" >/dev/null
     wait_until "$how: the worker to sequence an append after the restore" 30 all_positioned $dst
-    [ "$(q -d $dst -c "SELECT max(position) FROM rillflow_default.positions")" -eq 4001 ] || fail "$how: the append after the restore did not get position 4001"
+    [ "$(q -d $dst -c "SELECT max(position) FROM (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) AS positions")" -eq 4001 ] || fail "$how: the append after the restore did not get position 4001"
     [ "$(q -d $dst -c "SELECT rillflow.wait_for_projection('totals', 4001, '30 seconds')")" = t ] || fail "$how: the projection did not go on after the restore"
     [ "$(q -d $dst -c "SELECT n FROM totals t JOIN rillflow_default.stream_aliases a USING (stream_id) WHERE a.alias = 's-1'")" -eq 81 ] \
         || fail "$how: the read model is not the dumped one plus the new event"

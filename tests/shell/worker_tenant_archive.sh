@@ -48,7 +48,7 @@ wait_until "the worker to apply the 20 events" 60 applied_all 20
 
 state() {	# what must survive, in a canonical order
     q -d $db -c "SET rillflow.tenant = 'acme'" \
-      -c "SELECT 'event', p.position, e.stream_id, e.version, e.type, e.body, e.event_id FROM rillflow_tenant_acme.events e JOIN rillflow_tenant_acme.positions p USING (seq) ORDER BY p.position" \
+      -c "SELECT 'event', p.position, e.stream_id, e.version, e.type, e.body, e.event_id FROM rillflow_tenant_acme.events e JOIN (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_tenant_acme.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p USING (seq) ORDER BY p.position" \
       -c "SELECT 'stream', stream_id, version FROM rillflow_tenant_acme.streams ORDER BY 2" \
       -c "SELECT 'alias', alias, stream_id FROM rillflow_tenant_acme.stream_aliases ORDER BY 2" \
       -c "SELECT 'key', key, stream_id, first_version, last_version FROM rillflow_tenant_acme.idempotency_keys ORDER BY 2" \

@@ -53,7 +53,7 @@ head_before=$(head_now)
 for i in $(seq 1 20); do
     out=$(q -d $db -c "SELECT rillflow.append_event(gen_random_uuid(), 'Read', '{}')" \
         -c "SELECT rillflow.head_position()" \
-        -c "SELECT p.position FROM rillflow_default.events e JOIN rillflow_default.positions p USING (seq)
+        -c "SELECT p.position FROM rillflow_default.events e JOIN (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) p USING (seq)
              WHERE e.type = 'Read' ORDER BY e.seq DESC LIMIT 1")
     head=$(sed -n 2p <<<"$out")
     own=$(sed -n 3p <<<"$out")

@@ -34,7 +34,7 @@ done
 wait_until "the worker to sequence 40,001 events" 60 head_is 40001
 
 # The worker reports its statistics after every pass; wait for the last one.
-ticks_seen() { [ "$(q -d $db -c "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relid = 'rillflow_default.positions'::regclass")" -eq 40001 ]; }
+ticks_seen() { [ "$(q -d $db -c "SELECT n_tup_ins = (SELECT count(*) FROM rillflow_default.log_segments) FROM pg_stat_user_tables WHERE relid = 'rillflow_default.log_segments'::regclass")" = t ]; }
 wait_until "the worker's statistics to show the 40,001 positions" 30 ticks_seen
 read_after=$(q -d $db -c "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relid = 'rillflow_default.events'::regclass")
 scanned=$((read_after - read_before))

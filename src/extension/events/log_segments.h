@@ -40,6 +40,16 @@
 	"g.last_position OPERATOR(pg_catalog.>) " after " AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.>) " after
 
 /*
+ * The same as a derived table with the columns position, seq, segment and
+ * o, for the rows of the segments that `where` keeps: ORDER BY segment, o
+ * is position order. The planner pulls it up into the outer query, so its
+ * position order still comes from the segments' index.
+ */
+#define RF_SEGMENT_TABLE(segments, where) \
+	"(SELECT " RF_SEGMENT_POSITION " AS position, u.seq, g.last_position AS segment, u.o " \
+	"FROM " RF_SEGMENT_ROWS(segments) " WHERE " where ")"
+
+/*
  * The seq at position `pos` (an expression of the outer query), as a
  * LATERAL subquery with the column seq: no row for a position the log does
  * not have.

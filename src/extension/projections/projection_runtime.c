@@ -107,12 +107,13 @@ static const RfPlanSpec rf_head_plan = {
  * the archive's index (events_lookup in docs/performance.md).
  */
 #define RF_EVENTS_SQL(filter) \
-	"SELECT " RF_SEGMENT_POSITION ", " RF_ENVELOPE_ROW \
-	"FROM " RF_SEGMENT_ROWS("%s.log_segments") " CROSS JOIN LATERAL (" \
-	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) u.seq LIMIT 1) e " \
-	"WHERE " RF_SEGMENTS_AFTER("$1") \
-	"  AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2 " filter \
-	"ORDER BY " RF_SEGMENT_ORDER " LIMIT $3"
+	"SELECT p.position, " RF_ENVELOPE_ROW \
+	"FROM " RF_SEGMENT_TABLE("%s.log_segments", \
+							 RF_SEGMENTS_AFTER("$1") " AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2") \
+	" p CROSS JOIN LATERAL (" \
+	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e " \
+	"WHERE true " filter \
+	"ORDER BY p.segment, p.o LIMIT $3"
 
 #define RF_EVENTS_POSITIONS_SQL(filter) \
 	"SELECT p.position, " RF_ENVELOPE_ROW \
@@ -138,7 +139,8 @@ static const RfPlanSpec rf_events_types_plan = {
 /* Dead letters an admin requeued; re-read from the log, which keeps them. */
 static const RfPlanSpec rf_requeued_plan = {
 	"SELECT d.id, d.position, " RF_ENVELOPE_ROW
-	"FROM %s.projection_dlq d CROSS JOIN " RF_SEQ_AT("%s.log_segments", "d.position") " p "
+	"FROM %s.projection_dlq d CROSS JOIN LATERAL ("
+	"  SELECT d.position, x.seq FROM " RF_SEQ_AT("%s.log_segments", "d.position") " x) p "
 	"  JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) p.seq "
 	"WHERE d.projection OPERATOR(pg_catalog.=) $1 AND d.requeued_at IS NOT NULL ORDER BY d.id",
 	1, {TEXTOID},

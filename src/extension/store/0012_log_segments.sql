@@ -11,10 +11,6 @@
 -- last_position is at least the position. Seq -> position: the first
 -- segment, by max_seq, at or above the seq that holds it (a segment holds
 -- seqs at most max_seq; segments hold disjoint sets of seqs).
---
--- positions stays as a view of the same rows, one per position, for reading
--- by hand (no reader in the extension uses it: it cannot use an index on a
--- position or a seq).
 
 CREATE TABLE @store@.log_segments (
     last_position   bigint PRIMARY KEY,
@@ -33,7 +29,3 @@ SELECT max(position), max(seq), array_agg(seq ORDER BY position)
  GROUP BY (position - 1) / 64;
 
 DROP TABLE @store@.positions;
-
-CREATE VIEW @store@.positions AS
-SELECT g.last_position - pg_catalog.cardinality(g.seqs) + u.o AS position, u.seq
-  FROM @store@.log_segments g CROSS JOIN LATERAL pg_catalog.unnest(g.seqs) WITH ORDINALITY AS u(seq, o);

@@ -214,9 +214,8 @@ static const RfPlanSpec rf_sub_dead_plan = {
 	"       AND ($9::jsonb IS NULL OR x.headers @> $9) "
 #define RF_SUB_CANDIDATE_COLUMNS_AFTER(columns, frontier) \
 	"    SELECT " columns \
-	"      FROM (SELECT " RF_SEGMENT_POSITION " AS position, u.seq, g.last_position AS segment, u.o " \
-	"              FROM " RF_SEGMENT_ROWS("%1$s.log_segments") \
-	"             WHERE " RF_SEGMENTS_AFTER(frontier) " AND " RF_SEGMENT_POSITION " <= $4) p " \
+	"      FROM " RF_SEGMENT_TABLE("%1$s.log_segments", \
+								   RF_SEGMENTS_AFTER(frontier) " AND " RF_SEGMENT_POSITION " <= $4") " p " \
 	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq LIMIT 1) x " \
 	"     WHERE true " RF_SUB_CANDIDATE_FILTERS \
 	"     ORDER BY p.segment, p.o LIMIT $10"

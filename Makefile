@@ -32,6 +32,7 @@ OBJS = \
 	src/extension/events/event_ids.o \
 	src/extension/events/reads.o \
 	src/extension/events/log_page.o \
+	src/extension/events/log_segments.o \
 	src/extension/events/sequencer.o \
 	src/extension/events/log_sync.o \
 	src/extension/events/ticker.o \

@@ -4,7 +4,8 @@
  *	  SQL fragments for reading the global log kept in segments (store step
  *	  12, src/extension/store/0012_log_segments.sql): a row of log_segments
  *	  holds up to RF_SEGMENT_MAX positions in a row, as its last position
- *	  and the seqs of its events in position order.
+ *	  and the seqs of its events in position order, which is ascending seq
+ *	  order (a tick stamps in seq order; a segment never spans two ticks).
  *
  *	  Each fragment takes the qualified table as it appears in its statement
  *	  ("%s.log_segments", or "%1$s.log_segments" in a statement that numbers
@@ -60,12 +61,16 @@
 	"FROM " segments " g WHERE g.last_position OPERATOR(pg_catalog.>=) (" pos ") " \
 	"AND (" pos ") OPERATOR(pg_catalog.>) 0 ORDER BY g.last_position LIMIT 1)"
 
-/* The position of the event `seq` (an expression of the outer query), NULL before its tick. */
+/*
+ * The position of the event `seq` (an expression of the outer query), NULL
+ * before its tick: the first segment by max_seq from seq up that holds it,
+ * found in each by binary search (log_segments.c).
+ */
 #define RF_POSITION_OF(segments, seq) \
 	"(SELECT g.last_position OPERATOR(pg_catalog.-) pg_catalog.cardinality(g.seqs) " \
-	"OPERATOR(pg_catalog.+) pg_catalog.array_position(g.seqs, " seq ") " \
-	"FROM " segments " g WHERE g.max_seq OPERATOR(pg_catalog.>=) " seq " " \
-	"AND " seq " OPERATOR(pg_catalog.=) ANY (g.seqs) ORDER BY g.max_seq LIMIT 1)"
+	"OPERATOR(pg_catalog.+) x.i " \
+	"FROM " segments " g CROSS JOIN LATERAL (SELECT rillflow._segment_index(g.seqs, " seq ") AS i) x " \
+	"WHERE g.max_seq OPERATOR(pg_catalog.>=) " seq " AND x.i IS NOT NULL ORDER BY g.max_seq LIMIT 1)"
 
 /* The head: the last position. */
 #define RF_SEGMENTS_HEAD(segments) \

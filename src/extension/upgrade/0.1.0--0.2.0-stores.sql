@@ -10,6 +10,11 @@ INSERT INTO rillflow.stores (schema_name, tenant, schema_version, created_at)
     SELECT t.schema_name, t.name, 4, t.created_at FROM rillflow.tenants t
      WHERE EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) t.schema_name);
 
+-- Store step 12 drops the default store's positions table, which 0.1.0
+-- registered for pg_dump: take it out of the extension first, or its entry
+-- would stay behind in the extension's list of tables to dump.
+ALTER EXTENSION rillflow DROP TABLE rillflow_default.positions;
+
 SELECT rillflow._store_record_shapes();
 SELECT rillflow._store_migrate(s.schema_name) FROM rillflow.stores s ORDER BY s.tenant NULLS FIRST;
 SELECT rillflow._register_default_store_dump();

@@ -71,6 +71,9 @@ DECLARE
         -- identifier the log state records, which pg_control_system() shows
         -- anyone
         '_sync_log', '_system_identifier',
+        -- where an event's seq is in a segment of the log, for every reader
+        -- of read_stream (a function of its arguments alone)
+        '_segment_index',
         -- subscriptions: rules and errors (no store access), SECURITY INVOKER
         -- helpers on a store, the lag the subscription_lag view reads, and
         -- read_all's wait for the log (the same as _sync_log's)

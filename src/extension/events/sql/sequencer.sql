@@ -19,8 +19,16 @@ CREATE OR REPLACE FUNCTION rillflow.run_sequencer() RETURNS bigint
 COMMENT ON FUNCTION rillflow.run_sequencer()
     IS 'Wait until every event committed before the call has a position; returns how many the log gained';
 
+-- The index of an event's seq in a segment of the log (log_segments, whose
+-- seqs rise): a binary search, for the readers that find an event's position
+-- from its seq (read_stream, aggregates, traces). A function of its arguments
+-- alone, so any reader may call it.
+CREATE OR REPLACE FUNCTION rillflow._segment_index(seqs bigint[], seq bigint) RETURNS integer
+    AS 'MODULE_PATHNAME', 'rillflow_segment_index'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- The highest position a store's log has given, 0 for an empty log, as the
--- positions table has it now (no wait): what projections measure lag against.
+-- log_segments table has it now (no wait): what projections measure lag against.
 CREATE OR REPLACE FUNCTION rillflow._log_head(store name) RETURNS bigint
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp

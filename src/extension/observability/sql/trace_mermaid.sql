@@ -45,8 +45,9 @@ BEGIN
                  ORDER BY a.alias LIMIT 1) AS alias
           FROM %1$I.events e
           LEFT JOIN LATERAL (
-               SELECT g.last_position - cardinality(g.seqs) + array_position(g.seqs, e.seq) AS position
-                 FROM %1$I.log_segments g WHERE g.max_seq >= e.seq AND e.seq = ANY (g.seqs)
+               SELECT g.last_position - cardinality(g.seqs) + rillflow._segment_index(g.seqs, e.seq) AS position
+                 FROM %1$I.log_segments g
+                WHERE g.max_seq >= e.seq AND rillflow._segment_index(g.seqs, e.seq) IS NOT NULL
                 ORDER BY g.max_seq LIMIT 1) p ON true
          WHERE e.correlation_id = $1
          ORDER BY p.position NULLS LAST, e.seq

@@ -98,3 +98,35 @@ SELECT rillflow.append_event(:s, 'H', '{}');
 SELECT position, type FROM rillflow.read_all(10);
 COMMIT PREPARED 'rillflow_regress_ticked';
 RESET rillflow.tenant;
+
+-- The log in segments (store step 12): one append of 150 events is three
+-- rows of at most 64 positions, their seqs rising and max_seq the last; the
+-- segments tile the log with no gap; a page that starts and ends inside
+-- segments reads the right events, and read_stream finds each event's
+-- position from its seq
+SET rillflow.tenant = 'regress_seq';
+SELECT max(last_position) AS head_before FROM rillflow_tenant_regress_seq.log_segments \gset
+SELECT rillflow.append_events('5e000000-0000-0000-0000-000000000003',
+         (SELECT jsonb_agg(jsonb_build_object('type', 'Bulk', 'body', jsonb_build_object('i', i)))
+            FROM generate_series(1, 150) i));
+SELECT rillflow.run_sequencer() AS stamped;
+SELECT last_position - :head_before AS last, cardinality(seqs) AS n,
+       max_seq = seqs[cardinality(seqs)] AS max_is_last,
+       seqs = (SELECT array_agg(s ORDER BY s) FROM unnest(seqs) s) AS rising
+  FROM rillflow_tenant_regress_seq.log_segments WHERE last_position > :head_before ORDER BY last_position;
+SELECT count(*) AS gaps
+  FROM (SELECT last_position - cardinality(seqs) AS before,
+               coalesce(lag(last_position) OVER (ORDER BY last_position), 0) AS prev
+          FROM rillflow_tenant_regress_seq.log_segments) x
+ WHERE before <> prev;
+SELECT min(position) - :head_before AS first, max(position) - :head_before AS last,
+       bool_and(version = position - :head_before) AS versions_match
+  FROM rillflow.read_all(:head_before + 60, 10);
+SELECT count(*) AS events, count(*) FILTER (WHERE s.position = a.position) AS same_position
+  FROM rillflow.read_stream('5e000000-0000-0000-0000-000000000003') s
+  JOIN rillflow.read_all(:head_before, 1000) a USING (version);
+-- where a seq is in a segment: a binary search of rising seqs
+SELECT rillflow._segment_index('{3,5,9}', 5) AS found, rillflow._segment_index('{3,5,9}', 9) AS last,
+       rillflow._segment_index('{3,5,9}', 4) AS absent, rillflow._segment_index('{}', 1) AS empty,
+       rillflow._segment_index('{1,NULL}', 1) AS with_null, rillflow._segment_index('{{1,2}}', 1) AS two_dims;
+RESET rillflow.tenant;

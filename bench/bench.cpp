@@ -171,8 +171,8 @@ double WaitForSequencer(Conn& conn, int64_t expected) {
 const char* kSchema = "bench_baseline";
 
 // The tables the appends write, both sides.
-const char* kTables[] = {"bench_baseline.events",      "bench_baseline.streams",
-                         "rillflow_default.events",    "rillflow_default.streams",
+const char* kTables[] = {"bench_baseline.events",         "bench_baseline.streams",
+                         "rillflow_default.events",       "rillflow_default.streams",
                          "rillflow_default.log_segments", "rillflow_default.log_state"};
 
 // Baseline VALUES rows for `batch` events: ($3, $4), ($5, $6), ... as (n, type, body).
@@ -602,9 +602,10 @@ int main(int argc, char** argv) {
                   "meanwhile");
         // What PgQ's figure asks of an append: the plain-SQL baselines themselves against it.
         if (pgq_rate > 0)
-            std::printf("plain SQL against PgQ insert_event, 1 event/call: INSERT + stream row "
-                        "%.2fx, INSERT only %.2fx\n",
-                        occ_rate / pgq_rate, insert_rate / pgq_rate);
+            std::printf(
+                "plain SQL against PgQ insert_event, 1 event/call: INSERT + stream row "
+                "%.2fx, INSERT only %.2fx\n",
+                occ_rate / pgq_rate, insert_rate / pgq_rate);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench failed: %s\n", e.what());
         return 1;

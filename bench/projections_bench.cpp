@@ -185,9 +185,11 @@ int main(int argc, char** argv) {
         t.exec(std::string("INSERT INTO bench_rm.base (event_id, stream_id, version, amount) "
                            "SELECT e.event_id, e.stream_id, e.version, "
                            "(e.body ->> 'amount')::integer FROM ") +
-               kStore + ".log_segments g CROSS JOIN LATERAL unnest(g.seqs) WITH ORDINALITY u(seq, o) "
-                         "JOIN " +
-               kStore + ".events e ON e.seq = u.seq WHERE g.last_position - cardinality(g.seqs) + u.o > " +
+               kStore +
+               ".log_segments g CROSS JOIN LATERAL unnest(g.seqs) WITH ORDINALITY u(seq, o) "
+               "JOIN " +
+               kStore +
+               ".events e ON e.seq = u.seq WHERE g.last_position - cardinality(g.seqs) + u.o > " +
                std::to_string(start_head) + " AND g.last_position > " + std::to_string(start_head) +
                " ORDER BY g.last_position, u.o "
                "ON CONFLICT (event_id) DO UPDATE SET amount = excluded.amount");

@@ -173,7 +173,9 @@ void ConsumerSlot(Shared& s, const std::string& group, int slot) {
                     "INSERT INTO applied (grp, position, stream_id, version, consumer) "
                     "SELECT $1, p.position, e.stream_id, e.version, $3 "
                     "FROM unnest($2::bigint[]) p(position) "
-                    "JOIN (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, o)) q ON q.position = p.position "
+                    "JOIN (SELECT g.last_position - cardinality(g.seqs) + u.o AS position, u.seq "
+                    "FROM rillflow_default.log_segments g, unnest(g.seqs) WITH ORDINALITY u(seq, "
+                    "o)) q ON q.position = p.position "
                     "JOIN rillflow_default.events e ON e.seq = q.seq",
                     {group, positions, consumer});
                 try {

@@ -34,6 +34,7 @@
 #include "executor/tuptable.h"
 #include "nodes/params.h"
 #include "nodes/parsenodes.h"
+#include "utils/array.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
@@ -44,15 +45,17 @@
 #include "evolution/evolution.h"
 
 /*
- * The segments of a page end before the position after + max_count +
- * RF_SEGMENT_MAX, so the index range has an end, however long the log.
+ * The segments that hold a page: those ending after `after`, and before
+ * after + max_count + RF_SEGMENT_MAX (so the index range has an end however
+ * long the log), in position order. Their seqs are unnested here in C
+ * (rf_page_add_segment): in SQL, each segment's rows went through a sort to
+ * come out in position order.
  */
 static const RfPlanSpec rf_page_positions_plan = {
-	"SELECT " RF_SEGMENT_POSITION ", u.seq FROM " RF_SEGMENT_ROWS("%s.log_segments")
-	" WHERE " RF_SEGMENTS_AFTER("$1")
-	" AND g.last_position OPERATOR(pg_catalog.<) ($1 OPERATOR(pg_catalog.+) $2 OPERATOR(pg_catalog.+) "
-	RF_SEGMENT_MAX_SQL ")"
-	" ORDER BY " RF_SEGMENT_ORDER " LIMIT $2",
+	"SELECT last_position, seqs FROM %s.log_segments"
+	" WHERE last_position OPERATOR(pg_catalog.>) $1"
+	" AND last_position OPERATOR(pg_catalog.<) ($1 OPERATOR(pg_catalog.+) $2 OPERATOR(pg_catalog.+) "
+	RF_SEGMENT_MAX_SQL ") ORDER BY last_position",
 	2, {INT8OID, INT4OID},
 	CURSOR_OPT_GENERIC_PLAN,
 	.positions_sql =
@@ -60,14 +63,16 @@ static const RfPlanSpec rf_page_positions_plan = {
 	"ORDER BY position LIMIT $2"
 };
 
-/* The same up to a head (the projections' batches, which read up to one). */
+/*
+ * The same up to a head (the projections' batches, which read up to one):
+ * the positions past it are left out in C.
+ */
 static const RfPlanSpec rf_page_positions_upto_plan = {
-	"SELECT " RF_SEGMENT_POSITION ", u.seq FROM " RF_SEGMENT_ROWS("%s.log_segments")
-	" WHERE " RF_SEGMENTS_AFTER("$1")
-	" AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2"
-	" AND g.last_position OPERATOR(pg_catalog.<) ($1 OPERATOR(pg_catalog.+) $3 OPERATOR(pg_catalog.+) "
-	RF_SEGMENT_MAX_SQL ")"
-	" ORDER BY " RF_SEGMENT_ORDER " LIMIT $3",
+	"SELECT last_position, seqs FROM %s.log_segments"
+	" WHERE last_position OPERATOR(pg_catalog.>) $1"
+	" AND last_position OPERATOR(pg_catalog.<) ($2 OPERATOR(pg_catalog.+) " RF_SEGMENT_MAX_SQL ")"
+	" AND last_position OPERATOR(pg_catalog.<) ($1 OPERATOR(pg_catalog.+) $3 OPERATOR(pg_catalog.+) "
+	RF_SEGMENT_MAX_SQL ") ORDER BY last_position",
 	3, {INT8OID, INT8OID, INT4OID},
 	CURSOR_OPT_GENERIC_PLAN,
 	.positions_sql =
@@ -206,6 +211,39 @@ rf_page_destroy(DestReceiver *self)
 }
 
 /*
+ * Add to the page the positions of one segment (its last position and seqs)
+ * after `after`, up to `head` (< 0: no bound) and max_count in all.
+ */
+static void
+rf_page_add_segment(RfPage *page, int64 last_position, Datum seqs_datum, int64 after, int64 head,
+					int32 max_count)
+{
+	ArrayType  *seqs = DatumGetArrayTypeP(seqs_datum);
+	const int64 *seq;
+	int			n;
+	int64		first;
+
+	if (ARR_NDIM(seqs) != 1 || ARR_HASNULL(seqs) || ARR_ELEMTYPE(seqs) != INT8OID)
+		elog(ERROR, "rillflow log segment ending at %lld is not an array of seqs",
+			 (long long) last_position);
+	seq = (const int64 *) ARR_DATA_PTR(seqs);
+	n = ARR_DIMS(seqs)[0];
+	first = last_position - n + 1;
+	for (int k = 0; k < n && page->n < max_count; k++)
+	{
+		int64		position = first + k;
+
+		if (position <= after)
+			continue;
+		if (head >= 0 && position > head)
+			break;
+		page->positions[page->n] = position;
+		page->seqs[page->n] = seq[k];
+		page->n++;
+	}
+}
+
+/*
  * Read the page's positions (head < 0: no upper bound); false when the page
  * must be read with the join (its seqs lie far apart). SPI connected, on the
  * caller's pushed snapshot.
@@ -215,8 +253,17 @@ rf_page_positions(const RfStore *store, int64 after, int64 head, int32 max_count
 {
 	Datum		values[3];
 	int			n;
+	int			cap;
 	bool		isnull;
+	bool		segments;
 
+	/* no log reaches so far, and the statement's bound would overflow */
+	if (after > PG_INT64_MAX - (int64) max_count - RF_SEGMENT_MAX)
+	{
+		memset(page, 0, sizeof(*page));
+		page->in_order = true;
+		return true;
+	}
 	values[0] = Int64GetDatum(after);
 	if (head < 0)
 	{
@@ -229,21 +276,37 @@ rf_page_positions(const RfStore *store, int64 after, int64 head, int32 max_count
 		values[2] = Int32GetDatum(max_count);
 		rf_run_plan(store, &rf_page_positions_upto_plan, values, NULL, true, 0);
 	}
-	n = (int) SPI_processed;
-	page->n = n;
-	page->positions = palloc(sizeof(int64) * (n + 1));
-	page->seqs = palloc(sizeof(int64) * (n + 1));
-	page->by_seq = palloc(sizeof(int) * (n + 1));
+	/* a row per segment, or (a store before step 12) a row per position */
+	segments = TupleDescAttr(SPI_tuptable->tupdesc, 1)->atttypid == INT8ARRAYOID;
+	cap = (int) Min((uint64) max_count, SPI_processed * (segments ? RF_SEGMENT_MAX : 1));
+	page->n = 0;
+	page->positions = palloc(sizeof(int64) * (cap + 1));
+	page->seqs = palloc(sizeof(int64) * (cap + 1));
+	page->by_seq = palloc(sizeof(int) * (cap + 1));
 	page->in_order = true;
+	for (uint64 row = 0; row < SPI_processed && page->n < cap; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		int64		first = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		second = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (segments)
+			rf_page_add_segment(page, first, second, after, head, cap);
+		else
+		{
+			page->positions[page->n] = first;
+			page->seqs[page->n] = DatumGetInt64(second);
+			page->n++;
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	n = page->n;
 	for (int i = 0; i < n; i++)
 	{
-		page->positions[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		page->seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		page->by_seq[i] = i;
 		if (i > 0 && page->seqs[i] <= page->seqs[i - 1])
 			page->in_order = false;
 	}
-	SPI_freetuptable(SPI_tuptable);
 	if (!page->in_order)
 	{
 		rf_sort_seqs = page->seqs;

@@ -22,33 +22,33 @@
 #define RF_SEGMENT_MAX_SQL "64"
 
 /*
- * The log as a row per position: FROM this, the columns
- * RF_SEGMENT_POSITION and u.seq; ORDER BY RF_SEGMENT_ORDER is position
- * order, and lets the planner keep the segments' index order (a sort within
- * each segment only).
+ * The log as a row per position, from the segments that `where` keeps (on
+ * the segment s): FROM this, the columns RF_SEGMENT_POSITION and u.seq.
+ * ORDER BY RF_SEGMENT_ORDER is position order. The segments come from a
+ * subquery with its own ORDER BY, which the planner keeps whole: its rows
+ * arrive in order (by the primary key, or a sort of the segments alone), so
+ * only each segment's rows are sorted. Joined flat, the planner could sort
+ * every row of the range, or hash-join them to the events, before the first
+ * row comes out.
  */
-#define RF_SEGMENT_ROWS(segments) \
-	segments " g CROSS JOIN LATERAL pg_catalog.unnest(g.seqs) WITH ORDINALITY AS u(seq, o)"
+#define RF_SEGMENT_ROWS(segments, where) \
+	"(SELECT s.last_position, s.seqs FROM " segments " s WHERE " where \
+	" ORDER BY s.last_position) g CROSS JOIN LATERAL pg_catalog.unnest(g.seqs) WITH ORDINALITY AS u(seq, o)"
 #define RF_SEGMENT_POSITION \
 	"(g.last_position OPERATOR(pg_catalog.-) pg_catalog.cardinality(g.seqs) OPERATOR(pg_catalog.+) u.o)"
 #define RF_SEGMENT_ORDER "g.last_position, u.o"
 
-/*
- * Positions after `after`: the segments' index range, and the positions of
- * the first segment before `after` left out.
- */
-#define RF_SEGMENTS_AFTER(after) \
-	"g.last_position OPERATOR(pg_catalog.>) " after " AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.>) " after
+/* The segments that hold positions after `after` (on s), and those positions (on g and u). */
+#define RF_SEGMENTS_AFTER(after) "s.last_position OPERATOR(pg_catalog.>) " after
+#define RF_POSITIONS_AFTER(after) RF_SEGMENT_POSITION " OPERATOR(pg_catalog.>) " after
 
 /*
  * The same as a derived table with the columns position, seq, segment and
- * o, for the rows of the segments that `where` keeps: ORDER BY segment, o
- * is position order. The planner pulls it up into the outer query, so its
- * position order still comes from the segments' index.
+ * o: ORDER BY segment, o is position order.
  */
-#define RF_SEGMENT_TABLE(segments, where) \
+#define RF_SEGMENT_TABLE(segments, segment_where, row_where) \
 	"(SELECT " RF_SEGMENT_POSITION " AS position, u.seq, g.last_position AS segment, u.o " \
-	"FROM " RF_SEGMENT_ROWS(segments) " WHERE " where ")"
+	"FROM " RF_SEGMENT_ROWS(segments, segment_where) " WHERE " row_where ")"
 
 /*
  * The seq at position `pos` (an expression of the outer query), as a

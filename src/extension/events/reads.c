@@ -56,13 +56,15 @@ PG_FUNCTION_INFO_V1(rillflow_stream_version);
 
 /*
  * The log from a position on, in position order, joined to its events, with
- * `filter` on them: the segments in their index order, each unnested.
+ * `filter` on them: the segments in order, each unnested, and each event
+ * looked up by its seq (LIMIT 1: hot or archived, never both; and no hash
+ * join of the whole events table before the first row).
  */
 #define RF_READ_ALL_SQL(filter) \
 	"SELECT " RF_ENVELOPE_COLUMNS_AT(RF_SEGMENT_POSITION) \
-	"FROM " RF_SEGMENT_ROWS("%s.log_segments") \
-	" JOIN %s.events e ON e.seq OPERATOR(pg_catalog.=) u.seq " \
-	"WHERE " RF_SEGMENTS_AFTER("$1") " " filter \
+	"FROM " RF_SEGMENT_ROWS("%s.log_segments", RF_SEGMENTS_AFTER("$1")) \
+	" CROSS JOIN LATERAL (SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) u.seq LIMIT 1) e " \
+	"WHERE " RF_POSITIONS_AFTER("$1") " " filter \
 	"ORDER BY " RF_SEGMENT_ORDER " LIMIT $2"
 
 /* The same on a store whose log is the positions table (step 11 or below). */

@@ -109,7 +109,9 @@ static const RfPlanSpec rf_head_plan = {
 #define RF_EVENTS_SQL(filter) \
 	"SELECT p.position, " RF_ENVELOPE_ROW \
 	"FROM " RF_SEGMENT_TABLE("%s.log_segments", \
-							 RF_SEGMENTS_AFTER("$1") " AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2") \
+							 RF_SEGMENTS_AFTER("$1") " AND s.last_position OPERATOR(pg_catalog.<) ($2 " \
+							 "OPERATOR(pg_catalog.+) " RF_SEGMENT_MAX_SQL ")", \
+							 RF_POSITIONS_AFTER("$1") " AND " RF_SEGMENT_POSITION " OPERATOR(pg_catalog.<=) $2") \
 	" p CROSS JOIN LATERAL (" \
 	"  SELECT * FROM %s.events e1 WHERE e1.seq OPERATOR(pg_catalog.=) p.seq LIMIT 1) e " \
 	"WHERE true " filter \

@@ -215,7 +215,8 @@ static const RfPlanSpec rf_sub_dead_plan = {
 #define RF_SUB_CANDIDATE_COLUMNS_AFTER(columns, frontier) \
 	"    SELECT " columns \
 	"      FROM " RF_SEGMENT_TABLE("%1$s.log_segments", \
-								   RF_SEGMENTS_AFTER(frontier) " AND " RF_SEGMENT_POSITION " <= $4") " p " \
+								   RF_SEGMENTS_AFTER(frontier) " AND s.last_position < $4 + " RF_SEGMENT_MAX_SQL, \
+								   RF_POSITIONS_AFTER(frontier) " AND " RF_SEGMENT_POSITION " <= $4") " p " \
 	"     CROSS JOIN LATERAL (SELECT e.* FROM %1$s.events e WHERE e.seq = p.seq LIMIT 1) x " \
 	"     WHERE true " RF_SUB_CANDIDATE_FILTERS \
 	"     ORDER BY p.segment, p.o LIMIT $10"
@@ -233,14 +234,21 @@ static const RfPlanSpec rf_sub_dead_plan = {
 
 /*
  * The envelopes of the events at an array of positions, in position order:
- * each position's segment by one probe of the segments' index, and each
- * event by seq (LIMIT 1: hot or archived, never both).
+ * the segments from the lowest position to the highest in one range of
+ * their primary key, unnested and joined to the positions (a hash of at most
+ * a batch), and each event by seq (LIMIT 1: hot or archived, never both).
+ * One probe of the segments per position cost twice as much for a batch of
+ * 100; a batch whose events lie far apart (a subscription to a rare type)
+ * unnests the segments its prefill read.
  */
 #define RF_SUB_EVENTS_AT(positions) \
 	"SELECT q.pos, e.stream_id, e.version, e.type, e.event_version, e.body, e.headers, " \
 	"       e.event_id, e.causation_id, e.correlation_id, e.created_at " \
 	"  FROM (SELECT DISTINCT pos FROM unnest(" positions ") AS a(pos)) q " \
-	"  CROSS JOIN " RF_SEQ_AT("%1$s.log_segments", "q.pos") " p " \
+	"  JOIN " RF_SEGMENT_TABLE("%1$s.log_segments", \
+							 "s.last_position >= (SELECT min(x) FROM unnest(" positions ") AS x) " \
+							 "AND s.last_position < (SELECT max(x) FROM unnest(" positions ") AS x) + " \
+							 RF_SEGMENT_MAX_SQL, "true") " p ON p.position = q.pos " \
 	"  CROSS JOIN LATERAL (SELECT * FROM %1$s.events e1 WHERE e1.seq = p.seq LIMIT 1) e " \
 	" ORDER BY q.pos"
 #define RF_SUB_EVENTS_AT_POSITIONS(positions) \

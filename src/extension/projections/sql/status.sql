@@ -1,5 +1,5 @@
 -- Projections: their state, lag and counters. The lag is measured against
--- the head of the positions table (_log_head), as it stands, without a tick.
+-- the head of the log (_log_head, the last segment), as it stands, without a tick.
 
 CREATE OR REPLACE FUNCTION rillflow.list_projections()
     RETURNS TABLE (name text, kind text, handler regprocedure, event_types text[], batch_size integer,

@@ -108,20 +108,36 @@ rf_sequencer_process_settings(void)
  * An idle tick writes nothing: keeping the older snapshot stays exact, since
  * nothing became visible between it and this one.
  */
-static const RfPlanSpec rf_tick = {
-	"WITH st AS MATERIALIZED ("
-	"  SELECT head, last_snapshot AS prev, pg_catalog.pg_current_snapshot() AS cur"
-	"    FROM %s.log_state WHERE system_identifier OPERATOR(pg_catalog.=) $1),"
-	" fresh AS ("
-	"  SELECT e.seq FROM %s.events e, st"
-	"   WHERE e.tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(st.prev)"
-	"     AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(st.cur)"
-	"     AND pg_catalog.pg_visible_in_snapshot(e.tx, st.cur)"
-	"  UNION ALL"
-	"  SELECT e.seq FROM %s.events e"
-	"   WHERE e.tx OPERATOR(pg_catalog.=) ANY (ARRAY("
-	"           SELECT x FROM st, pg_catalog.pg_snapshot_xip(st.prev) AS x"
+/* The tick's state and its fresh events (both forms of the log). */
+#define RF_TICK_FRESH \
+	"WITH st AS MATERIALIZED (" \
+	"  SELECT head, last_snapshot AS prev, pg_catalog.pg_current_snapshot() AS cur" \
+	"    FROM %s.log_state WHERE system_identifier OPERATOR(pg_catalog.=) $1)," \
+	" fresh AS (" \
+	"  SELECT e.seq FROM %s.events e, st" \
+	"   WHERE e.tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(st.prev)" \
+	"     AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(st.cur)" \
+	"     AND pg_catalog.pg_visible_in_snapshot(e.tx, st.cur)" \
+	"  UNION ALL" \
+	"  SELECT e.seq FROM %s.events e" \
+	"   WHERE e.tx OPERATOR(pg_catalog.=) ANY (ARRAY(" \
+	"           SELECT x FROM st, pg_catalog.pg_snapshot_xip(st.prev) AS x" \
 	"            WHERE pg_catalog.pg_visible_in_snapshot(x, st.cur)))),"
+
+/* The head moved by what `counted` counts, and the tick's result (both forms). */
+#define RF_TICK_MOVE \
+	" moved AS (" \
+	"  UPDATE %s.log_state l" \
+	"     SET head = l.head OPERATOR(pg_catalog.+) c.n, last_snapshot = st.cur, updated_at = pg_catalog.now()" \
+	"    FROM counted c, st" \
+	"   WHERE c.n OPERATOR(pg_catalog.>) 0" \
+	"  RETURNING 1)" \
+	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted)," \
+	"        (SELECT pg_catalog.count(*) FROM moved)," \
+	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)"
+
+static const RfPlanSpec rf_tick = {
+	RF_TICK_FRESH
 	" numbered AS ("
 	"  SELECT f.seq, pg_catalog.row_number() OVER (ORDER BY f.seq) AS n FROM fresh f),"
 	" stamped AS ("
@@ -132,45 +148,17 @@ static const RfPlanSpec rf_tick = {
 	"   GROUP BY (r.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " RF_SEGMENT_MAX_SQL ", st.head"
 	"  RETURNING pg_catalog.cardinality(seqs) AS n),"
 	" counted AS (SELECT COALESCE(pg_catalog.sum(n), 0)::pg_catalog.int8 AS n FROM stamped),"
-	" moved AS ("
-	"  UPDATE %s.log_state l"
-	"     SET head = l.head OPERATOR(pg_catalog.+) c.n, last_snapshot = st.cur, updated_at = pg_catalog.now()"
-	"    FROM counted c, st"
-	"   WHERE c.n OPERATOR(pg_catalog.>) 0"
-	"  RETURNING 1)"
-	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted),"
-	"        (SELECT pg_catalog.count(*) FROM moved),"
-	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)",
+	RF_TICK_MOVE,
 	1, {INT8OID},
 	.positions_sql =
-	"WITH st AS MATERIALIZED ("
-	"  SELECT head, last_snapshot AS prev, pg_catalog.pg_current_snapshot() AS cur"
-	"    FROM %s.log_state WHERE system_identifier OPERATOR(pg_catalog.=) $1),"
-	" fresh AS ("
-	"  SELECT e.seq FROM %s.events e, st"
-	"   WHERE e.tx OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(st.prev)"
-	"     AND e.tx OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax(st.cur)"
-	"     AND pg_catalog.pg_visible_in_snapshot(e.tx, st.cur)"
-	"  UNION ALL"
-	"  SELECT e.seq FROM %s.events e"
-	"   WHERE e.tx OPERATOR(pg_catalog.=) ANY (ARRAY("
-	"           SELECT x FROM st, pg_catalog.pg_snapshot_xip(st.prev) AS x"
-	"            WHERE pg_catalog.pg_visible_in_snapshot(x, st.cur)))),"
+	RF_TICK_FRESH
 	" stamped AS ("
 	"  INSERT INTO %s.positions (position, seq)"
 	"  SELECT st.head OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY f.seq), f.seq"
 	"    FROM fresh f, st"
 	"  RETURNING 1),"
 	" counted AS (SELECT pg_catalog.count(*) AS n FROM stamped),"
-	" moved AS ("
-	"  UPDATE %s.log_state l"
-	"     SET head = l.head OPERATOR(pg_catalog.+) c.n, last_snapshot = st.cur, updated_at = pg_catalog.now()"
-	"    FROM counted c, st"
-	"   WHERE c.n OPERATOR(pg_catalog.>) 0"
-	"  RETURNING 1)"
-	" SELECT (SELECT pg_catalog.count(*) FROM st), (SELECT n FROM counted),"
-	"        (SELECT pg_catalog.count(*) FROM moved),"
-	"        (SELECT st.head OPERATOR(pg_catalog.+) c.n FROM st, counted c)"
+	RF_TICK_MOVE
 };
 
 /* A store's state, when rf_tick found none written by this cluster. */

@@ -125,6 +125,14 @@ SELECT min(position) - :head_before AS first, max(position) - :head_before AS la
 SELECT count(*) AS events, count(*) FILTER (WHERE s.position = a.position) AS same_position
   FROM rillflow.read_stream('5e000000-0000-0000-0000-000000000003') s
   JOIN rillflow.read_all(:head_before, 1000) a USING (version);
+-- a segment no tick writes (a hand-made row): a read refuses it, naming the
+-- store and the segment (XX001), and changes nothing
+BEGIN;
+UPDATE rillflow_tenant_regress_seq.log_segments SET seqs = ARRAY[seqs]
+ WHERE last_position = :head_before + 64;
+SELECT count(*) FROM rillflow.read_all(:head_before, 10); \echo SQLSTATE :SQLSTATE
+ROLLBACK;
+SELECT count(*) AS still_read FROM rillflow.read_all(:head_before, 10);
 -- where a seq is in a segment: a binary search of rising seqs
 SELECT rillflow._segment_index('{3,5,9}', 5) AS found, rillflow._segment_index('{3,5,9}', 9) AS last,
        rillflow._segment_index('{3,5,9}', 4) AS absent, rillflow._segment_index('{}', 1) AS empty,

@@ -215,17 +215,25 @@ rf_page_destroy(DestReceiver *self)
  * after `after`, up to `head` (< 0: no bound) and max_count in all.
  */
 static void
-rf_page_add_segment(RfPage *page, int64 last_position, Datum seqs_datum, int64 after, int64 head,
-					int32 max_count)
+rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Datum seqs_datum,
+					int64 after, int64 head, int32 max_count)
 {
 	ArrayType  *seqs = DatumGetArrayTypeP(seqs_datum);
 	const int64 *seq;
 	int			n;
 	int64		first;
 
+	/*
+	 * No tick writes such a segment; a restore that loaded one is held until
+	 * the log is whole (sequencer.c), which rejects it. So only a hand-made
+	 * row gets here.
+	 */
 	if (ARR_NDIM(seqs) != 1 || ARR_HASNULL(seqs) || ARR_ELEMTYPE(seqs) != INT8OID)
-		elog(ERROR, "rillflow log segment ending at %lld is not an array of seqs",
-			 (long long) last_position);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the log segment of store \"%s\" ending at position %lld is not a one-dimensional array of seqs without NULLs",
+						store->schema_name, (long long) last_position),
+				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	seq = (const int64 *) ARR_DATA_PTR(seqs);
 	n = ARR_DIMS(seqs)[0];
 	first = last_position - n + 1;
@@ -291,7 +299,7 @@ rf_page_positions(const RfStore *store, int64 after, int64 head, int32 max_count
 		Datum		second = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull);
 
 		if (segments)
-			rf_page_add_segment(page, first, second, after, head, cap);
+			rf_page_add_segment(store, page, first, second, after, head, cap);
 		else
 		{
 			page->positions[page->n] = first;

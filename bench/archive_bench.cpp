@@ -82,21 +82,35 @@ struct HotRates {
     double append = 0;
 };
 
-HotRates MeasureHot(Conn& c, const std::string& tenant, const std::vector<std::string>& ids,
-                    double seconds, std::mt19937_64& rng) {
-    c.exec("SET rillflow.tenant = '" + tenant + "'");
-    c.prepare("read_" + tenant, "SELECT count(*) FROM rillflow.read_stream($1::uuid)");
-    c.prepare("append_" + tenant, "SELECT rillflow.append_event($1::uuid, 'Hot', '{}')");
-    HotRates r;
-    (void)CallRate(c, "read_" + tenant, ids, seconds / 3, rng);  // warm up
-    std::vector<double> reads, appends;
-    for (int round = 0; round < 3; ++round) {
-        reads.push_back(CallRate(c, "read_" + tenant, ids, seconds, rng));
-        appends.push_back(CallRate(c, "append_" + tenant, ids, seconds, rng));
+// Both stores' hot reads and appends, their rounds taking turns (empty, full, empty, ...)
+// after a checkpoint, so neither store alone runs while the checkpointer writes out the
+// history just loaded and moved, and a drift of the disk's latency falls on both.
+void MeasureHot(Conn& c, const std::string& empty, const std::vector<std::string>& ids0,
+                const std::string& full, const std::vector<std::string>& idsn, double seconds,
+                std::mt19937_64& rng, HotRates& r0, HotRates& rn) {
+    for (const std::string& t : {empty, full}) {
+        c.prepare("read_" + t, "SELECT count(*) FROM rillflow.read_stream($1::uuid)");
+        c.prepare("append_" + t, "SELECT rillflow.append_event($1::uuid, 'Hot', '{}')");
     }
-    r.read = Median(reads);
-    r.append = Median(appends);
-    return r;
+    c.exec("CHECKPOINT");
+    std::vector<double> reads0, readsn, appends0, appendsn;
+    auto on = [&](const std::string& t) { c.exec("SET rillflow.tenant = '" + t + "'"); };
+    on(empty);
+    (void)CallRate(c, "read_" + empty, ids0, seconds / 3, rng);  // warm up
+    on(full);
+    (void)CallRate(c, "read_" + full, idsn, seconds / 3, rng);
+    for (int round = 0; round < 3; ++round) {
+        on(empty);
+        reads0.push_back(CallRate(c, "read_" + empty, ids0, seconds, rng));
+        on(full);
+        readsn.push_back(CallRate(c, "read_" + full, idsn, seconds, rng));
+        on(empty);
+        appends0.push_back(CallRate(c, "append_" + empty, ids0, seconds, rng));
+        on(full);
+        appendsn.push_back(CallRate(c, "append_" + full, idsn, seconds, rng));
+    }
+    r0 = {Median(reads0), Median(appends0)};
+    rn = {Median(readsn), Median(appendsn)};
 }
 
 }  // namespace
@@ -145,7 +159,8 @@ int main(int argc, char** argv) {
         c.exec("DROP SCHEMA IF EXISTS bench_move CASCADE");
         c.exec("CREATE SCHEMA bench_move");
         // like the hot table itself: on partitioned, the parent has no indexes of its own
-        const std::string hot_table = Store(full) + (short_name == "part" ? ".events_hot" : ".events");
+        const std::string hot_table =
+            Store(full) + (short_name == "part" ? ".events_hot" : ".events");
         c.exec("CREATE TABLE bench_move.hot (LIKE " + hot_table +
                " INCLUDING DEFAULTS INCLUDING INDEXES)");
         c.exec("CREATE TABLE bench_move.cold (LIKE " + hot_table +
@@ -157,6 +172,9 @@ int main(int argc, char** argv) {
             Store(full) + ".streams");
         c.exec("VACUUM ANALYZE bench_move.hot");
 
+        // each move starts from a clean checkpoint, so neither writes out the other's (or the
+        // load's) dirty pages while it is timed
+        c.exec("CHECKPOINT");
         const auto move_start = Clock::now();
         long moved_streams = 0;
         for (;;) {
@@ -169,6 +187,7 @@ int main(int argc, char** argv) {
         const double rf_move = o.archived / Seconds(Clock::now() - move_start);
 
         const long batches = (moved_streams + o.batch - 1) / o.batch;
+        c.exec("CHECKPOINT");
         const auto base_start = Clock::now();
         for (long b = 0; b < batches; ++b) {
             c.exec("WITH ids AS (SELECT array_agg(stream_id) a FROM bench_move.streams WHERE n > " +
@@ -186,8 +205,8 @@ int main(int argc, char** argv) {
         std::vector<std::string> hot0 = MakeHotStreams(c, empty, rng);
         c.exec("SET rillflow.tenant = '" + full + "'");
         std::vector<std::string> hotn = MakeHotStreams(c, full, rng);
-        const HotRates r0 = MeasureHot(c, empty, hot0, o.seconds, rng);
-        const HotRates rn = MeasureHot(c, full, hotn, o.seconds, rng);
+        HotRates r0, rn;
+        MeasureHot(c, empty, hot0, full, hotn, o.seconds, rng, r0, rn);
 
         std::printf("%-12s %-34s %14s %14s %6.2fx\n", backend,
                     "hot read_stream/s (N vs 0 archived)", Rate(rn.read).c_str(),

@@ -132,9 +132,19 @@ UPDATE rillflow_tenant_regress_seq.log_segments SET seqs = ARRAY[seqs]
  WHERE last_position = :head_before + 64;
 SELECT count(*) FROM rillflow.read_all(:head_before, 10); \echo SQLSTATE :SQLSTATE
 ROLLBACK;
+-- nor seqs that fall (a restored row no tick wrote: reads do not wait for a restore)
+BEGIN;
+UPDATE rillflow_tenant_regress_seq.log_segments
+   SET seqs = ARRAY(SELECT u FROM unnest(seqs) WITH ORDINALITY x(u, o) ORDER BY o DESC)
+ WHERE last_position = :head_before + 64;
+SELECT count(*) FROM rillflow.read_all(:head_before, 10); \echo SQLSTATE :SQLSTATE
+ROLLBACK;
 SELECT count(*) AS still_read FROM rillflow.read_all(:head_before, 10);
 -- where a seq is in a segment: a binary search of rising seqs
 SELECT rillflow._segment_index('{3,5,9}', 5) AS found, rillflow._segment_index('{3,5,9}', 9) AS last,
        rillflow._segment_index('{3,5,9}', 4) AS absent, rillflow._segment_index('{}', 1) AS empty,
        rillflow._segment_index('{1,NULL}', 1) AS with_null, rillflow._segment_index('{{1,2}}', 1) AS two_dims;
+-- a seq not found in seqs that do not rise is an error, not a NULL
+SELECT rillflow._segment_index('{9,5,3}', 3); \echo SQLSTATE :SQLSTATE
+SELECT rillflow._segment_index('{9,5,3}', 5) AS found_in_falling;
 RESET rillflow.tenant;

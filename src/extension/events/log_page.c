@@ -224,9 +224,10 @@ rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Dat
 	int64		first;
 
 	/*
-	 * No tick writes such a segment; a restore that loaded one is held until
-	 * the log is whole (sequencer.c), which rejects it. So only a hand-made
-	 * row gets here.
+	 * No tick writes such a segment, and a store whose restore loaded one is
+	 * never ticked (sequencer.c: the log is not whole). But reads do not
+	 * wait for a restore, so a reader can meet one: refuse it rather than
+	 * hand out positions in an order no tick gave.
 	 */
 	if (ARR_NDIM(seqs) != 1 || ARR_HASNULL(seqs) || ARR_ELEMTYPE(seqs) != INT8OID)
 		ereport(ERROR,
@@ -236,6 +237,14 @@ rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Dat
 				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	seq = (const int64 *) ARR_DATA_PTR(seqs);
 	n = ARR_DIMS(seqs)[0];
+	for (int k = 1; k < n; k++)
+		if (seq[k] <= seq[k - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the log segment of store \"%s\" ending at position %lld has seqs that do not rise: %lld follows %lld",
+							store->schema_name, (long long) last_position,
+							(long long) seq[k], (long long) seq[k - 1]),
+					 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	first = last_position - n + 1;
 	for (int k = 0; k < n && page->n < max_count; k++)
 	{

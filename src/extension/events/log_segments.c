@@ -24,7 +24,9 @@ PG_FUNCTION_INFO_V1(rillflow_segment_index);
  *
  * The 1-based index of seq in a segment's seqs, NULL when the segment does
  * not hold it (or is not a one-dimensional array without NULLs, as no tick
- * writes).
+ * writes). A search that finds nothing in seqs that do not rise (a
+ * restored row no tick wrote, which reads do not wait out) is an error,
+ * not a NULL: the seq may well be there, out of place.
  */
 Datum
 rillflow_segment_index(PG_FUNCTION_ARGS)
@@ -50,5 +52,12 @@ rillflow_segment_index(PG_FUNCTION_ARGS)
 		else
 			hi = mid - 1;
 	}
+	for (int k = 1; k <= ARR_DIMS(seqs)[0] - 1; k++)
+		if (data[k] <= data[k - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a log segment has seqs that do not rise: %lld follows %lld",
+							(long long) data[k], (long long) data[k - 1]),
+					 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	PG_RETURN_NULL();
 }

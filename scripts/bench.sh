@@ -13,7 +13,7 @@
 # is stopped at the end. RILLFLOW_BENCH_SECONDS sets the seconds per variant
 # and round of the event benchmark (default 4; three rounds);
 # RILLFLOW_BENCH_ONLY picks benchmarks (events,docs,projections,subscriptions,
-# evolution,archive: all by default); RILLFLOW_BENCH_MODES the server modes
+# evolution,archive: all by default; floor, bench/append_floor.sh, only when named); RILLFLOW_BENCH_MODES the server modes
 # (durable,cpu; the first one also runs everything but the event benchmark);
 # RILLFLOW_BENCH_SUB_EVENTS sizes the subscription benchmark (100,000);
 # RILLFLOW_BENCH_ARCHIVED the archive benchmark's archived events (2,000,000);
@@ -101,6 +101,7 @@ for mode in ${modes//,/ }; do
     rf_bench_mode "$mode"
     echo
     run_bench events events build/cmake/bench/rillflow_bench --seconds "${RILLFLOW_BENCH_SECONDS:-4}"
+    run_bench floor "append floor" bash bench/append_floor.sh
     # The other benchmarks run once, in the first mode (durable by default): reads and
     # catch-up, where the mode matters little.
     [ "$mode" = "${modes%%,*}" ] || continue

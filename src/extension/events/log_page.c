@@ -221,6 +221,7 @@ rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Dat
 	ArrayType  *seqs = DatumGetArrayTypeP(seqs_datum);
 	const int64 *seq;
 	int			n;
+	int			fall;
 	int64		first;
 
 	/*
@@ -237,14 +238,14 @@ rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Dat
 				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	seq = (const int64 *) ARR_DATA_PTR(seqs);
 	n = ARR_DIMS(seqs)[0];
-	for (int k = 1; k < n; k++)
-		if (seq[k] <= seq[k - 1])
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the log segment of store \"%s\" ending at position %lld has seqs that do not rise: %lld follows %lld",
-							store->schema_name, (long long) last_position,
-							(long long) seq[k], (long long) seq[k - 1]),
-					 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
+	fall = rf_segment_fall(seq, n);
+	if (fall > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the log segment of store \"%s\" ending at position %lld has seqs that do not rise: %lld follows %lld",
+						store->schema_name, (long long) last_position,
+						(long long) seq[fall], (long long) seq[fall - 1]),
+				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	first = last_position - n + 1;
 	for (int k = 0; k < n && page->n < max_count; k++)
 	{

@@ -19,6 +19,15 @@
 
 PG_FUNCTION_INFO_V1(rillflow_segment_index);
 
+int
+rf_segment_fall(const int64 *seqs, int n)
+{
+	for (int k = 1; k < n; k++)
+		if (seqs[k] <= seqs[k - 1])
+			return k;
+	return 0;
+}
+
 /*
  * rillflow._segment_index(seqs bigint[], seq bigint) RETURNS integer
  *
@@ -36,6 +45,7 @@ rillflow_segment_index(PG_FUNCTION_ARGS)
 	const int64 *data;
 	int			lo = 0;
 	int			hi;
+	int			fall;
 
 	if (ARR_NDIM(seqs) != 1 || ARR_HASNULL(seqs) || ARR_ELEMTYPE(seqs) != INT8OID)
 		PG_RETURN_NULL();
@@ -52,12 +62,12 @@ rillflow_segment_index(PG_FUNCTION_ARGS)
 		else
 			hi = mid - 1;
 	}
-	for (int k = 1; k <= ARR_DIMS(seqs)[0] - 1; k++)
-		if (data[k] <= data[k - 1])
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("a log segment has seqs that do not rise: %lld follows %lld",
-							(long long) data[k], (long long) data[k - 1]),
-					 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
+	fall = rf_segment_fall(data, ARR_DIMS(seqs)[0]);
+	if (fall > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a log segment has seqs that do not rise: %lld follows %lld",
+						(long long) data[fall], (long long) data[fall - 1]),
+				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	PG_RETURN_NULL();
 }

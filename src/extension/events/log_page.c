@@ -221,14 +221,12 @@ rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Dat
 	ArrayType  *seqs = DatumGetArrayTypeP(seqs_datum);
 	const int64 *seq;
 	int			n;
-	int			fall;
 	int64		first;
 
 	/*
-	 * No tick writes such a segment, and a store whose restore loaded one is
-	 * never ticked (sequencer.c: the log is not whole). But reads do not
-	 * wait for a restore, so a reader can meet one: refuse it rather than
-	 * hand out positions in an order no tick gave.
+	 * The table's CHECK constraint (rillflow._segment_shaped) keeps such a
+	 * segment out; only a store whose constraint was dropped can hold one,
+	 * and its seqs are not read as int64s unless they are.
 	 */
 	if (ARR_NDIM(seqs) != 1 || ARR_HASNULL(seqs) || ARR_ELEMTYPE(seqs) != INT8OID)
 		ereport(ERROR,
@@ -238,14 +236,6 @@ rf_page_add_segment(const RfStore *store, RfPage *page, int64 last_position, Dat
 				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	seq = (const int64 *) ARR_DATA_PTR(seqs);
 	n = ARR_DIMS(seqs)[0];
-	fall = rf_segment_fall(seq, n);
-	if (fall > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the log segment of store \"%s\" ending at position %lld has seqs that do not rise: %lld follows %lld",
-						store->schema_name, (long long) last_position,
-						(long long) seq[fall], (long long) seq[fall - 1]),
-				 errhint("Restore the store's log_segments from a dump of the store (docs/global-log.md, \"Backups and restores\").")));
 	first = last_position - n + 1;
 	for (int k = 0; k < n && page->n < max_count; k++)
 	{

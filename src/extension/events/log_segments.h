@@ -17,12 +17,6 @@
 #ifndef RILLFLOW_LOG_SEGMENTS_H
 #define RILLFLOW_LOG_SEGMENTS_H
 
-/*
- * Where a segment's seqs stop rising: the first k > 0 with seqs[k] <=
- * seqs[k - 1], 0 when they all rise (as every tick writes them).
- */
-extern int	rf_segment_fall(const int64 *seqs, int n);
-
 /* Most positions one segment holds; the tick splits a larger stamp. */
 #define RF_SEGMENT_MAX 64
 #define RF_SEGMENT_MAX_SQL "64"

@@ -231,24 +231,17 @@ static const RfPlanSpec rf_restored_state = {
  * Whether a store's log is whole, after a restore loaded its tables: the
  * state is there, the positions are exactly 1..head, and each names an
  * event. (Each table arrives in one COPY, so a log that is whole has all
- * three.) Every segment must also have the shape a tick writes: one
- * dimension, seqs strictly rising, max_seq the last of them (readers unnest
- * it in C and search it by halves). Runs only while a restore's hold is on
- * the store.
+ * three; the table's CHECK constraint gives every segment the shape a tick
+ * writes.) Runs only while a restore's hold is on the store.
  */
 static const RfPlanSpec rf_log_whole = {
 	"SELECT EXISTS (SELECT FROM %s.log_state l"
 	"   WHERE l.head OPERATOR(pg_catalog.=) (SELECT COALESCE(pg_catalog.max(last_position), 0) FROM %s.log_segments))"
 	" AND NOT EXISTS (SELECT FROM ("
 	"   SELECT g.last_position OPERATOR(pg_catalog.-) pg_catalog.cardinality(g.seqs) AS before,"
-	"          COALESCE(pg_catalog.lag(g.last_position) OVER (ORDER BY g.last_position), 0) AS prev,"
-	"          pg_catalog.cardinality(g.seqs) AS n,"
-	"          pg_catalog.array_ndims(g.seqs) OPERATOR(pg_catalog.=) 1"
-	"          AND g.max_seq OPERATOR(pg_catalog.=) g.seqs[pg_catalog.cardinality(g.seqs)]"
-	"          AND g.seqs OPERATOR(pg_catalog.=) ARRAY(SELECT DISTINCT s FROM pg_catalog.unnest(g.seqs) AS s ORDER BY s)"
-	"          AS shaped"
+	"          COALESCE(pg_catalog.lag(g.last_position) OVER (ORDER BY g.last_position), 0) AS prev"
 	"     FROM %s.log_segments g) x"
-	"   WHERE x.before OPERATOR(pg_catalog.<>) x.prev OR x.n OPERATOR(pg_catalog.<) 1 OR x.shaped IS NOT TRUE)"
+	"   WHERE x.before OPERATOR(pg_catalog.<>) x.prev)"
 	" AND NOT EXISTS (SELECT FROM %s.log_segments g CROSS JOIN LATERAL pg_catalog.unnest(g.seqs) AS u(seq)"
 	"   WHERE NOT EXISTS (SELECT FROM %s.events e WHERE e.seq OPERATOR(pg_catalog.=) u.seq))",
 	0, {InvalidOid},

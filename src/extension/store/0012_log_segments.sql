@@ -17,10 +17,15 @@
 -- max_seq is unique: a seq stamped twice as the highest of two segments is
 -- an error, where positions.seq was unique for every seq. The sequencer's
 -- snapshots are what keeps every seq in one segment (docs/global-log.md).
+-- Readers unnest a segment's seqs in C and search them by halves, so every
+-- row must have the shape a tick writes: the CHECK keeps out a hand-made row
+-- and one a restore of a damaged dump loads (that COPY fails, and the store
+-- stays held until its log is whole: events/sequencer.c).
 CREATE TABLE @store@.log_segments (
     last_position   bigint PRIMARY KEY,
     max_seq         bigint NOT NULL UNIQUE,
-    seqs            bigint[] NOT NULL
+    seqs            bigint[] NOT NULL,
+    CONSTRAINT log_segments_shape CHECK (rillflow._segment_shaped(max_seq, seqs))
 );
 
 -- A tick that is running now writes positions until it commits; wait for it

@@ -72,8 +72,9 @@ DECLARE
         -- anyone
         '_sync_log', '_system_identifier',
         -- where an event's seq is in a segment of the log, for every reader
-        -- of read_stream (a function of its arguments alone)
-        '_segment_index',
+        -- of read_stream, and the shape a segment must have, the CHECK of
+        -- every store's log_segments (functions of their arguments alone)
+        '_segment_index', '_segment_shaped',
         -- subscriptions: rules and errors (no store access), SECURITY INVOKER
         -- helpers on a store, the lag the subscription_lag view reads, and
         -- read_all's wait for the log (the same as _sync_log's)

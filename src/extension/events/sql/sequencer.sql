@@ -27,6 +27,14 @@ CREATE OR REPLACE FUNCTION rillflow._segment_index(seqs bigint[], seq bigint) RE
     AS 'MODULE_PATHNAME', 'rillflow_segment_index'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- Whether a row of log_segments has the shape a tick writes (one dimension,
+-- 1..64 seqs without NULLs, strictly rising, max_seq the last): the table's
+-- CHECK constraint (store step 12), so no reader ever meets another shape.
+-- A function of its arguments alone.
+CREATE OR REPLACE FUNCTION rillflow._segment_shaped(max_seq bigint, seqs bigint[]) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'rillflow_segment_shaped'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- The highest position a store's log has given, 0 for an empty log, as the
 -- log_segments table has it now (no wait): what projections measure lag against.
 CREATE OR REPLACE FUNCTION rillflow._log_head(store name) RETURNS bigint
